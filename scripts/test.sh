@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command (README and .ci/run): set up if needed, then run the whole test suite.
+# Tests that need the developers' ../shared data read UNVEIL_SHARED and skip with a reason without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+.venv/bin/python -m pytest -q "$@"

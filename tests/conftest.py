@@ -1,0 +1,28 @@
+"""Shared fixtures. Tests that need the developers' ../shared folder use ``shared_dir`` and skip
+with a clear reason where UNVEIL_SHARED is unset (a user's machine)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("UNVEIL_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def shared_dir():
+    from unveil.paths import shared_dir as _shared
+
+    d = _shared()
+    if d is None:
+        pytest.skip("needs the developers' shared data: set UNVEIL_SHARED=path/to/shared (.ci/run does)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def mocap_dir(shared_dir):
+    p = shared_dir / "data" / "mocap"
+    if not p.is_dir():
+        pytest.skip(f"no mocap data under {p}")
+    return p
