@@ -1,0 +1,1 @@
+"""Root trajectory: camera-space translation (camera.py) and a gravity-aligned world frame (world.py)."""
