@@ -1,0 +1,224 @@
+"""2D -> 3D lifters: MoPO's LSTM lifter (MoPO §4.1, Eq. 3) and ARTS' dual-stream transformer
+(ARTS, Tang et al. 2024, §3.2.1, Eq. 1).
+
+Input normalisation: the project's shared one, :mod:`unveil.motion.normalize` (camera
+intrinsics, then hip-centred and scaled by max(torso, box/2); the centre and log-scale are kept as
+features, as CLIFF does), plus every keypoint's confidence. Output: SMPL-24 joints, root-relative
+(pelvis = 0), camera axes (OpenCV), metres.
+
+- :class:`LSTMLifter` (MoPO): a linear embedding of the frame's 2D pose; an LSTM cell that takes
+  the embedding, the *previous frame's estimated 3D pose* and the hidden state, and returns the
+  current 3D pose and hidden state -- strictly frame by frame (causal, online).
+- :class:`DualStreamLifter` (ARTS Eq. 1): tokens T x K x C with spatial and temporal positional
+  embeddings; each of L1 blocks computes ``X' = MSA_ST(X) + MSA_TS(X)`` (spatial-then-temporal
+  plus temporal-then-spatial attention). C1 = 64 instead of 256 and T = 32-frame windows keep it
+  CPU friendly (ARTS uses C1 = 256, T = 16).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+NUM_KP = 17
+NUM_J = 24
+FEAT_DIM = NUM_KP * 3 + 3
+
+
+def features(keypoints2d, camera=None, *, focal=None, principal_point=None, use_conf: bool = True) -> torch.Tensor:
+    """(..., T, 17, 3) pixels + confidence -> (..., T, FEAT_DIM) lifter input via
+    :mod:`unveil.motion.normalize`. ``use_conf=False`` sets every confidence to 1 (the
+    "estimated poses" ablation: the lifter is blind to what the detector doubts)."""
+    from .normalize import normalize_keypoints
+
+    kp = torch.as_tensor(np.asarray(keypoints2d, dtype=np.float32))
+    if not use_conf:
+        kp = kp.clone()
+        kp[..., 2] = 1.0
+    return normalize_keypoints(kp, camera, focal=focal, principal_point=principal_point).features()
+
+
+def _root0(out: torch.Tensor) -> torch.Tensor:
+    """(..., 69) non-root joints -> (..., 24, 3) with the pelvis at the origin."""
+    j = out.reshape(out.shape[:-1] + (NUM_J - 1, 3))
+    return torch.cat([torch.zeros_like(j[..., :1, :]), j], dim=-2)
+
+
+class LSTMLifter(nn.Module):
+    """MoPO lifter: (B, T, FEAT_DIM) -> (B, T, 24, 3), frame by frame with previous-3D feedback."""
+
+    def __init__(self, hidden: int = 128, embed: int = 128):
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(FEAT_DIM, embed), nn.GELU(), nn.Linear(embed, embed))
+        self.cell = nn.LSTMCell(embed + (NUM_J - 1) * 3, hidden)
+        self.out = nn.Sequential(nn.Linear(hidden + embed, hidden), nn.GELU(),
+                                 nn.Linear(hidden, (NUM_J - 1) * 3))
+        self.hidden = hidden
+
+    def forward(self, feats: torch.Tensor, state=None):
+        B, T, _ = feats.shape
+        e = self.embed(feats)
+        if state is None:
+            prev = feats.new_zeros(B, (NUM_J - 1) * 3)
+            hc = None
+        else:
+            prev, hc = state
+        outs = []
+        for t in range(T):
+            hc = self.cell(torch.cat([e[:, t], prev], dim=-1), hc)
+            prev = self.out(torch.cat([hc[0], e[:, t]], dim=-1))
+            outs.append(prev)
+        y = torch.stack(outs, dim=1)
+        self.last_state = (prev, hc)
+        return _root0(y)
+
+
+class _MSA(nn.Module):
+    """Pre-norm multi-head self-attention + MLP over the second-to-last token axis."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.n1 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.n2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, x):  # (N, S, C)
+        h = self.n1(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        return x + self.mlp(self.n2(x))
+
+
+class _DualBlock(nn.Module):
+    """ARTS Eq. 1: X' = MSA_ST(X) + MSA_TS(X) with S = attention over joints, T = over frames."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.st_s, self.st_t = _MSA(dim, heads), _MSA(dim, heads)
+        self.ts_t, self.ts_s = _MSA(dim, heads), _MSA(dim, heads)
+
+    @staticmethod
+    def _spatial(f, x):
+        B, T, K, C = x.shape
+        return f(x.reshape(B * T, K, C)).reshape(B, T, K, C)
+
+    @staticmethod
+    def _temporal(f, x):
+        B, T, K, C = x.shape
+        y = f(x.permute(0, 2, 1, 3).reshape(B * K, T, C))
+        return y.reshape(B, K, T, C).permute(0, 2, 1, 3)
+
+    def forward(self, x):
+        st = self._temporal(self.st_t, self._spatial(self.st_s, x))
+        ts = self._spatial(self.ts_s, self._temporal(self.ts_t, x))
+        return 0.5 * (st + ts)
+
+
+class DualStreamLifter(nn.Module):
+    """ARTS lifter: (B, T, FEAT_DIM) -> (B, T, 24, 3) over windows of at most ``window`` frames."""
+
+    def __init__(self, dim: int = 64, blocks: int = 3, heads: int = 4, window: int = 32):
+        super().__init__()
+        self.window = window
+        self.tok = nn.Linear(3, dim)
+        self.glob = nn.Linear(3, dim)
+        self.pe_s = nn.Parameter(torch.zeros(1, 1, NUM_KP, dim))
+        self.pe_t = nn.Parameter(torch.zeros(1, window, 1, dim))
+        nn.init.trunc_normal_(self.pe_s, std=0.02)
+        nn.init.trunc_normal_(self.pe_t, std=0.02)
+        self.blocks = nn.ModuleList([_DualBlock(dim, heads) for _ in range(blocks)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(NUM_KP * dim, (NUM_J - 1) * 3)
+
+    def forward_window(self, feats: torch.Tensor) -> torch.Tensor:
+        B, T, _ = feats.shape
+        kp = feats[..., : NUM_KP * 3].reshape(B, T, NUM_KP, 3)
+        x = self.tok(kp) + self.glob(feats[..., NUM_KP * 3:])[:, :, None] + self.pe_s + self.pe_t[:, :T]
+        for blk in self.blocks:
+            x = blk(x)
+        return _root0(self.head(self.norm(x).reshape(B, T, -1)))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        B, T, _ = feats.shape
+        W = self.window
+        if T <= W:
+            return self.forward_window(feats)
+        starts = list(range(0, T - W + 1, W))
+        if starts[-1] + W < T:
+            starts.append(T - W)
+        chunks = torch.stack([feats[:, s:s + W] for s in starts], dim=1).reshape(B * len(starts), W, -1)
+        y = self.forward_window(chunks).reshape(B, len(starts), W, NUM_J, 3)
+        out = feats.new_zeros(B, T, NUM_J, 3)
+        for i, s in enumerate(starts):  # later windows overwrite the overlap (all frames covered)
+            out[:, s:s + W] = y[:, i]
+        return out
+
+
+LIFTERS = {"lstm": LSTMLifter, "dual": DualStreamLifter}
+
+
+def build(kind: str, **kw) -> nn.Module:
+    if kind not in LIFTERS:
+        raise ValueError(f"unknown lifter {kind!r} (expected one of {sorted(LIFTERS)})")
+    return LIFTERS[kind](**kw)
+
+
+def mpjpe(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.norm(a - b, dim=-1).mean()
+
+
+def train(kind: str = "lstm", steps: int = 2000, seed: int = 0, out=None, window: int = 32,
+          batch: int = 32, lr: float = 1e-3, use_conf: bool = True, log=print) -> dict:
+    """Train a lifter on synthetic 2D windows (noise + occlusions) of the mocap train split."""
+    import time
+
+    from ..atomic import atomic_path
+    from ..paths import WEIGHTS_DIR
+    from . import windows
+
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    model = build(kind) if kind == "lstm" else build(kind, window=window)
+    sampler = windows.WindowSampler("train", window=window, seed=seed)
+    val = windows.WindowSampler("val", window=window, seed=seed + 1000).sample(128)
+    vx = torch.as_tensor(windows.features(val, use_conf=use_conf))
+    vy = torch.as_tensor(windows.root_relative(val["joints_cam"]))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    t0 = time.time()
+    for it in range(steps):
+        b = sampler.sample(batch)
+        x = torch.as_tensor(windows.features(b, use_conf=use_conf))
+        y = torch.as_tensor(windows.root_relative(b["joints_cam"]))
+        pred = model(x)
+        loss = mpjpe(pred, y) + 0.5 * mpjpe(pred[:, 1:] - pred[:, :-1], y[:, 1:] - y[:, :-1])
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if it % 100 == 0 or it == steps - 1:
+            log(f"[lift/{kind}] step {it}/{steps} loss {loss.item() * 1000:.1f} mm  ({time.time() - t0:.0f} s)")
+    model.eval()
+    with torch.no_grad():
+        v = float(mpjpe(model(vx), vy)) * 1000
+    secs = time.time() - t0
+    name = f"mopo_lift_{kind}" + ("" if use_conf else "_noconf")
+    path = out or (WEIGHTS_DIR / f"{name}.pt")
+    with atomic_path(path) as tmp:
+        torch.save({"kind": kind, "state": model.state_dict(), "use_conf": use_conf, "window": window,
+                    "seed": seed, "steps": steps, "val_mpjpe_mm": v, "train_seconds": secs}, tmp)
+    log(f"[lift/{kind}] val MPJPE {v:.1f} mm, {secs:.0f} s; wrote {path}")
+    return {"val_mpjpe_mm": v, "train_seconds": secs}
+
+
+def load(kind: str = "lstm", use_conf: bool = True, path=None) -> nn.Module:
+    from ..paths import WEIGHTS_DIR
+
+    name = f"mopo_lift_{kind}" + ("" if use_conf else "_noconf")
+    ck = torch.load(path or (WEIGHTS_DIR / f"{name}.pt"), map_location="cpu", weights_only=False)
+    model = build(ck["kind"]) if ck["kind"] == "lstm" else build(ck["kind"], window=ck["window"])
+    model.load_state_dict(ck["state"])
+    model.use_conf = ck["use_conf"]
+    return model.eval()

@@ -1,0 +1,174 @@
+"""Motion predictor and iterative completion of occluded joints (MoPO §3.2 Eq. 3-5, §4.1
+Eq. 18-20; the MLP-Mixer follows siMLPe, Guo et al. WACV 2023).
+
+    P_pred[N+1 .. N+L] = IDCT( MLP-Mixer( DCT( P[1 .. N] ) ) )                  (Eq. 4)
+    z0 = DCT(P) W0 + b0 ;  z_i = z_{i-1} + LN(W_i z_{i-1} + b_i) ;  out = z_m W_{m+1} + b_{m+1}
+                                                                             (Eq. 18-20)
+
+W0 and W_{m+1} mix the spatial axis (C = 3 x 24 coordinates); the m blocks mix the temporal
+(DCT-coefficient) axis, LayerNorm over the spatial axis. As in siMLPe, the IDCT output's first L
+frames are added to the last observed frame (a residual), so an untrained net predicts "hold".
+
+Width choice for CPU: m = 8 blocks (the paper: m = 48). The completion calls the predictor once
+per frame that has an occluded joint, strictly sequentially, so its cost on a CPU is dominated by
+per-layer call overhead (tensors here are 16 x 72), i.e. linear in m; 8 blocks keep a call around
+0.1 ms while validation error barely moves beyond that on this data (see weights/mopo_predict.md).
+
+Completion (Eq. 5): walking forward through the sequence, the occluded joints of frame t are
+replaced by the prediction from the N already-completed frames before it; visible joints are never
+changed. Sequences (or starts) shorter than N are padded by repeating the first frame.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+NUM_J = 24
+
+# SMPL-24 joint <- the COCO-17 keypoints that show it (a joint is occluded when fewer than half are
+# visible). The pelvis is the root-relative origin and is never "completed".
+SMPL24_FROM_COCO17: tuple[tuple[int, ...], ...] = (
+    (), (11,), (12,), (11, 12), (13,), (14,), (5, 6, 11, 12), (15,), (16,), (5, 6), (15,), (16,),
+    (5, 6), (5,), (6,), (0, 1, 2, 3, 4), (5,), (6,), (7,), (8,), (9,), (10,), (9,), (10,),
+)
+
+
+def occluded_smpl24(occ17) -> np.ndarray:
+    """(..., 17) bool occluded COCO keypoints -> (..., 24) bool occluded SMPL joints."""
+    occ17 = np.asarray(occ17, bool)
+    out = np.zeros(occ17.shape[:-1] + (NUM_J,), bool)
+    for j, src in enumerate(SMPL24_FROM_COCO17):
+        if src:
+            out[..., j] = occ17[..., list(src)].mean(-1) > 0.5
+    return out
+
+
+def dct_matrix(n: int) -> np.ndarray:
+    """Orthonormal DCT-II matrix D (n, n): coefficients = D @ x, and x = D.T @ coefficients."""
+    k = np.arange(n)[:, None]
+    i = np.arange(n)[None, :]
+    D = np.cos(math.pi * (2 * i + 1) * k / (2 * n)) * math.sqrt(2.0 / n)
+    D[0] /= math.sqrt(2.0)
+    return D.astype(np.float32)
+
+
+class _TemporalBlock(nn.Module):
+    """z <- z + LN(W z + b) with W mixing the temporal (coefficient) axis (Eq. 19)."""
+
+    def __init__(self, n: int, c: int):
+        super().__init__()
+        self.fc = nn.Linear(n, n)
+        self.ln = nn.LayerNorm(c)
+        nn.init.xavier_uniform_(self.fc.weight, gain=1e-4)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, z):  # (B, N, C)
+        return z + self.ln(self.fc(z.transpose(1, 2)).transpose(1, 2))
+
+
+class MotionPredictor(nn.Module):
+    """(B, N, 24, 3) root-relative joints -> (B, L, 24, 3) the next L frames."""
+
+    def __init__(self, n_in: int = 16, n_out: int = 8, blocks: int = 8):
+        super().__init__()
+        if n_out > n_in:
+            raise ValueError("prediction length must not exceed the input length")
+        self.n_in, self.n_out, self.blocks_n = n_in, n_out, blocks
+        c = NUM_J * 3
+        D = torch.as_tensor(dct_matrix(n_in))
+        self.register_buffer("D", D)
+        self.register_buffer("Dt", D.T.contiguous())
+        self.fc_in = nn.Linear(c, c)
+        self.blocks = nn.Sequential(*[_TemporalBlock(n_in, c) for _ in range(blocks)])
+        self.fc_out = nn.Linear(c, c)
+        nn.init.zeros_(self.fc_out.weight)
+        nn.init.zeros_(self.fc_out.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, N = x.shape[:2]
+        flat = x.reshape(B, N, -1)
+        z = self.fc_in(self.D @ flat)          # DCT, then spatial FC (Eq. 18)
+        z = self.blocks(z)                     # temporal mixing blocks (Eq. 19)
+        y = self.Dt @ self.fc_out(z)           # spatial FC, then IDCT (Eq. 20)
+        y = y[:, : self.n_out] + flat[:, -1:]  # residual from the last observed frame
+        return y.reshape(B, self.n_out, NUM_J, 3)
+
+
+@torch.no_grad()
+def complete(joints, occluded, predictor: MotionPredictor) -> np.ndarray:
+    """Eq. 5: (T, 24, 3) joints + (T, 24) bool occluded -> completed copy (visible joints untouched)."""
+    P = np.array(joints, dtype=np.float32, copy=True)
+    occ = np.asarray(occluded, bool)
+    T = P.shape[0]
+    N = predictor.n_in
+    buf = np.concatenate([np.repeat(P[:1], N, axis=0), P], axis=0)  # pad by repeating frame 0
+    rows = np.nonzero(occ.any(-1))[0]
+    for t in rows:
+        window = torch.from_numpy(buf[t:t + N][None])
+        pred = predictor(window)[0, 0].numpy()
+        m = occ[t]
+        buf[t + N, m] = pred[m]
+    out = buf[N:]
+    if T and not occ.any():
+        return out
+    return out
+
+
+def train(n_in: int = 16, n_out: int = 8, steps: int = 3000, seed: int = 0, out=None, batch: int = 128,
+          lr: float = 1e-3, blocks: int = 8, noise_mm: float = 10.0, log=print) -> dict:
+    """Train on root-relative camera-frame mocap windows of N + L frames (+ input noise)."""
+    import time
+
+    from ..atomic import atomic_path
+    from ..paths import WEIGHTS_DIR
+    from . import windows
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = MotionPredictor(n_in, n_out, blocks)
+    sampler = windows.JointWindowSampler("train", window=n_in + n_out, seed=seed)
+    val = torch.as_tensor(windows.JointWindowSampler("val", window=n_in + n_out, seed=seed + 1000).sample(512))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    t0 = time.time()
+    for it in range(steps):
+        y = torch.as_tensor(sampler.sample(batch))
+        x = y[:, :n_in] + torch.as_tensor(rng.normal(0, noise_mm / 1000, (batch, n_in, NUM_J, 3)),
+                                          dtype=torch.float32) * (torch.rand(batch, 1, 1, 1) < 0.7)
+        x[:, :, 0] = 0
+        pred = model(x)
+        tgt = y[:, n_in:]
+        loss = torch.linalg.norm(pred - tgt, dim=-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if it % 200 == 0 or it == steps - 1:
+            log(f"[predict {n_in}:{n_out}] step {it}/{steps} loss {loss.item() * 1000:.1f} mm ({time.time() - t0:.0f} s)")
+    model.eval()
+    with torch.no_grad():
+        p = model(val[:, :n_in])
+        err = torch.linalg.norm(p - val[:, n_in:], dim=-1).mean(dim=(0, 2)) * 1000
+        hold = torch.linalg.norm(val[:, n_in - 1:n_in] - val[:, n_in:], dim=-1).mean(dim=(0, 2)) * 1000
+    res = {"val_mm_per_future_frame": [round(float(e), 1) for e in err],
+           "hold_last_frame_mm": [round(float(e), 1) for e in hold], "train_seconds": time.time() - t0}
+    path = out or (WEIGHTS_DIR / f"mopo_predict_{n_in}_{n_out}.pt")
+    with atomic_path(path) as tmp:
+        torch.save({"state": model.state_dict(), "n_in": n_in, "n_out": n_out, "blocks": blocks,
+                    "seed": seed, "steps": steps, "val": res}, tmp)
+    log(f"[predict {n_in}:{n_out}] {res}; wrote {path}")
+    return res
+
+
+def load(n_in: int = 16, n_out: int = 8, path=None) -> MotionPredictor:
+    from ..paths import WEIGHTS_DIR
+
+    ck = torch.load(path or (WEIGHTS_DIR / f"mopo_predict_{n_in}_{n_out}.pt"), map_location="cpu",
+                    weights_only=False)
+    m = MotionPredictor(ck["n_in"], ck["n_out"], ck["blocks"])
+    m.load_state_dict(ck["state"])
+    return m.eval()
