@@ -1,0 +1,241 @@
+"""Bone-guided shape fitting: time-averaged bone lengths -> one body shape per track.
+
+Seed: ARTS §3.3.2, Eq. 6–9.
+
+    J_mean = W (T̄ + S β_mean)                                                       (Eq. 6)
+    J_aligned,j = J_aligned,i + B_ij (J_mean,j − J_mean,i) / |J_mean,j − J_mean,i|    (Eq. 7)
+    β'_init = S⁻¹ (W⁻¹ J_aligned − T̄)                                                (Eq. 8)
+    β_init  = FC_{S⁻¹}( FC_{W⁻¹}(J_aligned) − T̄ )                                     (Eq. 9)
+
+Eq. 7 is applied along the kinematic tree (each aligned child hangs from its *aligned* parent, so
+J_aligned is a consistent skeleton with exactly the bone lengths B and the template's directions).
+Our body models are reached only through ``rest_joints(shape) -> (B,24,3)`` (the composition
+W(T̄ + S·) of Eq. 6), so the product W·S of Eq. 8 is its Jacobian D = ∂J_rest/∂shape at the mean
+shape (finite differences; exact for linear shape spaces such as the PCA space of an SMPL-format
+file, a linearisation for Anny's 6 phenotypes):
+
+    analytic:  β = β_mean + (DᵀD + λI)⁻¹ Dᵀ (J_aligned − J_mean)      (root-relative; Eq. 8)
+
+iterated a few times (re-linearising at the new shape — Gauss–Newton; ``iters=1`` is Eq. 8
+verbatim). Shapes are clamped to the model's range (Anny phenotypes live in [0, 1]).
+
+The MLP of Eq. 9 (:class:`ShapeMLP`): a linear layer initialised with that pseudo-inverse
+(analytic-init) plus a small residual MLP whose last layer starts at zero, fine-tuned on shapes
+sampled from the model's own shape space with noise on the bone lengths (the mocap corpus has
+bone lengths but no shape truth). ``init="random"`` gives the MLP-only row of ARTS Table 4.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..skeleton import SMPL24_PARENTS, bone_lengths as _bone_lengths
+
+PARENTS = SMPL24_PARENTS
+
+
+# ----------------------------------------------------------------------------------- helpers
+def shape_bounds(model) -> tuple[float, float] | None:
+    """(low, high) of the model's shape parameters, or None if unbounded (PCA/betas)."""
+    b = getattr(model, "shape_bounds", None)
+    if b is not None:
+        return (float(b[0]), float(b[1]))
+    if str(getattr(model, "name", "")).lower().startswith("anny") and int(model.num_shape) <= 12:
+        return (0.0, 1.0)  # Anny phenotypes
+    return None
+
+
+def sample_shapes(model, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random shapes from the model's shape space: uniform in the range (Anny phenotypes,
+    kept 0.05 inside the ends) or N(0, 1) per component (PCA/betas), (n, S) float32."""
+    S = int(model.num_shape)
+    b = shape_bounds(model)
+    if b is not None:
+        lo, hi = b
+        u = torch.rand(n, S, generator=generator)
+        return (lo + 0.05 * (hi - lo) + u * 0.9 * (hi - lo)).float()
+    return torch.randn(n, S, generator=generator).float()
+
+
+def _clamp(model, shape: torch.Tensor) -> torch.Tensor:
+    b = shape_bounds(model)
+    return shape.clamp(b[0], b[1]) if b is not None else shape
+
+
+@torch.no_grad()
+def rest_joints(model, shape: torch.Tensor) -> torch.Tensor:
+    """(B,S) -> (B,24,3) root-relative rest joints, float64."""
+    J = model.rest_joints(shape.to(torch.float32)).to(torch.float64)
+    return J - J[..., :1, :]
+
+
+def align_to_bones(rest: torch.Tensor, bones: torch.Tensor) -> torch.Tensor:
+    """Eq. 7 along the tree: (...,24,3) template joints + (...,23) bone lengths -> (...,24,3)
+    skeleton with the template's bone directions and the given lengths (root kept)."""
+    out = [rest[..., 0, :]]
+    for j in range(1, len(PARENTS)):
+        p = PARENTS[j]
+        d = rest[..., j, :] - rest[..., p, :]
+        d = d / d.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+        out.append(out[p] + bones[..., j - 1, None] * d)
+    return torch.stack(out, -2)
+
+
+@dataclass
+class Linearisation:
+    shape0: torch.Tensor   # (S,)
+    J0: torch.Tensor       # (72,) root-relative rest joints at shape0
+    D: torch.Tensor        # (72, S) ∂J/∂shape (W·S of Eq. 8)
+    pinv: torch.Tensor     # (S, 72) damped pseudo-inverse of D
+
+
+def linearise(model, shape0: torch.Tensor | None = None, eps: float = 1e-2, damping: float = 1e-4) -> Linearisation:
+    """Finite-difference Jacobian of the root-relative rest joints w.r.t. shape at ``shape0``."""
+    s0 = (model.default_shape() if shape0 is None else shape0).detach().to(torch.float64).reshape(-1)
+    S = s0.numel()
+    E = torch.eye(S, dtype=torch.float64) * eps
+    batch = torch.cat([s0[None], s0 + E, s0 - E], 0)
+    J = rest_joints(model, batch).reshape(2 * S + 1, -1)
+    D = ((J[1:S + 1] - J[S + 1:]) / (2 * eps)).T                     # (72, S)
+    lam = damping * float(torch.trace(D.T @ D)) / S
+    pinv = torch.linalg.solve(D.T @ D + lam * torch.eye(S, dtype=D.dtype), D.T)
+    return Linearisation(shape0=s0, J0=J[0], D=D, pinv=pinv)
+
+
+# ----------------------------------------------------------------------------------- analytic
+def fit_shape_analytic(model, bones, iters: int = 3, lin: Linearisation | None = None) -> torch.Tensor:
+    """Eq. 7–8: bone lengths (..., 23) -> shape (..., S). ``iters`` Gauss–Newton re-linearisations
+    (1 = the closed form at the mean shape)."""
+    B = torch.as_tensor(np.asarray(bones) if not isinstance(bones, torch.Tensor) else bones,
+                        dtype=torch.float64)
+    batch = B.shape[:-1]
+    B = B.reshape(-1, 23)
+    lin = lin or linearise(model)
+    s = lin.shape0.expand(B.shape[0], -1).clone()
+    for it in range(max(1, iters)):
+        if it == 0:
+            J = lin.J0.reshape(1, 24, 3).expand(B.shape[0], 24, 3)
+            P = lin.pinv.expand(B.shape[0], *lin.pinv.shape)
+        else:
+            J = rest_joints(model, s)
+            P = torch.stack([linearise(model, si).pinv for si in s]) if B.shape[0] <= 8 else \
+                lin.pinv.expand(B.shape[0], *lin.pinv.shape)
+        Ja = align_to_bones(J, B)
+        s = _clamp(model, s + (P @ (Ja - J).reshape(B.shape[0], 72, 1)).squeeze(-1))
+    return s.reshape(*batch, -1).float()
+
+
+def bone_length_error(model, shape: torch.Tensor, bones) -> torch.Tensor:
+    """Mean absolute bone-length error (metres) per sample: (..., S), (..., 23) -> (...)."""
+    B = torch.as_tensor(np.asarray(bones), dtype=torch.float64) if not isinstance(bones, torch.Tensor) else bones.double()
+    s = shape.reshape(-1, shape.shape[-1])
+    L = _bone_lengths(rest_joints(model, s)).reshape(*B.shape)
+    return (L - B).abs().mean(-1)
+
+
+# ----------------------------------------------------------------------------------- MLP (Eq. 9)
+class ShapeMLP(nn.Module):
+    """β = s0 + FC_{pinv}(J_aligned − J_mean) + MLP(·)  (Eq. 9 with the residual MLP of
+    'analytic-init'); ``init='random'`` re-initialises everything (the MLP-only ablation)."""
+
+    def __init__(self, lin: Linearisation | None = None, num_shape: int = 6, hidden: int = 128,
+                 init: str = "analytic"):
+        super().__init__()
+        S = lin.D.shape[1] if lin is not None else num_shape
+        self.fc = nn.Linear(72, S)
+        self.mlp = nn.Sequential(nn.Linear(72 + 23, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(),
+                                 nn.Linear(hidden, S))
+        self.register_buffer("J0", torch.zeros(72) if lin is None else lin.J0.float().clone())
+        self.register_buffer("rest_dirs", torch.zeros(24, 3))
+        self.init = init
+        if lin is not None:
+            J0 = lin.J0.reshape(24, 3)
+            self.rest_dirs.copy_(J0.float())
+            with torch.no_grad():
+                if init == "analytic":
+                    self.fc.weight.copy_(lin.pinv.float())
+                    self.fc.bias.copy_((lin.shape0 - lin.pinv @ lin.J0).float())
+                    self.mlp[-1].weight.zero_()
+                    self.mlp[-1].bias.zero_()
+
+    def forward(self, bones: torch.Tensor) -> torch.Tensor:
+        Ja = align_to_bones(self.rest_dirs.to(bones.dtype).expand(*bones.shape[:-1], 24, 3), bones)
+        x = Ja.reshape(*bones.shape[:-1], 72)
+        return self.fc(x) + self.mlp(torch.cat([x - self.J0, bones], -1))
+
+
+def make_shape_dataset(model, n: int, seed: int = 0, noise: float = 0.01, chunk: int = 256):
+    """(bones (n,23) with Gaussian noise of ``noise`` metres, shapes (n,S)) sampled from the model."""
+    g = torch.Generator().manual_seed(seed)
+    shapes = sample_shapes(model, n, g)
+    L = torch.cat([_bone_lengths(rest_joints(model, shapes[i:i + chunk])) for i in range(0, n, chunk)])
+    L = L + noise * torch.randn(L.shape, generator=g, dtype=L.dtype)
+    return L.float().clamp_min(1e-3), shapes
+
+
+def train_shape_mlp(model, init: str = "analytic", n_train: int = 4096, steps: int = 1500, seed: int = 0,
+                    noise: float = 0.01, lr: float = 1e-3, log=print) -> ShapeMLP:
+    """Fine-tune :class:`ShapeMLP` on shapes sampled from ``model`` (deterministic for a seed).
+
+    Loss: shape-parameter MSE + the model's bone-length error through the linearisation."""
+    torch.manual_seed(seed)
+    lin = linearise(model)
+    net = ShapeMLP(lin, init=init)
+    bones, shapes = make_shape_dataset(model, n_train, seed=seed, noise=noise)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed + 1)
+    t0 = time.time()
+    for step in range(steps):
+        idx = torch.randint(0, n_train, (256,), generator=g)
+        pred = net(bones[idx])
+        loss = ((pred - shapes[idx]) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if log and (step % 500 == 0 or step == steps - 1):
+            log(f"shape-mlp[{init}] step {step} loss {loss.item():.5f} ({time.time() - t0:.0f}s)")
+    net.eval()
+    return net
+
+
+# ----------------------------------------------------------------------------------- front door
+_WEIGHTS_CACHE: dict = {}
+
+
+def load_shape_mlp(model) -> ShapeMLP | None:
+    """The committed analytic-init MLP for this body model (weights/shape_mlp_<name>.pt), or None."""
+    from ..paths import WEIGHTS_DIR
+
+    name = str(getattr(model, "name", "model")).split("/")[-1].split(".")[0]
+    path = WEIGHTS_DIR / f"shape_mlp_{name}.pt"
+    if not path.exists():
+        return None
+    key = (str(path), int(model.num_shape))
+    if key not in _WEIGHTS_CACHE:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if state["fc.weight"].shape[0] != int(model.num_shape):
+            return None
+        net = ShapeMLP(None, num_shape=int(model.num_shape), hidden=state["mlp.0.weight"].shape[0])
+        net.load_state_dict(state)
+        net.eval()
+        _WEIGHTS_CACHE[key] = net
+    return _WEIGHTS_CACHE[key]
+
+
+def fit_shape(model, bones, method: str = "auto") -> torch.Tensor:
+    """Bone lengths (23,) -> shape (S,). method: analytic | mlp | auto (the committed analytic-init
+    MLP when one exists for this model, refined by one analytic step; else analytic)."""
+    B = torch.as_tensor(np.asarray(bones), dtype=torch.float32)
+    if method in ("mlp", "auto"):
+        net = load_shape_mlp(model)
+        if net is not None:
+            with torch.no_grad():
+                return _clamp(model, net(B[None])[0])
+        if method == "mlp":
+            raise FileNotFoundError(f"no trained shape MLP for body model {getattr(model, 'name', '?')}")
+    return fit_shape_analytic(model, B, iters=3)
