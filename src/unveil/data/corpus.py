@@ -1,0 +1,369 @@
+"""The mocap corpus: every Bandai clip (and the CMU sanity clip) as SMPL-24 joints at 30 fps.
+
+``unveil data build`` (or the first :func:`load_split`) unpacks
+``$UNVEIL_SHARED/data/mocap/bandai-motiondataset.tar.xz`` into ``paths.cache_dir()/"mocap"/"bandai"``,
+reads every BVH with :mod:`unveil.data.bvh`, retargets to SMPL-24 joint positions (metres, world
+Y up; the capture floor is y = 0, kept as recorded: both sources are already floor-calibrated, see
+``floor_check`` in the manifest), resamples to 30 fps (linear; Bandai is 30 fps already, CMU is 120)
+and stores one set of read-only ``.npy`` arrays per split (memory-mapped on load).
+
+Splits (by clip, never by frame):
+
+- ``eval``  exactly the 42 clips of ``bandai-eval-split.txt`` -- never returned by train/val.
+- ``val``   the clips listed in ``unveil/data/val_split.txt`` (5 % of the remaining clips, chosen
+  once by sorting the names by SHA-1 and taking the first 5 %; see :func:`choose_val_split`).
+- ``train`` every other Bandai clip.
+- ``cmu``   ``cmu/01_01.bvh`` without its added T-pose frame 0.
+
+Face points (nose, l_eye, r_eye, l_ear, r_ear) are not in the mocap; they are derived honestly from
+the head joint's *global rotation* ``G_head(t)`` and fixed offsets:
+
+1. Calibrate a head frame in the head bone's local axes, once per clip: the body's facing direction
+   ``f(t) = normalize(left(t) x up)`` with ``left = (L_hip - R_hip) + (L_shoulder - R_shoulder)``
+   (horizontal) and the head's up ``u(t) = normalize(head - neck)`` are taken into the head's local
+   frame (``G_head(t)^T f(t)``), averaged over the clip and orthonormalised (``u`` first);
+   ``l = u x f``. The face then turns and nods with ``G_head(t)`` (the head's own rotation).
+2. Face point = head joint + s * (a_f F + a_u U + a_l L) with ``F, U, L = G_head(t) @ (f, u, l)``
+   and the offsets ``FACE_OFFSETS`` below in metres for a reference body (neck-to-mid-hip
+   distance 0.43 m), scaled by ``s = median_t |neck - mid_hip| / 0.43``, plus a per-source lift
+   ``HEAD_JOINT_LIFT`` along U that accounts for where each skeleton puts its head joint (Bandai's
+   ``Head`` sits ~6 cm above its ``Neck``, at the skull base; CMU's ``Head`` ~10 cm above ``Neck1``).
+   The offsets are anthropometric guesses (eyes ~7 cm above and 8 cm in front of the skull base,
+   6.4 cm apart; ears 15 cm apart, level with the skull base + 5 cm; nose 10 cm in front), not
+   measured on these actors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import tarfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .. import atomic, paths
+from ..errors import MissingAssetError, UnveilError
+from ..skeleton import COCO17_TO_SMPL24, SMPL24_INDEX
+from . import bvh as bvhmod
+
+CORPUS_VERSION = 1
+FPS = 30.0
+SPLITS = ("train", "val", "eval", "cmu")
+VAL_FRACTION = 0.05
+TARBALL = "bandai-motiondataset.tar.xz"
+EVAL_LIST = "bandai-eval-split.txt"
+VAL_SPLIT_FILE = Path(__file__).with_name("val_split.txt")
+
+FACE_NAMES = ("nose", "l_eye", "r_eye", "l_ear", "r_ear")
+# (forward, up, left) metres relative to the SMPL head joint, reference body (see module doc)
+FACE_OFFSETS = np.array([
+    [0.100, 0.035, 0.000],   # nose tip
+    [0.080, 0.070, 0.032],   # left eye
+    [0.080, 0.070, -0.032],  # right eye
+    [0.000, 0.050, 0.075],   # left ear (tragus)
+    [0.000, 0.050, -0.075],  # right ear
+])
+REF_TORSO = 0.43
+HEAD_JOINT_LIFT = {"bandai": 0.02, "cmu": -0.02}
+
+
+@dataclass
+class MocapClip:
+    """One mocap clip. Arrays are float32 and read-only (memory-mapped); copy before editing."""
+
+    name: str
+    source: str                    # "bandai-1" | "bandai-2" | "cmu"
+    fps: float                     # always 30
+    joints: np.ndarray             # (T, 24, 3) SMPL-24, metres, world Y up, floor y = 0
+    face: np.ndarray               # (T, 5, 3) nose, l_eye, r_eye, l_ear, r_ear
+    meta: dict = field(default_factory=dict)  # e.g. {"content": "walk", "style": "normal"}
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+
+def coco17_3d(clip: MocapClip) -> np.ndarray:
+    """(T, 17, 3) world positions of the COCO-17 keypoints: face points + SMPL-24 body joints."""
+    out = np.empty((clip.n_frames, 17, 3), dtype=np.float32)
+    out[:, :5] = clip.face
+    body = [j for j in COCO17_TO_SMPL24[5:]]
+    out[:, 5:] = clip.joints[:, body]
+    return out
+
+
+# ------------------------------------------------------------------------------- derivation
+def _normalize(v, axis=-1):
+    return v / np.maximum(np.linalg.norm(v, axis=axis, keepdims=True), 1e-9)
+
+
+def face_points(joints: np.ndarray, head_rot: np.ndarray, kind: str) -> np.ndarray:
+    """(T,24,3) metres + (T,3,3) head global rotation (file axes = world axes) -> (T,5,3)."""
+    J = joints
+    I = SMPL24_INDEX
+    up = np.array([0.0, 1.0, 0.0])
+    left = (J[:, I["L_hip"]] - J[:, I["R_hip"]]) + (J[:, I["L_shoulder"]] - J[:, I["R_shoulder"]])
+    left[:, 1] = 0.0
+    fwd = _normalize(np.cross(_normalize(left), up))
+    hup = _normalize(J[:, I["head"]] - J[:, I["neck"]])
+    Rt = np.swapaxes(head_rot, -1, -2)
+    u_loc = _normalize(np.einsum("tij,tj->ti", Rt, hup).mean(0))
+    f_loc = np.einsum("tij,tj->ti", Rt, fwd).mean(0)
+    f_loc = _normalize(f_loc - np.dot(f_loc, u_loc) * u_loc)
+    l_loc = np.cross(u_loc, f_loc)
+    F = head_rot @ f_loc
+    U = head_rot @ u_loc
+    L = head_rot @ l_loc
+    mid_hip = 0.5 * (J[:, I["L_hip"]] + J[:, I["R_hip"]])
+    s = float(np.median(np.linalg.norm(J[:, I["neck"]] - mid_hip, axis=-1))) / REF_TORSO
+    off = FACE_OFFSETS.copy()
+    off[:, 1] += HEAD_JOINT_LIFT.get(kind, 0.0)
+    off = off * s
+    head = J[:, I["head"]]
+    return (head[:, None] + off[None, :, 0:1] * F[:, None] + off[None, :, 1:2] * U[:, None]
+            + off[None, :, 2:3] * L[:, None])
+
+
+def resample(x: np.ndarray, fps_in: float, fps_out: float = FPS) -> np.ndarray:
+    """Linear resampling along axis 0 (any trailing shape)."""
+    if abs(fps_in - fps_out) < 1e-3 * fps_out:
+        return x
+    T = x.shape[0]
+    t_out = np.arange(0.0, (T - 1) / fps_in + 1e-9, 1.0 / fps_out) * fps_in
+    i0 = np.clip(np.floor(t_out).astype(np.int64), 0, T - 1)
+    i1 = np.minimum(i0 + 1, T - 1)
+    w = (t_out - i0).reshape((-1,) + (1,) * (x.ndim - 1))
+    return x[i0] * (1 - w) + x[i1] * w
+
+
+def process_bvh(path: str | os.PathLike, drop_first: bool = False) -> dict:
+    """One BVH file -> {"joints": (T,24,3) f32, "face": (T,5,3) f32, "kind", "fps_in"} at 30 fps."""
+    joints, head_rot, fps, kind = bvhmod.bvh_to_smpl24(path)
+    if drop_first:
+        joints, head_rot = joints[1:], head_rot[1:]
+    face = face_points(joints, head_rot, kind)
+    return {"joints": resample(joints, fps).astype(np.float32),
+            "face": resample(face, fps).astype(np.float32), "kind": kind, "fps_in": fps}
+
+
+def _process_one(args):
+    path, drop_first = args
+    return process_bvh(path, drop_first)
+
+
+# ----------------------------------------------------------------------------------- splits
+def _clip_name(path: str | os.PathLike) -> str:
+    return Path(path).stem
+
+
+def read_eval_names(mocap: Path) -> list[str]:
+    f = mocap / EVAL_LIST
+    if not f.is_file():
+        raise MissingAssetError(f"evaluation split list not found: {f}")
+    return [_clip_name(line.strip()) for line in f.read_text().splitlines() if line.strip()]
+
+
+def choose_val_split(names: list[str], eval_names: list[str], fraction: float = VAL_FRACTION) -> list[str]:
+    """Deterministic validation subset: non-eval clips sorted by SHA-1 of the name, first ``fraction``."""
+    ev = set(eval_names)
+    rest = sorted(n for n in names if n not in ev)
+    k = max(1, int(round(fraction * len(rest))))
+    return sorted(sorted(rest, key=lambda n: hashlib.sha1(n.encode()).hexdigest())[:k])
+
+
+def read_val_names() -> list[str]:
+    if not VAL_SPLIT_FILE.is_file():
+        raise MissingAssetError(f"validation split list missing from the package: {VAL_SPLIT_FILE}")
+    return [ln.strip() for ln in VAL_SPLIT_FILE.read_text().splitlines()
+            if ln.strip() and not ln.startswith("#")]
+
+
+def assign_splits(names: list[str], eval_names: list[str], val_names: list[str]) -> dict[str, list[str]]:
+    ev, va = set(eval_names), set(val_names) - set(eval_names)
+    return {"train": sorted(n for n in names if n not in ev and n not in va),
+            "val": sorted(n for n in names if n in va),
+            "eval": sorted(n for n in names if n in ev)}
+
+
+def _meta(name: str) -> dict:
+    parts = name.split("_")
+    if len(parts) >= 4 and parts[0].startswith("dataset-"):
+        return {"dataset": parts[0], "content": parts[1], "style": parts[2], "take": parts[3]}
+    return {}
+
+
+# ------------------------------------------------------------------------------------ build
+def corpus_dir() -> Path:
+    return paths.cache_dir() / "mocap" / f"corpus-v{CORPUS_VERSION}"
+
+
+def raw_dir() -> Path:
+    return paths.cache_dir() / "mocap" / "bandai"
+
+
+def _require_mocap() -> Path:
+    m = paths.mocap_dir()
+    if m is None:
+        raise MissingAssetError("the mocap corpus needs the developers' shared data: set UNVEIL_SHARED="
+                                "path/to/shared (with data/mocap/bandai-motiondataset.tar.xz)")
+    return m
+
+
+def unpack(mocap: Path, log=print) -> list[Path]:
+    """Unpack the Bandai tarball into the cache (once) and return the BVH paths, sorted by name."""
+    dst = raw_dir()
+    marker = dst / ".unpacked"
+    if not marker.is_file():
+        t0 = time.time()
+        tar_path = mocap / TARBALL
+        if not tar_path.is_file():
+            raise MissingAssetError(f"mocap archive not found: {tar_path}")
+        dst.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tar_path, "r:xz") as tf:
+            tf.extractall(dst, filter="data")
+        atomic.write_text(marker, f"{TARBALL}\n")
+        log(f"unpacked {TARBALL} in {time.time() - t0:.1f} s -> {dst}")
+    files = sorted(dst.rglob("*.bvh"), key=lambda p: p.name)
+    if not files:
+        raise MissingAssetError(f"no BVH files under {dst} (delete {marker} and rebuild)")
+    return files
+
+
+def _save_split(out: Path, split: str, names: list[str], sources: list[str], results: list[dict]) -> dict:
+    lengths = np.array([r["joints"].shape[0] for r in results], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    joints = (np.concatenate([r["joints"] for r in results]) if results
+              else np.zeros((0, 24, 3), np.float32))
+    face = np.concatenate([r["face"] for r in results]) if results else np.zeros((0, 5, 3), np.float32)
+    for key, arr in (("joints", joints), ("face", face), ("starts", starts)):
+        with atomic.atomic_path(out / f"{split}_{key}.npy") as tmp:
+            np.save(tmp, arr)
+    atomic.write_text(out / f"{split}_clips.json", json.dumps({"names": names, "sources": sources}))
+    return {"clips": len(names), "frames": int(starts[-1])}
+
+
+def build(force: bool = False, workers: int | None = None, log=print) -> dict:
+    """Build the corpus cache; returns the manifest (also written to ``manifest.json``)."""
+    out = corpus_dir()
+    man_path = out / "manifest.json"
+    if man_path.is_file() and not force:
+        return json.loads(man_path.read_text())
+    mocap = _require_mocap()
+    t0 = time.time()
+    files = unpack(mocap, log=log)
+    names = [_clip_name(f) for f in files]
+    by_name = dict(zip(names, files))
+    eval_names = read_eval_names(mocap)
+    missing = sorted(set(eval_names) - set(names))
+    if missing:
+        raise UnveilError(f"evaluation clips missing from the archive: {', '.join(missing[:5])}")
+    splits = assign_splits(names, eval_names, read_val_names())
+    workers = workers or max(1, min(os.cpu_count() or 1, int(os.environ.get("UNVEIL_THREADS", "0") or 0) or 2))
+    jobs = [(str(by_name[n]), False) for s in ("train", "val", "eval") for n in splits[s]]
+    cmu = mocap / "cmu" / "01_01.bvh"
+    if cmu.is_file():
+        jobs.append((str(cmu), True))
+    log(f"retargeting {len(jobs)} clips on {workers} process(es) ...")
+    t1 = time.time()
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as ex:
+            results = list(ex.map(_process_one, jobs, chunksize=16))
+    else:
+        results = [_process_one(j) for j in jobs]
+    t_proc = time.time() - t1
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = {"version": CORPUS_VERSION, "fps": FPS, "splits": {}}
+    k = 0
+    floor = []
+    for s in ("train", "val", "eval"):
+        res = results[k: k + len(splits[s])]
+        k += len(splits[s])
+        srcs = [n.split("_")[0].replace("dataset-", "bandai-") for n in splits[s]]
+        manifest["splits"][s] = _save_split(out, s, splits[s], srcs, res)
+        floor += [float(np.percentile(r["joints"][:, [10, 11], 1].min(1), 5)) for r in res]
+    if cmu.is_file():
+        manifest["splits"]["cmu"] = _save_split(out, "cmu", ["cmu-01_01"], ["cmu"], results[k:k + 1])
+    else:
+        manifest["splits"]["cmu"] = _save_split(out, "cmu", [], [], [])
+    fl = np.array(floor)
+    manifest["floor_check"] = {
+        "what": "per clip, 5th percentile of the lower toe joint height (m)",
+        "median": float(np.median(fl)), "min": float(fl.min()), "max": float(fl.max())}
+    manifest["build_seconds"] = round(time.time() - t0, 1)
+    manifest["retarget_seconds"] = round(t_proc, 1)
+    manifest["workers"] = workers
+    atomic.write_text(man_path, json.dumps(manifest, indent=1))
+    _load_arrays.cache_clear()
+    log(f"corpus built in {manifest['build_seconds']} s -> {out}")
+    return manifest
+
+
+# ------------------------------------------------------------------------------------- load
+@lru_cache(maxsize=8)
+def _load_arrays(split: str, root: str):
+    out = Path(root)
+    joints = np.load(out / f"{split}_joints.npy", mmap_mode="r")
+    face = np.load(out / f"{split}_face.npy", mmap_mode="r")
+    starts = np.load(out / f"{split}_starts.npy")
+    info = json.loads((out / f"{split}_clips.json").read_text())
+    return joints, face, starts, info["names"], info["sources"]
+
+
+def load_split(split: str, max_clips: int | None = None, seed: int = 0) -> list[MocapClip]:
+    """Clips of one split (train | val | eval | cmu), building the cache on first use.
+
+    ``max_clips``: a deterministic random subset (``numpy.random.default_rng(seed)``), kept in
+    name order. Arrays are read-only memory maps.
+    """
+    if split not in SPLITS:
+        raise UnveilError(f"unknown mocap split {split!r} (expected one of {', '.join(SPLITS)})")
+    out = corpus_dir()
+    if not (out / "manifest.json").is_file():
+        build()
+    joints, face, starts, names, sources = _load_arrays(split, str(out))
+    idx = np.arange(len(names))
+    if max_clips is not None and max_clips < len(names):
+        idx = np.sort(np.random.default_rng(seed).choice(len(names), size=max_clips, replace=False))
+    clips = []
+    for i in idx:
+        a, b = int(starts[i]), int(starts[i + 1])
+        clips.append(MocapClip(name=names[i], source=sources[i], fps=FPS, joints=joints[a:b],
+                               face=face[a:b], meta=_meta(names[i])))
+    return clips
+
+
+# -------------------------------------------------------------------------------------- CLI
+def main(argv: list[str], prog: str = "unveil data build") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description="Unpack and retarget the mocap corpus into the "
+                                 "cache (SMPL-24 joints + face points, 30 fps, one array set per split).")
+    ap.add_argument("--force", action="store_true", help="rebuild even if the cache exists")
+    ap.add_argument("--workers", type=int, default=None, help="processes (default: --threads / 2)")
+    ap.add_argument("--write-val-split", action="store_true",
+                    help="(maintainers) regenerate unveil/data/val_split.txt from the archive")
+    args = ap.parse_args(argv)
+    if args.write_val_split:
+        mocap = _require_mocap()
+        names = [_clip_name(f) for f in unpack(mocap)]
+        val = choose_val_split(names, read_eval_names(mocap))
+        atomic.write_text(VAL_SPLIT_FILE, "# validation clips (5% of non-eval Bandai clips, SHA-1 order); "
+                          "see unveil.data.corpus.choose_val_split\n" + "\n".join(val) + "\n")
+        print(f"wrote {len(val)} names to {VAL_SPLIT_FILE}")
+        return 0
+    man = build(force=args.force, workers=args.workers)
+    print(f"corpus: {corpus_dir()}  (build took {man['build_seconds']} s, retarget {man['retarget_seconds']} s)")
+    for s, d in man["splits"].items():
+        print(f"  {s:<6} {d['clips']:>5} clips  {d['frames']:>7} frames  ({d['frames'] / FPS / 60:.1f} min)")
+    fc = man["floor_check"]
+    print(f"  floor check (5th pct toe height per clip, m): median {fc['median']:.3f} "
+          f"min {fc['min']:.3f} max {fc['max']:.3f}")
+    return 0
