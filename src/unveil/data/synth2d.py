@@ -1,0 +1,364 @@
+"""Mocap seen by virtual cameras: detector-like COCO-17 2D keypoints with ground truth.
+
+Seed: MoPO §4.1 (and WHAM) train lifters on mocap projected by random virtual cameras with
+synthetic 2D noise and occlusions; the benchmark protocol in shared/design/pipeline.md fixes the
+numbers used here:
+
+- Camera: static, 1920×1080, vertical FoV U(40°, 70°) -> f = (H/2)/tan(FoV/2), principal point at
+  the image centre; position at azimuth U(0, 2π) around the subject's mean ground position, height
+  U(0.5, 2) m, horizontal distance U(3, 8) m *plus* the subject's largest horizontal excursion from
+  its mean position (so a walking subject never passes behind the camera); looking at the mean
+  pelvis position. ``truncation`` re-aims it (occlusions.truncation_rotation).
+- 3D keypoints: ``unveil.data.corpus.coco17_3d`` (face points from the head geometry, body points =
+  SMPL-24 joints via skeleton.COCO17_TO_SMPL24); a clip without corpus support falls back to the
+  same mapping from ``clip.face`` and ``clip.joints``.
+- Detector model: Gaussian noise σ = 1.5% of the (true) box height per coordinate, i.i.d. per
+  frame; 1% outliers (a keypoint thrown N(0, 15% box height) away, confidence unchanged: the
+  detector does not know); 0.5% left/right swaps per frame and limb group (arms, legs; positions only, the
+  confidences stay: a confident error);
+  confidences temporally smooth (AR(1) ρ=0.8 noise through the normal CDF): visible in [0.6, 1],
+  hidden in [0, 0.5] unless an occlusion generator says otherwise; hidden positions drift away from
+  the truth (a smooth offset growing over ~0.5 s to 5–30% of the box height, like a detector
+  falling back on its pose prior) unless the generator places them (box edge, occluder's joint).
+
+Everything is seeded: ``make_sequence(clip, kind, seed)`` is a pure function of its arguments.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..errors import UnveilError
+from ..skeleton import COCO17_TO_SMPL24, project
+from ..types import Camera
+from . import occlusions as occl
+
+KINDS = occl.KINDS
+WIDTH, HEIGHT = 1920, 1080
+NOISE_FRAC = 0.015
+OUTLIER_P = 0.01
+SWAP_P = 0.005
+VIS_CONF = (0.6, 1.0)
+OCC_CONF = (0.0, 0.5)
+_ARMS = ((5, 6), (7, 8), (9, 10))
+_LEGS = ((11, 12), (13, 14), (15, 16))
+
+
+@dataclass
+class SynthSequence:
+    name: str
+    kind: str
+    keypoints2d: np.ndarray   # (T, 17, 3) pixels + confidence (COCO-17), what the methods see
+    occluded: np.ndarray      # (T, 17) bool ground truth
+    camera: Camera
+    R: np.ndarray             # (3, 3) world -> camera
+    t: np.ndarray             # (3,)
+    joints_cam: np.ndarray    # (T, 24, 3) metres, OpenCV camera frame
+    joints_world: np.ndarray  # (T, 24, 3) metres, Y up
+    fps: float
+    keypoints2d_true: np.ndarray | None = None  # (T, 17, 2) noiseless projection
+    info: dict = field(default_factory=dict)
+
+    @property
+    def joints_rel(self) -> np.ndarray:
+        """(T, 24, 3) camera-frame joints with the pelvis at 0 (what root-relative methods predict)."""
+        return self.joints_cam - self.joints_cam[:, :1]
+
+
+@dataclass
+class SeqInputs:
+    """The only things a benchmarked method gets: no ground truth."""
+
+    keypoints2d: np.ndarray
+    camera: Camera
+    fps: float
+
+
+def inputs_of(seq) -> SeqInputs:
+    return SeqInputs(np.array(seq.keypoints2d, dtype=np.float32, copy=True), seq.camera, float(seq.fps))
+
+
+# ----------------------------------------------------------------------------------- helpers
+def _rng(seed: int, name: str, kind: str) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode()), KINDS.index(kind)])
+
+
+def coco17_3d(clip) -> np.ndarray:
+    """(T, 17, 3) world COCO-17 positions of a clip (corpus's definition when available)."""
+    try:
+        from .corpus import coco17_3d as _c  # MOCAP's definition
+
+        return np.asarray(_c(clip), dtype=np.float64)
+    except (ImportError, AttributeError):  # no corpus, or a stand-in clip object: same mapping
+        pass
+    body = np.asarray(clip.joints)[:, [j for j in COCO17_TO_SMPL24 if j >= 0]]
+    return np.concatenate([np.asarray(clip.face), body], axis=1).astype(np.float64)
+
+
+def look_at(cam_center: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """World->camera (R, t) of an OpenCV camera at ``cam_center`` looking at ``target`` (Y up)."""
+    f = target - cam_center
+    f = f / np.linalg.norm(f)
+    r = np.cross(f, [0.0, 1.0, 0.0])
+    r = r / max(np.linalg.norm(r), 1e-9)
+    d = np.cross(f, r)
+    R = np.stack([r, d, f])
+    return R, -R @ cam_center
+
+
+def sample_camera(joints_world: np.ndarray, rng) -> tuple[Camera, np.ndarray, np.ndarray, dict]:
+    """Random static camera looking at the subject (see the module docstring)."""
+    fov = np.deg2rad(rng.uniform(40.0, 70.0))
+    focal = HEIGHT / 2.0 / np.tan(fov / 2.0)
+    pelvis = joints_world[:, 0]
+    centre = pelvis.mean(0)
+    excursion = np.linalg.norm((pelvis - centre)[:, [0, 2]], axis=-1).max()
+    dist = rng.uniform(3.0, 8.0) + excursion
+    az = rng.uniform(0, 2 * np.pi)
+    height = rng.uniform(0.5, 2.0)
+    cam_c = np.array([centre[0] + dist * np.sin(az), height, centre[2] + dist * np.cos(az)])
+    R, t = look_at(cam_c, centre)
+    cam = Camera(focal=float(focal), cx=WIDTH / 2.0, cy=HEIGHT / 2.0, width=WIDTH, height=HEIGHT)
+    return cam, R, t, {"fov_deg": float(np.rad2deg(fov)), "distance": float(dist), "height": float(height),
+                       "azimuth": float(az), "center": cam_c}
+
+
+def _smooth_uniform(rng, shape, rho=0.8) -> np.ndarray:
+    """Temporally correlated U(0,1) noise along axis 0 (AR(1) Gaussian through the normal CDF)."""
+    from scipy.special import ndtr
+
+    z = rng.normal(size=shape)
+    out = np.empty(shape)
+    out[0] = z[0]
+    c = np.sqrt(1 - rho ** 2)
+    for i in range(1, shape[0]):
+        out[i] = rho * out[i - 1] + c * z[i]
+    return ndtr(out)
+
+
+def _drift(mask: np.ndarray, box_h: np.ndarray, rng) -> np.ndarray:
+    """(T,17,2) smooth offsets that grow inside each hidden run (zero elsewhere)."""
+    T, K = mask.shape
+    off = np.zeros((T, K, 2))
+    for k in range(K):
+        for s, e in occl.runs(mask[:, k]):
+            n = e - s
+            mag = rng.uniform(0.05, 0.3)
+            ang = rng.uniform(0, 2 * np.pi)
+            direction = np.array([np.cos(ang), np.sin(ang)])
+            ramp = np.minimum(1.0, (np.arange(n) + 1) / 15.0)[:, None]
+            wander = np.cumsum(rng.normal(0, 0.005, (n, 2)), axis=0)
+            off[s:e, k] = (ramp * direction * mag + wander) * box_h[s:e, None]
+    return off
+
+
+# ------------------------------------------------------------------------------------ public
+def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None) -> SynthSequence:
+    """Detector-like 2D of ``clip`` (a corpus ``MocapClip``) seen by a random camera, with
+    occlusion ``kind``. ``occluder``: the clip that walks in front for ``person``/``mixed``
+    (default: this clip's own motion, time-shifted). Deterministic in (clip.name, kind, seed)."""
+    if kind not in KINDS:
+        raise UnveilError(f"unknown occlusion kind {kind!r} (expected one of {', '.join(KINDS)})")
+    rng = _rng(seed, clip.name, kind)
+    jw = np.asarray(clip.joints, dtype=np.float64)
+    kw = coco17_3d(clip)
+    T = jw.shape[0]
+    fps = float(getattr(clip, "fps", 30.0))
+    cam, R, t, cam_info = sample_camera(jw, rng)
+
+    def proj(Rm, tv, pts):
+        pc = pts @ Rm.T + tv
+        return project(pc, cam.focal, cam.principal_point.astype(np.float64)), pc[..., 2]
+
+    if kind == "truncation":
+        def uv_fn(Rm):
+            uv, z = proj(Rm, -Rm @ cam_info["center"], kw)
+            return uv, z, WIDTH, HEIGHT
+        R, mode = occl.truncation_rotation(uv_fn, R, np.deg2rad(cam_info["fov_deg"]), rng)
+        t = -R @ cam_info["center"]
+        cam_info["truncation"] = mode
+    uv, depth = proj(R, t, kw)
+    scene = occl.Scene(uv=uv, depth=depth, width=WIDTH, height=HEIGHT, focal=cam.focal, fps=fps)
+    if kind in ("person", "mixed"):
+        oc = occluder if occluder is not None else SimpleNamespace(
+            joints=np.roll(jw, T // 2, axis=0), face=np.roll(np.asarray(clip.face), T // 2, axis=0), name=clip.name)
+        ow, pinfo = occl.place_occluder(jw, np.asarray(oc.joints, np.float64), cam_info["center"], fps, rng)
+        ouv, odepth = proj(R, t, ow)
+        # the occluder's COCO-17: same mapping, face from its own clip shifted like its body
+        ococo_w = coco17_3d(SimpleNamespace(joints=ow, face=_moved_face(oc, ow), name=getattr(oc, "name", "")))
+        ocuv, _ = proj(R, t, ococo_w)
+        scene.occluder = {"uv": ouv, "depth": odepth, "coco_uv": ocuv}
+        cam_info["occluder"] = dict(pinfo, name=getattr(oc, "name", ""))
+    occ = occl.generate(kind, scene, rng)
+
+    # ------------------------------------------------------------------ detector model
+    box = scene.box()
+    box_h = np.maximum(box[:, 3] - box[:, 1], 1.0)
+    mask = occ.mask
+    pos = uv + rng.normal(0, 1, uv.shape) * (NOISE_FRAC * box_h)[:, None, None]
+    drift = _drift(mask, box_h, rng)
+    placed = ~np.isnan(occ.pos[..., 0])
+    hidden_pos = np.where(placed[..., None], np.nan_to_num(occ.pos) + rng.normal(0, 1, uv.shape)
+                          * (NOISE_FRAC * box_h)[:, None, None], pos + drift)
+    pos = np.where(mask[..., None], hidden_pos, pos)
+    u01 = _smooth_uniform(rng, mask.shape)
+    conf = np.where(mask, OCC_CONF[0] + (OCC_CONF[1] - OCC_CONF[0]) * u01,
+                    VIS_CONF[0] + (VIS_CONF[1] - VIS_CONF[0]) * u01)
+    conf = np.where(mask & ~np.isnan(occ.conf), np.nan_to_num(occ.conf), conf)
+    outl = (rng.random(mask.shape) < OUTLIER_P) & ~mask
+    pos = np.where(outl[..., None], pos + rng.normal(0, 0.15, uv.shape) * box_h[:, None, None], pos)
+    for group in (_ARMS, _LEGS):
+        sw = np.flatnonzero(rng.random(T) < SWAP_P)
+        for a, b in group:
+            pos[sw, a], pos[sw, b] = pos[sw, b].copy(), pos[sw, a].copy()  # confidences stay: a confident error
+    kp = np.concatenate([pos, conf[..., None]], axis=-1).astype(np.float32)
+    jc = (jw @ R.T + t).astype(np.float32)
+    info = {"camera": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in cam_info.items()},
+            "occlusion": occ.info, "outliers": int(outl.sum())}
+    return SynthSequence(name=clip.name, kind=kind, keypoints2d=kp, occluded=mask.copy(), camera=cam,
+                         R=R.astype(np.float32), t=t.astype(np.float32), joints_cam=jc,
+                         joints_world=jw.astype(np.float32), fps=fps,
+                         keypoints2d_true=uv.astype(np.float32), info=info)
+
+
+def _moved_face(oc, ow: np.ndarray) -> np.ndarray:
+    """Face points of the occluder carried along with its placed head (rigid offset from the head)."""
+    T = ow.shape[0]
+    src_j = np.asarray(oc.joints, np.float64)
+    src_f = np.asarray(oc.face, np.float64)
+    # place_occluder loops the source with a random offset; we do not know it here, so keep the face
+    # as a head-relative offset of the source's frame 0 (the face points only matter for snapping)
+    rel = src_f[0] - src_j[0, 15]
+    return ow[:, 15][:, None, :] + rel[None]
+
+
+# ------------------------------------------------------------------------------- training sampler
+_SPLIT_CACHE: dict = {}
+
+
+def _load_split(split: str):
+    if split not in ("train", "val"):
+        raise UnveilError(f"training windows come only from 'train' or 'val', not {split!r}")
+    if split not in _SPLIT_CACHE:
+        from .corpus import load_split
+
+        clips = load_split(split)
+        _SPLIT_CACHE[split] = [c for c in clips if not _is_eval(c)]
+    return _SPLIT_CACHE[split]
+
+
+def eval_names() -> set[str]:
+    """Names of the evaluation-split clips (empty without the shared data)."""
+    from ..paths import mocap_dir
+
+    m = mocap_dir()
+    if m is None:
+        return set()
+    from .corpus import read_eval_names
+
+    return set(read_eval_names(m))
+
+
+def _is_eval(clip) -> bool:
+    return clip.name.split("@")[0] in eval_names()
+
+
+def _slice_clip(clip, s: int, e: int):
+    return SimpleNamespace(name=f"{clip.name}@{s}", source=getattr(clip, "source", ""), fps=clip.fps,
+                           joints=np.asarray(clip.joints)[s:e], face=np.asarray(clip.face)[s:e],
+                           n_frames=e - s)
+
+
+def training_windows(split: str = "train", window: int = 64, n: int = 32, seed: int = 0,
+                     kinds=KINDS, clips=None) -> dict:
+    """``n`` random windows of ``window`` frames, each seen by a random camera with a random
+    occlusion kind from ``kinds``; only ever from the "train" / "val" splits (``clips`` overrides
+    the corpus, for tests). Returns a dict of stacked numpy arrays:
+
+    keypoints2d (n,W,17,3) · occluded (n,W,17) bool · joints_cam (n,W,24,3) · joints_rel (n,W,24,3)
+    (pelvis at 0) · joints_world (n,W,24,3) · focal (n,) · principal_point (n,2) · image_size (n,2)
+    and lists kind, name. Deterministic in (split, window, n, seed, kinds).
+    """
+    if split not in ("train", "val"):
+        raise UnveilError(f"training windows come only from 'train' or 'val', not {split!r}")
+    pool = list(clips) if clips is not None else _load_split(split)
+    ev = eval_names()
+    pool = [c for c in pool if c.name.split("@")[0] not in ev]
+    pool = [c for c in pool if np.asarray(c.joints).shape[0] >= window]
+    if not pool:
+        raise UnveilError(f"no {split} clip has {window} frames")
+    lens = np.array([np.asarray(c.joints).shape[0] - window + 1 for c in pool], dtype=np.float64)
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, window, n, 7])
+    kinds = tuple(kinds)
+    out: dict[str, list] = {k: [] for k in ("keypoints2d", "occluded", "joints_cam", "joints_rel",
+                                            "joints_world", "focal", "principal_point", "image_size",
+                                            "kind", "name")}
+    for _ in range(n):
+        c = pool[int(rng.choice(len(pool), p=lens / lens.sum()))]
+        s = int(rng.integers(0, np.asarray(c.joints).shape[0] - window + 1))
+        sub = _slice_clip(c, s, s + window)
+        kind = kinds[int(rng.integers(len(kinds)))]
+        occ = None
+        if kind in ("person", "mixed"):
+            o = pool[int(rng.integers(len(pool)))]
+            os_ = int(rng.integers(0, np.asarray(o.joints).shape[0] - window + 1))
+            occ = _slice_clip(o, os_, os_ + window)
+        seq = make_sequence(sub, kind, int(rng.integers(2 ** 31)), occluder=occ)
+        out["keypoints2d"].append(seq.keypoints2d)
+        out["occluded"].append(seq.occluded)
+        out["joints_cam"].append(seq.joints_cam)
+        out["joints_rel"].append(seq.joints_rel)
+        out["joints_world"].append(seq.joints_world)
+        out["focal"].append(seq.camera.focal)
+        out["principal_point"].append(seq.camera.principal_point)
+        out["image_size"].append((seq.camera.width, seq.camera.height))
+        out["kind"].append(kind)
+        out["name"].append(sub.name)
+    res = {k: (v if k in ("kind", "name") else np.stack([np.asarray(x) for x in v])) for k, v in out.items()}
+    res["focal"] = res["focal"].astype(np.float32)
+    return res
+
+
+# ------------------------------------------------------------------------------------ stand-in
+def standin_clip(T: int = 120, seed: int = 0, name: str = "standin_walk", fps: float = 30.0):
+    """A procedural walking SMPL-24 skeleton (metres, Y up, faces +Z, walks along +Z) with face
+    points: a stand-in clip for tests that must run without the mocap corpus."""
+    rng = np.random.default_rng(seed)
+    rest = np.array([
+        [0, .93, 0], [.07, .84, 0], [-.07, .84, 0], [0, 1.04, -.01], [.09, .47, 0], [-.09, .47, 0],
+        [0, 1.17, 0], [.09, .07, -.03], [-.09, .07, -.03], [0, 1.22, .01], [.11, .02, .10],
+        [-.11, .02, .10], [0, 1.44, -.01], [.07, 1.36, 0], [-.07, 1.36, 0], [0, 1.58, .03],
+        [.17, 1.40, -.01], [-.17, 1.40, -.01], [.19, 1.13, -.02], [-.19, 1.13, -.02], [.20, .88, 0],
+        [-.20, .88, 0], [.20, .80, .01], [-.20, .80, .01]], dtype=np.float64)
+    face_rel = np.array([[0, .0, .10], [.03, .03, .08], [-.03, .03, .08], [.07, 0, 0], [-.07, 0, 0]])
+    tt = np.arange(T) / fps
+    w = 2 * np.pi * rng.uniform(0.8, 1.0)
+    amp = rng.uniform(0.35, 0.5)
+    joints = np.repeat(rest[None], T, axis=0)
+
+    def rot_x(points, pivot, ang):
+        c, s = np.cos(ang)[:, None], np.sin(ang)[:, None]
+        p = points - pivot[:, None]
+        y = c * p[..., 1] - s * p[..., 2]
+        z = s * p[..., 1] + c * p[..., 2]
+        return np.stack([p[..., 0], y, z], -1) + pivot[:, None]
+
+    for side, (hip, knee, ank, foot), (sho, elb, wri, hand) in (
+            (1, (1, 4, 7, 10), (16, 18, 20, 22)), (-1, (2, 5, 8, 11), (17, 19, 21, 23))):
+        phase = 0 if side == 1 else np.pi
+        leg = [knee, ank, foot]
+        joints[:, leg] = rot_x(joints[:, leg], joints[:, hip], -amp * np.sin(w * tt + phase))
+        bend = 0.6 * np.clip(np.sin(w * tt + phase + 1.2), 0, None)
+        joints[:, [ank, foot]] = rot_x(joints[:, [ank, foot]], joints[:, knee], bend)
+        arm = [elb, wri, hand]
+        joints[:, arm] = rot_x(joints[:, arm], joints[:, sho], 0.6 * amp * np.sin(w * tt + phase))
+    speed = rng.uniform(1.0, 1.4)
+    joints[..., 2] += speed * tt[:, None]
+    joints[..., 1] += 0.02 * np.cos(2 * w * tt)[:, None]
+    face = joints[:, 15:16] + face_rel[None]
+    return SimpleNamespace(name=name, source="standin", fps=fps, joints=joints.astype(np.float32),
+                           face=face.astype(np.float32))
