@@ -1,0 +1,119 @@
+"""`unveil models fetch` / `unveil models list`: the BlazePose GHUM detector models.
+
+The two models the front end needs (Apache-2.0) ship inside the PyPI wheel ``mediapipe==0.10.21``.
+``fetch`` runs ``python -m pip download --no-deps mediapipe==0.10.21`` into a temporary folder,
+unzips ONLY the two ``.tflite`` files into :func:`unveil.paths.models_dir`, checks their sizes and
+SHA-256 against the pins below and deletes the wheel. Nothing is downloaded at run time; a missing
+model raises :class:`~unveil.errors.MissingAssetError` telling the user to run ``unveil models fetch``.
+Idempotent: when the files are present with the right size it returns at once (the hash is checked
+on fetch and by ``unveil models list --verify``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from ..errors import MissingAssetError, UnveilError
+from ..paths import models_dir
+
+MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
+
+# name -> (path inside the wheel, size in bytes, sha256)
+MODELS: dict[str, tuple[str, int, str]] = {
+    "pose_detection.tflite": (
+        "mediapipe/modules/pose_detection/pose_detection.tflite", 2_959_046,
+        "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c"),
+    "pose_landmark_full.tflite": (
+        "mediapipe/modules/pose_landmark/pose_landmark_full.tflite", 6_440_512,
+        "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f"),
+}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def model_status(name: str, verify: bool = False) -> str:
+    """'ok', 'missing', 'bad size' or 'bad hash' for one model file."""
+    _, size, sha = MODELS[name]
+    p = models_dir() / name
+    if not p.is_file():
+        return "missing"
+    if p.stat().st_size != size:
+        return "bad size"
+    if verify and _sha256(p) != sha:
+        return "bad hash"
+    return "ok"
+
+
+def model_path(name: str) -> Path:
+    """Path of a present model, else a one-line MissingAssetError."""
+    if name not in MODELS:
+        raise UnveilError(f"unknown detector model {name!r} (known: {', '.join(MODELS)})")
+    if model_status(name) != "ok":
+        raise MissingAssetError(f"detector model {name} is missing from {models_dir()}: run `unveil models fetch`")
+    return models_dir() / name
+
+
+def fetch(force: bool = False, quiet: bool = False) -> list[Path]:
+    """Make sure every model in :data:`MODELS` is present and verified; returns their paths."""
+    out = models_dir()
+    todo = [n for n in MODELS if force or model_status(n) != "ok"]
+    if not todo:
+        return [out / n for n in MODELS]
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="unveil-wheel-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
+               "-d", tmp, MEDIAPIPE_WHEEL]
+        if not quiet:
+            print(f"downloading {MEDIAPIPE_WHEEL} (to extract {', '.join(todo)}) ...", file=sys.stderr)
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("mediapipe-*.whl"))
+        if r.returncode != 0 or not wheels:
+            last = (r.stderr.strip().splitlines() or ["no wheel"])[-1]
+            raise MissingAssetError(f"could not download {MEDIAPIPE_WHEEL} with pip: {last}")
+        with zipfile.ZipFile(wheels[0]) as z:
+            for name in todo:
+                inner, size, sha = MODELS[name]
+                data = z.read(inner)
+                if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
+                    raise MissingAssetError(f"{inner} in {wheels[0].name} does not match the pinned size/sha256")
+                from ..atomic import write_bytes
+
+                write_bytes(out / name, data)
+    return [out / n for n in MODELS]
+
+
+def main(argv: list[str], prog: str = "unveil models fetch") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    ap.add_argument("--force", action="store_true", help="download and extract again even if present")
+    a = ap.parse_args(argv)
+    paths = fetch(force=a.force)
+    for p in paths:
+        print(f"{p}  {p.stat().st_size} B  ok")
+    return 0
+
+
+def list_main(argv: list[str], prog: str = "unveil models list") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description="show which detector model files are present")
+    ap.add_argument("--verify", action="store_true", help="also check the SHA-256 of each file")
+    a = ap.parse_args(argv)
+    print(f"models folder: {models_dir()}")
+    bad = 0
+    for name in MODELS:
+        st = model_status(name, verify=a.verify)
+        bad += st != "ok"
+        print(f"  {name:<28} {st}")
+    if bad:
+        print("run `unveil models fetch` to get the missing ones")
+    return 1 if bad else 0

@@ -1,0 +1,273 @@
+"""BlazePose GHUM (MediaPipe Pose) run with ``ai-edge-litert``: person detector + 33-keypoint landmarks.
+
+Re-implements MediaPipe's CPU graph (mediapipe/modules/pose_detection + pose_landmark, v0.10.21):
+
+- **Detector** (``pose_detection.tflite``, 224x224, input in [-1, 1]): the frame is letterboxed to a
+  square (aspect kept, black padding); 2254 SSD anchors (strides 8, 16, 32x3; fixed size 1) decode
+  ``(dx, dy, w, h, 4 keypoints)`` scaled by 224; score = sigmoid(clip(logit, ±100)); weighted NMS at
+  IoU 0.3. Keypoint 0 is the hip centre, keypoint 1 a point whose distance and direction give the
+  whole-body size and rotation.
+- **ROI** (AlignmentPointsRectsCalculator + RectTransformation): square, centred on the hip centre,
+  side ``2 * |k1 - k0| * 1.25``, rotation ``pi/2 - atan2(-(y1 - y0), x1 - x0)`` (pixels; the crop's
+  "up" points along k0 -> k1).
+- **Landmarks** (``pose_landmark_full.tflite``, 256x256 rotation-aligned crop, input in [0, 1]):
+  39 x (x, y, z, visibility logit, presence logit) in crop pixels; 0-32 are the BlazePose-33
+  keypoints, 33/34 the helper points that place the next frame's ROI the same way (MediaPipe's own
+  tracking), 35/36 the upper-body ones; a pose score (already a probability); 39 world landmarks
+  (metres, hip-centred) rotated by the ROI rotation as MediaPipe does.
+
+Everything here is in *pixels of the full frame*; :func:`crop_matrix` is the one place that defines
+the crop geometry, so ``image -> crop -> image`` round-trips exactly (tested).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..runtime import threads as _threads
+from .assets import model_path
+
+DET_SIZE = 224
+LMK_SIZE = 256
+ROI_SCALE = 1.25
+
+
+@dataclass
+class Roi:
+    """A square, rotated region of the frame: centre (cx, cy) and side ``size`` in pixels,
+    ``rotation`` in radians (positive: the crop's up axis leans to the image's right)."""
+
+    cx: float
+    cy: float
+    size: float
+    rotation: float = 0.0
+
+    def box(self) -> np.ndarray:
+        """Axis-aligned bounding box (x0, y0, x1, y1) of the rotated square."""
+        c = crop_corners(self)
+        return np.array([c[:, 0].min(), c[:, 1].min(), c[:, 0].max(), c[:, 1].max()], np.float32)
+
+
+@dataclass
+class Detection:
+    score: float
+    box: np.ndarray        # (4,) x0, y0, x1, y1 pixels
+    keypoints: np.ndarray  # (4, 2) pixels: hip centre, body scale/rotation, shoulder centre, upper-body
+
+    def roi(self) -> Roi:
+        return roi_from_points(self.keypoints[0], self.keypoints[1])
+
+
+@dataclass
+class Landmarks:
+    score: float                # pose presence score (probability)
+    keypoints: np.ndarray       # (33, 3) x, y pixels, visibility in [0, 1]
+    presence: np.ndarray        # (33,) in [0, 1]
+    z: np.ndarray               # (33,) relative depth, same scale as x (pixels)
+    world: np.ndarray           # (33, 3) metres, hip-centred, camera-aligned axes
+    aux: np.ndarray             # (6, 2) helper points 33..38 in pixels
+    roi: Roi                    # the crop they came from
+
+    def next_roi(self) -> Roi:
+        """The ROI for the next frame from the helper points (MediaPipe's tracking)."""
+        return roi_from_points(self.aux[0], self.aux[1])
+
+    def box(self, min_vis: float = 0.3) -> np.ndarray:
+        """Tight box around the keypoints with visibility >= min_vis (all when too few)."""
+        k = self.keypoints
+        sel = k[:, 2] >= min_vis
+        if sel.sum() < 4:
+            sel[:] = True
+        xy = k[sel, :2]
+        return np.array([*xy.min(0), *xy.max(0)], np.float32)
+
+
+# ------------------------------------------------------------------------------ crop geometry
+def roi_from_points(center, scale_point, scale: float = ROI_SCALE) -> Roi:
+    """Square ROI aligned with the vector center -> scale_point (MediaPipe alignment + scale 1.25)."""
+    x0, y0 = float(center[0]), float(center[1])
+    x1, y1 = float(scale_point[0]), float(scale_point[1])
+    size = 2.0 * math.hypot(x1 - x0, y1 - y0) * scale
+    rot = math.pi / 2 - math.atan2(-(y1 - y0), x1 - x0)
+    rot = (rot + math.pi) % (2 * math.pi) - math.pi
+    return Roi(x0, y0, max(size, 1.0), rot)
+
+
+def crop_matrix(roi: Roi, out_size: int) -> np.ndarray:
+    """(2, 3) affine map from crop pixels (u, v) in [0, out_size) to frame pixels (x, y)."""
+    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+    k = roi.size / out_size
+    A = np.array([[c, -s], [s, c]]) * k
+    b = np.array([roi.cx, roi.cy]) - A @ np.array([out_size / 2.0, out_size / 2.0])
+    return np.concatenate([A, b[:, None]], axis=1)
+
+
+def crop_to_image(uv: np.ndarray, roi: Roi, out_size: int) -> np.ndarray:
+    M = crop_matrix(roi, out_size)
+    uv = np.asarray(uv, np.float64)
+    return uv @ M[:, :2].T + M[:, 2]
+
+
+def image_to_crop(xy: np.ndarray, roi: Roi, out_size: int) -> np.ndarray:
+    M = crop_matrix(roi, out_size)
+    xy = np.asarray(xy, np.float64)
+    return (xy - M[:, 2]) @ np.linalg.inv(M[:, :2]).T
+
+
+def crop_corners(roi: Roi) -> np.ndarray:
+    return crop_to_image(np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float64), roi, 1)
+
+
+def crop(image: np.ndarray, roi: Roi, out_size: int) -> np.ndarray:
+    """Rotation-aligned square crop (black outside the frame)."""
+    M = crop_matrix(roi, out_size)
+    return cv2.warpAffine(image, M, (out_size, out_size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, float, float]:
+    """Resize keeping the aspect ratio into a black size x size square.
+    Returns (square, scale, pad_x, pad_y): frame pixel p -> square pixel p*scale + pad."""
+    h, w = image.shape[:2]
+    scale = size / max(h, w)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    out = np.zeros((size, size, 3), np.uint8)
+    px, py = (size - nw) // 2, (size - nh) // 2
+    out[py:py + nh, px:px + nw] = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+    return out, scale, float(px), float(py)
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -100.0, 100.0)))
+
+
+def _interpreter(name: str, num_threads: int | None):
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(model_path(name)), num_threads=int(num_threads or _threads()))
+    it.allocate_tensors()
+    return it
+
+
+# ----------------------------------------------------------------------------------- detector
+def ssd_anchors(size: int = DET_SIZE, strides=(8, 16, 32, 32, 32)) -> np.ndarray:
+    """(N, 2) anchor centres in [0, 1] (MediaPipe SsdAnchorsCalculator, fixed_anchor_size, 2 per layer)."""
+    out = []
+    i = 0
+    while i < len(strides):
+        j = i
+        while j < len(strides) and strides[j] == strides[i]:
+            j += 1
+        n_per = 2 * (j - i)
+        fm = math.ceil(size / strides[i])
+        ys, xs = np.meshgrid((np.arange(fm) + 0.5) / fm, (np.arange(fm) + 0.5) / fm, indexing="ij")
+        c = np.stack([xs.ravel(), ys.ravel()], 1)
+        out.append(np.repeat(c, n_per, axis=0))
+        i = j
+    return np.concatenate(out).astype(np.float32)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of box a (4,) against boxes b (N, 4)."""
+    x0 = np.maximum(a[0], b[:, 0]); y0 = np.maximum(a[1], b[:, 1])
+    x1 = np.minimum(a[2], b[:, 2]); y1 = np.minimum(a[3], b[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = lambda r: np.clip(r[..., 2] - r[..., 0], 0, None) * np.clip(r[..., 3] - r[..., 1], 0, None)
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-9)
+
+
+def weighted_nms(boxes, scores, keypoints, iou_thresh: float = 0.3):
+    """MediaPipe's weighted NMS: each cluster (IoU > thresh with its best) is score-averaged."""
+    order = np.argsort(-scores)
+    boxes, scores, keypoints = boxes[order], scores[order], keypoints[order]
+    alive = np.ones(len(scores), bool)
+    out = []
+    for i in range(len(scores)):
+        if not alive[i]:
+            continue
+        ious = _iou(boxes[i], boxes)
+        grp = alive & (ious > iou_thresh)
+        grp[i] = True
+        w = scores[grp][:, None]
+        box = (boxes[grp] * w).sum(0) / w.sum()
+        kps = (keypoints[grp] * w[:, :, None]).sum(0) / w.sum()
+        out.append((float(scores[i]), box, kps))
+        alive &= ~grp
+    return out
+
+
+class PoseDetector:
+    """BlazePose person detector on a whole frame or a sub-region (``region`` = x0, y0, x1, y1)."""
+
+    def __init__(self, min_score: float = 0.5, nms_iou: float = 0.3, num_threads: int | None = None):
+        self.it = _interpreter("pose_detection.tflite", num_threads)
+        self.inp = self.it.get_input_details()[0]["index"]
+        outs = {d["name"]: d["index"] for d in self.it.get_output_details()}
+        self.reg_idx, self.cls_idx = outs["Identity"], outs["Identity_1"]
+        self.anchors = ssd_anchors()
+        self.min_score, self.nms_iou = min_score, nms_iou
+
+    def __call__(self, image: np.ndarray, region=None) -> list[Detection]:
+        ox = oy = 0
+        if region is not None:
+            x0, y0, x1, y1 = [int(round(v)) for v in region]
+            x0, y0 = max(x0, 0), max(y0, 0)
+            image = image[y0:y1, x0:x1]
+            ox, oy = x0, y0
+        sq, scale, px, py = letterbox(image, DET_SIZE)
+        x = (sq.astype(np.float32) / 127.5 - 1.0)[None]
+        self.it.set_tensor(self.inp, x)
+        self.it.invoke()
+        reg = self.it.get_tensor(self.reg_idx)[0]
+        score = _sigmoid(self.it.get_tensor(self.cls_idx)[0, :, 0])
+        keep = score >= self.min_score
+        if not keep.any():
+            return []
+        reg, score, anc = reg[keep], score[keep], self.anchors[keep]
+        c = reg[:, 0:2] / DET_SIZE + anc
+        wh = reg[:, 2:4] / DET_SIZE
+        boxes = np.concatenate([c - wh / 2, c + wh / 2], 1) * DET_SIZE
+        kps = (reg[:, 4:12].reshape(-1, 4, 2) / DET_SIZE + anc[:, None, :]) * DET_SIZE
+        dets = []
+        for s, b, k in weighted_nms(boxes, score, kps, self.nms_iou):
+            b = (b.reshape(2, 2) - [px, py]) / scale + [ox, oy]
+            k = (k - [px, py]) / scale + [ox, oy]
+            dets.append(Detection(s, b.ravel().astype(np.float32), k.astype(np.float32)))
+        return dets
+
+
+# ---------------------------------------------------------------------------------- landmarks
+class LandmarkModel:
+    """The 33-keypoint BlazePose GHUM landmark model (full) on a rotation-aligned crop."""
+
+    def __init__(self, num_threads: int | None = None):
+        self.it = _interpreter("pose_landmark_full.tflite", num_threads)
+        self.inp = self.it.get_input_details()[0]["index"]
+        self.out = {d["name"]: d["index"] for d in self.it.get_output_details()}
+
+    def __call__(self, image: np.ndarray, roi: Roi) -> Landmarks:
+        patch = crop(image, roi, LMK_SIZE)
+        self.it.set_tensor(self.inp, (patch.astype(np.float32) / 255.0)[None])
+        self.it.invoke()
+        raw = self.it.get_tensor(self.out["Identity"])[0].reshape(39, 5)
+        score = float(np.ravel(self.it.get_tensor(self.out["Identity_1"]))[0])
+        world = self.it.get_tensor(self.out["Identity_4"])[0].reshape(39, 3)[:33].copy()
+        return decode_landmarks(raw, score, world, roi)
+
+
+def decode_landmarks(raw: np.ndarray, score: float, world: np.ndarray, roi: Roi) -> Landmarks:
+    """(39, 5) crop-pixel model output -> Landmarks in frame pixels."""
+    xy = crop_to_image(raw[:, :2], roi, LMK_SIZE).astype(np.float32)
+    vis = _sigmoid(raw[:33, 3]).astype(np.float32)
+    pres = _sigmoid(raw[:33, 4]).astype(np.float32)
+    z = (raw[:33, 2] * roi.size / LMK_SIZE).astype(np.float32)
+    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+    wx = c * world[:, 0] - s * world[:, 1]
+    wy = s * world[:, 0] + c * world[:, 1]
+    world = np.stack([wx, wy, world[:, 2]], 1).astype(np.float32)
+    kp = np.concatenate([xy[:33], vis[:, None]], 1)
+    return Landmarks(score, kp, pres, z, world, xy[33:39], roi)
