@@ -118,7 +118,7 @@ def complete(joints, occluded, predictor: MotionPredictor) -> np.ndarray:
     return out
 
 
-def train(n_in: int = 16, n_out: int = 8, steps: int = 3000, seed: int = 0, out=None, batch: int = 128,
+def train(n_in: int = 16, n_out: int = 8, steps: int = 4000, seed: int = 0, out=None, batch: int = 128,
           lr: float = 1e-3, blocks: int = 8, noise_mm: float = 10.0, log=print) -> dict:
     """Train on root-relative camera-frame mocap windows of N + L frames (+ input noise)."""
     import time
@@ -133,7 +133,7 @@ def train(n_in: int = 16, n_out: int = 8, steps: int = 3000, seed: int = 0, out=
     sampler = windows.JointWindowSampler("train", window=n_in + n_out, seed=seed)
     val = torch.as_tensor(windows.JointWindowSampler("val", window=n_in + n_out, seed=seed + 1000).sample(512))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(0.05, 2.0 / steps))
     t0 = time.time()
     for it in range(steps):
         y = torch.as_tensor(sampler.sample(batch))
@@ -172,3 +172,20 @@ def load(n_in: int = 16, n_out: int = 8, path=None) -> MotionPredictor:
     m = MotionPredictor(ck["n_in"], ck["n_out"], ck["blocks"])
     m.load_state_dict(ck["state"])
     return m.eval()
+
+
+# `unveil train` entry points (see unveil/train.py): input:prediction lengths of MoPO Tab. 5
+def train_16_8(**kw):
+    return train(16, 8, **kw)
+
+
+def train_4_2(**kw):
+    return train(4, 2, **kw)
+
+
+def train_8_4(**kw):
+    return train(8, 4, **kw)
+
+
+def train_16_1(**kw):
+    return train(16, 1, **kw)

@@ -46,7 +46,7 @@ def _stack(raw) -> dict:
 
 class WindowSampler:
     def __init__(self, split: str = "train", window: int = 32, seed: int = 0, pool: int = 2048,
-                 refresh: int = 256, kinds=KINDS):
+                 refresh: int = 32, kinds=KINDS):
         from ..data import synth2d
 
         self._gen = synth2d.training_windows

@@ -1,0 +1,56 @@
+"""``unveil train NAME [--seed S] [--steps N] [--out PATH]`` -- train one model with a fixed seed.
+
+A tiny dispatcher: NAME -> "module:function"; the function takes keyword arguments ``seed``,
+``steps`` (only passed when given) and ``out`` (weights path; None = the shipped location under
+``unveil/weights``) and returns a dict of final validation numbers, which are printed.
+Other model owners add their rows to :data:`TRAINERS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import time
+
+from .errors import UnveilError
+
+TRAINERS: dict[str, str] = {
+    "mopo-occlusion": "unveil.motion.occlusion:train",
+    "mopo-lift-lstm": "unveil.motion.lift:train_lstm",
+    "mopo-lift-lstm-noconf": "unveil.motion.lift:train_lstm_noconf",
+    "mopo-lift-dual": "unveil.motion.lift:train_dual",
+    "mopo-predict": "unveil.motion.predict:train_16_8",
+    "mopo-predict-4-2": "unveil.motion.predict:train_4_2",
+    "mopo-predict-8-4": "unveil.motion.predict:train_8_4",
+    "mopo-predict-16-1": "unveil.motion.predict:train_16_1",
+    "mopo-fusion": "unveil.motion.fusion:train",
+    "perframe": "unveil.motion.perframe:train",
+}
+
+
+def main(argv: list[str], prog: str = "unveil train") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description="Train a model with a fixed seed and write its weights.")
+    ap.add_argument("name", nargs="?", help="model to train (omit to list them)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the recipe's)")
+    ap.add_argument("--out", default=None, help="weights file (default: the shipped one in unveil/weights)")
+    a = ap.parse_args(argv)
+    if not a.name:
+        for name, target in TRAINERS.items():
+            print(f"  {name:<24} {target}")
+        return 0
+    if a.name not in TRAINERS:
+        raise UnveilError(f"unknown model {a.name!r}; choose one of: {', '.join(TRAINERS)}")
+    from .runtime import init_torch
+
+    init_torch()
+    mod, fn = TRAINERS[a.name].split(":")
+    kw = {"seed": a.seed, "out": a.out}
+    if a.steps is not None:
+        kw["steps"] = a.steps
+    t0 = time.time()
+    res = getattr(importlib.import_module(mod), fn)(**kw)
+    print(json.dumps({"model": a.name, "seed": a.seed, "seconds": round(time.time() - t0, 1), "result": res},
+                     default=str))
+    return 0
