@@ -26,11 +26,14 @@ the head joint's *global rotation* ``G_head(t)`` and fixed offsets:
 2. Face point = head joint + s * (a_f F + a_u U + a_l L) with ``F, U, L = G_head(t) @ (f, u, l)``
    and the offsets ``FACE_OFFSETS`` below in metres for a reference body (neck-to-mid-hip
    distance 0.43 m), scaled by ``s = median_t |neck - mid_hip| / 0.43``, plus a per-source lift
-   ``HEAD_JOINT_LIFT`` along U that accounts for where each skeleton puts its head joint (Bandai's
-   ``Head`` sits ~6 cm above its ``Neck``, at the skull base; CMU's ``Head`` ~10 cm above ``Neck1``).
-   The offsets are anthropometric guesses (eyes ~7 cm above and 8 cm in front of the skull base,
-   6.4 cm apart; ears 15 cm apart, level with the skull base + 5 cm; nose 10 cm in front), not
-   measured on these actors.
+   ``HEAD_JOINT_LIFT`` along U that accounts for where each skeleton puts its head joint. Bandai's
+   ``Head`` sits 6.4 cm above its ``Neck`` (skull base; +2 cm puts the eyes ~19 cm above the
+   shoulder joints, anthropometric tables give ~22 cm for a 1.6 m adult, the skull-base reading
+   ~15 cm). CMU's ``Head`` sits 10 cm above ``Neck1`` and 10 cm below the head-top end site
+   (1.54 m), i.e. near eye level: -6 cm puts the eyes ~9 cm below the head top.
+   The offsets are anthropometric guesses (eyes 7 cm above and 8 cm in front of the skull base,
+   6.4 cm apart; ears 15 cm apart, 5 cm above it; nose tip 10 cm in front), not measured on these
+   actors: expect a few cm of systematic error on the synthetic face keypoints.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import tarfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -53,7 +57,7 @@ from ..errors import MissingAssetError, UnveilError
 from ..skeleton import COCO17_TO_SMPL24, SMPL24_INDEX
 from . import bvh as bvhmod
 
-CORPUS_VERSION = 1
+CORPUS_VERSION = 2
 FPS = 30.0
 SPLITS = ("train", "val", "eval", "cmu")
 VAL_FRACTION = 0.05
@@ -71,7 +75,7 @@ FACE_OFFSETS = np.array([
     [0.000, 0.050, -0.075],  # right ear
 ])
 REF_TORSO = 0.43
-HEAD_JOINT_LIFT = {"bandai": 0.02, "cmu": -0.02}
+HEAD_JOINT_LIFT = {"bandai": 0.02, "cmu": -0.06}
 
 
 @dataclass
@@ -259,6 +263,21 @@ def build(force: bool = False, workers: int | None = None, log=print) -> dict:
     if man_path.is_file() and not force:
         return json.loads(man_path.read_text())
     mocap = _require_mocap()
+    lock_path = paths.cache_dir() / "mocap" / ".build.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:  # one builder at a time (tests of several users, CI)
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - Windows: no lock
+            pass
+        if man_path.is_file() and not force:  # another process built it while we waited
+            return json.loads(man_path.read_text())
+        return _build(out, man_path, mocap, workers, log)
+
+
+def _build(out: Path, man_path: Path, mocap: Path, workers: int | None, log) -> dict:
     t0 = time.time()
     files = unpack(mocap, log=log)
     names = [_clip_name(f) for f in files]
@@ -304,6 +323,9 @@ def build(force: bool = False, workers: int | None = None, log=print) -> dict:
     manifest["workers"] = workers
     atomic.write_text(man_path, json.dumps(manifest, indent=1))
     _load_arrays.cache_clear()
+    for old in out.parent.glob("corpus-v*"):  # caches of older layouts (open memory maps survive)
+        if old != out and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
     log(f"corpus built in {manifest['build_seconds']} s -> {out}")
     return manifest
 
