@@ -142,7 +142,7 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, float, f
 
 
 def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -100.0, 100.0)))
+    return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, np.float64), -100.0, 100.0)))
 
 
 def _interpreter(name: str, num_threads: int | None):

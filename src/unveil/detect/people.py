@@ -46,6 +46,14 @@ class _Track:
         self.lms.append(lm)
         self.last, self.last_frame, self.roi = lm, i, lm.next_roi()
 
+    def velocity(self, k: int = 5) -> np.ndarray:
+        """Box-centre velocity (pixels/frame) over the last ``k`` held frames."""
+        if len(self.frames) < 2:
+            return np.zeros(2, np.float32)
+        j = max(0, len(self.frames) - k)
+        c = lambda b: (b[:2] + b[2:]) / 2
+        return (c(self.lms[-1].box()) - c(self.lms[j].box())) / max(self.frames[-1] - self.frames[j], 1)
+
     def to_track2d(self) -> Track2D:
         return Track2D(
             id=self.id, frames=np.asarray(self.frames, np.int64),
@@ -67,13 +75,14 @@ def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3) -> flo
     return float(np.exp(-(d ** 2) / (2 * 0.1 ** 2)).mean())
 
 
-def tiles_for(width: int, height: int, tile: int | None = None) -> list[tuple[int, int, int, int]]:
-    """Overlapping (50%) square tiles of side ``tile`` (default: half the short side, >= 160 px)."""
+def tiles_for(width: int, height: int, tile: int | None = None, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
+    """Overlapping square tiles of side ``tile`` (default: half the short side, >= 160 px)."""
     if tile is None:
         tile = max(160, min(width, height) // 2)
-    if tile >= max(width, height):
+    tile = min(tile, width, height)
+    if tile * 1.5 > max(width, height):  # the whole-frame pass already sees this frame at tile scale
         return []
-    step = tile // 2
+    step = max(1, int(tile * (1 - overlap)))
     xs = list(range(0, max(width - tile, 0) + 1, step))
     ys = list(range(0, max(height - tile, 0) + 1, step))
     if xs[-1] + tile < width:
@@ -86,12 +95,15 @@ def tiles_for(width: int, height: int, tile: int | None = None) -> list[tuple[in
 class PeopleTracker:
     """Stateful multi-person tracker; feed frames in order with :meth:`step`."""
 
-    def __init__(self, redetect_every: int = 5, tiles: bool | int = True, min_pose_score: float = 0.5,
+    def __init__(self, redetect_every: int = 5, tiles: bool | int = True, tile_every: int = 3,
+                 min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
                  min_det_score: float = 0.5, max_gap: int = 15, min_len: int = 5, max_people: int = 20,
                  num_threads: int | None = None):
         self.det = PoseDetector(min_score=min_det_score, num_threads=num_threads)
         self.lmk = LandmarkModel(num_threads=num_threads)
-        self.redetect_every, self.tiles = max(1, redetect_every), tiles
+        self.redetect_every, self.tiles, self.tile_every = max(1, redetect_every), tiles, max(1, tile_every)
+        self.min_new_score, self.min_new_vis = min_new_score, min_new_vis
+        self.n_detects = 0
         self.min_pose_score, self.max_gap, self.min_len, self.max_people = min_pose_score, max_gap, min_len, max_people
         self.live: list[_Track] = []
         self.lost: list[_Track] = []
@@ -114,10 +126,11 @@ class PeopleTracker:
         h, w = img.shape[:2]
         dets = list(self.det(img))
         self.counts["detect_calls"] += 1
-        if self.tiles:
+        if self.tiles and self.n_detects % self.tile_every == 0:
             for region in tiles_for(w, h, None if self.tiles is True else int(self.tiles)):
                 dets += self.det(img, region)
                 self.counts["detect_calls"] += 1
+        self.n_detects += 1
         self.seconds["detect"] += time.perf_counter() - t
         return sorted(dets, key=lambda d: -d.score)
 
@@ -150,6 +163,9 @@ class PeopleTracker:
                 lm2 = self._landmarks(img, lm.next_roi())
                 if lm2.score >= lm.score:
                     lm = lm2
+                # a new person must be clearly a person: high pose score, visible torso
+                if lm.score < self.min_new_score or lm.keypoints[_TORSO, 2].mean() < self.min_new_vis:
+                    continue
                 t = time.perf_counter()
                 if any(keypoint_similarity(lm, tr.last) > 0.5 or _iou(lm.box(), tr.last.box()[None])[0] > 0.6
                        for tr in self.live):
@@ -173,16 +189,22 @@ class PeopleTracker:
         self.n_steps += 1
 
     def _reidentify(self, i: int, lm: Landmarks) -> _Track | None:
+        """Match a new person to a recently lost track: its last box and pose moved on at the
+        track's last velocity (constant-velocity prediction), scored by IoU + keypoint similarity."""
         best, best_s = None, 0.0
+        b0 = lm.box()
         for tr in self.lost:
-            if i - tr.last_frame > self.max_gap:
+            gap = i - tr.last_frame
+            if gap > self.max_gap:
                 continue
-            s = 0.5 * float(_iou(lm.box(), tr.last.box()[None])[0]) + 0.5 * keypoint_similarity(lm, tr.last)
-            # allow a walk of ~0.5 box heights per 10 frames of gap: centre distance gate
-            b0, b1 = lm.box(), tr.last.box()
+            shift = tr.velocity() * gap
+            b1 = tr.last.box() + np.tile(shift, 2)
             hgt = max(b1[3] - b1[1], 1.0)
             d = np.linalg.norm((b0[:2] + b0[2:]) / 2 - (b1[:2] + b1[2:]) / 2) / hgt
-            if d < 0.5 + 0.05 * (i - tr.last_frame) and s > 0.15 and s > best_s:
+            moved = Landmarks(tr.last.score, tr.last.keypoints + np.array([*shift, 0.0], np.float32),
+                              tr.last.presence, tr.last.z, tr.last.world, tr.last.aux, tr.last.roi)
+            s = 0.5 * float(_iou(b0, b1[None])[0]) + 0.5 * keypoint_similarity(lm, moved)
+            if d < 0.5 + 0.03 * gap and s > 0.2 and s > best_s:
                 best, best_s = tr, s
         if best is not None:
             self.lost.remove(best)
@@ -209,6 +231,9 @@ class PeopleTracker:
         for new_id, tr in enumerate(out):  # ids 0..n-1 in order of first appearance
             tr.id = new_id
         return out
+
+
+_TORSO = [11, 12, 23, 24]
 
 
 def _inside(p, box, pad: float = 0.0) -> bool:

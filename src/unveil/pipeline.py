@@ -1,0 +1,419 @@
+"""`unveil run VIDEO|--keypoints KP.json -o OUT`: the stage sequence, each stage cached under OUT/.
+
+Stages (shared/design/pipeline.md): **keypoints** (video -> people -> BlazePose-33 2D tracks, or an
+imported JSON) -> **lift** (MoPO, :func:`unveil.motion.stage.lift_tracks`) -> **fit** (ARTS,
+:func:`unveil.fit.stage.fit_tracks`) -> **write** (tracks/<id>.npz, keypoints.json, summary.json,
+overlay.mp4). A later stage whose module does not import (not built yet, or failing) is skipped
+with a note in summary.json, and the fields it would fill are left out of the npz.
+
+Caching: each stage writes ``OUT/cache/<stage>.npz`` and ``<stage>.json`` (its key: the input file's
+path, size and mtime, the frame range, the stage options, and the previous stage's key). A rerun
+with the same key loads the result instead of recomputing (resume); any change to the input or an
+option invalidates that stage and everything after it.
+
+Camera: ``--focal PX`` or :func:`unveil.skeleton.default_focal`, principal point at the image centre.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .atomic import save_npz, write_text
+from .errors import UnveilError
+from .skeleton import default_focal, to_coco17
+from .types import BodyTrack, Camera, Track2D, Track3D
+
+STAGE_VERSION = {"keypoints": 1, "lift": 1, "fit": 1}
+
+
+# ------------------------------------------------------------------------------------ caching
+def _key_hash(key: dict) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _cache_load(out: Path, stage: str, key: dict):
+    meta, data = out / "cache" / f"{stage}.json", out / "cache" / f"{stage}.npz"
+    if not (meta.is_file() and data.is_file()):
+        return None
+    try:
+        m = json.loads(meta.read_text())
+        if m.get("hash") != _key_hash(key):
+            return None
+        with np.load(data, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}, m
+    except Exception:
+        return None
+
+
+def _cache_save(out: Path, stage: str, key: dict, arrays: dict, info: dict) -> None:
+    save_npz(out / "cache" / f"{stage}.npz", **arrays)
+    write_text(out / "cache" / f"{stage}.json", json.dumps({"hash": _key_hash(key), "key": key, **info}, default=str))
+
+
+def _pack(tracks, fields) -> dict:
+    arr = {"ids": np.array([t.id for t in tracks], np.int64)}
+    for t in tracks:
+        for f in fields:
+            v = getattr(t, f, None)
+            if v is not None:
+                arr[f"t{t.id}_{f}"] = np.asarray(v)
+        for k, v in (getattr(t, "extras", None) or {}).items():
+            arr[f"t{t.id}_x_{k}"] = np.asarray(v)
+    return arr
+
+
+def _unpack(arr: dict, cls, fields, **const) -> list:
+    out = []
+    for tid in arr["ids"].tolist():
+        kw = {f: arr[f"t{tid}_{f}"] for f in fields if f"t{tid}_{f}" in arr}
+        if cls is Track2D:
+            pre = f"t{tid}_x_"
+            kw["extras"] = {k[len(pre):]: v for k, v in arr.items() if k.startswith(pre)}
+            kw["layout"] = str(arr.get(f"t{tid}_layout", np.array("blazepose33")))
+        out.append(cls(id=int(tid), **kw, **const))
+    return out
+
+
+_T2D = ("frames", "keypoints", "boxes", "world_landmarks")
+_T3D = ("frames", "joints", "occluded", "confidence")
+_BT = ("frames", "global_orient", "body_pose", "transl", "shape", "joints_cam", "joints_world")
+
+
+# ---------------------------------------------------------------------------------- progress
+class _Progress:
+    def __init__(self, total: int | None, desc: str, enabled: bool):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, leave=False)
+
+    def __call__(self, _i=None):
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _optional(mod: str, attr: str, notes: list):
+    try:
+        return getattr(importlib.import_module(mod), attr)
+    except Exception as e:  # not built yet, or broken: skip the stage, say so
+        notes.append(f"{mod}.{attr} unavailable ({type(e).__name__}: {e}); stage skipped")
+        return None
+
+
+# --------------------------------------------------------------------------------------- run
+def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny", focal: float | None = None,
+        render: bool = True, start: int = 0, end: int | None = None, stride: int = 1,
+        max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
+        progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True) -> dict:
+    """Run the pipeline; returns the summary dict (also written to OUT/summary.json)."""
+    if (video is None) == (keypoints_json is None):
+        raise UnveilError("give exactly one input: a VIDEO or --keypoints KP.json")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UnveilError(f"output path exists and is not a folder: {out}")
+    out.mkdir(parents=True, exist_ok=True)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    notes: list[str] = []
+    seconds: dict[str, float] = {}
+    cached: list[str] = []
+
+    # ---------------------------------------------------------------- keypoints (2D tracks)
+    t0 = time.perf_counter()
+    if video is not None:
+        from .io.video import probe
+
+        vpath = Path(video)
+        info = probe(vpath)
+        st = vpath.stat()
+        inp = {"video": str(vpath.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns}
+        key = {"v": STAGE_VERSION["keypoints"], **inp, "start": start, "end": end, "stride": stride,
+               "max_frames": max_frames, "redetect_every": redetect_every, "tiles": tiles}
+        fps, width, height = info.fps / stride, info.width, info.height
+        hit = _cache_load(out, "keypoints", key)
+        stats: dict = {}
+        if hit is not None:
+            arr, meta = hit
+            tracks2d = _unpack(arr, Track2D, _T2D)
+            stats = meta.get("stats", {})
+            cached.append("keypoints")
+        else:
+            from .detect.people import track_video
+
+            total = info.n_frames
+            if total is not None:
+                total = len(range(start, min(end or total, total), stride))
+                if max_frames:
+                    total = min(total, max_frames)
+            bar = _Progress(total, "people+keypoints", progress)
+            try:
+                tracks2d = track_video(vpath, start=start, end=end, stride=stride, max_frames=max_frames,
+                                       redetect_every=redetect_every, tiles=tiles, stats=stats, progress=bar)
+            finally:
+                bar.close()
+            arr = _pack(tracks2d, _T2D)
+            for t in tracks2d:
+                arr[f"t{t.id}_layout"] = np.array(t.layout)
+            stats = {k: v for k, v in stats.items()}
+            _cache_save(out, "keypoints", key, arr, {"stats": stats})
+        n_frames = int(stats.get("frames", 0))
+        frame_indices = stats.get("frame_indices", [])
+        seconds.update({f"keypoints.{k}": float(stats[k]) for k in ("decode", "detect", "landmarks", "tracking")
+                        if k in stats})
+    else:
+        from .io.keypoints_json import load
+
+        kf = load(keypoints_json)
+        kpath = Path(keypoints_json)
+        st = kpath.stat()
+        inp = {"keypoints": str(kpath.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns}
+        key = {"v": STAGE_VERSION["keypoints"], **inp}
+        tracks2d, fps, width, height = kf.tracks, kf.fps, kf.width, kf.height
+        focal = focal or kf.focal
+        allf = np.concatenate([t.frames for t in tracks2d]) if tracks2d else np.zeros(0, int)
+        frame_indices = sorted(set(allf.tolist()))
+        n_frames = len(frame_indices)
+        stats = {}
+    seconds["keypoints"] = time.perf_counter() - t0
+    camera = Camera(focal=float(focal or default_focal(width, height)), cx=width / 2.0, cy=height / 2.0,
+                    width=int(width), height=int(height))
+
+    # ---------------------------------------------------------------------------- lift (MoPO)
+    tracks3d: list[Track3D] | None = None
+    lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal}
+    if lift and tracks2d:
+        t0 = time.perf_counter()
+        hit = _cache_load(out, "lift", lift_key)
+        if hit is not None:
+            tracks3d = _unpack(hit[0], Track3D, _T3D)
+            cached.append("lift")
+        else:
+            fn = _optional("unveil.motion.stage", "lift_tracks", notes)
+            if fn is not None:
+                try:
+                    tracks3d = fn(tracks2d, camera)
+                    _cache_save(out, "lift", lift_key, _pack(tracks3d, _T3D), {})
+                except Exception as e:
+                    notes.append(f"lift failed ({type(e).__name__}: {e}); later stages skipped")
+                    if not quiet:
+                        traceback.print_exc()
+                    tracks3d = None
+        seconds["lift"] = time.perf_counter() - t0
+    elif not lift:
+        notes.append("lift disabled (--no-lift)")
+
+    # ----------------------------------------------------------------------------- fit (ARTS)
+    bodies: list[BodyTrack] | None = None
+    fit_key = {"v": STAGE_VERSION["fit"], "prev": _key_hash(lift_key), "body_model": str(body_model)}
+    if fit and tracks3d:
+        t0 = time.perf_counter()
+        hit = _cache_load(out, "fit", fit_key)
+        if hit is not None:
+            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(body_model))
+            cached.append("fit")
+        else:
+            fn = _optional("unveil.fit.stage", "fit_tracks", notes)
+            if fn is not None:
+                try:
+                    from .body import load_body_model
+
+                    bm = load_body_model(body_model)
+                    bodies = fn(tracks3d, tracks2d, camera, bm)
+                    _cache_save(out, "fit", fit_key, _pack(bodies, _BT), {})
+                except UnveilError:
+                    raise
+                except Exception as e:
+                    notes.append(f"fit failed ({type(e).__name__}: {e}); body-model fields left out")
+                    if not quiet:
+                        traceback.print_exc()
+                    bodies = None
+        seconds["fit"] = time.perf_counter() - t0
+
+    # ---------------------------------------------------------------------------------- write
+    t0 = time.perf_counter()
+    track_files = _write_tracks(out, tracks2d, tracks3d, bodies, camera, notes)
+    from .io.keypoints_json import dump
+
+    dump(out / "keypoints.json", tracks2d, fps, width, height, camera.focal)
+    seconds["write"] = time.perf_counter() - t0
+
+    if render:
+        t0 = time.perf_counter()
+        try:
+            _render_overlay(out / "overlay.mp4", video, tracks2d, fps, width, height, start, end, stride,
+                            max_frames, frame_indices)
+        except UnveilError as e:
+            notes.append(f"overlay not written: {e}")
+        seconds["render"] = time.perf_counter() - t0
+
+    ppf = stats.get("people_per_frame") if stats else None
+    total_s = sum(v for k, v in seconds.items() if "." not in k)
+    summary = {
+        "input": str(video if video is not None else keypoints_json),
+        "kind": "video" if video is not None else "keypoints",
+        "fps": fps, "width": width, "height": height, "frames": n_frames,
+        "frame_range": {"start": start, "end": end, "stride": stride, "max_frames": max_frames},
+        "camera": {"focal": camera.focal, "principal_point": [camera.cx, camera.cy],
+                   "focal_source": "given" if focal else "default_focal (55 deg vertical FoV guess)"},
+        "body_model": str(body_model),
+        "tracks": [{"id": int(t.id), "first_frame": int(t.frames[0]), "last_frame": int(t.frames[-1]),
+                    "frames": int(len(t.frames)), "layout": t.layout,
+                    "mean_confidence": float(np.mean(t.keypoints[..., 2])), "file": track_files.get(t.id)}
+                   for t in tracks2d],
+        "people_per_frame": {"mean": float(np.mean(ppf)), "max": int(np.max(ppf))} if ppf else None,
+        "seconds": {k: round(v, 4) for k, v in seconds.items()},
+        "fps_end_to_end": round(n_frames / total_s, 3) if total_s > 0 and n_frames else None,
+        "stages_cached": cached,
+        "stages_done": ["keypoints"] + (["lift"] if tracks3d else []) + (["fit"] if bodies else []),
+        "notes": notes,
+        "versions": _versions(),
+    }
+    write_text(out / "summary.json", json.dumps(summary, indent=1))
+    return summary
+
+
+def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: list) -> dict:
+    by3 = {t.id: t for t in tracks3d or []}
+    byb = {b.id: b for b in bodies or []}
+    world_rt = None
+    # camera-frame joints when there is no body fit: lifted joints + the reprojection root
+    cam_joints = {}
+    if tracks3d and not bodies:
+        rt = _optional("unveil.trajectory.camera", "root_translation", notes)
+        if rt is not None:
+            for t2 in tracks2d:
+                t3 = by3.get(t2.id)
+                if t3 is None:
+                    continue
+                try:
+                    root = rt(t3.joints, to_coco17(t2.keypoints, t2.layout), camera)
+                    cam_joints[t2.id] = (t3.joints + root[:, None, :]).astype(np.float32)
+                except Exception as e:
+                    notes.append(f"root translation failed for track {t2.id} ({type(e).__name__}: {e})")
+    jc_all = [b.joints_cam for b in byb.values()] or list(cam_joints.values())
+    if jc_all:
+        wf = _optional("unveil.trajectory.world", "world_from_camera", notes)
+        if wf is not None:
+            try:
+                world_rt = wf(np.concatenate([np.asarray(j) for j in jc_all], 0))
+            except Exception as e:
+                notes.append(f"world frame failed ({type(e).__name__}: {e})")
+    files = {}
+    for t2 in tracks2d:
+        a = {"frames": np.asarray(t2.frames, np.int64), "keypoints2d": np.asarray(t2.keypoints, np.float32),
+             "layout": np.array(t2.layout), "focal": np.float32(camera.focal),
+             "principal_point": camera.principal_point, "image_size": np.array([camera.width, camera.height])}
+        if t2.boxes is not None:
+            a["boxes"] = t2.boxes
+        if t2.world_landmarks is not None:
+            a["world_landmarks"] = t2.world_landmarks
+        t3 = by3.get(t2.id)
+        if t3 is not None:
+            a["occluded"] = np.asarray(t3.occluded, bool)
+            a["joints_rel"] = np.asarray(t3.joints, np.float32)
+            if t3.confidence is not None:
+                a["joint_confidence"] = np.asarray(t3.confidence, np.float32)
+        b = byb.get(t2.id)
+        if b is not None:
+            a.update(global_orient=b.global_orient, body_pose=b.body_pose, transl=b.transl, shape=b.shape,
+                     joints_cam=b.joints_cam, body_model=np.array(b.body_model))
+            if b.joints_world is not None:
+                a["joints_world"] = b.joints_world
+        elif t2.id in cam_joints:
+            a["joints_cam"] = cam_joints[t2.id]
+        if "joints_cam" in a and "joints_world" not in a and world_rt is not None:
+            from .trajectory.world import to_world
+
+            a["joints_world"] = to_world(a["joints_cam"], *world_rt)
+        name = f"tracks/{t2.id}.npz"
+        save_npz(out / name, **a)
+        files[t2.id] = name
+    return files
+
+
+def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end, stride, max_frames, frame_indices):
+    from .io.overlay import draw_person
+    from .io.video import VideoWriter, iter_frames
+
+    per_frame: dict[int, list] = {}
+    for t in tracks2d:
+        for j, f in enumerate(t.frames.tolist()):
+            per_frame.setdefault(f, []).append((t.id, t.keypoints[j], None if t.boxes is None else t.boxes[j], t.layout))
+    if video is not None:
+        frames = iter_frames(video, start=start, end=end, stride=stride, max_frames=max_frames)
+    else:
+        blank = np.full((int(height), int(width), 3), 40, np.uint8)
+        frames = ((f, blank.copy()) for f in frame_indices)
+    with VideoWriter(path, fps) as w:
+        for i, img in frames:
+            for tid, kp, box, layout in per_frame.get(i, []):
+                draw_person(img, kp, layout, tid=tid, box=box)
+            w.write(img)
+
+
+def _versions() -> dict:
+    v = {"unveil": __version__, "python": sys.version.split()[0], "numpy": np.__version__}
+    for mod in ("torch", "av", "cv2", "ai_edge_litert"):
+        try:
+            m = importlib.import_module(mod)
+            v[mod] = getattr(m, "__version__", "?")
+        except Exception:
+            pass
+    return v
+
+
+# ---------------------------------------------------------------------------------------- CLI
+def main(argv: list[str], prog: str = "unveil run") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description="video (or --keypoints JSON) -> per-person 3D motion")
+    ap.add_argument("video", nargs="?", help="input video (any container/codec FFmpeg reads)")
+    ap.add_argument("--keypoints", metavar="KP.json", help="use 2D keypoints from a JSON file instead of a video")
+    ap.add_argument("-o", "--out", required=True, help="output folder (stages are cached here; a rerun resumes)")
+    ap.add_argument("--body-model", default="anny", help="anny (default) or a path to an SMPL/SMPL-X .npz/.pkl")
+    ap.add_argument("--focal", type=float, default=None, help="focal length in pixels (default: a 55 deg FoV guess)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    ap.add_argument("--render", dest="render", action="store_true", default=True, help="write overlay.mp4 (default)")
+    ap.add_argument("--no-render", dest="render", action="store_false", help="skip the overlay video")
+    ap.add_argument("--start", type=int, default=0, help="first frame")
+    ap.add_argument("--end", type=int, default=None, help="stop before this frame")
+    ap.add_argument("--stride", type=int, default=1, help="use every N-th frame")
+    ap.add_argument("--max-frames", type=int, default=None, help="at most this many frames")
+    ap.add_argument("--redetect", type=int, default=5, help="run the person detector every N frames (default 5)")
+    ap.add_argument("--no-tiles", dest="tiles", action="store_false", default=True,
+                    help="detector on the whole frame only (faster; misses small people)")
+    ap.add_argument("--no-lift", dest="lift", action="store_false", default=True, help="stop after 2D keypoints")
+    a = ap.parse_args(argv)
+    if a.threads:
+        from .cli import set_threads
+
+        set_threads(a.threads)
+    if a.video and a.keypoints:
+        raise UnveilError("give either VIDEO or --keypoints, not both")
+    if not a.video and not a.keypoints:
+        raise UnveilError("no input: give a VIDEO or --keypoints KP.json")
+    for opt in ("start", "stride", "max_frames", "redetect"):
+        v = getattr(a, opt)
+        if v is not None and v < (1 if opt != "start" else 0):
+            raise UnveilError(f"--{opt.replace('_', '-')} must be >= {1 if opt != 'start' else 0}")
+    s = run(video=a.video, keypoints_json=a.keypoints, out_dir=a.out, body_model=a.body_model, focal=a.focal,
+            render=a.render, start=a.start, end=a.end, stride=a.stride, max_frames=a.max_frames,
+            redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=False)
+    print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
+          f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
+    for n in s["notes"]:
+        print(f"note: {n}")
+    return 0
