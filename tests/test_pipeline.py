@@ -1,0 +1,106 @@
+"""`unveil run --keypoints`: stages with stand-in lift/fit modules write the output contract; a rerun
+resumes from the cache; a changed input invalidates it; a missing stage is skipped with a note; bad
+input exits non-zero with one line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from unveil import pipeline
+from unveil.io.keypoints_json import dump
+from unveil.types import BodyTrack, Track2D, Track3D
+
+CALLS = {"lift": 0, "fit": 0}
+
+
+def _fake_lift(tracks, camera):
+    CALLS["lift"] += 1
+    return [Track3D(id=t.id, frames=t.frames, joints=np.zeros((len(t.frames), 24, 3), np.float32),
+                    occluded=t.keypoints[..., 2] < 0.3) for t in tracks]
+
+
+def _fake_fit(tracks3d, tracks2d, camera, body_model):
+    CALLS["fit"] += 1
+    out = []
+    for t in tracks3d:
+        T = len(t.frames)
+        jc = np.zeros((T, 24, 3), np.float32)
+        jc[..., 2] = 4.0
+        out.append(BodyTrack(id=t.id, frames=t.frames, global_orient=np.zeros((T, 3), np.float32),
+                             body_pose=np.zeros((T, 23, 3), np.float32), transl=jc[:, 0].copy(),
+                             shape=np.zeros(10, np.float32), joints_cam=jc, joints_world=jc.copy()))
+    return out
+
+
+@pytest.fixture
+def stand_ins(monkeypatch):
+    import unveil.body
+
+    monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace(lift_tracks=_fake_lift))
+    monkeypatch.setitem(sys.modules, "unveil.fit.stage", types.SimpleNamespace(fit_tracks=_fake_fit))
+    monkeypatch.setattr(unveil.body, "load_body_model", lambda spec="anny", device="cpu": object())
+    CALLS.update(lift=0, fit=0)
+
+
+def _kp_file(path, n=12, shift=0.0):
+    rng = np.random.default_rng(0)
+    kp = np.concatenate([rng.uniform(100, 300, (n, 17, 2)) + shift, rng.uniform(0, 1, (n, 17, 1))], -1)
+    tr = [Track2D(id=0, frames=np.arange(n), keypoints=kp.astype(np.float32)),
+          Track2D(id=1, frames=np.arange(4, n), keypoints=kp[4:].astype(np.float32))]
+    dump(path, tr, fps=30, width=640, height=480)
+    return tr
+
+
+def test_run_writes_contract_and_resumes(tmp_path, stand_ins):
+    kp = tmp_path / "kp.json"
+    _kp_file(kp)
+    out = tmp_path / "out"
+    s = pipeline.run(keypoints_json=kp, out_dir=out, render=True, progress=False)
+    assert s["stages_done"] == ["keypoints", "lift", "fit"] and s["notes"] == []
+    assert [(t["id"], t["first_frame"], t["last_frame"]) for t in s["tracks"]] == [(0, 0, 11), (1, 4, 11)]
+    assert s["frames"] == 12 and s["camera"]["focal"] > 0 and "keypoints" in s["seconds"]
+    z = np.load(out / "tracks" / "1.npz")
+    for f in ("frames", "joints_cam", "joints_world", "global_orient", "body_pose", "transl", "keypoints2d",
+              "occluded", "focal", "principal_point", "shape"):
+        assert f in z.files, f
+    assert z["joints_cam"].shape == (8, 24, 3) and z["body_pose"].shape == (8, 23, 3)
+    assert z["keypoints2d"].shape == (8, 17, 3) and z["occluded"].dtype == bool
+    assert json.loads((out / "summary.json").read_text())["tracks"][1]["frames"] == 8
+    assert (out / "overlay.mp4").stat().st_size > 0 and (out / "keypoints.json").is_file()
+    # rerun: every stage comes from the cache
+    s2 = pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False)
+    assert CALLS == {"lift": 1, "fit": 1} and set(s2["stages_cached"]) == {"lift", "fit"}
+    # a changed input invalidates the cache
+    _kp_file(kp, shift=5.0)
+    pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False)
+    assert CALLS == {"lift": 2, "fit": 2}
+    # a changed option (focal) re-runs lift and fit too
+    pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, focal=900.0)
+    assert CALLS == {"lift": 3, "fit": 3}
+
+
+def test_missing_stage_is_skipped_with_a_note(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace())  # no lift_tracks
+    kp = tmp_path / "kp.json"
+    _kp_file(kp)
+    s = pipeline.run(keypoints_json=kp, out_dir=tmp_path / "o", render=False, progress=False)
+    assert s["stages_done"] == ["keypoints"] and any("lift_tracks" in n for n in s["notes"])
+    z = np.load(tmp_path / "o" / "tracks" / "0.npz")
+    assert "keypoints2d" in z.files and "joints_cam" not in z.files
+
+
+@pytest.mark.parametrize("args", [[], ["--keypoints", "missing.json"], ["x.mp4", "--keypoints", "k.json"],
+                                  ["--keypoints", "BAD"]])
+def test_cli_bad_input(tmp_path, capsys, monkeypatch, args):
+    from unveil.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "BAD").write_text("{")
+    rc = main(["run", *args, "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and err.startswith("unveil: error:") and len(err.splitlines()) == 1, err
