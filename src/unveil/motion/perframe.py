@@ -1,0 +1,133 @@
+"""Per-frame lifter baseline: COCO-17 2D + confidence of ONE frame -> SMPL-24 root-relative 3D.
+
+Seed: the "single-frame" baseline every temporal lifter is compared against (MoPO Tab. 5 row 1's
+"estimated" input without motion context; ARTS §3.2.1 without its temporal stream): a small
+residual MLP on the normalised 2D of one frame (:mod:`unveil.motion.normalize`: camera-normalised,
+hip-centred, scaled, confidences as a channel, centre + log-scale as extra features), with no
+temporal context at all.
+
+Model: 54 inputs -> Linear(384) -> 2 residual blocks [LayerNorm, Linear 384, GELU, Linear 384] ->
+LayerNorm -> Linear(72) = (24, 3) metres, camera axes (OpenCV), pelvis at 0 (the pelvis output is
+forced to 0). 335 k parameters, stored as float16 (0.7 MB).
+
+Training (``unveil train perframe``): windows from ``synth2d.training_windows("train")`` (random
+virtual cameras, detector noise, all six occlusion kinds), every frame an independent sample;
+loss = mean per-joint L2 distance (MPJPE) in metres; AdamW, cosine learning rate, fixed seed.
+The command, seed and time are recorded in ``unveil/weights/perframe.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..paths import WEIGHTS_DIR
+from .normalize import normalize_keypoints
+
+WEIGHTS = WEIGHTS_DIR / "perframe.pt"
+HIDDEN = 384
+N_IN = 17 * 3 + 3
+
+
+class _Block(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.norm = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, d)
+        self.fc2 = nn.Linear(d, d)
+
+    def forward(self, x):
+        return x + self.fc2(nn.functional.gelu(self.fc1(self.norm(x))))
+
+
+class PerFrameLifter(nn.Module):
+    def __init__(self, hidden: int = HIDDEN, blocks: int = 2):
+        super().__init__()
+        self.inp = nn.Linear(N_IN, hidden)
+        self.blocks = nn.Sequential(*[_Block(hidden) for _ in range(blocks)])
+        self.norm = nn.LayerNorm(hidden)
+        self.out = nn.Linear(hidden, 24 * 3)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """(..., 54) normalised features -> (..., 24, 3) root-relative joints (pelvis = 0)."""
+        y = self.out(self.norm(self.blocks(self.inp(feats)))).unflatten(-1, (24, 3))
+        return y - y[..., :1, :]
+
+
+def features(keypoints2d, focal, principal_point) -> torch.Tensor:
+    return normalize_keypoints(keypoints2d, focal=focal, principal_point=principal_point).features()
+
+
+@lru_cache(maxsize=2)
+def load(path: str | None = None) -> PerFrameLifter:
+    from ..errors import MissingAssetError
+
+    p = Path(path) if path else WEIGHTS
+    if not p.is_file():
+        raise MissingAssetError(f"per-frame lifter weights missing: {p} (run `unveil train perframe`)")
+    model = PerFrameLifter()
+    sd = torch.load(p, map_location="cpu", weights_only=True)
+    model.load_state_dict({k: v.float() for k, v in sd.items()})
+    return model.eval()
+
+
+@torch.no_grad()
+def lift(keypoints2d: np.ndarray, camera, model: PerFrameLifter | None = None) -> np.ndarray:
+    """(T, 17, 3) COCO-17 pixels + confidence -> (T, 24, 3) root-relative camera-frame metres."""
+    model = model or load()
+    f = features(keypoints2d, float(camera.focal), (float(camera.cx), float(camera.cy)))
+    return model(f).numpy().astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------- training
+def _dataset(split: str, n: int, seed: int, window: int = 32):
+    from ..data.synth2d import training_windows
+
+    w = training_windows(split, window=window, n=n, seed=seed)
+    B, T = w["keypoints2d"].shape[:2]
+    x = normalize_keypoints(w["keypoints2d"], focal=torch.as_tensor(w["focal"]),
+                            principal_point=torch.as_tensor(w["principal_point"])).features()
+    y = torch.as_tensor(w["joints_rel"], dtype=torch.float32)
+    return x.reshape(B * T, -1), y.reshape(B * T, 24, 3)
+
+
+def train(seed: int = 0, out: str | None = None, steps: int = 6000, windows: int = 2500,
+          batch: int = 512, lr: float = 2e-3, log=print) -> dict:
+    """Train the per-frame lifter; writes float16 weights to ``out`` (default: the shipped file)."""
+    from .. import atomic
+
+    t0 = time.time()
+    torch.manual_seed(seed)
+    xtr, ytr = _dataset("train", windows, seed)
+    xva, yva = _dataset("val", 200, seed + 1)
+    log(f"perframe: {len(xtr)} train frames, {len(xva)} val frames, data in {time.time() - t0:.0f} s")
+    model = PerFrameLifter()
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
+    g = torch.Generator().manual_seed(seed)
+    for step in range(steps):
+        idx = torch.randint(0, len(xtr), (batch,), generator=g)
+        pred = model(xtr[idx])
+        loss = torch.linalg.norm(pred - ytr[idx], dim=-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if (step + 1) % 1000 == 0:
+            log(f"  step {step + 1}/{steps} train MPJPE {loss.item() * 1000:.1f} mm")
+    model.eval()
+    with torch.no_grad():
+        val = torch.linalg.norm(model(xva) - yva, dim=-1).mean().item() * 1000
+    path = Path(out) if out else WEIGHTS
+    with atomic.atomic_path(path) as tmp:
+        torch.save({k: v.half() for k, v in model.state_dict().items()}, tmp)
+    load.cache_clear()
+    res = {"val_mpjpe_mm": round(val, 1), "train_frames": len(xtr), "steps": steps,
+           "seconds": round(time.time() - t0, 1), "weights": str(path)}
+    log(f"perframe: val MPJPE {val:.1f} mm (root-relative, all kinds), {res['seconds']} s -> {path}")
+    return res
