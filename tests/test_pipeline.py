@@ -104,3 +104,17 @@ def test_cli_bad_input(tmp_path, capsys, monkeypatch, args):
     rc = main(["run", *args, "-o", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip()
     assert rc != 0 and err.startswith("unveil: error:") and len(err.splitlines()) == 1, err
+
+
+def test_bench_speed_prints_table(tmp_path, capsys):
+    from unveil.detect.assets import model_status
+
+    if model_status("pose_detection.tflite") != "ok" or model_status("pose_landmark_full.tflite") != "ok":
+        pytest.skip("detector models absent: run `unveil models fetch`")
+    from unveil.bench import speed
+
+    clip = speed._synthetic(tmp_path / "s.mp4", n=6)
+    assert speed.main([str(clip), "--frames", "4"]) == 0
+    out = capsys.readouterr().out
+    for word in ("decode", "detect", "landmarks", "tracking", "2D front end", "peak memory"):
+        assert word in out

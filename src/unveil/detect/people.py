@@ -95,7 +95,7 @@ def tiles_for(width: int, height: int, tile: int | None = None, overlap: float =
 class PeopleTracker:
     """Stateful multi-person tracker; feed frames in order with :meth:`step`."""
 
-    def __init__(self, redetect_every: int = 5, tiles: bool | int = True, tile_every: int = 3,
+    def __init__(self, redetect_every: int = 5, tiles: bool | int = True, tile_every: int = 4,
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
                  min_det_score: float = 0.5, max_gap: int = 15, min_len: int = 5, max_people: int = 20,
                  num_threads: int | None = None):

@@ -1,0 +1,134 @@
+"""`unveil bench speed [VIDEO] [--frames N]`: per-stage frames/s and peak memory, printed as a table.
+
+Stages timed on the given video (default: media/vtest.avi from scripts/fetch_media.sh, else a
+synthetic 640x480 clip made here, which has no real people, so detector/landmark rates on it only
+measure the empty-frame cost): decode (PyAV), detect (BlazePose detector, whole frame + tiles, per
+frame it runs on), landmarks (per person-crop), tracking (association bookkeeping), the end-to-end
+2D front end, and MoPO's lift/complete (`unveil.motion.stage.speed_report()`) when it imports.
+Peak memory: the process's max RSS (resource.getrusage). The table notes the machine's load
+average, since other processes share the cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _default_video() -> Path:
+    root = Path(__file__).resolve().parents[3]
+    for cand in (Path("media/vtest.avi"), root / "media" / "vtest.avi"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _synthetic(path: Path, n: int = 60) -> Path:
+    import cv2
+
+    from ..io.video import write_video
+
+    def frames():
+        for i in range(n):
+            img = np.full((480, 640, 3), 90, np.uint8)
+            cv2.rectangle(img, (50 + 5 * i, 100), (120 + 5 * i, 400), (200, 160, 120), -1)
+            yield img
+
+    return write_video(path, frames(), fps=30)
+
+
+def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = True) -> dict:
+    from ..detect.people import track_video
+    from ..io.video import iter_frames, probe
+
+    info = probe(video)
+    t = time.perf_counter()
+    n = sum(1 for _ in iter_frames(video, max_frames=frames))
+    decode_s = time.perf_counter() - t
+    st: dict = {}
+    t = time.perf_counter()
+    tracks = track_video(video, max_frames=frames, redetect_every=redetect_every, tiles=tiles, stats=st)
+    total = time.perf_counter() - t
+    ppf = np.asarray(st.get("people_per_frame") or [0])
+    res = {
+        "video": str(video), "size": f"{info.width}x{info.height}", "frames": n,
+        "people_per_frame": float(ppf.mean()), "tracks": len(tracks),
+        "decode_fps": n / max(decode_s, 1e-9),
+        "detect_ms_per_call": 1000 * st["detect"] / max(st["detect_calls"], 1),
+        "detect_fps": n / max(st["detect"], 1e-9),
+        "landmarks_ms_per_person": 1000 * st["landmarks"] / max(st["landmark_calls"], 1),
+        "landmarks_fps": n / max(st["landmarks"], 1e-9),
+        "tracking_fps": n / max(st["tracking"], 1e-9),
+        "end_to_end_fps": n / max(total, 1e-9),
+        "seconds": {k: st[k] for k in ("decode", "detect", "landmarks", "tracking")},
+    }
+    try:
+        from ..motion.stage import speed_report
+    except Exception as e:  # MoPO not importable
+        res["mopo"] = f"unavailable ({type(e).__name__})"
+    else:
+        try:
+            res["mopo"] = speed_report(frames=max(n, 300))
+        except Exception as e:
+            res["mopo"] = f"failed ({type(e).__name__}: {e})"
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res["load_avg"] = os.getloadavg()
+    return res
+
+
+def main(argv: list[str], prog: str = "unveil bench speed") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description="per-stage frames/s and peak memory of the 2D front end")
+    ap.add_argument("video", nargs="?", help="video to time (default: media/vtest.avi, else a synthetic clip)")
+    ap.add_argument("--frames", type=int, default=100, help="frames to process (default 100)")
+    ap.add_argument("--redetect", type=int, default=5, help="detector every N frames")
+    ap.add_argument("--no-tiles", dest="tiles", action="store_false", default=True)
+    a = ap.parse_args(argv)
+    from ..runtime import threads
+
+    video = a.video
+    note = ""
+    tmpdir = None
+    if video is None:
+        video = _default_video()
+        if video is None:
+            import tempfile
+
+            tmpdir = tempfile.TemporaryDirectory()
+            video = _synthetic(Path(tmpdir.name) / "synthetic.mp4")
+            note = ("no media/vtest.avi (run scripts/fetch_media.sh); timing a synthetic 640x480 clip "
+                    "without people: landmark/tracking rates are not meaningful")
+    r = measure(video, frames=a.frames, redetect_every=a.redetect, tiles=a.tiles)
+    rows = [
+        ("decode", f"{r['decode_fps']:.1f}", "PyAV, RGB"),
+        ("detect", f"{r['detect_fps']:.1f}", f"{r['detect_ms_per_call']:.1f} ms/call, every {a.redetect} frames"
+                                             f"{' + tiles' if a.tiles else ''}"),
+        ("landmarks", f"{r['landmarks_fps']:.1f}", f"{r['landmarks_ms_per_person']:.1f} ms/person-crop, "
+                                                   f"{r['people_per_frame']:.2f} people/frame"),
+        ("tracking", f"{r['tracking_fps']:.0f}", "association bookkeeping"),
+        ("2D front end", f"{r['end_to_end_fps']:.1f}", f"end to end, {r['tracks']} tracks"),
+    ]
+    if isinstance(r["mopo"], dict):
+        m = r["mopo"]
+        rows.append(("MoPO lift+complete", f"{m['frames_per_s']:.0f}",
+                     f"det {m['detector_fps']:.0f}, lift {m['lifter_fps']:.0f}, complete {m['predictor_fps']:.0f} fr/s"))
+    else:
+        rows.append(("MoPO lift+complete", "-", r["mopo"]))
+    print(f"unveil bench speed: {r['video']} ({r['size']}), {r['frames']} frames, {threads()} threads, "
+          f"load average {r['load_avg'][0]:.2f} on {os.cpu_count()} cores")
+    print(f"| {'stage':<20} | {'frames/s':>9} | notes")
+    print(f"|{'-' * 22}|{'-' * 11}|{'-' * 40}")
+    for name, fps, notes in rows:
+        print(f"| {name:<20} | {fps:>9} | {notes}")
+    print(f"peak memory (max RSS): {r['peak_rss_mb']:.0f} MB")
+    if note:
+        print(f"note: {note}")
+    if tmpdir is not None:
+        tmpdir.cleanup()
+    sys.stdout.flush()
+    return 0
