@@ -191,18 +191,13 @@ def _load(spec: str, device: str) -> BodyModel:
 
     runtime.init_torch()
     if spec in ("anny", "anny-smpl"):
-        try:
-            from .anny_smpl import anny_smpl_path
-            from .smpl import SMPLBody
-        except ImportError:  # TEMPORARY while anny_smpl.py is being written: native rig
-            from .anny import AnnyBody
+        from .anny_smpl import anny_smpl_path
+        from .smpl import SMPLBody
 
-            model = AnnyBody()
-        else:
-            path = anny_smpl_path()
-            if not path.exists():
-                raise MissingAssetError(f"the Anny-SMPL body model {path} is missing: run `unveil models build`")
-            model = SMPLBody.from_file(path, name="anny")
+        path = anny_smpl_path()
+        if not path.exists():
+            raise MissingAssetError(f"the Anny-SMPL body model {path} is missing: run `unveil models build`")
+        model = SMPLBody.from_file(path, name="anny")
     elif spec == "anny-native":
         from .anny import AnnyBody
 
