@@ -61,6 +61,9 @@ def test_tiny_bvh_parses_and_fk():
 def test_tolerant_of_truncated_rows_and_bad_input():
     b = B.parse_bvh(TINY.rstrip() + " 5 5\n")  # a truncated extra row is dropped
     assert b.n_frames == 3
+    crlf = B.parse_bvh(TINY.replace("\n", "\r\n").replace("  ", "\t"))  # Windows line ends, tabs
+    np.testing.assert_array_equal(crlf.motion, B.parse_bvh(TINY).motion)
+    assert crlf.names == ["Hips", "Chest", "Chest_end", "Leg"]
     with pytest.raises(UnveilError):
         B.parse_bvh("HIERARCHY\nROOT a\n{\n")
     with pytest.raises(UnveilError):

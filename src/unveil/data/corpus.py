@@ -353,6 +353,13 @@ def load_split(split: str, max_clips: int | None = None, seed: int = 0) -> list[
     if not (out / "manifest.json").is_file():
         build()
     joints, face, starts, names, sources = _load_arrays(split, str(out))
+    mocap = paths.mocap_dir()
+    if split in ("train", "val") and mocap is not None and (mocap / EVAL_LIST).is_file():
+        if set(names) & set(read_eval_names(mocap)):  # stale cache vs a changed eval list: rebuild
+            build(force=True)
+            joints, face, starts, names, sources = _load_arrays(split, str(out))
+            if set(names) & set(read_eval_names(mocap)):  # pragma: no cover - a bug, never data
+                raise UnveilError(f"evaluation clips in the {split!r} split after a rebuild")
     idx = np.arange(len(names))
     if max_clips is not None and max_clips < len(names):
         idx = np.sort(np.random.default_rng(seed).choice(len(names), size=max_clips, replace=False))
