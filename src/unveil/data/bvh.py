@@ -171,18 +171,25 @@ def read_bvh(path: str | os.PathLike) -> Bvh:
 
 
 # ------------------------------------------------------------------------------ kinematics
+_AXIS_SLOTS = {  # (cos entries, +sin entry, -sin entry, fixed 1 entry) of a principal rotation
+    "X": (((1, 1), (2, 2)), (2, 1), (1, 2), (0, 0)),
+    "Y": (((0, 0), (2, 2)), (0, 2), (2, 0), (1, 1)),
+    "Z": (((0, 0), (1, 1)), (1, 0), (0, 1), (2, 2)),
+}
+
+
 def _axis_rot(axis: str, deg: np.ndarray) -> np.ndarray:
-    """(T,) degrees -> (T, 3, 3) rotation about a principal axis."""
+    """(T,) degrees -> (T, 3, 3) rotation about a principal axis (right-handed)."""
     a = np.deg2rad(deg)
     c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    if axis == "X":
-        m = [[o, z, z], [z, c, -s], [z, s, c]]
-    elif axis == "Y":
-        m = [[c, z, s], [z, o, z], [-s, z, c]]
-    else:
-        m = [[c, -s, z], [s, c, z], [z, z, o]]
-    return np.stack([np.stack(r, -1) for r in m], -2)
+    cos_ij, ps, ms, one = _AXIS_SLOTS[axis]
+    m = np.zeros(a.shape + (3, 3))
+    for i, j in cos_ij:
+        m[..., i, j] = c
+    m[..., ps[0], ps[1]] = s
+    m[..., ms[0], ms[1]] = -s
+    m[..., one[0], one[1]] = 1.0
+    return m
 
 
 def local_transforms(bvh: Bvh, translate_tol: float = 1e-3):
