@@ -45,8 +45,8 @@ def shape_bounds(model) -> tuple[float, float] | None:
     b = getattr(model, "shape_bounds", None)
     if b is not None:
         return (float(b[0]), float(b[1]))
-    if str(getattr(model, "name", "")).lower().startswith("anny") and int(model.num_shape) <= 12:
-        return (0.0, 1.0)  # Anny phenotypes
+    if str(getattr(model, "name", "")).lower() in ("anny-native", "anny-standin"):
+        return (0.0, 1.0)  # Anny's native phenotypes
     return None
 
 
@@ -62,9 +62,12 @@ def sample_shapes(model, n: int, generator: torch.Generator | None = None) -> to
     return torch.randn(n, S, generator=generator).float()
 
 
+PCA_LIMIT = 3.0  # unbounded (PCA / betas) shape spaces: keep within +-3 standard deviations
+
+
 def _clamp(model, shape: torch.Tensor) -> torch.Tensor:
     b = shape_bounds(model)
-    return shape.clamp(b[0], b[1]) if b is not None else shape
+    return shape.clamp(b[0], b[1]) if b is not None else shape.clamp(-PCA_LIMIT, PCA_LIMIT)
 
 
 @torch.no_grad()
@@ -92,19 +95,31 @@ class Linearisation:
     J0: torch.Tensor       # (72,) root-relative rest joints at shape0
     D: torch.Tensor        # (72, S) ∂J/∂shape (W·S of Eq. 8)
     pinv: torch.Tensor     # (S, 72) damped pseudo-inverse of D
+    damping: float = 0.02
 
 
-def linearise(model, shape0: torch.Tensor | None = None, eps: float = 1e-2, damping: float = 1e-4) -> Linearisation:
-    """Finite-difference Jacobian of the root-relative rest joints w.r.t. shape at ``shape0``."""
+def linearise(model, shape0: torch.Tensor | None = None, eps: float = 1e-2, damping: float | None = None,
+              joint_tol: float = 0.003) -> Linearisation:
+    """Finite-difference Jacobian of the root-relative rest joints w.r.t. shape at ``shape0``.
+
+    ``damping`` λ is the weight of a prior pulling the shape to ``shape0`` (the mean), giving the
+    damped pseudo-inverse (DᵀD + λI)⁻¹Dᵀ; by default λ = 72·joint_tol² / σ² (a shape one prior
+    standard deviation σ away — 1 for PCA/betas, 0.3 for phenotypes — costs as much as every
+    joint coordinate off by ``joint_tol`` metres). Bone
+    lengths from another skeleton (the mocap retarget) are not all reachable, and the undamped
+    solution runs to absurd shapes (tens of standard deviations)."""
     s0 = (model.default_shape() if shape0 is None else shape0).detach().to(torch.float64).reshape(-1)
     S = s0.numel()
     E = torch.eye(S, dtype=torch.float64) * eps
     batch = torch.cat([s0[None], s0 + E, s0 - E], 0)
     J = rest_joints(model, batch).reshape(2 * S + 1, -1)
     D = ((J[1:S + 1] - J[S + 1:]) / (2 * eps)).T                     # (72, S)
-    lam = damping * float(torch.trace(D.T @ D)) / S
+    if damping is None:
+        sigma = 0.3 if shape_bounds(model) is not None else 1.0
+        damping = 72 * joint_tol ** 2 / sigma ** 2
+    lam = float(damping)
     pinv = torch.linalg.solve(D.T @ D + lam * torch.eye(S, dtype=D.dtype), D.T)
-    return Linearisation(shape0=s0, J0=J[0], D=D, pinv=pinv)
+    return Linearisation(shape0=s0, J0=J[0], D=D, pinv=pinv, damping=damping)
 
 
 # ----------------------------------------------------------------------------------- analytic
@@ -116,17 +131,20 @@ def fit_shape_analytic(model, bones, iters: int = 3, lin: Linearisation | None =
     batch = B.shape[:-1]
     B = B.reshape(-1, 23)
     lin = lin or linearise(model)
-    s = lin.shape0.expand(B.shape[0], -1).clone()
+    s0 = lin.shape0.expand(B.shape[0], -1)
+    s = s0.clone()
     for it in range(max(1, iters)):
         if it == 0:
             J = lin.J0.reshape(1, 24, 3).expand(B.shape[0], 24, 3)
-            P = lin.pinv.expand(B.shape[0], *lin.pinv.shape)
+            L = [lin] * B.shape[0]
         else:
             J = rest_joints(model, s)
-            P = torch.stack([linearise(model, si).pinv for si in s]) if B.shape[0] <= 8 else \
-                lin.pinv.expand(B.shape[0], *lin.pinv.shape)
-        Ja = align_to_bones(J, B)
-        s = _clamp(model, s + (P @ (Ja - J).reshape(B.shape[0], 72, 1)).squeeze(-1))
+            L = [linearise(model, si, damping=lin.damping) for si in s] if B.shape[0] <= 8 else [lin] * B.shape[0]
+        P = torch.stack([li.pinv for li in L])
+        D = torch.stack([li.D for li in L])
+        r = (align_to_bones(J, B) - J).reshape(B.shape[0], 72, 1)
+        # Gauss–Newton step of |D ds - r|^2 + λ|s - s0|^2 (the prior keeps off-manifold skeletons sane)
+        s = _clamp(model, s0 + (P @ (r + D @ (s - s0)[..., None])).squeeze(-1))
     return s.reshape(*batch, -1).float()
 
 

@@ -1,0 +1,201 @@
+"""Temporal inverse kinematics (TIK): temporal self-attention over swing + twist.
+
+Seed: ARTS §3.3.1, Eq. 4–5:
+
+    swing = MLP(J), twist = MLP(F)                                  (Eq. 4)
+    θ_init = MSA(MLP(concat[swing, twist]))                          (Eq. 5)
+
+Here the per-frame swing *and* twist come from the analytic FIK (:mod:`unveil.fit.ik`: swing from
+the joints, twist from the hinge prior — we have no image features F), as 6D rotations (Zhou et
+al.), concatenated with the root-relative joints J. A linear embedding + learned positional
+embedding + a 2-layer transformer encoder (multi-head self-attention over a window of frames)
+predicts a residual on the 6D rotations of every frame of the window; Gram–Schmidt gives the
+rotation matrices. Trained (``unveil train tik``) on the mocap train split: inputs are joints with
+i.i.d. Gaussian noise (std = p × the clip's mean bone length, p ~ U(0, 0.12) per window), targets the
+FIK rotations of the clean joints; loss = rotation L2 + forward-kinematics joint L2.
+
+Long sequences are processed in overlapping windows; each frame takes the prediction of the
+window where it sits most centrally.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import roma
+import torch
+from torch import nn
+
+from ..skeleton import forward_kinematics
+from .ik import joints_to_rotations
+
+WINDOW = 32
+
+
+def rotmat_to_6d(R: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 3) -> (..., 6): the first two columns (Zhou et al. 2019)."""
+    return torch.cat([R[..., :, 0], R[..., :, 1]], -1)
+
+
+def sixd_to_rotmat(x: torch.Tensor) -> torch.Tensor:
+    return roma.special_gramschmidt(torch.stack([x[..., :3], x[..., 3:]], -1))
+
+
+class TIK(nn.Module):
+    def __init__(self, window: int = WINDOW, dim: int = 128, heads: int = 4, layers: int = 2):
+        super().__init__()
+        self.window = window
+        self.embed = nn.Sequential(nn.Linear(24 * 6 + 24 * 3, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.pos = nn.Parameter(torch.zeros(window, dim))
+        enc = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, dropout=0.0, batch_first=True,
+                                         norm_first=True)
+        self.msa = nn.TransformerEncoder(enc, layers, enable_nested_tensor=False)
+        self.head = nn.Linear(dim, 24 * 6)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        nn.init.normal_(self.pos, std=0.02)
+
+    def forward(self, rot6d: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
+        """rot6d (B, W, 24, 6) FIK rotations, joints (B, W, 24, 3) root-relative -> (B, W, 24, 6)."""
+        B, W = rot6d.shape[:2]
+        x = torch.cat([rot6d.reshape(B, W, -1), joints.reshape(B, W, -1)], -1)
+        h = self.embed(x) + self.pos[:W]
+        h = self.msa(h)
+        return rot6d + self.head(h).reshape(B, W, 24, 6)
+
+
+def _window_starts(T: int, W: int) -> list[int]:
+    if T <= W:
+        return [0]
+    stride = W // 2
+    starts = list(range(0, T - W + 1, stride))
+    if starts[-1] != T - W:
+        starts.append(T - W)
+    return starts
+
+
+@torch.no_grad()
+def refine_rotations(net: TIK, joints, rest_joints, fik=None) -> torch.Tensor:
+    """TIK on a whole sequence: joints (T, 24, 3) (any frame) + rest joints (24, 3) -> local
+    rotations (T, 24, 3, 3) float64 torch. ``fik``: precomputed FIK rotations (T, 24, 3, 3)."""
+    J = torch.as_tensor(np.asarray(joints), dtype=torch.float32) if not isinstance(joints, torch.Tensor) \
+        else joints.float()
+    rest = torch.as_tensor(np.asarray(rest_joints), dtype=torch.float32) if not isinstance(rest_joints, torch.Tensor) \
+        else rest_joints.float()
+    R0 = joints_to_rotations(J.double(), rest.double()) if fik is None else torch.as_tensor(fik).double()
+    T = J.shape[0]
+    W = net.window
+    Jr = (J - J[:, :1]).float()
+    x6 = rotmat_to_6d(R0.float())
+    if T < W:  # pad by repeating the last frame
+        pad = W - T
+        x6 = torch.cat([x6, x6[-1:].expand(pad, -1, -1)])
+        Jr = torch.cat([Jr, Jr[-1:].expand(pad, -1, -1)])
+    Tp = x6.shape[0]
+    starts = _window_starts(Tp, W)
+    out = torch.zeros_like(x6)
+    best = torch.full((Tp,), -1.0)
+    batch6 = torch.stack([x6[s:s + W] for s in starts])
+    batchJ = torch.stack([Jr[s:s + W] for s in starts])
+    pred = net(batch6, batchJ)
+    centre = torch.minimum(torch.arange(W) + 0.5, W - 0.5 - torch.arange(W).float())
+    for i, s in enumerate(starts):
+        c = centre.clone()
+        if s == 0:
+            c[: W // 2] = W  # sequence start: nothing better available
+        if s == starts[-1]:
+            c[W // 2:] = W
+        take = c > best[s:s + W]
+        out[s:s + W][take] = pred[i][take]
+        best[s:s + W] = torch.maximum(best[s:s + W], c)
+    return sixd_to_rotmat(out[:T].double())
+
+
+_CACHE: dict = {}
+
+
+def load_tik(path=None) -> TIK | None:
+    """The committed TIK weights (weights/tik.pt), or None when absent."""
+    from ..paths import WEIGHTS_DIR
+
+    path = path or (WEIGHTS_DIR / "tik.pt")
+    if not path.exists():
+        return None
+    if str(path) not in _CACHE:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = TIK(window=state["pos"].shape[0], dim=state["pos"].shape[1])
+        net.load_state_dict(state)
+        net.eval()
+        _CACHE[str(path)] = net
+    return _CACHE[str(path)]
+
+
+# ------------------------------------------------------------------------------------- training
+def add_noise(joints: torch.Tensor, p, generator=None) -> torch.Tensor:
+    """i.i.d. Gaussian noise, std = p × mean bone length (per leading batch item), on (..., T, 24, 3)."""
+    from ..skeleton import bone_lengths
+
+    L = bone_lengths(joints).mean(dim=(-1, -2))  # (...,)
+    p = torch.as_tensor(p, dtype=joints.dtype)
+    std = (p * L)[..., None, None, None]
+    return joints + std * torch.randn(joints.shape, generator=generator, dtype=joints.dtype)
+
+
+def build_training_windows(clips_joints: list[np.ndarray], rest_fn, window: int = WINDOW, n: int = 4096,
+                           seed: int = 0):
+    """Random windows of clean joints + the rest skeleton for each (rest_fn(joints) -> (24, 3))."""
+    rng = np.random.default_rng(seed)
+    rests = [torch.as_tensor(rest_fn(j), dtype=torch.float32) for j in clips_joints]
+    ok = [i for i, j in enumerate(clips_joints) if len(j) >= window]
+    Js, Rs = [], []
+    for _ in range(n):
+        i = ok[rng.integers(len(ok))]
+        s = rng.integers(0, len(clips_joints[i]) - window + 1)
+        Js.append(torch.as_tensor(clips_joints[i][s:s + window], dtype=torch.float32))
+        Rs.append(rests[i])
+    return torch.stack(Js), torch.stack(Rs)
+
+
+def train_tik(J: torch.Tensor, rest: torch.Tensor, steps: int = 1500, batch: int = 32, seed: int = 0,
+              lr: float = 1e-3, pmax: float = 0.12, log=print, time_limit: float | None = None) -> TIK:
+    """J (N, W, 24, 3) clean windows, rest (N, 24, 3) -> trained TIK (deterministic for a seed)."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    N, W = J.shape[:2]
+    net = TIK(window=W)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    Jc = J - J[:, :, :1]
+    with torch.no_grad():
+        target = joints_to_rotations(Jc.double(), rest[:, None].double()).float()  # (N,W,24,3,3)
+    t0 = time.time()
+    for step in range(steps):
+        idx = torch.randint(0, N, (batch,), generator=g)
+        p = torch.rand(batch, generator=g) * pmax
+        p[: batch // 4] = 0.0
+        Jn = add_noise(Jc[idx], p, generator=g)
+        Jn = Jn - Jn[:, :, :1]
+        with torch.no_grad():
+            fik = joints_to_rotations(Jn.double(), rest[idx, None].double()).float()
+        pred = sixd_to_rotmat(net(rotmat_to_6d(fik), Jn))
+        tgt = target[idx]
+        loss_rot = ((pred - tgt) ** 2).mean()
+        _, pos = forward_kinematics(pred, rest[idx, None].expand(-1, W, -1, -1))
+        loss_j = ((pos - Jc[idx]) ** 2).sum(-1).mean()
+        loss = loss_rot + 10.0 * loss_j
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if log and (step % 100 == 0 or step == steps - 1):
+            log(f"tik step {step} loss {loss.item():.4f} rot {loss_rot.item():.4f} "
+                f"joint {math.sqrt(loss_j.item()) * 1000:.1f}mm ({time.time() - t0:.0f}s)")
+        if time_limit and time.time() - t0 > time_limit:
+            if log:
+                log(f"tik: stopped at step {step} (time limit {time_limit:.0f}s)")
+            break
+    net.eval()
+    return net
