@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# with the developers' shared data, build the mocap cache once up front (a few minutes at most)
+if [ -n "${UNVEIL_SHARED:-}" ] && [ -d "${UNVEIL_SHARED}/data/mocap" ]; then .venv/bin/unveil data build; fi
 .venv/bin/python -m pytest -q "$@"
