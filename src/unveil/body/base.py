@@ -114,7 +114,10 @@ class BodyModel(torch.nn.Module):
             return shape[None]
         if shape.numel() == self.num_shape:
             return shape.reshape(1, -1)
-        return shape.expand(*batch, self.num_shape).reshape(-1, self.num_shape)
+        shape = shape.expand(*batch, self.num_shape).reshape(-1, self.num_shape)
+        if not shape.requires_grad and bool((shape == shape[:1]).all()):
+            return shape[:1]  # one shape for the whole batch: the rest mesh is computed once
+        return shape
 
     def rest_joints(self, shape=None) -> torch.Tensor:
         """(..., S) or None -> (..., 24, 3) T-pose joints, pelvis at the origin."""

@@ -224,16 +224,33 @@ class SMPLBody(BodyModel):
         j = j - j[:, :1]
         return j[:, self.out_joints]
 
-    def _forward(self, rotmats, shape):
-        n = rotmats.shape[0]
+    def _rest(self, shape):
+        """Pelvis-centred shaped rest mesh and joints; the last shared shape is memoised."""
+        cacheable = shape.shape[0] == 1 and not shape.requires_grad
+        key = (shape.detach().cpu().numpy().tobytes(), shape.dtype, shape.device) if cacheable else None
+        if key is not None and getattr(self, "_rest_key", None) == key:
+            return self._rest_val
         v, J = self._shaped(shape)
         root = J[:, :1]
         v, J = v - root, J - root
+        Wvh = None
+        if shape.shape[0] == 1:  # skinning operand of the shared-mesh path (see _forward)
+            vh = torch.cat([v[0], torch.ones_like(v[0, :, :1])], dim=-1)              # (V, 4)
+            Wvh = (self.weights[:, :, None] * vh[:, None, :]).reshape(vh.shape[0], -1)
+        val = (v, J, Wvh)
+        if key is not None and not any(t.requires_grad for t in val):
+            self._rest_key, self._rest_val = key, val
+        return val
+
+    def _forward(self, rotmats, shape):
+        n = rotmats.shape[0]
+        v, J, Wvh = self._rest(shape)
         eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
         R = torch.cat([rotmats, eye.expand(n, 1, 3, 3)], dim=1)[:, self._src]       # (n, J, 3, 3)
         if self.has_correctives:
             feat = (R[:, 1:] - eye).reshape(n, -1)
             v = v + (feat @ self.posedirs).reshape(n, -1, 3)
+            Wvh = None  # the mesh now differs per pose
         Jn = J.expand(n, -1, -1)
         G = [R[:, 0]]
         P = [Jn[:, 0]]
@@ -246,6 +263,12 @@ class SMPLBody(BodyModel):
         t = P - (G @ Jn[..., None])[..., 0]
         A = torch.cat([G, t[..., None]], dim=-1)                                       # (n, J, 3, 4)
         nj = A.shape[1]
+        if v.shape[0] == 1 and Wvh is not None:
+            # one rest mesh for the whole batch (shared shape, no correctives): by linearity
+            # v_i = sum_{j,c} (w_ij vh_ic) A_j[:, c] -- a single (V, 4J) x (4J, 3n) GEMM.
+            A2 = A.permute(1, 3, 0, 2).reshape(nj * 4, n * 3)
+            verts = (Wvh @ A2).reshape(-1, n, 3).transpose(0, 1)
+            return verts, P[:, self.out_joints]
         T = (self.weights @ A.permute(1, 0, 2, 3).reshape(nj, n * 12))                 # one GEMM
         T = T.reshape(-1, n, 3, 4).transpose(0, 1)                                     # (n, V, 3, 4)
         verts = (T[..., :3] * v[:, :, None, :]).sum(-1) + T[..., 3]
