@@ -236,7 +236,14 @@ def make_recipe(kind: str, seed: int, vertices_world: np.ndarray, joints_world: 
     pel = joints_world[:, 0]
     centre = pel.mean(0)
     face = facing_direction(joints_world)
-    az = np.arctan2(face[0], face[1]) + rng.uniform(-70, 70) * np.pi / 180
+    travel = pel[-1, [0, 2]] - pel[0, [0, 2]] if T else np.zeros(2)
+    if np.linalg.norm(travel) > 1.0:
+        # a walk: look at it from 40-80 degrees off the travel direction, on the side it faces,
+        # so that it crosses the frame (and passes behind the occluders placed below)
+        base = np.arctan2(travel[0], travel[1])
+        az = base + rng.choice([-1.0, 1.0]) * rng.uniform(40, 80) * np.pi / 180
+    else:
+        az = np.arctan2(face[0], face[1]) + rng.uniform(-70, 70) * np.pi / 180
     eye_dir = np.array([np.sin(az), np.cos(az)])
     cam_h = rng.uniform(0.7, 1.8)
     fov = np.deg2rad(rng.uniform(45, 65))
@@ -268,31 +275,40 @@ def make_recipe(kind: str, seed: int, vertices_world: np.ndarray, joints_world: 
     occ_col = tuple(rng.uniform(0.25, 0.75, 3))
     yaw = float(np.arctan2(eye_dir[0], eye_dir[1]))
     # a point on the camera -> subject line, fraction f of the way from the subject
-    def between(frac, at=None):
+    def between(frac, at=None, clearance=0.0):
+        """A point fraction ``frac`` of the way from the subject towards the camera, moved further
+        towards the camera until it is ``clearance`` metres from every pelvis position."""
         p = pel[T // 2] if at is None else at
         c = np.array([eye[0], eye[2]])
         q = np.array([p[0], p[2]])
-        return tuple(q + frac * (c - q))
+        for f in np.arange(frac, 0.9, 0.02):
+            x = q + f * (c - q)
+            if clearance <= 0 or np.linalg.norm(pel[:, [0, 2]] - x, axis=1).min() >= clearance:
+                break
+        return tuple(x)
     second = None
     if kind == "object":
         frac = rng.uniform(0.2, 0.4)
         if rng.random() < 0.5:
-            sc.occluders.append(Occluder("box", between(frac), (rng.uniform(0.5, 0.9), rng.uniform(0.5, 0.9),
-                                                                 rng.uniform(0.4, 0.7)), occ_col, yaw))
+            size = (rng.uniform(0.5, 0.9), rng.uniform(0.5, 0.9), rng.uniform(0.4, 0.7))
+            sc.occluders.append(Occluder("box", between(frac, clearance=0.3 + 0.5 * max(size)), size, occ_col, yaw))
         else:
-            sc.occluders.append(Occluder("table", between(frac), (rng.uniform(0.9, 1.3), rng.uniform(0.72, 0.8),
-                                                                   rng.uniform(0.6, 0.8)), occ_col, yaw))
+            size = (rng.uniform(0.9, 1.3), rng.uniform(0.72, 0.8), rng.uniform(0.6, 0.8))
+            sc.occluders.append(Occluder("table", between(frac, clearance=0.3 + 0.5 * max(size)), size, occ_col,
+                                         yaw))
     elif kind == "pole":
-        sc.occluders.append(Occluder("pole", between(rng.uniform(0.15, 0.4)), (rng.uniform(0.06, 0.12), 3.0),
+        sc.occluders.append(Occluder("pole", between(rng.uniform(0.15, 0.4), clearance=0.4), (rng.uniform(0.06, 0.12), 3.0),
                                      occ_col))
     elif kind == "lower":
         # a wide counter between camera and the whole path: legs hidden throughout
         span = float(np.ptp((pel[:, [0, 2]]) @ np.array([eye_dir[1], -eye_dir[0]]))) if T else 0.0
-        sc.occluders.append(Occluder("box", between(rng.uniform(0.2, 0.3), at=centre),
+        sc.occluders.append(Occluder("box", between(rng.uniform(0.2, 0.3), at=centre, clearance=0.55),
                                      (span + rng.uniform(1.2, 2.0), rng.uniform(0.75, 0.95), 0.5), occ_col, yaw))
     elif kind == "person":
         # the same motion turned 180 degrees about Y, half a clip later, crossing between camera and subject
-        c2 = np.array(between(rng.uniform(0.35, 0.5), at=centre))
+        c2 = np.array(between(rng.uniform(0.2, 0.35), at=centre))
+        side = np.array([eye_dir[1], -eye_dir[0]]) * rng.choice([-1.0, 1.0]) * rng.uniform(0.2, 0.6)
+        c2 = c2 + side
         ang = np.pi + rng.uniform(-0.4, 0.4)
         Ry = np.array([[np.cos(ang), 0, np.sin(ang)], [0, 1, 0], [-np.sin(ang), 0, np.cos(ang)]])
         j2 = np.roll(joints_world, T // 2, axis=0) - np.array([centre[0], 0, centre[2]])
@@ -534,3 +550,116 @@ def load_render_sequences(kinds=("none", "object"), clips=None, seed: int = 0, m
                                       tr["R"], tr["t"], tr["joints_cam"], tr["joints_world"], float(tr["fps"]),
                                       tr["keypoints2d_true"], info))
     return out
+
+
+# ------------------------------------------------------------------------------------ contact sheet
+def contact_sheet(seqs: list[RenderSequence], path, per_row: int = 4, thumb_h: int = 240) -> Path:
+    """One row per sequence: ``per_row`` evenly spaced frames with the detector's COCO-17
+    keypoints (green: confidence >= 0.5, orange: below) and the truth's occluded keypoints
+    (red rings)."""
+    import cv2
+
+    from ..io.video import iter_frames
+    from ..skeleton import COCO17_EDGES
+
+    rows = []
+    for s in seqs:
+        T = len(s.keypoints2d)
+        want = set(np.linspace(0, T - 1, per_row).round().astype(int).tolist())
+        tiles = []
+        for i, fr in iter_frames(s.info["video"]):
+            if i not in want:
+                continue
+            img = fr.copy()
+            kp = s.keypoints2d[i]
+            for a, b in COCO17_EDGES:
+                if kp[a, 2] > 0.05 and kp[b, 2] > 0.05:
+                    cv2.line(img, tuple(np.round(kp[a, :2]).astype(int)), tuple(np.round(kp[b, :2]).astype(int)),
+                             (0, 200, 0), 2, cv2.LINE_AA)
+            for k in range(17):
+                c = tuple(np.round(kp[k, :2]).astype(int))
+                cv2.circle(img, c, 4, (0, 230, 0) if kp[k, 2] >= 0.5 else (255, 150, 0), -1, cv2.LINE_AA)
+                if s.occluded[i, k]:
+                    t2 = tuple(np.round(s.keypoints2d_true[i, k]).astype(int))
+                    cv2.circle(img, t2, 7, (255, 0, 0), 2, cv2.LINE_AA)
+            label = f"{s.kind} {s.name[:28]} f{i}"
+            cv2.putText(img, label, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+            cv2.putText(img, label, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+            scale = thumb_h / img.shape[0]
+            tiles.append(cv2.resize(img, (int(img.shape[1] * scale), thumb_h), interpolation=cv2.INTER_AREA))
+        if tiles:
+            rows.append(np.concatenate(tiles, 1))
+    if not rows:
+        raise UnveilError("nothing to put on the contact sheet")
+    w = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, w - r.shape[1]), (0, 0))) for r in rows]
+    sheet = np.concatenate(rows, 0)
+    from PIL import Image
+
+    path = Path(path)
+    with atomic.atomic_path(path) as tmp:
+        Image.fromarray(sheet).save(tmp)
+    return path
+
+
+def detector_stats(s: RenderSequence) -> dict:
+    """2D error of the detector (% of the subject's 2D height) and confidences, visible vs occluded."""
+    h = np.ptp(s.keypoints2d_true[..., 1], axis=1)[:, None]
+    err = np.linalg.norm(s.keypoints2d[..., :2] - s.keypoints2d_true, axis=-1) / np.maximum(h, 1) * 100
+    det = s.keypoints2d[..., 2].max(-1) > 0
+    occ = s.occluded & det[:, None]
+    vis = ~s.occluded & det[:, None]
+    f = lambda x, m: float(x[m].mean()) if m.any() else float("nan")  # noqa: E731
+    return {"detected": float(det.mean()), "occluded": float(s.occluded.mean()),
+            "err_vis": f(err, vis), "err_occ": f(err, occ),
+            "conf_vis": f(s.keypoints2d[..., 2], vis), "conf_occ": f(s.keypoints2d[..., 2], occ)}
+
+
+def main(argv: list[str], prog: str = "unveil data render") -> int:
+    """Render evaluation clips per scene kind (cached), run the detector, print frames/s and the
+    detector's 2D error, and write a contact sheet."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog=prog, description=main.__doc__)
+    ap.add_argument("--kinds", default=",".join(KINDS), help="comma-separated scene kinds")
+    ap.add_argument("--clips", type=int, default=1, help="evaluation clips (random, seeded); 0 = the demo motion")
+    ap.add_argument("--frames", type=int, default=90, help="frames per clip (from the start)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--width", type=int, default=960)
+    ap.add_argument("--height", type=int, default=540)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--body-model", default="anny")
+    ap.add_argument("--sheet", default=None, help="contact sheet PNG path")
+    ap.add_argument("--no-detect", action="store_true")
+    ap.add_argument("--out", default=None, help=f"render cache folder (default {cache_root()})")
+    a = ap.parse_args(argv)
+    kinds = [k for k in a.kinds.split(",") if k]
+    for k in kinds:
+        if k not in KINDS:
+            raise UnveilError(f"unknown scene kind {k!r} (expected {', '.join(KINDS)})")
+    if a.clips == 0:
+        from types import SimpleNamespace
+
+        from ..demo import load_motion
+
+        m = load_motion()
+        clips = [SimpleNamespace(name=f"demo_{m['clip']}", joints=m["joints"], fps=30.0)]
+    else:
+        from .corpus import load_split
+
+        clips = load_split("eval", max_clips=a.clips, seed=a.seed)
+    t0 = time.time()
+    seqs = load_render_sequences(kinds, clips, a.seed, None, a.frames, a.width, a.height, a.body_model,
+                                 a.workers, not a.no_detect, a.out)
+    print(f"{'sequence':<44} {'kind':<11} {'frames':>6} {'det%':>5} {'occ%':>5} {'err_vis%':>8} "
+          f"{'err_occ%':>8} {'conf_vis':>8} {'conf_occ':>8}")
+    for s in seqs:
+        st = detector_stats(s)
+        print(f"{s.name[:44]:<44} {s.kind:<11} {len(s.keypoints2d):>6} {st['detected'] * 100:>5.0f} "
+              f"{st['occluded'] * 100:>5.0f} {st['err_vis']:>8.1f} {st['err_occ']:>8.1f} {st['conf_vis']:>8.2f} "
+              f"{st['conf_occ']:>8.2f}")
+    print(f"{len(seqs)} sequences in {time.time() - t0:.0f} s (rendering is cached; render frames/s is "
+          "printed when a sequence is rendered)")
+    if a.sheet:
+        print(f"wrote {contact_sheet(seqs, a.sheet)}")
+    return 0
