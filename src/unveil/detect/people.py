@@ -75,21 +75,32 @@ def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3) -> flo
     return float(np.exp(-(d ** 2) / (2 * 0.1 ** 2)).mean())
 
 
-def tiles_for(width: int, height: int, tile: int | None = None, overlap: float = 0.25) -> list[tuple[int, int, int, int]]:
-    """Overlapping square tiles of side ``tile`` (default: half the short side, >= 160 px)."""
+def tiles_for(width: int, height: int, tile: int | None = None, overlap: float = 0.25,
+              max_tiles: int = 20) -> list[tuple[int, int, int, int]]:
+    """Overlapping square tiles covering the frame.
+
+    Default side: the detector's own input size (224 px, no down-scaling: measured best on
+    vtest.avi, see docs/frontend.md), grown by 10% steps until at most ``max_tiles`` tiles cover
+    the frame. No tiles when the frame is small enough for the whole-frame pass.
+    """
+    def grid(t):
+        step = max(1, int(t * (1 - overlap)))
+        xs = list(range(0, max(width - t, 0) + 1, step))
+        ys = list(range(0, max(height - t, 0) + 1, step))
+        if xs[-1] + t < width:
+            xs.append(width - t)
+        if ys[-1] + t < height:
+            ys.append(height - t)
+        return [(x, y, x + t, y + t) for y in ys for x in xs]
+
     if tile is None:
-        tile = max(160, min(width, height) // 2)
+        tile = 224
+        while len(grid(min(tile, width, height))) > max_tiles and tile < min(width, height):
+            tile = int(tile * 1.1)
     tile = min(tile, width, height)
     if tile * 1.5 > max(width, height):  # the whole-frame pass already sees this frame at tile scale
         return []
-    step = max(1, int(tile * (1 - overlap)))
-    xs = list(range(0, max(width - tile, 0) + 1, step))
-    ys = list(range(0, max(height - tile, 0) + 1, step))
-    if xs[-1] + tile < width:
-        xs.append(width - tile)
-    if ys[-1] + tile < height:
-        ys.append(height - tile)
-    return [(x, y, x + tile, y + tile) for y in ys for x in xs]
+    return grid(tile)
 
 
 class PeopleTracker:
@@ -97,12 +108,12 @@ class PeopleTracker:
 
     def __init__(self, redetect_every: int = 5, tiles: bool | int = True, tile_every: int = 4,
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
-                 min_det_score: float = 0.5, max_gap: int = 15, min_len: int = 5, max_people: int = 20,
+                 min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = 5, max_people: int = 20,
                  num_threads: int | None = None):
         self.det = PoseDetector(min_score=min_det_score, num_threads=num_threads)
         self.lmk = LandmarkModel(num_threads=num_threads)
         self.redetect_every, self.tiles, self.tile_every = max(1, redetect_every), tiles, max(1, tile_every)
-        self.min_new_score, self.min_new_vis = min_new_score, min_new_vis
+        self.min_new_score, self.min_new_vis, self.min_new_aspect = min_new_score, min_new_vis, min_new_aspect
         self.n_detects = 0
         self.min_pose_score, self.max_gap, self.min_len, self.max_people = min_pose_score, max_gap, min_len, max_people
         self.live: list[_Track] = []
@@ -164,7 +175,9 @@ class PeopleTracker:
                 if lm2.score >= lm.score:
                     lm = lm2
                 # a new person must be clearly a person: high pose score, visible torso
-                if lm.score < self.min_new_score or lm.keypoints[_TORSO, 2].mean() < self.min_new_vis:
+                b = lm.box()
+                if (lm.score < self.min_new_score or lm.keypoints[_TORSO, 2].mean() < self.min_new_vis
+                        or (b[3] - b[1]) < self.min_new_aspect * (b[2] - b[0])):
                     continue
                 t = time.perf_counter()
                 if any(keypoint_similarity(lm, tr.last) > 0.5 or _iou(lm.box(), tr.last.box()[None])[0] > 0.6
