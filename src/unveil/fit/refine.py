@@ -36,23 +36,33 @@ def fit_to_joints(model, joints, rot0, shape0, iters: int = 60, lr: float = 0.02
     w = torch.ones(J.shape[:2]) if weights is None else torch.as_tensor(np.asarray(weights), dtype=torch.float32)
     delta = torch.zeros(J.shape[0], 24, 3, requires_grad=True)
     s = s0.clone().requires_grad_(fit_shape)
-    params = [delta] + ([s] if fit_shape else [])
-    opt = torch.optim.Adam(params, lr=lr)
     scale = float(s0.abs().max().clamp_min(1.0))
-    for _ in range(iters):
+    groups = [{"params": [delta], "lr": lr * 0.2}]
+    if fit_shape:
+        groups.append({"params": [s], "lr": lr * scale})
+    opt = torch.optim.Adam(groups)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(iters, 1))
+    best = (float("inf"), delta.detach().clone(), s.detach().clone())
+    for it in range(iters + 1):
         with torch.enable_grad():
             rest = model.rest_joints(s[None])[0].float()
             rest = rest - rest[:1]
             R = R0 @ roma.rotvec_to_rotmat(delta)
             _, pos = forward_kinematics(R, rest.expand(J.shape[0], 24, 3))
             err = ((pos - J) ** 2).sum(-1)
-            loss = (err * w).sum() / w.sum() + w_delta * (delta ** 2).sum(-1).mean() \
-                + w_shape * ((s - s0) ** 2).sum() / scale ** 2
+            data = (err * w).sum() / w.sum()
+            loss = data + w_delta * (delta ** 2).sum(-1).mean() + w_shape * ((s - s0) ** 2).sum() / scale ** 2
+            if loss.item() < best[0]:  # keep the best iterate (never worse than the IK start)
+                best = (loss.item(), delta.detach().clone(), s.detach().clone())
+            if it == iters:
+                break
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
         with torch.no_grad():
             s.copy_(_clamp(model, s))
+    _, delta, s = best
     with torch.no_grad():
         R = R0 @ roma.rotvec_to_rotmat(delta)
     return R.detach(), s.detach()

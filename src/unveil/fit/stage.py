@@ -1,0 +1,122 @@
+"""Pipeline stage: completed 3D joints -> body-model parameters per track (ARTS §3.3).
+
+    J (Track3D) --disentangle (Eq. 2-3)--> B --shape (Eq. 6-9)--> β (one per track)
+    J + rest_joints(β) --FIK (swing-twist) [--TIK (Eq. 4-5) if weights/tik.pt exists]--> θ
+    θ, β --final fit (one shared shape, MoRo supp. B)--> θ', β'
+    θ', β' + 2D keypoints + camera --unveil.trajectory.camera.root_translation--> transl
+    -> BodyTrack (global_orient, body_pose axis-angle; joints_cam = the body model's joints)
+
+``joints_cam`` are the SMPL-24 joints of the fitted body (forward kinematics of its rest joints,
+which is what ``BodyModel.forward`` returns), so mesh and joints agree. They differ from the input
+3D joints where the input skeleton has proportions the body model cannot take (see the note in
+``unveil bench ik``); ``joints_source="input"`` returns the input joints + transl instead.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from ..skeleton import COCO17_TO_SMPL24, forward_kinematics, to_coco17
+from ..types import BodyTrack, Camera, Track2D, Track3D
+from .disentangle import bone_lengths
+from .ik import joints_to_rotations, rotmats_to_axis_angle
+from .refine import fit_to_joints
+from .shape import fit_shape
+
+log = logging.getLogger(__name__)
+
+
+def _body(body_model):
+    if isinstance(body_model, (str, bytes)) or body_model is None:
+        from ..body import load_body_model
+
+        return load_body_model(body_model or "anny")
+    return body_model
+
+
+def fit_joints(joints: np.ndarray, body_model, confidence: np.ndarray | None = None, use_tik: bool | None = None,
+               refine_iters: int = 40) -> dict:
+    """Root-relative (T, 24, 3) joints -> {"rotmats" (T,24,3,3), "shape" (S,), "joints" (T,24,3)
+    root-relative body-model joints, "method": str}. ``use_tik``: None = when weights exist."""
+    model = _body(body_model)
+    J = np.asarray(joints, dtype=np.float64)
+    J = J - J[:, :1]
+    B = bone_lengths(J, confidence, robust=True)
+    shape = fit_shape(model, B)
+    with torch.no_grad():
+        rest = model.rest_joints(shape[None].to(model.dtype))[0].double()
+    rest = rest - rest[:1]
+    R = joints_to_rotations(torch.as_tensor(J), rest)
+    method = "FIK"
+    if use_tik is not False:
+        from .tik import load_tik, refine_rotations
+
+        net = load_tik()
+        if net is not None:
+            R = refine_rotations(net, J, rest, fik=R)
+            method = "TIK"
+        elif use_tik:
+            raise FileNotFoundError("TIK weights (unveil/weights/tik.pt) missing: run `unveil train tik`")
+    if refine_iters > 0:
+        w = None if confidence is None else np.clip(np.asarray(confidence, dtype=np.float32), 0.05, 1.0)
+        R, shape = fit_to_joints(model, J, R, shape, iters=refine_iters, weights=w)
+        method += "+fit"
+        with torch.no_grad():
+            rest = model.rest_joints(shape[None].to(model.dtype))[0].double()
+        rest = rest - rest[:1]
+    with torch.no_grad():
+        _, pos = forward_kinematics(R.double(), rest.expand(R.shape[0], 24, 3))
+    return {"rotmats": R.float(), "shape": shape.float(), "joints": pos.float().numpy(), "method": method}
+
+
+def fit_tracks(tracks3d: list[Track3D], tracks2d: list[Track2D], camera: Camera, body_model="anny",
+               use_tik: bool | None = None, refine_iters: int = 40, joints_source: str = "model") -> list[BodyTrack]:
+    """The agreed ARTS stage interface: one :class:`BodyTrack` per :class:`Track3D`.
+
+    ``tracks2d`` (matched by ``id``) give the 2D evidence for the root translation; a track without
+    one (or without the trajectory module) gets ``transl`` = 0 and a note in ``track.notes``.
+    """
+    model = _body(body_model)
+    by_id = {t.id: t for t in tracks2d or []}
+    out = []
+    for tr in tracks3d:
+        notes: list[str] = []
+        res = fit_joints(tr.joints, model, tr.confidence, use_tik=use_tik, refine_iters=refine_iters)
+        rel = res["joints"] if joints_source == "model" else np.asarray(tr.joints) - np.asarray(tr.joints)[:, :1]
+        T = rel.shape[0]
+        transl = np.zeros((T, 3), np.float32)
+        t2 = by_id.get(tr.id)
+        if t2 is None:
+            notes.append("no 2D track: transl = 0")
+        else:
+            try:
+                from ..trajectory.camera import root_translation
+
+                kp = to_coco17(np.asarray(t2.keypoints), t2.layout)
+                sel = np.searchsorted(np.asarray(t2.frames), np.asarray(tr.frames))
+                sel = np.clip(sel, 0, len(t2.frames) - 1)
+                transl = np.asarray(root_translation(rel, kp[sel], camera), dtype=np.float32)
+            except ImportError as e:  # pragma: no cover - the trajectory module is in the repo
+                notes.append(f"trajectory unavailable ({e}): transl = 0")
+        go, bp = rotmats_to_axis_angle(res["rotmats"])
+        joints_cam = (rel + transl[:, None]).astype(np.float32)
+        joints_world = None
+        try:
+            from ..trajectory.world import to_world, world_from_camera
+
+            Rw, tw = world_from_camera(joints_cam)
+            joints_world = to_world(joints_cam, Rw, tw)
+        except Exception as e:  # pragma: no cover
+            notes.append(f"world frame unavailable: {e}")
+        bt = BodyTrack(id=tr.id, frames=np.asarray(tr.frames), global_orient=go, body_pose=bp, transl=transl,
+                       shape=res["shape"].numpy(), joints_cam=joints_cam, joints_world=joints_world,
+                       body_model=str(getattr(model, "name", body_model)))
+        bt.notes = notes + [f"pose: {res['method']}"]  # type: ignore[attr-defined]
+        out.append(bt)
+    return out
+
+
+__all__ = ["fit_tracks", "fit_joints", "COCO17_TO_SMPL24"]
