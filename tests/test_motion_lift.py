@@ -41,3 +41,12 @@ def test_dual_stream_lifter_windows():
         z = m(torch.randn(1, 5, FEAT_DIM))
     assert y.shape == (2, 21, 24, 3) and z.shape == (1, 5, 24, 3)
     assert torch.all(y[:, :, 0] == 0)
+
+
+def test_lstm_numpy_inference_matches_forward():
+    torch.manual_seed(0)
+    m = LSTMLifter(hidden=32, embed=24).eval()
+    x = torch.randn(1, 15, FEAT_DIM)
+    with torch.no_grad():
+        ref = m(x)[0].numpy()
+    assert np.allclose(m.infer(x[0]), ref, atol=1e-4)

@@ -53,3 +53,16 @@ def test_occlusion_mapping():
     assert o.shape == (2, 24)
     assert o[0, 4] and o[0, 7] and o[0, 10] and not o[0, 5] and not o[0, 0]
     assert o[1, 1] and not o[1, 3]  # spine1 needs both hips gone
+
+
+def test_numpy_predictor_matches_torch():
+    from unveil.motion.predict import NumpyPredictor
+
+    torch.manual_seed(0)
+    m = MotionPredictor(16, 8, blocks=3).eval()
+    for p in m.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    x = torch.randn(1, 16, 24, 3)
+    with torch.no_grad():
+        ref = m(x)[0].numpy()
+    assert np.allclose(NumpyPredictor(m)(x[0].numpy()), ref, atol=1e-4)

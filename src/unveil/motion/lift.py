@@ -70,8 +70,43 @@ class LSTMLifter(nn.Module):
             prev = self.out(torch.cat([hc[0], e[:, t]], dim=-1))
             outs.append(prev)
         y = torch.stack(outs, dim=1)
-        self.last_state = (prev, hc)
         return _root0(y)
+
+    @torch.no_grad()
+    def infer(self, feats) -> np.ndarray:
+        """Fast CPU inference of one sequence (T, FEAT_DIM) -> (T, 24, 3) numpy, same numbers as
+        ``forward``: everything that depends only on the input is computed for all frames at once
+        in torch; the recurrent loop runs in numpy (per-call overhead ~1 us instead of ~10 us)."""
+        from scipy.special import erf
+
+        feats = torch.as_tensor(feats, dtype=torch.float32)
+        e = self.embed(feats)                                                   # (T, E)
+        E = e.shape[-1]
+        Wih, Whh = self.cell.weight_ih.numpy(), self.cell.weight_hh.numpy()
+        pre_g = (e @ self.cell.weight_ih[:, :E].T + self.cell.bias_ih + self.cell.bias_hh).numpy()
+        Wp = np.ascontiguousarray(Wih[:, E:].T)                                 # prev-3D part
+        WhhT = np.ascontiguousarray(Whh.T)
+        l1, l2 = self.out[0], self.out[2]
+        H = self.hidden
+        pre_o = (e @ l1.weight[:, H:].T + l1.bias).numpy()
+        W1h = np.ascontiguousarray(l1.weight[:, :H].numpy().T)
+        W2, b2 = np.ascontiguousarray(l2.weight.numpy().T), l2.bias.numpy()
+        T = feats.shape[0]
+        out = np.empty((T, W2.shape[1]), np.float32)
+        prev = np.zeros(W2.shape[1], np.float32)
+        h = np.zeros(H, np.float32)
+        c = np.zeros(H, np.float32)
+        r2 = np.float32(1 / np.sqrt(2))
+        for t in range(T):
+            g = pre_g[t] + prev @ Wp + h @ WhhT
+            i, f, gg, o = g[:H], g[H:2 * H], g[2 * H:3 * H], g[3 * H:]
+            c = c / (1 + np.exp(-f)) + np.tanh(gg) / (1 + np.exp(-i))
+            h = np.tanh(c) / (1 + np.exp(-o))
+            z = h @ W1h + pre_o[t]
+            z = 0.5 * z * (1 + erf(z * r2))
+            prev = z @ W2 + b2
+            out[t] = prev
+        return np.concatenate([np.zeros((T, 1, 3), np.float32), out.reshape(T, NUM_J - 1, 3)], axis=1)
 
 
 class _MSA(nn.Module):

@@ -98,6 +98,35 @@ class MotionPredictor(nn.Module):
         return y.reshape(B, self.n_out, NUM_J, 3)
 
 
+class NumpyPredictor:
+    """The same network as :class:`MotionPredictor` evaluated with numpy for one window at a time
+    (the iterative completion is sequential, so per-call overhead is what costs)."""
+
+    def __init__(self, m: MotionPredictor):
+        with torch.no_grad():
+            self.n_in, self.n_out = m.n_in, m.n_out
+            self.D = m.D.numpy()
+            self.DtL = np.ascontiguousarray(m.Dt.numpy()[: m.n_out])           # only the first L rows
+            self.Wi, self.bi = m.fc_in.weight.numpy().T.copy(), m.fc_in.bias.numpy()
+            self.blocks = [(b.fc.weight.numpy().copy(), b.fc.bias.numpy()[:, None].copy(), b.ln.weight.numpy(),
+                            b.ln.bias.numpy(), b.ln.eps) for b in m.blocks]
+            self.Wo, self.bo = m.fc_out.weight.numpy().T.copy(), m.fc_out.bias.numpy()
+            c = self.Wi.shape[0]
+            self.avg = np.full((c, 1), 1.0 / c, np.float32)  # row means as a matmul (cheaper than .mean)
+
+    def __call__(self, window: np.ndarray) -> np.ndarray:
+        """(N, 24, 3) -> (L, 24, 3)."""
+        x = window.reshape(self.n_in, -1)
+        z = (self.D @ x) @ self.Wi + self.bi
+        for W, b, g, beta, eps in self.blocks:
+            y = W @ z + b
+            y -= y @ self.avg
+            y *= 1.0 / np.sqrt((y * y) @ self.avg + eps)
+            z = z + y * g + beta
+        y = self.DtL @ (z @ self.Wo + self.bo) + x[-1]
+        return y.reshape(self.n_out, NUM_J, 3)
+
+
 @torch.no_grad()
 def complete(joints, occluded, predictor: MotionPredictor) -> np.ndarray:
     """Eq. 5: (T, 24, 3) joints + (T, 24) bool occluded -> completed copy (visible joints untouched)."""
@@ -107,15 +136,14 @@ def complete(joints, occluded, predictor: MotionPredictor) -> np.ndarray:
     N = predictor.n_in
     buf = np.concatenate([np.repeat(P[:1], N, axis=0), P], axis=0)  # pad by repeating frame 0
     rows = np.nonzero(occ.any(-1))[0]
+    if not len(rows):
+        return P
+    fast = NumpyPredictor(predictor)
     for t in rows:
-        window = torch.from_numpy(buf[t:t + N][None])
-        pred = predictor(window)[0, 0].numpy()
+        pred = fast(buf[t:t + N])[0]
         m = occ[t]
         buf[t + N, m] = pred[m]
-    out = buf[N:]
-    if T and not occ.any():
-        return out
-    return out
+    return buf[N:]
 
 
 def train(n_in: int = 16, n_out: int = 8, steps: int = 4000, seed: int = 0, out=None, batch: int = 128,

@@ -70,7 +70,8 @@ class MoPO:
         S2 = det(torch.from_numpy(np.ascontiguousarray(kp[..., 2]))[None])[0].numpy()
         occ17 = ~(S2 > det.threshold)
         feats = _lift.features(kp, camera, use_conf=self.use_conf)[None]
-        joints = _lifter(self.lifter_kind, self.use_conf)(feats)[0].numpy()
+        lifter = _lifter(self.lifter_kind, self.use_conf)
+        joints = lifter.infer(feats[0]) if hasattr(lifter, "infer") else lifter(feats)[0].numpy()
         occ24 = occluded_smpl24(occ17)
         if self.do_complete:
             joints = _pred.complete(joints, occ24, _predictor(*self.lengths))
@@ -184,7 +185,7 @@ def speed_report(frames: int = 3000, occluded_fraction: float = 0.25, seed: int 
         det = _detector("spatiotemporal")
         S2 = det(torch.from_numpy(np.ascontiguousarray(kp[..., 2]))[None])[0].numpy()
         t1 = time.perf_counter()
-        j = _lifter("lstm", True)(_lift.features(kp, cam)[None])[0].numpy()
+        j = _lifter("lstm", True).infer(_lift.features(kp, cam))
         t2 = time.perf_counter()
         occ24 = occluded_smpl24(~(S2 > det.threshold))
         _pred.complete(j, occ24, _predictor(16, 8))
