@@ -108,6 +108,9 @@ def test_occlusion_labels_for_a_joint_behind_a_box(rig):
     recipe = sv.Recipe("lower", 0, sc)
     (i, img, vis, vis_any), = list(sv.render_frames(recipe, [rig], [posed["vertices"]], workers=1))
     assert img.shape == (320, 240, 3)
+    res, fb = __import__("unveil.render.scene", fromlist=["x"]).render_frame(
+        sc, [(posed["vertices"][0], rig.faces, rig.colors)], keep_buffer=True)
+    assert (res.object_id == 0).sum() > 1000 and (res.object_id == 100).sum() > 1000   # body and box drawn
     occluded = vis < sv.OCC_THRESHOLD
     assert occluded[[13, 14, 15, 16]].all()                         # knees + ankles behind the box
     assert not occluded[[0, 5, 6, 7, 8, 9, 10]].any()                # head and arms in view

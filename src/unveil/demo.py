@@ -203,7 +203,7 @@ def main(argv: list[str], prog: str = "unveil demo") -> int:
     ap.add_argument("-o", "--out", default="demo_out", help="output folder (default: demo_out)")
     ap.add_argument("--frames", type=int, default=150, help="frames to render at 30 fps (default 150 = 5 s)")
     ap.add_argument("--kind", default="object", help="scene kind: none, object, pole, truncation, person, lower")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=3, help="scene seed (default 3: a box the walk passes behind)")
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
     ap.add_argument("--body-model", default="anny")

@@ -27,7 +27,8 @@ Pipeline per (clip, kind, seed):
 4. **Scene recipes** (:func:`make_recipe`), seeded per kind: ``none``, ``object`` (box or table on
    the camera–subject line), ``pole``, ``truncation`` (close camera aimed at the upper body: the
    frame edge cuts the legs), ``person`` (a second rendered person crossing in front), ``lower``
-   (a wide, waist-high counter in front of the subject for the whole clip); the camera's azimuth
+   (a wide, waist-high counter in front of the subject for the whole clip), ``mixed`` (a box and a
+   pole at two points of the path); the camera's azimuth
    (±70° around the subject's facing), height (0.7–1.8 m), vertical FoV (45–65°) vary, and the
    distance is the smallest that keeps the subject in frame (the truncation kind excepted).
 5. **Render** frames in worker processes (:mod:`multiprocessing`, 2 by default), write an H.264
@@ -57,7 +58,7 @@ from ..errors import UnveilError
 from ..skeleton import SMPL24_INDEX as JI
 from ..types import Camera
 
-KINDS = ("none", "object", "pole", "truncation", "person", "lower")
+KINDS = ("none", "object", "pole", "truncation", "person", "lower", "mixed")
 COCO_FROM_JOINT = {5: 16, 6: 17, 7: 18, 8: 19, 9: 20, 10: 21, 13: 4, 14: 5, 15: 7, 16: 8}
 OCC_THRESHOLD = 0.5
 
@@ -296,6 +297,15 @@ def make_recipe(kind: str, seed: int, vertices_world: np.ndarray, joints_world: 
             size = (rng.uniform(0.9, 1.3), rng.uniform(0.72, 0.8), rng.uniform(0.6, 0.8))
             sc.occluders.append(Occluder("table", between(frac, clearance=0.3 + 0.5 * max(size)), size, occ_col,
                                          yaw))
+    elif kind == "mixed":
+        # a low box and a pole at different points of the path
+        size = (rng.uniform(0.5, 0.9), rng.uniform(0.5, 0.8), rng.uniform(0.4, 0.6))
+        a = pel[T // 4] if T else centre
+        b = pel[(3 * T) // 4] if T else centre
+        sc.occluders.append(Occluder("box", between(rng.uniform(0.2, 0.4), at=a, clearance=0.3 + 0.5 * max(size)),
+                                     size, occ_col, yaw))
+        sc.occluders.append(Occluder("pole", between(rng.uniform(0.15, 0.4), at=b, clearance=0.4),
+                                     (rng.uniform(0.06, 0.12), 3.0), tuple(rng.uniform(0.25, 0.75, 3))))
     elif kind == "pole":
         sc.occluders.append(Occluder("pole", between(rng.uniform(0.15, 0.4), clearance=0.4), (rng.uniform(0.06, 0.12), 3.0),
                                      occ_col))
