@@ -25,6 +25,8 @@ TRAINERS: dict[str, str] = {
     "mopo-predict-8-4": "unveil.motion.predict:train_8_4",
     "mopo-predict-16-1": "unveil.motion.predict:train_16_1",
     "mopo-fusion": "unveil.motion.fusion:train",
+    "tik": "unveil.fit.training:train_tik",
+    "shape": "unveil.fit.training:train_shape",
     "perframe": "unveil.motion.perframe:train",
 }
 

@@ -9,7 +9,9 @@ that carries the rest bone direction onto the observed one, and a *twist* about 
 where t_j is the rest-pose bone direction (child minus joint, rest skeleton) and G the global
 rotation of the parent, solved in tree order (so each joint's swing is expressed in its parent's
 already-posed frame). Joints with several children (pelvis: hips + spine1; spine3: neck + collars)
-get the best-fit rotation of all child directions (weighted Kabsch / ``roma.rigid_vectors_registration``).
+get the best-fit rotation (Kabsch, ``roma.special_procrustes``) of two directions: the left–right
+pair's difference vector and the middle child's bone (robust to skeletons whose hips/collars hang
+lower or higher than the body model's; the pair's own offsets are then not matched exactly).
 Leaves (feet, head, hands) carry no evidence: identity.
 
 Twist (documented choice): joint positions carry no twist, so it comes from a *prior* plus the
@@ -97,6 +99,25 @@ def _fit_rotation(rest_dirs: torch.Tensor, obs_dirs: torch.Tensor, weights=None)
     return roma.special_procrustes(M.sum(-3))
 
 
+def _multi_child_dirs(kids, t, d):
+    """Direction sets for a joint with several children (rest ``t``, observed ``d``: (..., k, 3)).
+
+    A left/right pair (hips, collars) is used through its difference vector (robust to skeletons
+    that hang the pair lower or higher than the body model does) together with the middle child's
+    bone direction; other joints use every child direction."""
+    from ..skeleton import SMPL24_FLIP
+
+    pair = [i for i, c in enumerate(kids) if SMPL24_FLIP[c] != c]
+    mid = [i for i, c in enumerate(kids) if SMPL24_FLIP[c] == c]
+    if len(pair) == 2 and len(mid) == 1:
+        a, b = pair
+        m = mid[0]
+        rest = torch.stack([_unit(t[..., a, :] - t[..., b, :]), _unit(t[..., m, :])], -2)
+        obs = torch.stack([_unit(d[..., a, :] - d[..., b, :]), _unit(d[..., m, :])], -2)
+        return rest, obs
+    return _unit(t), _unit(d)
+
+
 def _as_tensor(x, like=None) -> tuple[torch.Tensor, bool]:
     if isinstance(x, torch.Tensor):
         return x, False
@@ -104,12 +125,17 @@ def _as_tensor(x, like=None) -> tuple[torch.Tensor, bool]:
     return torch.as_tensor(np.asarray(x), dtype=dtype), True
 
 
-def joints_to_rotations(joints, rest_joints, twist: str = "hinge", return_global: bool = False):
+def joints_to_rotations(joints, rest_joints, twist: str = "hinge", return_global: bool = False,
+                        aim: str = "position"):
     """Swing(-twist) IK: SMPL-24 joint positions -> local rotations.
 
     joints: (..., 24, 3) observed positions (any frame; only bone directions are used).
     rest_joints: (..., 24, 3) the body model's zero-pose joints (broadcast against ``joints``).
     twist: "hinge" (hip/shoulder twist from the knee/elbow hinge plane, else zero) or "zero".
+    aim: "position" (default) aims each bone from the joint's *posed* position (forward kinematics
+    so far) at the observed child, so that a joint the rest skeleton cannot place exactly (e.g. a
+    collar hung differently) does not shift its whole subtree; "direction" uses the observed bone
+    direction (HybrIK). Identical when the rest skeleton fits the observation.
     Returns local rotation matrices (..., 24, 3, 3) (index 0 = global orientation), the same type
     (numpy or torch) as ``joints``; with ``return_global`` also the global rotations.
     Exactly reproduces every bone direction of a single-child joint; multi-child joints (pelvis,
@@ -124,23 +150,28 @@ def joints_to_rotations(joints, rest_joints, twist: str = "hinge", return_global
     n = len(PARENTS)
     glob: list[torch.Tensor | None] = [None] * n
     local: list[torch.Tensor | None] = [None] * n
+    pos: list[torch.Tensor | None] = [None] * n
     hinge_of = {h[0]: h for h in HINGES} if twist == "hinge" else {}
     for j in range(n):
         p = PARENTS[j]
         Gp = eye if p < 0 else glob[p]
+        if p < 0 or aim != "position":
+            pos[j] = J[..., j, :]
+        else:
+            pos[j] = pos[p] + (Gp @ (rest[..., j, :] - rest[..., p, :])[..., None]).squeeze(-1)
         kids = CHILDREN[j]
         if not kids:
             R = eye
         else:
             t = torch.stack([rest[..., c, :] - rest[..., j, :] for c in kids], -2)   # (...,k,3)
-            d = torch.stack([J[..., c, :] - J[..., j, :] for c in kids], -2)
+            d = torch.stack([J[..., c, :] - pos[j] for c in kids], -2)
             d_loc = (Gp.transpose(-1, -2)[..., None, :, :] @ d[..., None]).squeeze(-1)
             if len(kids) == 1:
                 R = swing_rotation(t[..., 0, :], d_loc[..., 0, :])
                 if j in hinge_of:
                     R = R @ _hinge_twist(hinge_of[j], t[..., 0, :], Gp @ R, J, rest)
             else:
-                R = _fit_rotation(_unit(t), _unit(d_loc))
+                R = _fit_rotation(*_multi_child_dirs(kids, t, d_loc))
         local[j] = R
         glob[j] = Gp @ R
     out = torch.stack(local, -3)

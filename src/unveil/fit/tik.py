@@ -57,13 +57,24 @@ class TIK(nn.Module):
         nn.init.zeros_(self.head.bias)
         nn.init.normal_(self.pos, std=0.02)
 
-    def forward(self, rot6d: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
-        """rot6d (B, W, 24, 6) FIK rotations, joints (B, W, 24, 3) root-relative -> (B, W, 24, 6)."""
-        B, W = rot6d.shape[:2]
-        x = torch.cat([rot6d.reshape(B, W, -1), joints.reshape(B, W, -1)], -1)
+    def forward(self, rotmats: torch.Tensor, joints: torch.Tensor) -> torch.Tensor:
+        """rotmats (B, W, 24, 3, 3) FIK local rotations, joints (B, W, 24, 3) root-relative (any
+        frame) -> refined rotations (B, W, 24, 3, 3).
+
+        Invariant to the global frame: the root rotations and the joints are expressed in the
+        window's middle-frame root frame before the network and rotated back after it."""
+        B, W = rotmats.shape[:2]
+        Rm = rotmats[:, W // 2, 0]                                          # (B,3,3)
+        rot = rotmats.clone()
+        rot[:, :, 0] = Rm[:, None].transpose(-1, -2) @ rotmats[:, :, 0]
+        Jc = joints @ Rm[:, None]                                            # Rm^T x
+        x6 = rotmat_to_6d(rot)
+        x = torch.cat([x6.reshape(B, W, -1), Jc.reshape(B, W, -1)], -1)
         h = self.embed(x) + self.pos[:W]
         h = self.msa(h)
-        return rot6d + self.head(h).reshape(B, W, 24, 6)
+        out = sixd_to_rotmat(x6 + self.head(h).reshape(B, W, 24, 6))
+        out0 = Rm[:, None] @ out[:, :, 0]
+        return torch.cat([out0[:, :, None], out[:, :, 1:]], 2)
 
 
 def _window_starts(T: int, W: int) -> list[int]:
@@ -88,18 +99,17 @@ def refine_rotations(net: TIK, joints, rest_joints, fik=None) -> torch.Tensor:
     T = J.shape[0]
     W = net.window
     Jr = (J - J[:, :1]).float()
-    x6 = rotmat_to_6d(R0.float())
+    x = R0.float()
     if T < W:  # pad by repeating the last frame
         pad = W - T
-        x6 = torch.cat([x6, x6[-1:].expand(pad, -1, -1)])
+        x = torch.cat([x, x[-1:].expand(pad, -1, -1, -1)])
         Jr = torch.cat([Jr, Jr[-1:].expand(pad, -1, -1)])
-    Tp = x6.shape[0]
+    Tp = x.shape[0]
     starts = _window_starts(Tp, W)
-    out = torch.zeros_like(x6)
+    out = torch.zeros_like(x)
     best = torch.full((Tp,), -1.0)
-    batch6 = torch.stack([x6[s:s + W] for s in starts])
-    batchJ = torch.stack([Jr[s:s + W] for s in starts])
-    pred = net(batch6, batchJ)
+    pred = torch.cat([net(torch.stack([x[s:s + W] for s in starts[i:i + 64]]),
+                          torch.stack([Jr[s:s + W] for s in starts[i:i + 64]])) for i in range(0, len(starts), 64)])
     centre = torch.minimum(torch.arange(W) + 0.5, W - 0.5 - torch.arange(W).float())
     for i, s in enumerate(starts):
         c = centre.clone()
@@ -110,7 +120,7 @@ def refine_rotations(net: TIK, joints, rest_joints, fik=None) -> torch.Tensor:
         take = c > best[s:s + W]
         out[s:s + W][take] = pred[i][take]
         best[s:s + W] = torch.maximum(best[s:s + W], c)
-    return sixd_to_rotmat(out[:T].double())
+    return out[:T].double()
 
 
 _CACHE: dict = {}
@@ -179,7 +189,7 @@ def train_tik(J: torch.Tensor, rest: torch.Tensor, steps: int = 1500, batch: int
         Jn = Jn - Jn[:, :, :1]
         with torch.no_grad():
             fik = joints_to_rotations(Jn.double(), rest[idx, None].double()).float()
-        pred = sixd_to_rotmat(net(rotmat_to_6d(fik), Jn))
+        pred = net(fik, Jn)
         tgt = target[idx]
         loss_rot = ((pred - tgt) ** 2).mean()
         _, pos = forward_kinematics(pred, rest[idx, None].expand(-1, W, -1, -1))
