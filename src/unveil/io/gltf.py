@@ -1,0 +1,190 @@
+"""Animated, skinned glTF 2.0 binary (``OUT/<id>.glb``) of one body track, written with pygltflib.
+
+Contents (glTF 2.0 spec, "Skins" and "Animations"):
+
+- one mesh: the body model's rest mesh (SMPL T-pose, Y up, metres, pelvis at the origin) at the
+  track's shape, with ``NORMAL``, ``COLOR_0`` (the body model's part colours) and the skinning
+  attributes ``JOINTS_n`` / ``WEIGHTS_n``: each vertex keeps its ``max_influences`` largest
+  weights over the 24 SMPL joints, renormalised to sum 1. The default 8 (two sets, ``_0`` and
+  ``_1``) is exact for the Anny-derived model (at most 6 non-zero weights per vertex); 4 gives the
+  single set every viewer reads, at a few mm of error where more than 4 joints blend.
+- a 24-joint skin, hierarchy = SMPL-24 parents, joint node ``j`` translated by
+  ``rest_j - rest_parent(j)``; the inverse bind matrices are ``translate(-rest_j)`` (the rest pose
+  has identity rotations), stored column-major.
+- one animation: a rotation (unit quaternion, XYZW, sign-continuous) channel per joint and a
+  translation channel on the pelvis, keyed at ``frame_times(frames, fps)``.
+
+Linear blend skinning with these transforms reproduces the body model's ``forward`` (SMPL Eq. 4:
+``v' = sum_k w_k G_k(theta) G_k(0)^-1 v``) exactly when the model has no pose correctives; the
+motion is in the Y-up world frame of ``joints_world`` (see :mod:`unveil.io.exports`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pygltflib as gl
+import roma
+import torch
+
+from ..atomic import write_bytes
+from ..skeleton import SMPL24_NAMES, SMPL24_PARENTS
+from ..types import BodyTrack
+from .exports import world_motion
+
+ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
+FLOAT, UBYTE, USHORT, UINT = 5126, 5121, 5123, 5125
+
+
+def top_weights(weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(V, J) skin weights -> (V, k) joint indices and (V, k) weights (largest k, sum 1)."""
+    w = np.clip(np.asarray(weights, np.float64), 0.0, None)
+    k = min(k, w.shape[1])
+    idx = np.argsort(-w, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(w, idx, 1)
+    s = top.sum(1, keepdims=True)
+    bad = s[:, 0] <= 0
+    top = np.where(s > 0, top / np.where(s > 0, s, 1.0), 0.0)
+    top[bad, 0] = 1.0  # an unweighted vertex follows the pelvis (index of argsort col 0)
+    idx[top == 0] = 0  # unused slots: joint 0 with weight 0 (conventional)
+    return idx, top
+
+
+def vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    n = np.zeros_like(v)
+    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    for c in range(3):
+        np.add.at(n, f[:, c], fn)
+    ln = np.linalg.norm(n, axis=1, keepdims=True)
+    n = np.where(ln > 1e-12, n / np.where(ln > 1e-12, ln, 1.0), np.array([0.0, 1.0, 0.0]))
+    return n.astype(np.float32)
+
+
+def continuous_quats(q: np.ndarray) -> np.ndarray:
+    """(T, J, 4) quaternions with signs flipped so consecutive keys are in the same hemisphere."""
+    q = q.copy()
+    for i in range(1, q.shape[0]):
+        flip = (q[i] * q[i - 1]).sum(-1) < 0
+        q[i, flip] *= -1
+    return q
+
+
+class _Builder:
+    """Accumulates the binary chunk: every bufferView starts on a 4-byte boundary."""
+
+    def __init__(self, g: gl.GLTF2):
+        self.g = g
+        self.blob = bytearray()
+
+    def add(self, arr: np.ndarray, ctype: int, atype: str, target: int | None = None,
+            minmax: bool = False, normalized: bool = False) -> int:
+        arr = np.ascontiguousarray(arr)
+        pad = (-len(self.blob)) % 4
+        self.blob += b"\0" * pad
+        bv = gl.BufferView(buffer=0, byteOffset=len(self.blob), byteLength=arr.nbytes, target=target)
+        self.blob += arr.tobytes()
+        self.g.bufferViews.append(bv)
+        ncomp = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[atype]
+        acc = gl.Accessor(bufferView=len(self.g.bufferViews) - 1, byteOffset=0, componentType=ctype,
+                          count=int(arr.shape[0]), type=atype, normalized=True if normalized else None)
+        if minmax:
+            flat = arr.reshape(arr.shape[0], ncomp)
+            if ctype == FLOAT:
+                acc.min, acc.max = flat.min(0).astype(float).tolist(), flat.max(0).astype(float).tolist()
+            else:
+                acc.min, acc.max = flat.min(0).astype(int).tolist(), flat.max(0).astype(int).tolist()
+        self.g.accessors.append(acc)
+        return len(self.g.accessors) - 1
+
+
+def build_glb(body_track: BodyTrack, body_model, fps: float, max_influences: int = 8) -> bytes:
+    """The GLB file's bytes (see the module docstring)."""
+    m = world_motion(body_track, body_model, fps)
+    T = m.rotmats.shape[0]
+    if T == 0:
+        raise ValueError("empty track")
+    with torch.no_grad():
+        verts = body_model.rest_vertices(torch.from_numpy(m.shape).to(body_model.dtype)).double().cpu().numpy()
+        faces = body_model.faces.cpu().numpy().astype(np.int64)
+        weights = body_model.skin_weights.detach().double().cpu().numpy()
+    colors = None
+    try:
+        colors = np.asarray(body_model.vertex_colors(), np.uint8)
+    except Exception:  # colours are optional (a model without part labels)
+        pass
+    V = verts.shape[0]
+    rest = m.rest_joints
+    pos = verts.astype(np.float32)
+
+    g = gl.GLTF2(asset=gl.Asset(version="2.0", generator="unveil"))
+    b = _Builder(g)
+    attrs = gl.Attributes(POSITION=b.add(pos, FLOAT, "VEC3", ARRAY_BUFFER, minmax=True),
+                          NORMAL=b.add(vertex_normals(pos, faces), FLOAT, "VEC3", ARRAY_BUFFER))
+    if colors is not None and colors.shape == (V, 3):
+        rgba = np.concatenate([colors, np.full((V, 1), 255, np.uint8)], 1)
+        attrs.COLOR_0 = b.add(rgba, UBYTE, "VEC4", ARRAY_BUFFER, normalized=True)
+    idx, w = top_weights(weights, max(1, int(max_influences)))
+    nsets = (idx.shape[1] + 3) // 4
+    idx = np.pad(idx, ((0, 0), (0, nsets * 4 - idx.shape[1])))
+    w = np.pad(w, ((0, 0), (0, nsets * 4 - w.shape[1])))
+    if nsets > 1 and not (w[:, 4:] > 0).any():  # the extra set carries nothing: drop it
+        nsets, idx, w = 1, idx[:, :4], w[:, :4]
+    w32 = w.astype(np.float32)
+    w32[:, 0] += 1.0 - w32.sum(1)  # float32 sums exactly ~1 (validator tolerance)
+    for s in range(nsets):
+        setattr(attrs, f"JOINTS_{s}", b.add(idx[:, 4 * s:4 * s + 4].astype(np.uint8), UBYTE, "VEC4", ARRAY_BUFFER))
+        setattr(attrs, f"WEIGHTS_{s}", b.add(w32[:, 4 * s:4 * s + 4], FLOAT, "VEC4", ARRAY_BUFFER))
+    ind = faces.reshape(-1)
+    ind_acc = b.add(ind.astype(np.uint16) if V < 65535 else ind.astype(np.uint32),
+                    USHORT if V < 65535 else UINT, "SCALAR", ELEMENT_ARRAY_BUFFER, minmax=True)
+    g.materials.append(gl.Material(name="body", doubleSided=False, pbrMetallicRoughness=gl.PbrMetallicRoughness(
+        baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=0.8)))
+    g.meshes.append(gl.Mesh(name="body", primitives=[gl.Primitive(attributes=attrs, indices=ind_acc, material=0,
+                                                                  mode=4)]))
+
+    # nodes: 0 = armature, 1..24 = joints, 25 = skinned mesh (both scene roots)
+    tid = body_track.id
+    J = len(SMPL24_PARENTS)
+    jn = [1 + j for j in range(J)]
+    g.nodes.append(gl.Node(name=f"unveil_{tid}", children=[jn[0]]))
+    for j in range(J):
+        p = SMPL24_PARENTS[j]
+        off = rest[j] - (rest[p] if p >= 0 else 0.0)
+        g.nodes.append(gl.Node(name=SMPL24_NAMES[j], translation=[float(x) for x in off],
+                               children=[jn[c] for c in range(J) if SMPL24_PARENTS[c] == j] or None))
+    g.nodes.append(gl.Node(name=f"body_{tid}", mesh=0, skin=0))
+    ibm = np.tile(np.eye(4, dtype=np.float32), (J, 1, 1))
+    ibm[:, :3, 3] = -rest
+    ibm_acc = b.add(np.ascontiguousarray(ibm.transpose(0, 2, 1)).reshape(J, 16), FLOAT, "MAT4")  # column-major
+    g.skins.append(gl.Skin(name=f"smpl24_{tid}", inverseBindMatrices=ibm_acc, skeleton=jn[0], joints=jn))
+    g.scenes.append(gl.Scene(name="unveil", nodes=[0, 1 + J]))  # skinned mesh node at the root
+    g.scene = 0
+
+    # animation
+    times = np.asarray(m.times, np.float32)
+    if T == 1:
+        times = np.zeros(1, np.float32)
+    t_acc = b.add(times, FLOAT, "SCALAR", minmax=True)
+    q = roma.rotmat_to_unitquat(torch.from_numpy(m.rotmats)).numpy()  # (T, J, 4) XYZW
+    q = continuous_quats(q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
+    samplers, channels = [], []
+    for j in range(J):
+        samplers.append(gl.AnimationSampler(input=t_acc, output=b.add(q[:, j], FLOAT, "VEC4"), interpolation="LINEAR"))
+        channels.append(gl.AnimationChannel(sampler=j, target=gl.AnimationChannelTarget(node=jn[j], path="rotation")))
+    samplers.append(gl.AnimationSampler(input=t_acc, output=b.add(m.transl.astype(np.float32), FLOAT, "VEC3"),
+                                        interpolation="LINEAR"))
+    channels.append(gl.AnimationChannel(sampler=J, target=gl.AnimationChannelTarget(node=jn[0], path="translation")))
+    g.animations.append(gl.Animation(name=f"track_{tid}", samplers=samplers, channels=channels))
+
+    pad = (-len(b.blob)) % 4
+    b.blob += b"\0" * pad
+    g.buffers.append(gl.Buffer(byteLength=len(b.blob)))
+    g.set_binary_blob(bytes(b.blob))
+    return b"".join(g.save_to_bytes())
+
+
+def write_glb(path, body_track: BodyTrack, body_model, fps: float, max_influences: int = 8) -> None:
+    """Write ``path`` (atomically): see the module docstring."""
+    write_bytes(path, build_glb(body_track, body_model, fps, max_influences=max_influences))
+
+
+__all__ = ["write_glb", "build_glb", "top_weights"]
