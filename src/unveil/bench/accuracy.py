@@ -66,7 +66,8 @@ def render_sequences(kinds, n_clips: int | None, seed: int) -> dict:
         from ..data.synthvideo import load_render_sequences
     except ImportError as e:
         raise UnveilError(f"--source render needs unveil.data.synthvideo.load_render_sequences ({e})") from e
-    seqs = load_render_sequences(kinds=list(kinds), clips=n_clips, seed=seed)
+    kw = {} if n_clips is None else {"max_clips": n_clips}
+    seqs = load_render_sequences(kinds=list(kinds), clips=None, seed=seed, **kw)
     out: dict = {k: [] for k in kinds}
     for s in seqs:
         out.setdefault(s.kind, []).append(s)

@@ -16,7 +16,8 @@ shared/design/synthetic-video.md (a real BlazePose run on renders):
   same keypoint with confidence 0.3–0.7 (some of these pass a 0.6 visibility threshold — on purpose).
 - ``lower``: a low wall in front of the legs for >= 3 s (the whole window when shorter): the top
   edge sits between knee and hip height (image space, following the person); ankles are reported
-  on the wall's top edge, knees drift.
+  on the wall's top edge (x: a 1 s moving average of the true x plus a constant offset up to 20% of
+  the leg length: the detector follows the body, not the step), knees drift.
 - ``mixed``: object + person, plus lower with probability 0.5.
 Every kind also hides keypoints that fall outside the image.
 
@@ -274,8 +275,13 @@ def lower_wall(scene: Scene, rng) -> Occlusion:
     hidden = scene.uv[s:e, :, 1] >= top[:, None]
     hidden[:, [13, 14, 15, 16]] = True
     occ.mask[s:e] = hidden
-    for kk in (15, 16):                                                # ankles reported on the wall top
-        occ.pos[s:e, kk, 0] = scene.uv[s:e, kk, 0] + rng.normal(0, 0.02, e - s) * (hip_v - knee_v + 1)
+    # ankles reported on the wall top; horizontally the detector cannot see the foot: a 1 s moving
+    # average of the true x (it follows the body, not the step) plus a constant offset
+    k1 = max(1, int(scene.fps)) | 1
+    leg = np.maximum(np.median(hip_v - knee_v), 1.0) * 2.0             # ~ leg length in pixels
+    for kk in (15, 16):
+        xs = np.pad(scene.uv[s:e, kk, 0], (k1 // 2, k1 // 2), mode="edge")
+        occ.pos[s:e, kk, 0] = np.convolve(xs, np.ones(k1) / k1, mode="valid") + rng.uniform(-0.2, 0.2) * leg
         occ.pos[s:e, kk, 1] = top
         occ.conf[s:e, kk] = rng.uniform(0.0, 0.1, e - s)
     occ.info["lower"] = {"start": s, "end": e, "top": top}

@@ -96,7 +96,7 @@ def _dataset(split: str, n: int, seed: int, window: int = 32):
     return x.reshape(B * T, -1), y.reshape(B * T, 24, 3)
 
 
-def train(seed: int = 0, out: str | None = None, steps: int = 6000, windows: int = 2500,
+def train(seed: int = 0, out: str | None = None, steps: int = 8000, windows: int = 8000,
           batch: int = 512, lr: float = 2e-3, log=print) -> dict:
     """Train the per-frame lifter; writes float16 weights to ``out`` (default: the shipped file)."""
     from .. import atomic
