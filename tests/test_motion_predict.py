@@ -66,3 +66,33 @@ def test_numpy_predictor_matches_torch():
     with torch.no_grad():
         ref = m(x)[0].numpy()
     assert np.allclose(NumpyPredictor(m)(x[0].numpy()), ref, atol=1e-4)
+
+
+def test_bidirectional_completion_blends_and_keeps_visible():
+    from unveil.motion.predict import _gap_distances
+
+    occ = np.zeros((10, 24), bool)
+    occ[3:7, 4] = True
+    a, b = _gap_distances(occ)
+    assert a[3, 4] == 1 and b[3, 4] == 4 and a[6, 4] == 4 and b[6, 4] == 1
+    m = MotionPredictor(4, 2, blocks=1).eval()
+    # a joint that moves linearly: untrained "hold" from each side gives the nearer end's value
+    J = np.zeros((10, 24, 3), np.float32)
+    J[:, 4, 0] = np.arange(10)
+    J[occ] = 100.0  # garbage where occluded
+    out = complete(J, occ, m, bidirectional=True)
+    assert np.array_equal(out[~occ], J[~occ])
+    assert np.all(out[3:7, 4, 0] > 2) and np.all(out[3:7, 4, 0] < 7)
+
+
+def test_blend_falls_back_to_lifter_without_visible_history():
+    m = MotionPredictor(4, 2, blocks=1).eval()
+    J = np.random.default_rng(1).normal(size=(12, 24, 3)).astype(np.float32)
+    occ = np.zeros((12, 24), bool)
+    occ[:, 7] = True          # never visible -> keep the lifter's estimate
+    occ[5:8, 4] = True        # short gap -> mostly the prediction
+    out = complete(J, occ, m, blend_tau=10.0)
+    assert np.allclose(out[:, 7], J[:, 7])
+    assert np.array_equal(out[~occ], J[~occ])
+    hold = J[4, 4]
+    assert np.linalg.norm(out[5, 4] - hold) < np.linalg.norm(J[5, 4] - hold)

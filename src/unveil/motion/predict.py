@@ -127,23 +127,61 @@ class NumpyPredictor:
         return y.reshape(self.n_out, NUM_J, 3)
 
 
-@torch.no_grad()
-def complete(joints, occluded, predictor: MotionPredictor) -> np.ndarray:
-    """Eq. 5: (T, 24, 3) joints + (T, 24) bool occluded -> completed copy (visible joints untouched)."""
-    P = np.array(joints, dtype=np.float32, copy=True)
-    occ = np.asarray(occluded, bool)
-    T = P.shape[0]
-    N = predictor.n_in
+def _complete_forward(P: np.ndarray, occ: np.ndarray, fast: NumpyPredictor) -> np.ndarray:
+    N = fast.n_in
     buf = np.concatenate([np.repeat(P[:1], N, axis=0), P], axis=0)  # pad by repeating frame 0
-    rows = np.nonzero(occ.any(-1))[0]
-    if not len(rows):
-        return P
-    fast = NumpyPredictor(predictor)
-    for t in rows:
+    for t in np.nonzero(occ.any(-1))[0]:
         pred = fast(buf[t:t + N])[0]
         m = occ[t]
         buf[t + N, m] = pred[m]
     return buf[N:]
+
+
+def _gap_distances(occ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per (t, j): frames since the last visible frame (inf if none) and until the next one."""
+    T = occ.shape[0]
+    idx = np.arange(T, dtype=np.float64)[:, None]
+    last = np.where(~occ, idx, -np.inf)
+    last = np.maximum.accumulate(last, axis=0)
+    nxt = np.where(~occ, idx, np.inf)
+    nxt = np.minimum.accumulate(nxt[::-1], axis=0)[::-1]
+    return idx - last, nxt - idx
+
+
+@torch.no_grad()
+def complete(joints, occluded, predictor: MotionPredictor, bidirectional: bool = False,
+             blend_tau: float | None = None) -> np.ndarray:
+    """Eq. 5: (T, 24, 3) joints + (T, 24) bool occluded -> completed copy (visible joints untouched).
+
+    ``bidirectional=True`` (an offline extension, not in the paper): also complete the time-reversed
+    sequence and blend the two per joint, weighting each by its closeness to the visible frame it
+    extrapolates from, so a long gap is filled from both of its ends.
+
+    ``blend_tau`` (extension): trust the motion prediction only near the visible frames it
+    extrapolates from, ``w = exp(-d / tau)`` with ``d`` the distance (frames) to the nearest usable
+    visible frame, and keep the lifter's own (confidence-aware) estimate for the rest,
+    ``P = w * P_pred + (1 - w) * P_lift``. Long or never-visible gaps then fall back to the lifter.
+    """
+    P = np.array(joints, dtype=np.float32, copy=True)
+    occ = np.asarray(occluded, bool)
+    if not occ.any():
+        return P
+    fast = NumpyPredictor(predictor)
+    fwd = _complete_forward(P, occ, fast)
+    a, b = _gap_distances(occ)
+    if bidirectional:
+        bwd = _complete_forward(P[::-1].copy(), occ[::-1], fast)[::-1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = np.where(np.isinf(a), 0.0, np.where(np.isinf(b), 1.0, b / (a + b)))
+        w = np.where(occ, w, 1.0).astype(np.float32)[..., None]
+        out = w * fwd + (1 - w) * bwd
+        d = np.minimum(a, b)
+    else:
+        out, d = fwd, a
+    if blend_tau:
+        w = np.where(occ, np.exp(-d / float(blend_tau)), 1.0).astype(np.float32)[..., None]
+        out = w * out + (1 - w) * P
+    return out
 
 
 def train(n_in: int = 16, n_out: int = 8, steps: int = 4000, seed: int = 0, out=None, batch: int = 128,

@@ -51,13 +51,17 @@ class MoPO:
 
     detector: "spatial" | "temporal" | "spatiotemporal";  lifter: "lstm" | "dual";
     use_conf: the lifter sees the detector confidences (else all 1: "estimated poses");
-    complete: run the motion predictor on occluded joints; lengths: (N, L) of the predictor.
+    complete: run the motion predictor on occluded joints; lengths: (N, L) of the predictor;
+    bidirectional: fill gaps from both ends (offline extension, see predict.complete);
+    fusion: refine with the cross-attention fusion over the detector evidence.
     """
 
     def __init__(self, detector: str = "spatiotemporal", lifter: str = "lstm", use_conf: bool = True,
-                 complete: bool = True, lengths: tuple[int, int] = (16, 8), fusion: bool = False):
+                 complete: bool = True, lengths: tuple[int, int] = (16, 8), fusion: bool = False,
+                 bidirectional: bool = False, blend_tau: float | None = None):
         self.detector_mode, self.lifter_kind, self.use_conf = detector, lifter, use_conf
         self.do_complete, self.lengths, self.fusion = complete, tuple(lengths), fusion
+        self.bidirectional, self.blend_tau = bidirectional, blend_tau
 
     @torch.inference_mode()
     def __call__(self, keypoints2d: np.ndarray, camera: Camera, world_landmarks=None) -> dict:
@@ -74,7 +78,8 @@ class MoPO:
         joints = lifter.infer(feats[0]) if hasattr(lifter, "infer") else lifter(feats)[0].numpy()
         occ24 = occluded_smpl24(occ17)
         if self.do_complete:
-            joints = _pred.complete(joints, occ24, _predictor(*self.lengths))
+            joints = _pred.complete(joints, occ24, _predictor(*self.lengths), bidirectional=self.bidirectional,
+                                   blend_tau=self.blend_tau)
         if self.fusion:
             from .fusion import keypoint_evidence
 
@@ -127,6 +132,7 @@ BENCH_ROWS: dict[str, dict] = {
     "mopo-len-16:1": {"lengths": (16, 1)},
     "mopo-dual": {"lifter": "dual"},
     "mopo-fusion": {"fusion": True},
+    "mopo-bidir": {"bidirectional": True},
 }
 
 
