@@ -115,6 +115,7 @@ class PeopleTracker:
         self.redetect_every, self.tiles, self.tile_every = max(1, redetect_every), tiles, max(1, tile_every)
         self.min_new_score, self.min_new_vis, self.min_new_aspect = min_new_score, min_new_vis, min_new_aspect
         self.n_detects = 0
+        self.search_gaps = {1, 2, 4, 7, 11}
         self.min_pose_score, self.max_gap, self.min_len, self.max_people = min_pose_score, max_gap, min_len, max_people
         self.live: list[_Track] = []
         self.lost: list[_Track] = []
@@ -146,16 +147,22 @@ class PeopleTracker:
         return sorted(dets, key=lambda d: -d.score)
 
     def step(self, i: int, img: np.ndarray) -> None:
-        # 1. follow held people
+        # 1. follow held people (ROI from the helper points, moved on at the track's velocity)
         still = []
         for tr in self.live:
-            lm = self._landmarks(img, tr.roi)
+            v = tr.velocity() * (i - tr.last_frame)
+            roi = Roi(tr.roi.cx + float(v[0]), tr.roi.cy + float(v[1]), tr.roi.size, tr.roi.rotation)
+            lm = self._landmarks(img, roi)
             if lm.score >= self.min_pose_score:
                 tr.add(i, lm)
                 still.append(tr)
             else:
                 self.lost.append(tr)
         self.live = still
+        # 1b. look for recently lost people where they should be (detector on a local window)
+        for tr in list(self.lost):
+            if i - tr.last_frame in self.search_gaps:
+                self._search_lost(i, img, tr)
         t = time.perf_counter()
         self._merge_duplicates()
         self.seconds["tracking"] += time.perf_counter() - t
@@ -200,6 +207,35 @@ class PeopleTracker:
         self.seconds["tracking"] += time.perf_counter() - t
         self.people_per_frame.append(len(self.live))
         self.n_steps += 1
+
+    def _search_lost(self, i: int, img: np.ndarray, tr: _Track) -> bool:
+        gap = i - tr.last_frame
+        b = tr.last.box()
+        pred = (b[:2] + b[2:]) / 2 + tr.velocity() * gap
+        hgt = max(b[3] - b[1], 1.0)
+        half = max(112.0, 1.5 * tr.roi.size)
+        region = (pred[0] - half, pred[1] - half, pred[0] + half, pred[1] + half)
+        t = time.perf_counter()
+        dets = self.det(img, region)
+        self.counts["detect_calls"] += 1
+        self.seconds["detect"] += time.perf_counter() - t
+        for d in dets:
+            if any(_inside(d.keypoints[0], o.last.box(), pad=0.15) for o in self.live):
+                continue
+            lm = self._landmarks(img, d.roi())
+            if lm.score < self.min_pose_score:
+                continue
+            lm2 = self._landmarks(img, lm.next_roi())
+            if lm2.score >= lm.score:
+                lm = lm2
+            nb = lm.box()
+            if np.linalg.norm((nb[:2] + nb[2:]) / 2 - pred) / hgt < 0.5 + 0.03 * gap and \
+                    lm.keypoints[_TORSO, 2].mean() >= self.min_new_vis:
+                tr.add(i, lm)
+                self.lost.remove(tr)
+                self.live.append(tr)
+                return True
+        return False
 
     def _reidentify(self, i: int, lm: Landmarks) -> _Track | None:
         """Match a new person to a recently lost track: its last box and pose moved on at the
