@@ -187,20 +187,22 @@ def truncation_rotation(uv_fn, R: np.ndarray, fov_v: float, rng) -> tuple[np.nda
 
 # -------------------------------------------------------------------------------------------- person
 def place_occluder(subject_world: np.ndarray, occluder_world: np.ndarray, cam_center: np.ndarray,
-                   fps: float, rng) -> tuple[np.ndarray, dict]:
+                   fps: float, rng, extra: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Make a second subject walk across between the camera and the subject.
 
     subject_world (T,24,3), occluder_world (T2,24,3) SMPL-24 world joints (Y up). The occluder's own
     motion (root-relative, looped, random start and yaw) is carried along a straight horizontal line
     perpendicular to the camera->subject ray, at 40–75% of the subject's distance, at 0.9–1.6 m/s,
-    crossing the subject's ray at a random time. Returns its (T,24,3) world joints and the placement.
+    crossing the subject's ray at a random time. Returns its (T,24,3) world joints and the placement
+    (``extra`` (T2,P,3) points of the occluder, e.g. its face, moved the same way: ``info["extra"]``).
     """
     T = subject_world.shape[0]
     T2 = occluder_world.shape[0]
     off = int(rng.integers(0, T2))
     idx = (off + np.arange(T)) % T2
     body = occluder_world[idx].copy()
-    body[..., [0, 2]] -= body[:, :1, [0, 2]]                   # root-relative in the ground plane
+    root_xz = body[:, :1, [0, 2]].copy()
+    body[..., [0, 2]] -= root_xz                                # root-relative in the ground plane
     yaw = rng.uniform(0, 2 * np.pi)
     c, s = np.cos(yaw), np.sin(yaw)
     Ry = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
@@ -218,7 +220,12 @@ def place_occluder(subject_world: np.ndarray, occluder_world: np.ndarray, cam_ce
     path = q[None] + side[None] * speed * ((np.arange(T) - t0) / fps)[:, None]
     path[:, 1] = 0.0
     world = body + path[:, None, :]
-    return world, {"t0": t0, "speed": float(speed), "depth_fraction": float(lam)}
+    info = {"t0": t0, "speed": float(speed), "depth_fraction": float(lam)}
+    if extra is not None:
+        ex = np.asarray(extra, np.float64)[idx].copy()
+        ex[..., [0, 2]] -= root_xz
+        info["extra"] = ex @ Ry.T + path[:, None, :]
+    return world, info
 
 
 def _point_segment_dist(p, a, b):

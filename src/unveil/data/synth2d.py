@@ -186,10 +186,11 @@ def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None) -> Syn
     if kind in ("person", "mixed"):
         oc = occluder if occluder is not None else SimpleNamespace(
             joints=np.roll(jw, T // 2, axis=0), face=np.roll(np.asarray(clip.face), T // 2, axis=0), name=clip.name)
-        ow, pinfo = occl.place_occluder(jw, np.asarray(oc.joints, np.float64), cam_info["center"], fps, rng)
+        ow, pinfo = occl.place_occluder(jw, np.asarray(oc.joints, np.float64), cam_info["center"], fps, rng,
+                                        extra=np.asarray(oc.face, np.float64))
         ouv, odepth = proj(R, t, ow)
-        # the occluder's COCO-17: same mapping, face from its own clip shifted like its body
-        ococo_w = coco17_3d(SimpleNamespace(joints=ow, face=_moved_face(oc, ow), name=getattr(oc, "name", "")))
+        # the occluder's COCO-17: same mapping, its face points moved with its body
+        ococo_w = coco17_3d(SimpleNamespace(joints=ow, face=pinfo.pop("extra"), name=getattr(oc, "name", "")))
         ocuv, _ = proj(R, t, ococo_w)
         scene.occluder = {"uv": ouv, "depth": odepth, "coco_uv": ocuv}
         cam_info["occluder"] = dict(pinfo, name=getattr(oc, "name", ""))
@@ -223,17 +224,6 @@ def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None) -> Syn
                          R=R.astype(np.float32), t=t.astype(np.float32), joints_cam=jc,
                          joints_world=jw.astype(np.float32), fps=fps,
                          keypoints2d_true=uv.astype(np.float32), info=info)
-
-
-def _moved_face(oc, ow: np.ndarray) -> np.ndarray:
-    """Face points of the occluder carried along with its placed head (rigid offset from the head)."""
-    T = ow.shape[0]
-    src_j = np.asarray(oc.joints, np.float64)
-    src_f = np.asarray(oc.face, np.float64)
-    # place_occluder loops the source with a random offset; we do not know it here, so keep the face
-    # as a head-relative offset of the source's frame 0 (the face points only matter for snapping)
-    rel = src_f[0] - src_j[0, 15]
-    return ow[:, 15][:, None, :] + rel[None]
 
 
 # ------------------------------------------------------------------------------- training sampler
