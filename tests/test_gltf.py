@@ -245,3 +245,21 @@ def test_glb_khronos_validator(tmp_path):
     r = subprocess.run(["node", "-e", js, str(p)], cwd=d, capture_output=True, text=True, timeout=60)
     res = json.loads(r.stdout)
     assert res["e"] == 0 and res["w"] == 0, res["m"]
+
+
+def test_write_exports_files_and_failures(tmp_path):
+    from unveil.io.exports import write_exports
+
+    model = standin_model()
+    t1, _ = make_track(model, T=4, seed=6)
+    t2, _ = make_track(model, T=4, seed=7, world=False)
+    t2.id = 5
+    res = write_exports(tmp_path, [t1, t2], model, fps=30.0)
+    assert sorted(res["files"]) == ["3.bvh", "3.glb", "5.bvh", "5.glb", "viewer.html"] and res["notes"] == []
+    for f in res["files"]:
+        assert (tmp_path / f).stat().st_size > 0
+    bad = BodyTrack(id=9, frames=np.arange(2), global_orient=np.zeros((2, 3)), body_pose=np.zeros((2, 5, 3)),
+                    transl=np.zeros((2, 3)), shape=np.zeros(10), joints_cam=np.zeros((2, 24, 3)))
+    res = write_exports(tmp_path / "b", [bad], model, fps=30.0, viewer=False)
+    assert res["files"] == [] and len(res["notes"]) == 2 and "9.glb not written" in res["notes"][0]
+    assert not list((tmp_path / "b").glob(".*"))  # no temporary files left behind

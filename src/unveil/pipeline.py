@@ -119,7 +119,8 @@ def _optional(mod: str, attr: str, notes: list):
 def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny", focal: float | None = None,
         render: bool = True, start: int = 0, end: int | None = None, stride: int = 1,
         max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
-        progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True) -> dict:
+        progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
+        export: bool = True) -> dict:
     """Run the pipeline; returns the summary dict (also written to OUT/summary.json)."""
     if (video is None) == (keypoints_json is None):
         raise UnveilError("give exactly one input: a VIDEO or --keypoints KP.json")
@@ -252,6 +253,18 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
     dump(out / "keypoints.json", tracks2d, fps, width, height, camera.focal)
     seconds["write"] = time.perf_counter() - t0
 
+    # ---------------------------------------------- export (EXPORT engineer: <id>.glb, <id>.bvh, viewer.html)
+    exported: dict = {"files": [], "notes": [] if export else ["disabled (--no-export)"]}
+    if export and bodies:
+        t0 = time.perf_counter()
+        try:  # never fatal: a failure is a note in summary.json "exports"
+            from .io.exports import write_exports
+
+            exported = write_exports(out, bodies, body_model, fps, verbose=not quiet)
+        except Exception as e:
+            exported["notes"].append(f"export failed ({type(e).__name__}: {e})")
+        seconds["export"] = time.perf_counter() - t0
+
     if render:
         t0 = time.perf_counter()
         try:
@@ -280,6 +293,7 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
         "fps_end_to_end": round(n_frames / total_s, 3) if total_s > 0 and n_frames else None,
         "stages_cached": cached,
         "stages_done": ["keypoints"] + (["lift"] if tracks3d else []) + (["fit"] if bodies else []),
+        "exports": exported,
         "notes": notes,
         "versions": _versions(),
     }
@@ -396,6 +410,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     ap.add_argument("--no-tiles", dest="tiles", action="store_false", default=True,
                     help="detector on the whole frame only (faster; misses small people)")
     ap.add_argument("--no-lift", dest="lift", action="store_false", default=True, help="stop after 2D keypoints")
+    ap.add_argument("--no-export", dest="export", action="store_false", default=True,
+                    help="skip the <id>.glb / <id>.bvh / viewer.html exports")
     a = ap.parse_args(argv)
     if a.threads:
         from .cli import set_threads
@@ -411,9 +427,11 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
             raise UnveilError(f"--{opt.replace('_', '-')} must be >= {1 if opt != 'start' else 0}")
     s = run(video=a.video, keypoints_json=a.keypoints, out_dir=a.out, body_model=a.body_model, focal=a.focal,
             render=a.render, start=a.start, end=a.end, stride=a.stride, max_frames=a.max_frames,
-            redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=False)
+            redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=False, export=a.export)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:
         print(f"note: {n}")
+    for n in s["exports"]["notes"]:
+        print(f"note: export: {n}")
     return 0

@@ -92,7 +92,7 @@ def world_motion(track: BodyTrack, body_model, fps: float) -> WorldMotion:
 
 
 def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb: bool = True,
-                  bvh: bool = True, viewer: bool = True) -> dict:
+                  bvh: bool = True, viewer: bool = True, verbose: bool = False) -> dict:
     """Write ``OUT/<id>.glb``, ``OUT/<id>.bvh`` and ``OUT/viewer.html``; never raises.
 
     Returns ``{"files": [...], "notes": [...]}`` (a failing file is a note, the others still get
@@ -125,7 +125,8 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
                 files.append(name)
             except Exception as e:
                 notes.append(f"{name} not written ({type(e).__name__}: {e})")
-                traceback.print_exc()
+                if verbose:
+                    traceback.print_exc()
     if viewer and bodies:
         try:
             from .viewer import write_viewer
@@ -142,5 +143,6 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
             files.append("viewer.html")
         except Exception as e:
             notes.append(f"viewer.html not written ({type(e).__name__}: {e})")
-            traceback.print_exc()
+            if verbose:
+                traceback.print_exc()
     return {"files": files, "notes": notes}
