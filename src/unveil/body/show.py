@@ -2,7 +2,8 @@
 
 Mocap joints (``--bvh FILE`` through :func:`unveil.data.bvh.bvh_to_smpl24`, or ``--clip NAME`` from
 the mocap corpus) -> local rotations by swing IK against the body's own T-pose joints
-(:func:`unveil.fit.ik.joints_to_rotations`) -> the body model (pelvis placed on the mocap pelvis)
+(:func:`unveil.fit.ik.joints_to_rotations`, ``aim="direction"``: the
+mocap skeleton's proportions differ from the body's, so bone directions are transferred) -> the body model (pelvis placed on the mocap pelvis)
 -> :func:`unveil.render.raster.render` (numpy z-buffer, part colours from
 :attr:`BodyModel.vertex_parts`) seen from a three-quarter front view, with the mocap joints drawn
 as red dots on top (they should sit inside the mesh at the body's joints).
@@ -40,7 +41,11 @@ def pose_from_joints(body, joints: np.ndarray):
     from ..fit.ik import joints_to_rotations
 
     rest = body.rest_joints().detach().double()
-    rot = joints_to_rotations(torch.as_tensor(joints, dtype=torch.float64), rest)
+    j = torch.as_tensor(joints, dtype=torch.float64)
+    try:  # mocap and body proportions differ: retarget bone *directions* (HybrIK-style)
+        rot = joints_to_rotations(j, rest, aim="direction")
+    except TypeError:  # an IK without the option: it is direction-based
+        rot = joints_to_rotations(j, rest)
     with torch.no_grad():
         out = body(rot.float()[None], transl=torch.as_tensor(joints[0], dtype=torch.float32)[None])
     return out["vertices"][0].numpy(), out["joints"][0].numpy()

@@ -176,6 +176,11 @@ class SMPLBody(BodyModel):
             if P.shape[1] != (J - 1) * 9:
                 raise UnveilError(f"{name}: posedirs has {P.shape[1]} columns, expected {(J - 1) * 9}")
             self.register_buffer("posedirs", torch.from_numpy(np.ascontiguousarray(P.T)), persistent=False)  # (P, V*3)
+        # joints are linear in the shape: J(beta) = J_reg T_bar + (J_reg S) beta, precomputed
+        jt = J_reg.astype(np.float64) @ v_template
+        jd = np.einsum("jv,vcs->jcs", J_reg.astype(np.float64), shapedirs.astype(np.float64))
+        self.register_buffer("J_template", torch.from_numpy(jt.astype(np.float32)), persistent=False)
+        self.register_buffer("J_shapedirs", torch.from_numpy(jd.reshape(J * 3, -1).astype(np.float32)), persistent=False)
         default = data.get("default_shape")
         d = np.zeros(num_shape, np.float32) if default is None else np.asarray(default, np.float32)[:num_shape]
         self.register_buffer("_default", torch.from_numpy(d), persistent=False)
@@ -212,7 +217,7 @@ class SMPLBody(BodyModel):
         """(N,S) -> shaped rest vertices (N,V,3) and joints (N,J,3), uncentred."""
         V = self.v_template.shape[0]
         v = self.v_template[None] + (shape @ self.shapedirs.T).reshape(-1, V, 3)
-        j = torch.einsum("jv,nvc->njc", self.J_regressor, v)
+        j = self.J_template[None] + (shape @ self.J_shapedirs.T).reshape(shape.shape[0], -1, 3)
         return v, j
 
     def rest_pelvis_offset(self, shape=None) -> torch.Tensor:
@@ -220,7 +225,7 @@ class SMPLBody(BodyModel):
         return self._shaped(s)[1][0, 0]
 
     def _rest_joints(self, shape):
-        _, j = self._shaped(shape)
+        j = self.J_template[None] + (shape @ self.J_shapedirs.T).reshape(shape.shape[0], -1, 3)
         j = j - j[:, :1]
         return j[:, self.out_joints]
 
@@ -269,7 +274,8 @@ class SMPLBody(BodyModel):
             A2 = A.permute(1, 3, 0, 2).reshape(nj * 4, n * 3)
             verts = (Wvh @ A2).reshape(-1, n, 3).transpose(0, 1)
             return verts, P[:, self.out_joints]
-        T = (self.weights @ A.permute(1, 0, 2, 3).reshape(nj, n * 12))                 # one GEMM
-        T = T.reshape(-1, n, 3, 4).transpose(0, 1)                                     # (n, V, 3, 4)
-        verts = (T[..., :3] * v[:, :, None, :]).sum(-1) + T[..., 3]
+        T = (self.weights @ A.permute(1, 0, 2, 3).reshape(nj, n * 12)).reshape(-1, n, 3, 4)  # (V, n, 3, 4)
+        vt = v.expand(n, -1, -1).transpose(0, 1)                                       # (V, n, 3)
+        verts = (T[..., 3] + T[..., 0] * vt[..., 0:1] + T[..., 1] * vt[..., 1:2]
+                 + T[..., 2] * vt[..., 2:3]).transpose(0, 1)
         return verts, P[:, self.out_joints]
