@@ -1,0 +1,46 @@
+"""A rendered body round-trips through the real 2D detector (skips without the body-model cache
+or the detector models)."""
+
+import numpy as np
+import pytest
+
+
+def _need_models():
+    from unveil.detect.assets import MODELS, model_status
+
+    if any(model_status(n) != "ok" for n in MODELS):
+        pytest.skip("detector models not fetched (`unveil models fetch`)")
+
+
+def _need_body():
+    from unveil.body import load_body_model
+    from unveil.errors import UnveilError
+
+    try:
+        return load_body_model("anny")
+    except (UnveilError, OSError, ImportError) as e:
+        pytest.skip(f"body model unavailable ({e})")
+
+
+def test_rendered_person_is_detected_near_the_truth(tmp_path):
+    _need_models()
+    body = _need_body()
+    from unveil.data import synthvideo as sv
+
+    # three frames of a person standing still (rest joints with the arms lowered by the IK target)
+    rest = body.rest_joints().numpy().astype(np.float32)
+    j = np.repeat(rest[None], 8, 0)   # the tracker drops tracks shorter than 5 frames
+    for s, (sh, el, wr, ha) in {"L": (16, 18, 20, 22), "R": (17, 19, 21, 23)}.items():
+        for k, d in ((el, 0.28), (wr, 0.53), (ha, 0.61)):
+            j[:, k] = j[:, sh] + np.array([0.05 if s == "L" else -0.05, -d, 0.02])
+    j[..., 1] += 1.0
+    r = sv.render_sequence(j, "detect_probe", "none", 1, tmp_path, 256, 320, body_model=body, workers=1)
+    truth = sv.load_truth(r["truth"])
+    kp, info = sv.run_detector(r["video"], truth)
+    assert info["detected_frames"] >= 6
+    h = np.ptp(truth["keypoints2d_true"][..., 1], axis=1)[:, None]
+    err = np.linalg.norm(kp[..., :2] - truth["keypoints2d_true"], axis=-1) / h
+    body_kp = list(range(5, 17))
+    det = kp[..., 2].max(-1) > 0
+    assert np.median(err[det][:, body_kp]) < 0.08        # limb keypoints within 8% of the height
+    assert (kp[det][:, body_kp, 2] > 0.5).mean() > 0.8   # and confidently visible
