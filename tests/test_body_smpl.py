@@ -140,7 +140,8 @@ def test_left_shoulder_minus_90_about_z_moves_left_wrist_down():
 
 def test_rest_layout_and_axis_angle_and_batch_dims(tmp_path):
     path = tmp_path / "toy.npz"
-    np.savez(path, **make_model())
+    # SMPL-X npz files carry object arrays (e.g. joint2num) that must not stop the loader
+    np.savez(path, **make_model(), joint2num=np.array({"pelvis": 0}, dtype=object))
     body = load_body_model(str(path))
     rest = body.rest_joints()
     assert rest[0].abs().max() < 1e-6                                   # pelvis at origin

@@ -98,8 +98,13 @@ def read_model_file(path) -> dict:
         raise UnveilError(f"body model file {path} not found")
     try:
         if path.suffix == ".npz":
+            raw = {}
             with np.load(path, allow_pickle=False) as z:
-                raw = {k: z[k] for k in z.files}
+                for k in z.files:
+                    try:
+                        raw[k] = z[k]
+                    except ValueError:  # object arrays (e.g. SMPL-X's joint2num dict): not needed
+                        pass
         elif path.suffix == ".pkl":
             with open(path, "rb") as f:
                 raw = _ModelUnpickler(f, encoding="latin1").load()
