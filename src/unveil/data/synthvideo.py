@@ -61,6 +61,7 @@ from ..types import Camera
 KINDS = ("none", "object", "pole", "truncation", "person", "lower", "mixed")
 COCO_FROM_JOINT = {5: 16, 6: 17, 7: 18, 8: 19, 9: 20, 10: 21, 13: 4, 14: 5, 15: 7, 16: 8}
 OCC_THRESHOLD = 0.5
+RENDER_VERSION = 1      # bump when recipes/rendering change: cached renders are keyed by it
 
 
 def cache_root() -> Path:
@@ -379,8 +380,8 @@ def render_frames(recipe: Recipe, rigs: list[BodyRig], people_verts: list[np.nda
         yield from pool.imap(_render_one, tasks, chunksize=2)
 
 
-def sequence_stem(name: str, kind: str, seed: int, width: int, height: int) -> str:
-    return f"{name}__{kind}__s{seed}__{width}x{height}"
+def sequence_stem(name: str, kind: str, seed: int, width: int, height: int, frames: int | None = None) -> str:
+    return f"{name}__{kind}__s{seed}__{width}x{height}" + (f"__{frames}f" if frames else "") + f"__r{RENDER_VERSION}"
 
 
 def render_sequence(joints_world: np.ndarray, name: str, kind: str = "none", seed: int = 0,
@@ -394,7 +395,7 @@ def render_sequence(joints_world: np.ndarray, name: str, kind: str = "none", see
     from ..io.video import VideoWriter
 
     out_dir = Path(out_dir) if out_dir is not None else cache_root()
-    stem = sequence_stem(name, kind, seed, width, height)
+    stem = sequence_stem(name, kind, seed, width, height, len(joints_world))
     video, truth = out_dir / f"{stem}.mp4", out_dir / f"{stem}.npz"
     if video.exists() and truth.exists() and not force:
         return {"video": video, "truth": truth, "seconds": 0.0, "fps_render": None, "cached": True}
