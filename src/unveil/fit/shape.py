@@ -17,7 +17,8 @@ file, a linearisation for Anny's 6 phenotypes):
     analytic:  β = β_mean + (DᵀD + λI)⁻¹ Dᵀ (J_aligned − J_mean)      (root-relative; Eq. 8)
 
 iterated a few times (re-linearising at the new shape — Gauss–Newton; ``iters=1`` is Eq. 8
-verbatim). Shapes are clamped to the model's range (Anny phenotypes live in [0, 1]).
+verbatim). By default the residual is taken on bone vectors rather than joints, with robust
+weights (see :func:`fit_shape_analytic`). Shapes are clamped to the model's range (Anny phenotypes live in [0, 1]).
 
 The MLP of Eq. 9 (:class:`ShapeMLP`): a linear layer initialised with that pseudo-inverse
 (analytic-init) plus a small residual MLP whose last layer starts at zero, fine-tuned on shapes
@@ -99,7 +100,7 @@ class Linearisation:
 
 
 def linearise(model, shape0: torch.Tensor | None = None, eps: float = 1e-2, damping: float | None = None,
-              joint_tol: float = 0.003) -> Linearisation:
+              joint_tol: float = 0.0015) -> Linearisation:
     """Finite-difference Jacobian of the root-relative rest joints w.r.t. shape at ``shape0``.
 
     ``damping`` λ is the weight of a prior pulling the shape to ``shape0`` (the mean), giving the
@@ -123,28 +124,56 @@ def linearise(model, shape0: torch.Tensor | None = None, eps: float = 1e-2, damp
 
 
 # ----------------------------------------------------------------------------------- analytic
-def fit_shape_analytic(model, bones, iters: int = 3, lin: Linearisation | None = None) -> torch.Tensor:
-    """Eq. 7–8: bone lengths (..., 23) -> shape (..., S). ``iters`` Gauss–Newton re-linearisations
-    (1 = the closed form at the mean shape)."""
+def _bone_vectors(J: torch.Tensor) -> torch.Tensor:
+    """(..., 24, 3) -> (..., 23, 3) child minus parent."""
+    return J[..., 1:, :] - J[..., list(PARENTS[1:]), :]
+
+
+def fit_shape_analytic(model, bones, iters: int = 4, lin: Linearisation | None = None,
+                       robust: float | None = 0.02, space: str = "bone") -> torch.Tensor:
+    """Eq. 7–8: bone lengths (..., 23) -> shape (..., S).
+
+    ``space="joint"``: Eq. 8 verbatim on the tree-aligned joints (a bone that cannot be matched
+    shifts its whole subtree and so counts once per descendant). ``space="bone"`` (default): the
+    same pseudo-inverse on bone vectors (the incidence operator applied to J_aligned and to D), so
+    every bone counts once, with iteratively re-weighted least squares (Cauchy weights of scale
+    ``robust`` metres) that give up on bones the body model cannot take (e.g. a mocap skeleton
+    whose hand joint sits on the wrist). ``iters`` Gauss–Newton re-linearisations with the shape
+    prior of :func:`linearise`; ``iters=1, robust=None, space="joint"`` is the closed form of Eq. 8.
+    """
     B = torch.as_tensor(np.asarray(bones) if not isinstance(bones, torch.Tensor) else bones,
                         dtype=torch.float64)
     batch = B.shape[:-1]
     B = B.reshape(-1, 23)
+    N = B.shape[0]
     lin = lin or linearise(model)
-    s0 = lin.shape0.expand(B.shape[0], -1)
+    S = lin.D.shape[1]
+    s0 = lin.shape0.expand(N, -1)
     s = s0.clone()
+    eye = torch.eye(S, dtype=torch.float64)
+    w = torch.ones(N, 23, dtype=torch.float64)
     for it in range(max(1, iters)):
         if it == 0:
-            J = lin.J0.reshape(1, 24, 3).expand(B.shape[0], 24, 3)
-            L = [lin] * B.shape[0]
+            J = lin.J0.reshape(1, 24, 3).expand(N, 24, 3)
+            L = [lin] * N
         else:
             J = rest_joints(model, s)
-            L = [linearise(model, si, damping=lin.damping) for si in s] if B.shape[0] <= 8 else [lin] * B.shape[0]
-        P = torch.stack([li.pinv for li in L])
-        D = torch.stack([li.D for li in L])
-        r = (align_to_bones(J, B) - J).reshape(B.shape[0], 72, 1)
-        # Gauss–Newton step of |D ds - r|^2 + λ|s - s0|^2 (the prior keeps off-manifold skeletons sane)
-        s = _clamp(model, s0 + (P @ (r + D @ (s - s0)[..., None])).squeeze(-1))
+            L = [linearise(model, si, damping=lin.damping) for si in s] if N <= 8 else [lin] * N
+        D = torch.stack([li.D for li in L])                                   # (N,72,S)
+        Ja = align_to_bones(J, B)
+        if space == "joint":
+            Dm, r, W = D, (Ja - J).reshape(N, 72), torch.ones(N, 72, dtype=torch.float64)
+        else:
+            Dm = _bone_vectors(D.reshape(N, 24, 3, S).permute(0, 3, 1, 2)).permute(0, 2, 3, 1).reshape(N, 69, S)
+            r = (_bone_vectors(Ja) - _bone_vectors(J)).reshape(N, 69)
+            if robust and it > 0:
+                res = (_bone_lengths(J) - B).abs()
+                w = 1.0 / (1.0 + (res / robust) ** 2)
+            W = w.repeat_interleave(3, dim=-1)
+        A = Dm.transpose(-1, -2) @ (W[..., None] * Dm) + lin.damping * eye
+        rhs = Dm.transpose(-1, -2) @ (W * (r + (Dm @ (s - s0)[..., None]).squeeze(-1)))[..., None]
+        # Gauss–Newton step of |D ds - r|_W^2 + λ|s - s0|^2 (the prior keeps off-manifold skeletons sane)
+        s = _clamp(model, s0 + torch.linalg.solve(A, rhs).squeeze(-1))
     return s.reshape(*batch, -1).float()
 
 
