@@ -263,3 +263,43 @@ def test_write_exports_files_and_failures(tmp_path):
     res = write_exports(tmp_path / "b", [bad], model, fps=30.0, viewer=False)
     assert res["files"] == [] and len(res["notes"]) == 2 and "9.glb not written" in res["notes"][0]
     assert not list((tmp_path / "b").glob(".*"))  # no temporary files left behind
+
+
+_BLENDER_SCRIPT = """
+import bpy, sys, numpy as np
+bpy.ops.wm.read_factory_settings(use_empty=True)
+bpy.context.scene.render.fps = 30
+bpy.ops.import_scene.gltf(filepath=sys.argv[-2])
+m = [o for o in bpy.data.objects if o.type == "MESH" and o.find_armature() is not None][0]
+out = {}
+for k in (0, 2):
+    bpy.context.scene.frame_set(k)
+    dg = bpy.context.evaluated_depsgraph_get()
+    me = m.evaluated_get(dg).to_mesh()
+    out[f"v{k}"] = np.array([tuple(m.matrix_world @ v.co) for v in me.vertices])
+    m.evaluated_get(dg).to_mesh_clear()
+np.savez(sys.argv[-1], **out)
+"""
+
+
+def test_glb_in_blender(tmp_path):
+    """Imports the GLB with Blender's own glTF importer (``pip install bpy`` into a Python whose
+    interpreter UNVEIL_BPY_PYTHON names) and compares its evaluated skinned mesh with the body model."""
+    import os
+    import subprocess
+
+    py = os.environ.get("UNVEIL_BPY_PYTHON")
+    if not py or not os.path.exists(py):
+        pytest.skip("set UNVEIL_BPY_PYTHON to a python with the bpy package")
+    model = standin_model()
+    track, ref = make_track(model, T=3, seed=8)
+    write_glb(tmp_path / "b.glb", track, model, fps=30.0)
+    (tmp_path / "s.py").write_text(_BLENDER_SCRIPT)
+    r = subprocess.run([py, str(tmp_path / "s.py"), str(tmp_path / "b.glb"), str(tmp_path / "v.npz")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = np.load(tmp_path / "v.npz")
+    for k in (0, 2):
+        v = ref["vertices"][k]
+        want = np.stack([v[:, 0], -v[:, 2], v[:, 1]], 1)  # glTF Y up -> Blender Z up
+        assert np.abs(got[f"v{k}"] - want).max() < 1e-3
