@@ -122,6 +122,16 @@ def score(track: dict | None, truth: dict) -> dict:
     e2 = np.linalg.norm(kp[..., :2] - truth["keypoints2d_true"][fr_ok], axis=-1) / h * 100
     res["detector_2d_err_pct_vis"] = float(e2[~occ].mean()) if (~occ).any() else float("nan")
     res["detector_2d_err_pct_occ"] = float(e2[occ].mean()) if occ.any() else float("nan")
+    if "world_landmarks" in track:
+        # the CPU alternative: BlazePose's own 3D world landmarks, limb joints only
+        from .data.synthvideo import LIMB_JOINTS, blazepose_world_to_smpl24
+
+        wl = blazepose_world_to_smpl24(track["world_landmarks"][ok])[:, list(LIMB_JOINTS)]
+        g = (truth["joints_cam"][fr_ok] - truth["joints_cam"][fr_ok][:, :1])[:, list(LIMB_JOINTS)]
+        fin = np.isfinite(wl).all((1, 2))
+        if fin.any():
+            res["blazepose_world_limb_mpjpe"] = float(np.linalg.norm(wl[fin] - g[fin], axis=-1).mean() * 1000)
+            res["blazepose_world_limb_pa_mpjpe"] = float(metrics.pa_mpjpe(wl[fin], g[fin]))
     if "joints_cam" in track:
         pred, stage = track["joints_cam"][ok], "joints_cam"
     elif "joints_rel" in track:
@@ -259,6 +269,9 @@ def main(argv: list[str], prog: str = "unveil demo") -> int:
     if "detector_2d_err_pct_vis" in res:
         print(f"      2D detector error: {res['detector_2d_err_pct_vis']:.1f}% of height (visible), "
               f"{res['detector_2d_err_pct_occ']:.1f}% (occluded keypoints)")
+    if "blazepose_world_limb_pa_mpjpe" in res:
+        print(f"      BlazePose world landmarks (12 limb joints, the CPU alternative): MPJPE "
+              f"{res['blazepose_world_limb_mpjpe']:.1f} mm, PA-MPJPE {res['blazepose_world_limb_pa_mpjpe']:.1f} mm")
     if "mpjpe" in res:
         print(f"      MPJPE {res['mpjpe']:.1f} mm | MPJPE-vis {res.get('mpjpe_vis', float('nan')):.1f} | "
               f"MPJPE-occ {res.get('mpjpe_occ', float('nan')):.1f} | PA-MPJPE {res['pa_mpjpe']:.1f} mm"

@@ -674,3 +674,35 @@ def main(argv: list[str], prog: str = "unveil data render") -> int:
     if a.sheet:
         print(f"wrote {contact_sheet(seqs, a.sheet)}")
     return 0
+
+
+# ------------------------------------------------------------------------------------ CPU baseline
+LIMB_JOINTS = (1, 2, 4, 5, 7, 8, 16, 17, 18, 19, 20, 21)   # hips, knees, ankles, shoulders, elbows, wrists
+
+
+def blazepose_world_to_smpl24(world: np.ndarray) -> np.ndarray:
+    """BlazePose's own 33 world landmarks (T,33,3; hip-centred metres, x right, y down, z away
+    from the camera) -> (T,24,3) SMPL-24 joints, pelvis at 0 — "what a CPU user would pick
+    instead" (issue 7). Limb joints map directly (hips 23/24, knees 25/26, ankles 27/28,
+    shoulders 11/12, elbows 13/14, wrists 15/16, feet = foot index 31/32, hands = mean of index
+    and pinky); the rest is interpolated (neck = shoulder centre, head = ear centre, spine1/2/3 =
+    pelvis->neck at 1/4, 1/2, 3/4, collars = neck->shoulder at 1/2). Only the 12 limb joints
+    (:data:`LIMB_JOINTS`) are meaningful for scoring. NaN frames stay NaN."""
+    w = np.asarray(world, np.float64)
+    out = np.empty(w.shape[:-2] + (24, 3))
+    pel = 0.5 * (w[..., 23, :] + w[..., 24, :])
+    neck = 0.5 * (w[..., 11, :] + w[..., 12, :])
+    m = {1: 23, 2: 24, 4: 25, 5: 26, 7: 27, 8: 28, 10: 31, 11: 32, 16: 11, 17: 12, 18: 13, 19: 14, 20: 15, 21: 16}
+    for j, b in m.items():
+        out[..., j, :] = w[..., b, :]
+    out[..., 0, :] = pel
+    out[..., 3, :] = pel + 0.25 * (neck - pel)
+    out[..., 6, :] = pel + 0.5 * (neck - pel)
+    out[..., 9, :] = pel + 0.75 * (neck - pel)
+    out[..., 12, :] = neck
+    out[..., 13, :] = neck + 0.5 * (w[..., 11, :] - neck)
+    out[..., 14, :] = neck + 0.5 * (w[..., 12, :] - neck)
+    out[..., 15, :] = 0.5 * (w[..., 7, :] + w[..., 8, :])
+    out[..., 22, :] = 0.5 * (w[..., 19, :] + w[..., 17, :])
+    out[..., 23, :] = 0.5 * (w[..., 20, :] + w[..., 18, :])
+    return (out - out[..., :1, :]).astype(np.float32)
