@@ -125,3 +125,18 @@ def test_shape_changes_body_and_load_is_cached(anny):
     with torch.no_grad():
         out = anny(torch.zeros(3, 24, 3), torch.randn(3, 10))
     assert out["vertices"].shape[0] == 3
+
+
+def test_shape_from_phenotypes(native, anny):
+    from unveil.body.anny import DEFAULT_PHENOTYPES
+    from unveil.body.anny_smpl import shape_from_phenotypes
+
+    phen = torch.tensor([DEFAULT_PHENOTYPES, (0.5, 2 / 3, 0.5, 0.5, 1.0, 0.5)])
+    beta = shape_from_phenotypes(phen, anny, native)
+    assert beta.shape == (2, 10) and float(beta[0].abs().max()) < 1e-3   # neutral adult = 0
+    rest = anny.rest_joints(beta)
+    stature = rest[:, I["head"], 1] - rest[:, I["L_ankle"], 1]
+    assert float(stature[1]) > float(stature[0]) + 0.03                      # height 1.0 is taller
+    with torch.no_grad():
+        err = (anny.rest_vertices(beta[1]) - native.rest_vertices(phen[1])).norm(dim=-1)
+    assert float(err.mean()) < 0.005
