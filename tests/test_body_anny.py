@@ -140,3 +140,18 @@ def test_shape_from_phenotypes(native, anny):
     with torch.no_grad():
         err = (anny.rest_vertices(beta[1]) - native.rest_vertices(phen[1])).norm(dim=-1)
     assert float(err.mean()) < 0.005
+
+
+@pytest.mark.parametrize("which", ["native", "anny"])
+def test_joints_are_forward_kinematics_of_rest_joints(which, request):
+    """Fitting code relies on: posed joints = FK(local rotations, rest_joints(shape)) + transl."""
+    from unveil.skeleton import forward_kinematics
+
+    body = request.getfixturevalue(which)
+    torch.manual_seed(1)
+    rot = roma.rotvec_to_rotmat(torch.randn(4, 24, 3) * 0.6)
+    transl = torch.randn(4, 3)
+    with torch.no_grad():
+        j = body(rot, transl=transl)["joints"]
+    _, fk = forward_kinematics(rot, body.rest_joints().detach().expand(4, 24, 3))
+    np.testing.assert_allclose(j.numpy(), (fk + transl[:, None]).numpy(), atol=2e-5)
