@@ -51,7 +51,7 @@ NUM_JOINTS = 24
 PART_NAMES: tuple[str, ...] = ("skin", "hair", "shirt", "trousers", "shoes")
 PART_COLORS: dict[str, tuple[int, int, int]] = {
     "skin": (224, 172, 140), "hair": (60, 42, 30), "shirt": (52, 101, 164),
-    "trousers": (60, 60, 72), "shoes": (30, 30, 30),
+    "trousers": (74, 84, 110), "shoes": (34, 30, 28),
 }
 # SMPL-24 joint -> part (before the hair rule). 0 skin, 2 shirt, 3 trousers, 4 shoes.
 _JOINT_PART = np.array([
@@ -168,18 +168,26 @@ class BodyModel(torch.nn.Module):
             j = self.rest_joints().detach().cpu().numpy()
         dominant = w.argmax(1)
         parts = _JOINT_PART[dominant].copy()
-        head, neck = j[15], j[12]
+        y = v[:, 1]
+        # clean horizontal lines in the T-pose: shoes below the ankles, waistband between pelvis
+        # and spine1, neckline at the base of the neck
+        lower = np.isin(dominant, (0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11))
+        ankle_y = j[[7, 8], 1].mean()
+        waist_y = j[0, 1] + 0.75 * (j[3, 1] - j[0, 1])
+        parts[lower] = np.where(y[lower] < ankle_y + 0.04, 4, np.where(y[lower] < waist_y, 3, 2))
+        upper = np.isin(dominant, (9, 12, 13, 14))
+        parts[upper] = np.where((dominant[upper] == 12) & (y[upper] > j[12, 1] - 0.01), 0, 2)
+        head = j[15]
         head_w = w[:, 15]
         # hair: head vertices above the eyes (a bit over the head joint), or at the back of the head
-        above = v[:, 1] > head[1] + 0.06
-        back = (v[:, 2] < head[2] - 0.02) & (v[:, 1] > head[1] - 0.02)
+        above = y > head[1] + 0.06
+        back = (v[:, 2] < head[2] - 0.02) & (y > head[1] - 0.02)
         parts[(head_w > 0.5) & (above | back)] = 1
-        # short sleeves: upper half of the upper arm is shirt, the rest of the arm skin
+        # short sleeves: the inner half of the upper arm is shirt, the rest of the arm skin
         for sh, el in ((16, 18), (17, 19)):
             on = dominant == sh
             frac = np.abs(v[:, 0] - j[sh, 0]) / max(abs(j[el, 0] - j[sh, 0]), 1e-6)
-            parts[on & (frac > 0.55)] = 0
-        del neck
+            parts[on] = np.where(frac[on] > 0.55, 0, 2)
         return parts.astype(np.int8)
 
     def vertex_colors(self) -> np.ndarray:
