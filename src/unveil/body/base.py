@@ -18,9 +18,11 @@ orientation), a shape vector and a translation into mesh vertices and SMPL-24 jo
 Colouring (for renderers): ``skin_weights: (V, 24)`` float, each vertex's linear-blend-skinning
 weights over the SMPL-24 joints (rows sum to 1), and ``vertex_parts: (V,)`` int8 labels into
 :data:`PART_NAMES` = (skin, hair, shirt, trousers, shoes), derived from the skin weights and the
-rest-pose geometry (hair = the top/back of the head; shirt = torso, collars, upper arms;
-trousers = pelvis, thighs, shins; shoes = ankles and feet; the rest — face, neck, forearms,
-hands — is skin). :data:`PART_COLORS` gives a default RGB per part.
+T-pose geometry (hair = the top/back of the head; shirt = the torso above a waistband between
+pelvis and spine1, up to the base of the neck, and the inner half of the upper arms; trousers =
+waistband to 4 cm above the ankles; shoes = below that; the rest — face, neck, outer upper arms,
+forearms, hands — is skin). :data:`PART_COLORS` gives a default RGB per part, and
+:meth:`BodyModel.vertex_colors` the (V, 3) uint8 colours.
 
 Which implementation ``load_body_model("anny")`` returns: **the Anny-derived SMPL-format model**
 (:mod:`unveil.body.anny_smpl`, run by :class:`unveil.body.smpl.SMPLBody`). It is the same mesh and
