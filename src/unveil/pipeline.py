@@ -373,10 +373,15 @@ def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end,
     else:
         blank = np.full((int(height), int(width), 3), 40, np.uint8)
         frames = ((f, blank.copy()) for f in frame_indices)
+    import cv2
+
+    scale = min(1.0, 1280.0 / max(width, height))  # keep the overlay cheap to encode for 4K/portrait video
     with VideoWriter(path, fps) as w:
         for i, img in frames:
             for tid, kp, box, layout in per_frame.get(i, []):
                 draw_person(img, kp, layout, tid=tid, box=box)
+            if scale < 1.0:
+                img = cv2.resize(img, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
             w.write(img)
 
 

@@ -14,7 +14,8 @@ Per frame:
 3. **Identity**: a new person is first matched to a track lost less than ``max_gap`` frames ago
    (box IoU + keypoint similarity, OKS-like, against the lost track's last pose), else starts a new
    track. **Duplicates** (two held tracks with near-identical keypoints) are merged into the older.
-   Tracks lost for more than ``max_gap`` frames end; tracks shorter than ``min_len`` are dropped.
+   Tracks lost for more than ``max_gap`` frames end; tracks shorter than ``min_len`` frames or
+   with a mean torso visibility under ``min_track_vis`` (objects that fooled the checks) are dropped.
 
 Output: ``list[Track2D]`` with layout ``blazepose33`` (confidence = visibility), ``boxes`` (keypoint
 box), ``world_landmarks`` and ``extras`` (``presence`` (T,33), ``pose_score`` (T,)). Frames where a
@@ -108,7 +109,7 @@ class PeopleTracker:
 
     def __init__(self, redetect_every: int = 5, tiles: bool | int = True, tile_every: int = 4,
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
-                 min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = 5, max_people: int = 20,
+                 min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = 5, max_people: int = 20, min_track_vis: float = 0.5,
                  num_threads: int | None = None):
         self.det = PoseDetector(min_score=min_det_score, num_threads=num_threads)
         self.lmk = LandmarkModel(num_threads=num_threads)
@@ -116,6 +117,7 @@ class PeopleTracker:
         self.min_new_score, self.min_new_vis, self.min_new_aspect = min_new_score, min_new_vis, min_new_aspect
         self.n_detects = 0
         self.search_gaps = {1, 2, 4, 7, 11}
+        self.min_track_vis = min_track_vis
         self.min_pose_score, self.max_gap, self.min_len, self.max_people = min_pose_score, max_gap, min_len, max_people
         self.live: list[_Track] = []
         self.lost: list[_Track] = []
@@ -276,7 +278,9 @@ class PeopleTracker:
     def finish(self) -> list[Track2D]:
         allt = self.done + self.lost + self.live
         self.done, self.lost, self.live = [], [], []
-        out = [t.to_track2d() for t in sorted(allt, key=lambda t: t.id) if len(t.frames) >= self.min_len]
+        out = [t.to_track2d() for t in sorted(allt, key=lambda t: t.id)
+               if len(t.frames) >= self.min_len
+               and np.mean([l.keypoints[_TORSO, 2].mean() for l in t.lms]) >= self.min_track_vis]
         for new_id, tr in enumerate(out):  # ids 0..n-1 in order of first appearance
             tr.id = new_id
         return out
