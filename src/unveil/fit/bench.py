@@ -151,6 +151,49 @@ def round_trip_rows(model, clips, log=print) -> list[dict]:
     return rows
 
 
+def render_sequence_png(model, clip, path, n_frames: int = 5, size=(360, 480)) -> dict:
+    """Fit one clip (shape + FIK + final fit) and save a PNG: top row the body mesh at ``n_frames``
+    frames with the mocap skeleton drawn over it (red), bottom row the mocap skeleton alone."""
+    from PIL import Image, ImageDraw
+
+    from .. import atomic
+    from ..body.show import view_camera
+    from ..render.raster import render
+    from ..skeleton import SMPL24_BONES
+    from .stage import fit_joints
+
+    J = np.array(clip.joints, dtype=np.float64)
+    res = fit_joints(J - J[:, :1], model, use_tik=False, refine_iters=60)
+    idx = np.linspace(0, len(J) - 1, n_frames).round().astype(int)
+    with torch.no_grad():
+        out = model(res["rotmats"][idx].float(), res["shape"].float(), torch.as_tensor(J[idx, 0], dtype=torch.float32))
+    verts, mj = out["vertices"].numpy(), out["joints"].numpy()
+    W, H = size
+    canvas = Image.new("RGB", (W * n_frames, 2 * H), (255, 255, 255))
+    colors = model.vertex_colors().astype(np.float32) / 255.0
+    faces = model.faces.cpu().numpy()
+    for k, f in enumerate(idx):
+        cam, R, t = view_camera(J[f], verts[k], W, H, 30.0)
+        img = render(verts[k] @ R.T + t, faces, cam, colors=colors, background=(0.93, 0.93, 0.9)).image
+        top = Image.fromarray(img)
+        bottom = Image.new("RGB", (W, H), (250, 250, 250))
+        jc = J[f] @ R.T + t
+        uv = jc[:, :2] / jc[:, 2:3] * cam.focal + [cam.cx, cam.cy]
+        for im, col in ((top, (220, 30, 30)), (bottom, (30, 30, 160))):
+            d = ImageDraw.Draw(im)
+            for p, c in SMPL24_BONES:
+                d.line([tuple(uv[p]), tuple(uv[c])], fill=col, width=2)
+            for u, v in uv:
+                d.ellipse([u - 3, v - 3, u + 3, v + 3], fill=col)
+            d.text((5, 5), f"frame {f}", fill=(0, 0, 0))
+        canvas.paste(top, (k * W, 0))
+        canvas.paste(bottom, (k * W, H))
+    with atomic.atomic_path(path) as tmp:
+        canvas.save(tmp, format="PNG")
+    err = np.linalg.norm((mj - mj[:, :1]) - (J[idx] - J[idx, :1]), axis=-1).mean() * 1000
+    return {"png": str(path), "clip": clip.name, "frames": idx.tolist(), "mpjpe_mm_shown_frames": round(float(err), 1)}
+
+
 def _md(rows: list[dict]) -> str:
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
@@ -163,8 +206,10 @@ def main(argv: list[str], prog: str = "unveil bench ik") -> int:
     ap.add_argument("--clips", type=int, default=12, help="eval-split clips (a seeded subset, for speed)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--body-model", default="anny")
-    ap.add_argument("--only", choices=["ik", "shape", "roundtrip"], default=None)
+    ap.add_argument("--only", choices=["ik", "shape", "roundtrip", "none"], default=None,
+                    help="run one table only (none: just --png)")
     ap.add_argument("--json", default=None, help="also write the tables as JSON here")
+    ap.add_argument("--png", default=None, help="also render a mesh sequence of the first clip beside its mocap skeleton")
     a = ap.parse_args(argv)
     from ..body import load_body_model
 
@@ -185,6 +230,11 @@ def main(argv: list[str], prog: str = "unveil bench ik") -> int:
         print("\n## Round trip: mocap joints -> IK -> body model -> joints, MPJPE mm")
         out["roundtrip"] = round_trip_rows(model, clips)
         print(_md(out["roundtrip"]))
+    if a.png:
+        info = render_sequence_png(model, clips[0], a.png)
+        print(f"\nwrote {info['png']}: {info['clip']} frames {info['frames']} "
+              f"(mesh-joint MPJPE on those frames {info['mpjpe_mm_shown_frames']} mm)")
+        out["png"] = info
     if a.json:
         from .. import atomic
 

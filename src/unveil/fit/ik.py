@@ -99,6 +99,16 @@ def _fit_rotation(rest_dirs: torch.Tensor, obs_dirs: torch.Tensor, weights=None)
     return roma.special_procrustes(M.sum(-3))
 
 
+def _aim(bone: torch.Tensor, corr: torch.Tensor, max_frac: float = 0.5) -> torch.Tensor:
+    """Observed bone vector plus the correction (observed minus posed joint position), the
+    correction capped at ``max_frac`` of the bone length so the aimed direction never strays more
+    than ~30 degrees from the observed one (a body-model bone longer than the observed one would
+    otherwise overshoot its target and fold back)."""
+    n_b = bone.norm(dim=-1, keepdim=True)
+    n_c = corr.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    return bone + corr * (max_frac * n_b / n_c).clamp(max=1.0)
+
+
 def _multi_child_dirs(kids, t, d):
     """Direction sets for a joint with several children (rest ``t``, observed ``d``: (..., k, 3)).
 
@@ -133,7 +143,7 @@ def joints_to_rotations(joints, rest_joints, twist: str = "hinge", return_global
     rest_joints: (..., 24, 3) the body model's zero-pose joints (broadcast against ``joints``).
     twist: "hinge" (hip/shoulder twist from the knee/elbow hinge plane, else zero) or "zero".
     aim: "position" (default) aims each bone from the joint's *posed* position (forward kinematics
-    so far) at the observed child, so that a joint the rest skeleton cannot place exactly (e.g. a
+    so far) at the observed child (the correction capped at half the bone length), so that a joint the rest skeleton cannot place exactly (e.g. a
     collar hung differently) does not shift its whole subtree; "direction" uses the observed bone
     direction (HybrIK). Identical when the rest skeleton fits the observation.
     Returns local rotation matrices (..., 24, 3, 3) (index 0 = global orientation), the same type
@@ -164,7 +174,7 @@ def joints_to_rotations(joints, rest_joints, twist: str = "hinge", return_global
             R = eye
         else:
             t = torch.stack([rest[..., c, :] - rest[..., j, :] for c in kids], -2)   # (...,k,3)
-            d = torch.stack([J[..., c, :] - pos[j] for c in kids], -2)
+            d = torch.stack([_aim(J[..., c, :] - J[..., j, :], J[..., j, :] - pos[j]) for c in kids], -2)
             d_loc = (Gp.transpose(-1, -2)[..., None, :, :] @ d[..., None]).squeeze(-1)
             if len(kids) == 1:
                 R = swing_rotation(t[..., 0, :], d_loc[..., 0, :])
