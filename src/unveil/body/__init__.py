@@ -1,5 +1,14 @@
-"""Body models behind one small interface (see :mod:`unveil.body.base`)."""
+"""Body models behind one small interface (see :mod:`unveil.body.base`).
 
-from .base import PART_COLORS, PART_NAMES, BodyModel, as_rotmats, load_body_model
+Names are imported lazily so that ``unveil models build`` can check its caches without torch.
+"""
 
 __all__ = ["BodyModel", "load_body_model", "as_rotmats", "PART_NAMES", "PART_COLORS"]
+
+
+def __getattr__(name):
+    if name in __all__:
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
