@@ -4,6 +4,8 @@ make one track, and a person who leaves ends their track."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,26 @@ def test_tiles_cover_the_frame():
     assert 0 < len(t) <= 20 and all(x1 - x0 == y1 - y0 >= 224 for x0, y0, x1, y1 in t)
     assert max(x1 for *_, x1, _ in t) == 768 and max(y1 for *_, y1 in t) == 576
     assert people.tiles_for(200, 150) == []  # small frame: the whole-frame pass is enough
+
+
+def test_same_line_crossing_keeps_identities(tracker, monkeypatch):
+    """A and B walk through each other on (almost) one line: while they overlap both crops land on
+    one person (duplicate); the track whose motion fits keeps it, the other is found again after
+    the crossing by the local search, so both ids survive and never swap."""
+    def crossing(i):
+        return {"A": np.array([40.0 + 4 * i, 100.0]), "B": np.array([240.0 - 4 * i, 103.0])}
+
+    monkeypatch.setattr(sys.modules[__name__], "scene", crossing)
+    img = np.zeros((200, 400, 3), np.uint8)
+    for i in range(50):
+        img[0, 0, 0] = i
+        tracker.step(i, img)
+    tracks = tracker.finish()
+    assert len(tracks) == 2
+    for t in tracks:
+        c0 = t.keypoints[0, :, :2].mean(0) - TEMPLATE.mean(0)
+        name = "A" if c0[0] < 140 else "B"
+        # at the end each track is still on its own person (no swap), and it is followed to the end
+        cl = t.keypoints[-1, :, :2].mean(0) - TEMPLATE.mean(0)
+        assert np.hypot(*(cl - crossing(int(t.frames[-1]))[name])) < 1e-3
+        assert t.frames[-1] == 49

@@ -55,6 +55,18 @@ class _Track:
         c = lambda b: (b[:2] + b[2:]) / 2
         return (c(self.lms[-1].box()) - c(self.lms[j].box())) / max(self.frames[-1] - self.frames[j], 1)
 
+    def motion_error(self) -> float:
+        """Distance of the newest box centre from where the track's earlier motion put it,
+        in box heights (0.5 when the track is too young to say)."""
+        if len(self.lms) < 3:
+            return 0.5
+        c = lambda b: (b[:2] + b[2:]) / 2
+        prev = self.lms[-2].box()
+        j = max(0, len(self.frames) - 6)
+        v = (c(prev) - c(self.lms[j].box())) / max(self.frames[-2] - self.frames[j], 1)
+        pred = c(prev) + v * (self.frames[-1] - self.frames[-2])
+        return float(np.linalg.norm(c(self.lms[-1].box()) - pred) / max(prev[3] - prev[1], 1.0))
+
     def to_track2d(self) -> Track2D:
         return Track2D(
             id=self.id, frames=np.asarray(self.frames, np.int64),
@@ -262,17 +274,24 @@ class PeopleTracker:
         return best
 
     def _merge_duplicates(self) -> None:
+        """Two held tracks on one person (crossing people: the crop of the one behind slides onto
+        the one in front). The track whose new pose fits its own motion best keeps the person; the
+        other loses this frame and goes to ``lost``, so the local search can pick it up again,
+        same id, when the people separate."""
         self.live.sort(key=lambda t: t.id)
         keep: list[_Track] = []
         for tr in self.live:
-            dup = next((k for k in keep if keypoint_similarity(tr.last, k.last) > 0.6), None)
-            if dup is None:
+            k = next((k for k in keep if keypoint_similarity(tr.last, k.last) > 0.6), None)
+            if k is None:
                 keep.append(tr)
-            else:  # the older track keeps the person; the younger one's history survives if long
-                tr.frames.pop(); tr.lms.pop()
-                if tr.lms:
-                    tr.last, tr.last_frame = tr.lms[-1], tr.frames[-1]
-                    self.done.append(tr)
+                continue
+            if tr.motion_error() < k.motion_error():
+                keep[keep.index(k)] = tr
+                tr = k
+            tr.frames.pop(); tr.lms.pop()
+            if tr.lms:
+                tr.last, tr.last_frame = tr.lms[-1], tr.frames[-1]
+                self.lost.append(tr)
         self.live = keep
 
     def finish(self) -> list[Track2D]:
