@@ -1,0 +1,54 @@
+"""Temporal IK (unveil.fit.tik): shapes, frame invariance, windowing, a few training steps."""
+
+import roma
+import torch
+
+from unveil.fit.ik import joints_to_rotations, rest_skeleton_tpose, rotations_to_joints
+from unveil.fit.tik import TIK, add_noise, refine_rotations, rotmat_to_6d, sixd_to_rotmat, train_tik
+
+
+def _clip(T=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rest = rest_skeleton_tpose().float()
+    base = torch.randn(24, 3, generator=g) * 0.3
+    t = torch.linspace(0, 1, T)[:, None, None]
+    R = roma.rotvec_to_rotmat(base * (0.5 + t))
+    return rotations_to_joints(R, rest), rest
+
+
+def test_6d_round_trip():
+    R = roma.random_rotmat(10)
+    assert torch.allclose(sixd_to_rotmat(rotmat_to_6d(R)), R, atol=1e-5)
+
+
+def test_untrained_tik_is_identity_and_frame_invariant():
+    torch.manual_seed(0)
+    J, rest = _clip()
+    net = TIK(window=16, dim=32).eval()
+    R0 = joints_to_rotations(J.double(), rest.double())
+    out = refine_rotations(net, J, rest)          # zero-initialised head: returns FIK
+    assert out.shape == (40, 24, 3, 3)
+    assert torch.allclose(out, R0, atol=1e-4)
+    # make the head non-zero: a global rotation of the input rotates only the root output
+    torch.nn.init.normal_(net.head.weight, std=0.05)
+    G = roma.rotvec_to_rotmat(torch.tensor([0.4, -1.0, 0.2]))
+    a = refine_rotations(net, J, rest)
+    b = refine_rotations(net, J @ G.T, rest)
+    assert torch.allclose(b[:, 1:], a[:, 1:], atol=1e-3)
+    assert torch.allclose(b[:, 0], G.double() @ a[:, 0], atol=1e-3)
+    # shorter than a window, and a non-multiple of the stride
+    assert refine_rotations(net, J[:7], rest).shape == (7, 24, 3, 3)
+    assert refine_rotations(net, J[:37], rest).shape == (37, 24, 3, 3)
+
+
+def test_noise_level_and_short_training():
+    J, rest = _clip(T=64)
+    g = torch.Generator().manual_seed(0)
+    Jn = add_noise(J[None], 0.1, generator=g)[0]
+    from unveil.skeleton import bone_lengths
+
+    std = (Jn - J).std()
+    assert 0.5 < float(std / (0.1 * bone_lengths(J).mean())) < 1.5
+    W = torch.stack([J[i:i + 16] for i in range(0, 48, 4)])
+    net = train_tik(W, rest.expand(len(W), 24, 3), steps=3, batch=4, log=None)
+    assert isinstance(net, TIK) and net.window == 16
