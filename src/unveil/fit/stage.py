@@ -103,14 +103,7 @@ def fit_tracks(tracks3d: list[Track3D], tracks2d: list[Track2D], camera: Camera,
                 notes.append(f"trajectory unavailable ({e}): transl = 0")
         go, bp = rotmats_to_axis_angle(res["rotmats"])
         joints_cam = (rel + transl[:, None]).astype(np.float32)
-        joints_world = None
-        try:
-            from ..trajectory.world import to_world, world_from_camera
-
-            Rw, tw = world_from_camera(joints_cam)
-            joints_world = to_world(joints_cam, Rw, tw)
-        except Exception as e:  # pragma: no cover
-            notes.append(f"world frame unavailable: {e}")
+        joints_world = None  # the pipeline puts every track in one shared world frame
         bt = BodyTrack(id=tr.id, frames=np.asarray(tr.frames), global_orient=go, body_pose=bp, transl=transl,
                        shape=res["shape"].numpy(), joints_cam=joints_cam, joints_world=joints_world,
                        body_model=str(getattr(model, "name", body_model)))
