@@ -366,7 +366,10 @@ def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end,
 
     per_frame: dict[int, list] = {}
     for t in tracks2d:
+        held = (t.extras or {}).get("held")
         for j, f in enumerate(t.frames.tolist()):
+            if held is not None and not held[j]:
+                continue  # bridged occlusion: nothing was seen there
             per_frame.setdefault(f, []).append((t.id, t.keypoints[j], None if t.boxes is None else t.boxes[j], t.layout))
     if video is not None:
         frames = iter_frames(video, start=start, end=end, stride=stride, max_frames=max_frames)

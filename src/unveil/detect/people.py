@@ -18,8 +18,9 @@ Per frame:
    with a mean torso visibility under ``min_track_vis`` (objects that fooled the checks) are dropped.
 
 Output: ``list[Track2D]`` with layout ``blazepose33`` (confidence = visibility), ``boxes`` (keypoint
-box), ``world_landmarks`` and ``extras`` (``presence`` (T,33), ``pose_score`` (T,)). Frames where a
-track was not held are absent from its ``frames`` (no invented keypoints).
+box), ``world_landmarks`` and ``extras`` (``presence`` (T,33), ``pose_score`` (T,), ``held`` (T,)).
+A track covers every processed frame from its first to its last; frames inside a short occlusion
+(not held) carry interpolated positions with confidence 0 and ``held`` False.
 """
 
 from __future__ import annotations
@@ -67,14 +68,29 @@ class _Track:
         pred = c(prev) + v * (self.frames[-1] - self.frames[-2])
         return float(np.linalg.norm(c(self.lms[-1].box()) - pred) / max(prev[3] - prev[1], 1.0))
 
-    def to_track2d(self) -> Track2D:
-        return Track2D(
-            id=self.id, frames=np.asarray(self.frames, np.int64),
-            keypoints=np.stack([l.keypoints for l in self.lms]).astype(np.float32), layout="blazepose33",
-            boxes=np.stack([l.box() for l in self.lms]).astype(np.float32),
-            world_landmarks=np.stack([l.world for l in self.lms]).astype(np.float32),
-            extras={"presence": np.stack([l.presence for l in self.lms]).astype(np.float32),
-                    "pose_score": np.array([l.score for l in self.lms], np.float32)})
+    def to_track2d(self, processed: np.ndarray | None = None) -> Track2D:
+        """The track over every processed frame from its first to its last: frames where the person
+        was not held (short occlusions) get linearly interpolated positions with confidence 0,
+        presence 0 and ``extras["held"] = False``, so the motion stage sees them as occluded."""
+        f = np.asarray(self.frames, np.int64)
+        kp = np.stack([l.keypoints for l in self.lms]).astype(np.float32)
+        boxes = np.stack([l.box() for l in self.lms]).astype(np.float32)
+        world = np.stack([l.world for l in self.lms]).astype(np.float32)
+        pres = np.stack([l.presence for l in self.lms]).astype(np.float32)
+        score = np.array([l.score for l in self.lms], np.float32)
+        full = f if processed is None else processed[(processed >= f[0]) & (processed <= f[-1])]
+        held = np.isin(full, f)
+        if not held.all():
+            def interp(a):
+                flat = a.reshape(len(f), -1)
+                out = np.stack([np.interp(full, f, flat[:, j]) for j in range(flat.shape[1])], 1)
+                return out.reshape((len(full),) + a.shape[1:]).astype(np.float32)
+            kp, boxes, world = interp(kp), interp(boxes), interp(world)
+            kp[~held, :, 2] = 0.0
+            pres = np.where(held[:, None], interp(pres), 0.0).astype(np.float32)
+            score = np.where(held, interp(score), 0.0).astype(np.float32)
+        return Track2D(id=self.id, frames=full, keypoints=kp, layout="blazepose33", boxes=boxes,
+                       world_landmarks=world, extras={"presence": pres, "pose_score": score, "held": held})
 
 
 def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3) -> float:
@@ -139,6 +155,7 @@ class PeopleTracker:
         self.seconds = {"detect": 0.0, "landmarks": 0.0, "tracking": 0.0}
         self.counts = {"detect_calls": 0, "landmark_calls": 0}
         self.people_per_frame: list[int] = []
+        self.processed: list[int] = []
 
     def _landmarks(self, img, roi) -> Landmarks:
         t = time.perf_counter()
@@ -220,6 +237,7 @@ class PeopleTracker:
         self.lost = keep
         self.seconds["tracking"] += time.perf_counter() - t
         self.people_per_frame.append(len(self.live))
+        self.processed.append(i)
         self.n_steps += 1
 
     def _search_lost(self, i: int, img: np.ndarray, tr: _Track) -> bool:
@@ -297,7 +315,8 @@ class PeopleTracker:
     def finish(self) -> list[Track2D]:
         allt = self.done + self.lost + self.live
         self.done, self.lost, self.live = [], [], []
-        out = [t.to_track2d() for t in sorted(allt, key=lambda t: t.id)
+        processed = np.asarray(self.processed, np.int64)
+        out = [t.to_track2d(processed) for t in sorted(allt, key=lambda t: t.id)
                if len(t.frames) >= self.min_len
                and np.mean([l.keypoints[_TORSO, 2].mean() for l in t.lms]) >= self.min_track_vis]
         for new_id, tr in enumerate(out):  # ids 0..n-1 in order of first appearance
