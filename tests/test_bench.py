@@ -115,3 +115,19 @@ def test_bad_kind_is_user_error():
 
     with pytest.raises(UnveilError):
         accuracy.main(["--kinds", "nope"], prog="x")
+
+
+def test_shipped_perframe_weights_on_a_validation_clip(mocap_dir):
+    """The shipped lifter reconstructs a validation-split clip (never the eval split) reasonably."""
+    from unveil import metrics
+    from unveil.data.corpus import load_split
+    from unveil.motion import perframe
+
+    perframe.load.cache_clear()
+    clip = load_split("val", max_clips=1, seed=0)[0]
+    seq = S.make_sequence(clip, "none", 0)
+    pred = perframe.lift(seq.keypoints2d, seq.camera)
+    err = metrics.mpjpe(pred, seq.joints_rel)
+    assert err < 120.0, err
+    rnd = perframe.PerFrameLifter().eval()
+    assert metrics.mpjpe(perframe.lift(seq.keypoints2d, seq.camera, rnd), seq.joints_rel) > err

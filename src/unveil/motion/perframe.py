@@ -8,7 +8,7 @@ temporal context at all.
 
 Model: 54 inputs -> Linear(384) -> 2 residual blocks [LayerNorm, Linear 384, GELU, Linear 384] ->
 LayerNorm -> Linear(72) = (24, 3) metres, camera axes (OpenCV), pelvis at 0 (the pelvis output is
-forced to 0). 335 k parameters, stored as float16 (0.7 MB).
+forced to 0). 642 k parameters, stored as float16 (1.3 MB).
 
 Training (``unveil train perframe``): windows from ``synth2d.training_windows("train")`` (random
 virtual cameras, detector noise, all six occlusion kinds), every frame an independent sample;
