@@ -70,6 +70,6 @@ def test_shipped_weights_reconstruct_validation_clip(mocap_dir):
             pred = MoPO(complete=complete)(seq.keypoints2d, seq.camera)["joints"]
             assert pred.shape == gt.shape
             errs[kind, complete] = float(np.linalg.norm(pred - gt, axis=-1).mean()) * 1000
-    assert errs["none", True] < 120.0, errs
-    assert errs["object", True] < 150.0, errs
+    assert errs["none", True] < 80.0, errs
+    assert errs["object", True] < 90.0, errs
     assert errs["object", True] <= errs["object", False] * 1.1, errs

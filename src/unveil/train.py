@@ -18,6 +18,7 @@ from .errors import UnveilError
 TRAINERS: dict[str, str] = {
     "mopo-occlusion": "unveil.motion.occlusion:train",
     "mopo-lift-lstm": "unveil.motion.lift:train_lstm",
+    "mopo-lift-lstm-finetune": "unveil.motion.lift:finetune_lstm",
     "mopo-lift-lstm-noconf": "unveil.motion.lift:train_lstm_noconf",
     "mopo-lift-dual": "unveil.motion.lift:train_dual",
     "mopo-predict": "unveil.motion.predict:train_16_8",
@@ -28,6 +29,7 @@ TRAINERS: dict[str, str] = {
     "tik": "unveil.fit.training:train_tik",
     "shape": "unveil.fit.training:train_shape",
     "perframe": "unveil.motion.perframe:train",
+    "ropetp": "unveil.trajectory.diffusion:train",
 }
 
 

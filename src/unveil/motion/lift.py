@@ -204,7 +204,7 @@ def mpjpe(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def train(kind: str = "lstm", steps: int = 4000, seed: int = 0, out=None, window: int = 32,
-          batch: int = 32, lr: float = 1e-3, use_conf: bool = True, log=print) -> dict:
+          batch: int = 32, lr: float = 1e-3, use_conf: bool = True, init=None, log=print) -> dict:
     """Train a lifter on synthetic 2D windows (noise + occlusions) of the mocap train split."""
     import time
 
@@ -215,6 +215,8 @@ def train(kind: str = "lstm", steps: int = 4000, seed: int = 0, out=None, window
     torch.manual_seed(seed)
     np.random.seed(seed)
     model = build(kind) if kind == "lstm" else build(kind, window=window)
+    if init is not None:  # continue from a checkpoint (fine-tuning stage)
+        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=False)["state"])
     sampler = windows.WindowSampler("train", window=window, seed=seed)
     val = windows.WindowSampler("val", window=window, seed=seed + 1000).sample(128)
     vx = torch.as_tensor(windows.features(val, use_conf=use_conf))
@@ -262,6 +264,14 @@ def load(kind: str = "lstm", use_conf: bool = True, path=None) -> nn.Module:
 # `unveil train` entry points (see unveil/train.py)
 def train_lstm(**kw):
     return train("lstm", **kw)
+
+
+def finetune_lstm(**kw):
+    """Second stage of the shipped LSTM lifter: continue from the shipped weights, lower lr."""
+    from ..paths import WEIGHTS_DIR
+
+    kw.setdefault("steps", 3000)
+    return train("lstm", lr=3e-4, init=WEIGHTS_DIR / "mopo_lift_lstm.pt", **kw)
 
 
 def train_lstm_noconf(**kw):
