@@ -524,7 +524,7 @@ def run_detector(video: Path, truth: dict, cache: Path | None = None, force: boo
 
 
 def load_render_sequences(kinds=("none", "object"), clips=None, seed: int = 0, max_clips: int | None = 4,
-                          max_frames: int | None = 150, width: int = 960, height: int = 540,
+                          max_frames: int | None = 60, width: int = 960, height: int = 540,
                           body_model: str = "anny", workers: int = 2, detector: bool = True,
                           out_dir=None, log=print) -> list[RenderSequence]:
     """Render (cached) evaluation clips in each scene kind, run the detector, return sequences.
