@@ -120,7 +120,7 @@ def round_trip_rows(model, clips, log=print) -> list[dict]:
     from .stage import fit_joints
     from .training import clip_rest
 
-    template = model.rest_joints().detach().double()
+    template = model.rest_joints(model.default_shape()[None])[0].detach().double()
     template = template - template[:1]
     rows = []
     for label, kw in (("IK floor (model bone directions, clip bone lengths)", None),

@@ -1,0 +1,64 @@
+"""Final shared-shape joint fit (unveil.fit.refine) and the bench tables (unveil.fit.bench) on a
+stand-in body model."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import roma
+import torch
+
+from test_fit_shape import StandIn
+from unveil.fit.ik import joints_to_rotations, rotations_to_joints
+from unveil.fit.refine import fit_to_joints
+from unveil.skeleton import forward_kinematics
+
+
+class Body(StandIn):
+    dtype = torch.float32
+
+    def forward(self, rotmats, shape=None, transl=None):
+        s = self.default_shape() if shape is None else torch.as_tensor(shape)
+        rest = self.rest_joints(s.reshape(1, -1))[0]
+        _, j = forward_kinematics(rotmats.float(), rest.expand(*rotmats.shape[:-3], 24, 3))
+        if transl is not None:
+            j = j + torch.as_tensor(transl)[..., None, :]
+        return {"vertices": j, "joints": j}
+
+
+def _seq(T=16):
+    m = Body()
+    shape = torch.tensor([0.35, 0.6, 0.45, 0.55])
+    g = torch.Generator().manual_seed(1)
+    R = roma.rotvec_to_rotmat(torch.randn(T, 24, 3, generator=g) * 0.3)
+    return m, shape, rotations_to_joints(R, m.rest_joints(shape[None])[0])
+
+
+def test_fit_to_joints_reduces_error_from_a_wrong_shape():
+    m, shape, J = _seq()
+    s0 = m.default_shape()
+    rest0 = m.rest_joints(s0[None])[0]
+    R0 = joints_to_rotations(J.double(), rest0.double()).float()
+
+    def err(R, s):
+        _, P = forward_kinematics(R, m.rest_joints(s[None])[0].expand(len(J), 24, 3))
+        return float((P - (J - J[:, :1])).norm(dim=-1).mean())
+
+    e0 = err(R0, s0)
+    R, s = fit_to_joints(m, J, R0, s0, iters=40)
+    assert err(R, s) < 0.7 * e0
+    # never worse than the start, even with zero iterations
+    R1, s1 = fit_to_joints(m, J, R0, s0, iters=0)
+    assert torch.allclose(s1, s0) and abs(err(R1, s1) - e0) < 1e-6
+
+
+def test_bench_tables_run_on_a_stand_in():
+    from unveil.fit import bench
+
+    m, _, J = _seq(T=40)
+    clips = [SimpleNamespace(name="a", joints=J.numpy()), SimpleNamespace(name="b", joints=J.numpy()[::-1].copy())]
+    rows = bench.ik_rows(m, clips, noises=(0.0, 0.1), log=lambda *a: None)
+    fik = {r["noise"]: r for r in rows if r["method"] == "FIK"}
+    assert fik["0%"]["mpjpe"] < 5.0 < fik["10%"]["mpjpe"]
+    rt = bench.round_trip_rows(m, clips, log=lambda *a: None)
+    assert rt[0]["mpjpe"] < 1.0  # own skeleton: the IK floor is exact
+    assert "|" in bench._md(rows)
