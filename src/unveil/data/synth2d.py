@@ -257,6 +257,11 @@ def _is_eval(clip) -> bool:
     return clip.name.split("@")[0] in eval_names()
 
 
+def slice_clip(clip, s: int, e: int):
+    """Frames [s, e) of a clip as a light clip object (name ``NAME@s``, joints, face, fps)."""
+    return _slice_clip(clip, s, e)
+
+
 def _slice_clip(clip, s: int, e: int):
     return SimpleNamespace(name=f"{clip.name}@{s}", source=getattr(clip, "source", ""), fps=clip.fps,
                            joints=np.asarray(clip.joints)[s:e], face=np.asarray(clip.face)[s:e],
