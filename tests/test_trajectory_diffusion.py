@@ -1,0 +1,183 @@
+"""RopeTP trajectory prior: canonicalisation (MoRo Eq. 2), contact loss, DDIM sampler, shipped weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from unveil.data.synth2d import standin_clip
+from unveil.trajectory import canonical as C
+from unveil.trajectory import contact as K
+from unveil.trajectory import diffusion as D
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny convs: one thread is much faster than two contending ones on a loaded box."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _turning_walk(T=90, yaw0=0.7, turn=0.02, seed=0):
+    """Stand-in walk, re-posed along a curving path (heading changes every frame)."""
+    clip = standin_clip(T, seed=seed)
+    j = np.asarray(clip.joints, np.float64)
+    _, local, _ = C.canonicalize(j)
+    x, _, _ = C.canonicalize(j)
+    x[:, 2] = turn
+    return C.uncanonicalize(x, local, yaw0, np.array([1.0, 0.0, -2.0])).astype(np.float64)
+
+
+def test_heading_of_rotated_body():
+    j = np.asarray(standin_clip(10).joints, np.float64)
+    base = C.heading(j)
+    R = C.rot_y(torch.tensor(0.9, dtype=torch.float64)).numpy()
+    rot = C.heading(j @ R.T)
+    d = np.angle(np.exp(1j * (rot - base - 0.9)))
+    assert np.abs(d).max() < 1e-5
+
+
+def test_canonical_round_trip():
+    j = _turning_walk()
+    x, local, (th0, r0) = C.canonicalize(j)
+    assert x.shape == (90, 4) and local.shape == (90, 24, 3)
+    assert np.allclose(x[:-1, 2], 0.02, atol=1e-5)          # the imposed turn rate is recovered
+    back = C.uncanonicalize(x, local, th0, r0)
+    assert np.abs(back - j).max() < 1e-4
+    # invariant to where the sequence starts and which way it faces
+    R = C.rot_y(torch.tensor(-1.3, dtype=torch.float64)).numpy()
+    x2, local2, _ = C.canonicalize(j @ R.T + np.array([5.0, 0.0, 3.0]))
+    assert np.abs(x2 - x).max() < 1e-5 and np.abs(local2 - local).max() < 1e-5
+
+
+def test_contact_loss_zero_for_static_foot_positive_for_sliding():
+    T = 20
+    local = torch.zeros(T, 24, 3)
+    local[:, list(K.FEET)] = torch.tensor([[0.1, -0.9, 0.0], [-0.1, -0.9, 0.0], [0.1, -0.95, 0.1], [-0.1, -0.95, 0.1]])
+    x = torch.zeros(T, 4)
+    x[:, 3] = 0.9
+    c = torch.ones(T, 4)
+    assert float(K.contact_loss(x, local, c)) == pytest.approx(0.0, abs=1e-5)
+    # the root moves 2 cm/frame while the local feet stay put: the feet slide 2 cm/frame
+    x[:, 1] = 0.02
+    assert float(K.contact_loss(x, local, c)) == pytest.approx(0.02, abs=1e-4)
+    # ... unless the feet move back in the body frame by the same amount (a planted stance foot)
+    local2 = local.clone()
+    local2[:, list(K.FEET), 2] -= 0.02 * torch.arange(T, dtype=torch.float32)[:, None]
+    assert float(K.contact_loss(x, local2, c)) == pytest.approx(0.0, abs=1e-4)
+    # contact-free frames do not count
+    assert float(K.contact_loss(x, local, torch.zeros(T, 4))) == 0.0
+
+
+def test_contact_labels_of_standing_feet():
+    j = np.repeat(np.asarray(standin_clip(5).joints[:1], np.float64), 30, 0)
+    lab = K.contact_labels(j)
+    assert lab.shape == (30, 4) and lab.all()
+
+
+def test_ddim_sampler_shapes_and_determinism():
+    torch.manual_seed(0)
+    model = D.TrajDenoiser(hidden=16).eval()
+    _, local, _ = C.canonicalize(_turning_walk(T=40))
+    loc = torch.from_numpy(local)
+    a = D.sample(model, loc, seed=3)
+    b = D.sample(model, loc, seed=3)
+    c = D.sample(model, loc, seed=4)
+    assert a["x"].shape == (40, 4) and a["contact"].shape == (40, 4)
+    assert torch.equal(a["x"], b["x"])
+    assert not torch.equal(a["x"], c["x"])
+    assert ((a["contact"] >= 0) & (a["contact"] <= 1)).all()
+    batch = D.sample(model, loc[None].repeat(2, 1, 1, 1), seed=3, guide_steps=2)
+    assert batch["x"].shape == (2, 40, 4)
+    assert D.sample_timesteps(10, 50)[0] == 49 and D.sample_timesteps(10, 50)[-1] == 0
+
+
+def test_training_loss_decreases_on_one_batch():
+    torch.manual_seed(0)
+    clip = standin_clip(120)
+    data = D._prepare([clip])
+    model = D.TrajDenoiser(hidden=16)
+    rng = np.random.default_rng(0)
+    g = torch.Generator().manual_seed(0)
+    x, loc, noisy, c = D._batch(data, rng, 4)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(30):
+        g.manual_seed(0)
+        loss, _ = D._loss(model, x, loc, noisy, c, g)
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.7 * first
+
+
+def test_shipped_weights_plausible_on_val_clip(mocap_dir):
+    from unveil.data.corpus import load_split
+
+    model = D.load()
+    clip = max(load_split("val", max_clips=8, seed=1), key=lambda c: c.n_frames)
+    j = np.asarray(clip.joints[:150], np.float64)
+    x_true, local, _ = C.canonicalize(j)
+    out = D.sample(model, torch.from_numpy(local), seed=0)
+    x = out["x"].numpy()
+    # loose bounds: heights near the truth, speeds like a human's, steps close to the truth
+    assert np.abs(x[:, 3] - x_true[:, 3]).mean() < 0.08
+    assert np.abs(x[:, :2]).max() < 0.25                       # < 7.5 m/s
+    assert np.linalg.norm(x[:-1, :2] - x_true[:-1, :2], axis=-1).mean() < 0.02
+    contact = K.contact_labels(j)
+    acc = ((out["contact"].numpy() > 0.5) == contact).mean()
+    assert acc > 0.7
+
+
+def test_refine_trajectory_keeps_good_observations(mocap_dir):
+    from unveil.data.corpus import load_split
+
+    clip = load_split("val", max_clips=3, seed=2)[0]
+    jw = np.asarray(clip.joints[:90], np.float64)
+    # a camera 5 m in front looking back at the subject (OpenCV axes: x right, y down, z fwd)
+    R = np.diag([-1.0, -1.0, 1.0])
+    t = np.array([0.0, 1.0, 5.0]) - R @ jw[0, 0] * np.array([1, 0, 1])
+    jc = jw @ R.T + t
+    rng = np.random.default_rng(0)
+    noisy = jc + np.concatenate([rng.normal(0, 0.01, (90, 1, 2)), rng.normal(0, 0.15, (90, 1, 1))], -1)
+    out, info = D.refine_trajectory(noisy, np.full(90, 0.9), 30.0, return_info=True)
+    assert out.shape == (90, 24, 3) and np.isfinite(out).all()
+    # the pose is untouched, only the root moves
+    assert np.abs((out - out[:, :1]) - (noisy - noisy[:, :1])).max() < 1e-4
+    err_in = np.linalg.norm(noisy[:, 0] - jc[:, 0], axis=-1).mean()
+    err_out = np.linalg.norm(out[:, 0] - jc[:, 0], axis=-1).mean()
+    assert err_out < err_in                                    # depth noise is reduced by the prior
+    assert info["x"].shape == (90, 4)
+
+
+def test_true_contacts_remove_foot_sliding_of_a_standing_person():
+    """Solver check: camera root + ground-truth contact rows beat the camera root alone."""
+    from unveil import metrics
+    from unveil.data.synth2d import make_sequence
+    from unveil.trajectory.bench import frame_confidence
+    from unveil.trajectory.camera import root_translation
+
+    from types import SimpleNamespace
+
+    c = standin_clip(60, seed=1)
+    # a person standing still (both feet planted) for 4 s
+    clip = SimpleNamespace(name="standin_stand", fps=30.0, joints=np.repeat(np.asarray(c.joints[:1]), 120, 0),
+                           face=np.repeat(np.asarray(c.face[:1]), 120, 0))
+    seq = make_sequence(clip, "none", seed=0)
+    rel = seq.joints_rel
+    jc = rel + root_translation(rel, seq.keypoints2d, seq.camera)[:, None]
+    contact = K.contact_labels(seq.joints_world).astype(float)
+    model = D.TrajDenoiser(hidden=16).eval()  # only the contact head is overridden; prior unused
+    out = D.refine_trajectory(jc, frame_confidence(seq.keypoints2d), seq.fps, model=model,
+                              use_prior=False, contact=contact)
+    gw = seq.joints_world
+
+    def slide(j):
+        return metrics.foot_sliding(j, gw, fps=seq.fps)  # displacements: any rigid frame
+
+    assert contact.mean() > 0.9
+    assert slide(out) < 0.5 * slide(jc)
