@@ -10,9 +10,11 @@ the joints, twist from the hinge prior — we have no image features F), as 6D r
 al.), concatenated with the root-relative joints J. A linear embedding + learned positional
 embedding + a 2-layer transformer encoder (multi-head self-attention over a window of frames)
 predicts a residual on the 6D rotations of every frame of the window; Gram–Schmidt gives the
-rotation matrices. Trained (``unveil train tik``) on the mocap train split: inputs are joints with
-i.i.d. Gaussian noise (std = p × the clip's mean bone length, p ~ U(0, 0.12) per window), targets the
-FIK rotations of the clean joints; loss = rotation L2 + forward-kinematics joint L2.
+rotation matrices. Global-frame invariant: root rotations and joints enter in the window's
+middle-frame root frame. Trained (``unveil train tik``) on the mocap train split: inputs are joints
+with i.i.d. Gaussian noise (std = p × the clip's mean bone length, p ~ U(0, 0.12) per window), the
+rest skeleton is the body model's, shaped to the clip's bone lengths (as in the pipeline), targets
+the FIK rotations of the clean joints; loss = rotation L2 + 10 × forward-kinematics joint L2.
 
 Long sequences are processed in overlapping windows; each frame takes the prediction of the
 window where it sits most centrally.

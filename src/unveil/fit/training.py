@@ -34,6 +34,31 @@ def rest_template(body_model: str = "anny") -> torch.Tensor:
         return rest_skeleton_tpose()
 
 
+def model_rest_fn(body_model: str = "anny"):
+    """joints (T,24,3) -> the rest joints (24,3) of the body-model shape fitted to the clip's bone
+    lengths (what :func:`unveil.fit.stage.fit_joints` feeds the IK); the hand-made skeleton aligned
+    to the clip's bones when no body model is available."""
+    try:
+        from ..body import load_body_model
+
+        model = load_body_model(body_model)
+    except Exception:
+        from .ik import rest_skeleton_tpose
+
+        t = rest_skeleton_tpose()
+        return lambda j: clip_rest(t, j)
+    from .disentangle import bone_lengths as robust_bones
+    from .shape import fit_shape
+
+    def fn(joints):
+        s = fit_shape(model, robust_bones(np.asarray(joints), robust=True))
+        with torch.no_grad():
+            r = model.rest_joints(s[None])[0].double()
+        return r - r[:1]
+
+    return fn
+
+
 def clip_rest(template: torch.Tensor, joints: np.ndarray) -> torch.Tensor:
     """The template's bone directions with the clip's mean bone lengths (ARTS Eq. 7)."""
     from .shape import align_to_bones
@@ -47,9 +72,9 @@ def _save(net: torch.nn.Module, path: Path) -> None:
 
 
 @torch.no_grad()
-def evaluate_ik(clips: list[np.ndarray], template: torch.Tensor, net=None, noise: float = 0.0, seed: int = 0):
-    """Mean per-clip MPJPE / Accel (mm) of FK(IK(noisy joints)) against the clean joints, with each
-    clip's bone-aligned rest skeleton (isolates the IK from the shape fit)."""
+def evaluate_ik(clips: list[np.ndarray], rest_fn, net=None, noise: float = 0.0, seed: int = 0):
+    """Mean per-clip MPJPE / Accel (mm) of FK(IK(noisy joints)) against the clean joints, with the
+    rest skeleton ``rest_fn(clean joints)`` of each clip."""
     from .ik import joints_to_rotations
     from .tik import add_noise, refine_rotations
 
@@ -58,7 +83,7 @@ def evaluate_ik(clips: list[np.ndarray], template: torch.Tensor, net=None, noise
     for j in clips:
         J = torch.as_tensor(np.asarray(j), dtype=torch.float64)
         J = J - J[:, :1]
-        rest = clip_rest(template, j)
+        rest = rest_fn(j).double()
         Jn = add_noise(J[None].float(), noise, generator=g)[0].double()
         R = joints_to_rotations(Jn, rest)
         if net is not None:
@@ -70,15 +95,15 @@ def evaluate_ik(clips: list[np.ndarray], template: torch.Tensor, net=None, noise
     return float(np.mean(mp)), float(np.mean(ac))
 
 
-def train_tik(seed: int = 0, out: str | None = None, steps: int = 2000, max_clips: int = 600,
+def train_tik(seed: int = 0, out: str | None = None, steps: int = 2000, max_clips: int = 300,
               n_windows: int = 8192, time_limit: float | None = None) -> dict:
     from ..data.corpus import load_split
     from . import tik
 
     torch.manual_seed(seed)
-    template = rest_template()
+    rest_fn = model_rest_fn()
     clips = [c.joints for c in load_split("train", max_clips=max_clips, seed=seed)]
-    J, rest = tik.build_training_windows(clips, lambda j: clip_rest(template, j).float(), n=n_windows, seed=seed)
+    J, rest = tik.build_training_windows(clips, lambda j: rest_fn(j).float(), n=n_windows, seed=seed)
     t0 = time.time()
     net = tik.train_tik(J, rest, steps=steps, seed=seed, time_limit=time_limit)
     train_s = time.time() - t0
@@ -87,8 +112,8 @@ def train_tik(seed: int = 0, out: str | None = None, steps: int = 2000, max_clip
     val = [c.joints for c in load_split("val", max_clips=20, seed=seed)]
     res = {"weights": str(path), "train_seconds": round(train_s, 1), "train_clips": len(clips)}
     for p in (0.0, 0.02, 0.10):
-        f = evaluate_ik(val, template, None, p, seed)
-        t = evaluate_ik(val, template, net, p, seed)
+        f = evaluate_ik(val, rest_fn, None, p, seed)
+        t = evaluate_ik(val, rest_fn, net, p, seed)
         res[f"val_noise{int(p * 100)}%"] = {"FIK_mpjpe": round(f[0], 1), "TIK_mpjpe": round(t[0], 1),
                                             "FIK_accel": round(f[1], 1), "TIK_accel": round(t[1], 1)}
     return res
