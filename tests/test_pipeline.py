@@ -118,3 +118,14 @@ def test_bench_speed_prints_table(tmp_path, capsys):
     out = capsys.readouterr().out
     for word in ("decode", "detect", "landmarks", "tracking", "2D front end", "peak memory"):
         assert word in out
+
+
+def test_missing_models_clear_error(tmp_path, monkeypatch, capsys):
+    from unveil.bench import speed
+    from unveil.cli import main
+
+    clip = speed._synthetic(tmp_path / "s.mp4", n=3)
+    monkeypatch.setenv("UNVEIL_MODELS", str(tmp_path / "no-models"))
+    rc = main(["run", str(clip), "-o", str(tmp_path / "out"), "--no-render"])
+    err = capsys.readouterr().err.strip()
+    assert rc != 0 and len(err.splitlines()) == 1 and "unveil models fetch" in err
