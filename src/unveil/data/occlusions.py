@@ -165,7 +165,11 @@ def truncation_rotation(uv_fn, R: np.ndarray, fov_v: float, rng) -> tuple[np.nda
     mode = "legs" if rng.random() < 0.5 else "side"
     best, best_score = R, -1.0
     target = rng.uniform(0.6, 0.95)  # fraction of frames that should show the cut
-    for a in np.linspace(-0.8, 0.8, 33) * fov_v:
+    # a fine grid (~0.2-0.4 deg: a distant person is only a few degrees wide) over +-1.3 half-FoV of
+    # the direction that is cut (horizontal FoV for a side cut: 16:9 frames are wider than tall)
+    uv0, _, W, H = uv_fn(R)
+    half = fov_v / 2 if mode == "legs" else np.arctan(np.tan(fov_v / 2) * W / H)
+    for a in np.linspace(-1.3, 1.3, 321) * half:
         c, s_ = np.cos(a), np.sin(a)
         if mode == "legs":
             Ra = np.array([[1, 0, 0], [0, c, -s_], [0, s_, c]])
