@@ -27,7 +27,7 @@ Pipeline per (clip, kind, seed):
 4. **Scene recipes** (:func:`make_recipe`), seeded per kind: ``none``, ``object`` (box or table on
    the camera–subject line), ``pole``, ``truncation`` (close camera aimed at the upper body: the
    frame edge cuts the legs), ``person`` (a second rendered person crossing in front), ``lower``
-   (a wide, waist-high counter in front of the subject for the whole clip), ``mixed`` (a box and a
+   (a wide, hip-high counter in front of the subject for the whole clip), ``mixed`` (a box and a
    pole at two points of the path); the camera's azimuth
    (±70° around the subject's facing), height (0.7–1.8 m), vertical FoV (45–65°) vary, and the
    distance is the smallest that keeps the subject in frame (the truncation kind excepted).
@@ -61,7 +61,7 @@ from ..types import Camera
 KINDS = ("none", "object", "pole", "truncation", "person", "lower", "mixed")
 COCO_FROM_JOINT = {5: 16, 6: 17, 7: 18, 8: 19, 9: 20, 10: 21, 13: 4, 14: 5, 15: 7, 16: 8}
 OCC_THRESHOLD = 0.5
-RENDER_VERSION = 1      # bump when recipes/rendering change: cached renders are keyed by it
+RENDER_VERSION = 2      # bump when recipes/rendering change: cached renders are keyed by it
 
 
 def cache_root() -> Path:
@@ -314,7 +314,7 @@ def make_recipe(kind: str, seed: int, vertices_world: np.ndarray, joints_world: 
         # a wide counter between camera and the whole path: legs hidden throughout
         span = float(np.ptp((pel[:, [0, 2]]) @ np.array([eye_dir[1], -eye_dir[0]]))) if T else 0.0
         sc.occluders.append(Occluder("box", between(rng.uniform(0.2, 0.3), at=centre, clearance=0.55),
-                                     (span + rng.uniform(1.2, 2.0), rng.uniform(0.75, 0.95), 0.5), occ_col, yaw))
+                                     (span + rng.uniform(1.2, 2.0), rng.uniform(0.55, 0.75), 0.5), occ_col, yaw))
     elif kind == "person":
         # the same motion turned 180 degrees about Y, half a clip later, crossing between camera and subject
         c2 = np.array(between(rng.uniform(0.2, 0.35), at=centre))
@@ -594,8 +594,9 @@ def contact_sheet(seqs: list[RenderSequence], path, per_row: int = 4, thumb_h: i
                     t2 = tuple(np.round(s.keypoints2d_true[i, k]).astype(int))
                     cv2.circle(img, t2, 7, (255, 0, 0), 2, cv2.LINE_AA)
             label = f"{s.kind} {s.name[:28]} f{i}"
-            cv2.putText(img, label, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
-            cv2.putText(img, label, (6, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+            from ..render.overlay import put_text
+
+            put_text(img, label)
             scale = thumb_h / img.shape[0]
             tiles.append(cv2.resize(img, (int(img.shape[1] * scale), thumb_h), interpolation=cv2.INTER_AREA))
         if tiles:

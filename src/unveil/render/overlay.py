@@ -68,6 +68,8 @@ def draw_frame(frame: np.ndarray, camera, people: list[dict], alpha: float = 0.5
 
 def put_text(img: np.ndarray, text: str, y: int = 22) -> np.ndarray:
     cv2 = _cv2()
-    cv2.putText(img, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+    # a 1-px drop shadow (a thicker outline would not line up: Hershey glyphs widen with thickness)
+    for dx, dy in ((1, 1), (-1, 1), (1, -1), (-1, -1)):
+        cv2.putText(img, text, (8 + dx, y + dy), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.putText(img, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
     return img
