@@ -94,3 +94,14 @@ def test_person_occluder_in_front_and_confusable(clip):
 def test_runs():
     assert O.runs(np.array([0, 1, 1, 0, 1], bool)) == [(1, 3), (4, 5)]
     assert O.runs(np.zeros(3, bool)) == []
+
+
+def test_truncation_cuts_a_standing_distant_person():
+    """A person who does not move (narrow in angle, any FoV) is still cut in every seed."""
+    c = S.standin_clip(60, seed=5, name="still")
+    walk = (c.joints[:, :1] * np.array([0, 0, 1.0])).astype(np.float32)  # (T,1,3) forward travel
+    c.joints = c.joints - walk
+    c.face = c.face - walk
+    for seed in range(10):
+        s = S.make_sequence(c, "truncation", seed)
+        assert s.occluded.mean() > 0.05, (seed, s.info["camera"])
