@@ -15,7 +15,7 @@ Per frame:
    (box IoU + keypoint similarity, OKS-like, against the lost track's last pose), else starts a new
    track. **Duplicates** (two held tracks with near-identical keypoints) are merged into the older.
    Tracks lost for more than ``max_gap`` frames end; tracks shorter than ``min_len`` frames or
-   with a mean torso visibility under ``min_track_vis`` (objects that fooled the checks) are dropped.
+   with a mean visibility of the 17 COCO points under ``min_track_vis`` (objects that fooled the checks) are dropped.
 
 Output: ``list[Track2D]`` with layout ``blazepose33`` (confidence = visibility), ``boxes`` (keypoint
 box), ``world_landmarks`` and ``extras`` (``presence`` (T,33), ``pose_score`` (T,), ``held`` (T,)).
@@ -318,13 +318,14 @@ class PeopleTracker:
         processed = np.asarray(self.processed, np.int64)
         out = [t.to_track2d(processed) for t in sorted(allt, key=lambda t: t.id)
                if len(t.frames) >= self.min_len
-               and np.mean([l.keypoints[_TORSO, 2].mean() for l in t.lms]) >= self.min_track_vis]
+               and np.mean([l.keypoints[_BODY17, 2].mean() for l in t.lms]) >= self.min_track_vis]
         for new_id, tr in enumerate(out):  # ids 0..n-1 in order of first appearance
             tr.id = new_id
         return out
 
 
 _TORSO = [11, 12, 23, 24]
+_BODY17 = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # the COCO-17 points
 
 
 def _inside(p, box, pad: float = 0.0) -> bool:
