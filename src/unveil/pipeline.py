@@ -60,6 +60,15 @@ def _cache_save(out: Path, stage: str, key: dict, arrays: dict, info: dict) -> N
     write_text(out / "cache" / f"{stage}.json", json.dumps({"hash": _key_hash(key), "key": key, **info}, default=str))
 
 
+def _source_hash(*rel: str) -> str:
+    """Hash of some of unveil's own source files: a changed detector/tracker invalidates its cache."""
+    h = hashlib.sha256()
+    for r in rel:
+        p = Path(__file__).resolve().parent / r
+        h.update(p.read_bytes() if p.is_file() else r.encode())
+    return h.hexdigest()[:12]
+
+
 def _pack(tracks, fields) -> dict:
     arr = {"ids": np.array([t.id for t in tracks], np.int64)}
     for t in tracks:
@@ -144,7 +153,8 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
         st = vpath.stat()
         inp = {"video": str(vpath.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns}
         key = {"v": STAGE_VERSION["keypoints"], **inp, "start": start, "end": end, "stride": stride,
-               "max_frames": max_frames, "redetect_every": redetect_every, "tiles": tiles}
+               "max_frames": max_frames, "redetect_every": redetect_every, "tiles": tiles,
+               "code": _source_hash("detect/people.py", "detect/blazepose.py")}
         fps, width, height = info.fps / stride, info.width, info.height
         hit = _cache_load(out, "keypoints", key)
         stats: dict = {}
