@@ -61,11 +61,17 @@ def _cache_save(out: Path, stage: str, key: dict, arrays: dict, info: dict) -> N
 
 
 def _source_hash(*rel: str) -> str:
-    """Hash of some of unveil's own source files: a changed detector/tracker invalidates its cache."""
+    """Hash of some of unveil's own files (glob patterns under the package: source and shipped
+    weights): changed code or retrained weights invalidate the stage's cache."""
     h = hashlib.sha256()
+    root = Path(__file__).resolve().parent
     for r in rel:
-        p = Path(__file__).resolve().parent / r
-        h.update(p.read_bytes() if p.is_file() else r.encode())
+        files = sorted(root.glob(r))
+        if not files:
+            h.update(r.encode())
+        for p in files:
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -206,7 +212,8 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
 
     # ---------------------------------------------------------------------------- lift (MoPO)
     tracks3d: list[Track3D] | None = None
-    lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal}
+    lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal,
+                "code": _source_hash("motion/*.py", "weights/mopo_*.pt")}
     if lift and tracks2d:
         t0 = time.perf_counter()
         hit = _cache_load(out, "lift", lift_key)
@@ -230,7 +237,9 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
 
     # ----------------------------------------------------------------------------- fit (ARTS)
     bodies: list[BodyTrack] | None = None
-    fit_key = {"v": STAGE_VERSION["fit"], "prev": _key_hash(lift_key), "body_model": str(body_model)}
+    fit_key = {"v": STAGE_VERSION["fit"], "prev": _key_hash(lift_key), "body_model": str(body_model),
+               "code": _source_hash("fit/*.py", "trajectory/*.py", "weights/tik*.pt", "weights/shape*.pt",
+                                    "weights/ropetp*.pt")}
     if fit and tracks3d:
         t0 = time.perf_counter()
         hit = _cache_load(out, "fit", fit_key)
