@@ -346,7 +346,7 @@ def _render_one(args):
     i, people_verts = args
     sc = _W["scene"]
     people = [(v, _W["faces"], c) for v, c in zip(people_verts, _W["colors"])]
-    res, fb = render_frame(sc, people, supersample=_W["supersample"], keep_buffer=True)
+    res, fb = render_frame(sc, people, supersample=_W["supersample"], keep_buffer=True, image_only=True)
     v0 = people_verts[0]
     vc = to_camera(v0, sc)
     nrm = vertex_normals(vc, _W["faces"])

@@ -307,7 +307,7 @@ def draw_occluders(fb: Framebuffer, sc: Scene, first_id: int = 100) -> None:
 
 
 def render_frame(sc: Scene, people: list[tuple[np.ndarray, np.ndarray, np.ndarray]], supersample: int = 2,
-                 keep_buffer: bool = False, cull_people: bool = True):
+                 keep_buffer: bool = False, cull_people: bool = True, image_only: bool = False):
     """Render one frame.
 
     ``people``: [(vertices_world (V,3), faces (F,3), colours (V,3))]; person k gets object id k.
@@ -329,5 +329,5 @@ def render_frame(sc: Scene, people: list[tuple[np.ndarray, np.ndarray, np.ndarra
     for k, (v, f, col) in enumerate(people):
         fb.draw(to_camera(v, sc), f, col, object_id=k, cull_back=cull_people)
     draw_occluders(fb, sc)
-    res = fb.resolve()
+    res = fb.resolve(image_only=image_only)
     return (res, fb) if keep_buffer else res
