@@ -210,7 +210,7 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
                       model: TrajDenoiser | None = None, seed: int = 0, sigma_lat: float = 0.03,
                       depth_ratio: float = 0.05, sigma_step: float = 0.01, sigma_contact: float = 0.005,
                       contact_thr: float = 0.5, use_prior: bool = True, contact: np.ndarray | None = None,
-                      return_info: bool = False):
+                      world=None, return_info: bool = False):
     """Camera-frame joints (T, 24, 3) with a camera-derived root -> the same joints on a refined root.
 
     1. World frame from the people (:func:`unveil.trajectory.world.world_from_camera`); canonicalise
@@ -230,12 +230,14 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
          a planted foot does not slide.
     ``use_prior=False`` drops the prior rows (contacts + camera only: the ablation).
     ``confidence``: (T,) per-frame 2D confidence in [0, 1] (default 1). ``contact``: (T, 4)
-    probabilities overriding the contact head (tests, oracle ablations).
+    probabilities overriding the contact head (tests, oracle ablations). ``world``: (R, t) with
+    x_world = R x_cam + t (Y up) when the caller knows the world frame; default: estimated from
+    these joints by :func:`unveil.trajectory.world.world_from_camera`.
     """
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
-    from .world import to_world, world_from_camera
+    from .world import world_from_camera
 
     jc = np.asarray(joints_cam, np.float64)
     T = jc.shape[0]
@@ -245,7 +247,7 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     if T < 3:
         return (jc.astype(np.float32), {}) if return_info else jc.astype(np.float32)
     model = model or load()
-    R, t = (np.asarray(a, np.float64) for a in world_from_camera(jc))
+    R, t = (np.asarray(a, np.float64) for a in (world_from_camera(jc) if world is None else world))
     jw = jc @ R.T + t
     theta = C.heading(jw).astype(np.float64)
     rel_w = jw - jw[:, :1]                                               # world axes, root-relative
