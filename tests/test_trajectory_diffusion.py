@@ -182,3 +182,14 @@ def test_true_contacts_remove_foot_sliding_of_a_standing_person():
 
     assert contact.mean() > 0.9
     assert slide(out) < 0.5 * slide(jc)
+
+
+def test_up_from_legs_of_a_standing_body_in_a_tilted_camera():
+    j = np.asarray(standin_clip(30).joints, np.float64)
+    ang = np.deg2rad(15.0)
+    Rx = np.array([[1, 0, 0], [0, np.cos(ang), -np.sin(ang)], [0, np.sin(ang), np.cos(ang)]])
+    up0, up = D.up_from_legs(j), D.up_from_legs(j @ Rx.T)
+    assert np.allclose(up, Rx @ up0, atol=1e-6)                # rotates with the camera
+    assert np.degrees(np.arccos(np.clip(up0[1], -1, 1))) < 10.0  # stand-in walk: roughly vertical
+    R, t = D._world_from_legs(j @ Rx.T)
+    assert np.allclose(R @ R.T, np.eye(3), atol=1e-6)

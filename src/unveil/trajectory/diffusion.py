@@ -206,11 +206,34 @@ def _resample(a: np.ndarray, n_out: int) -> np.ndarray:
     return a[i0] * (1 - w) + a[i1] * w
 
 
+def up_from_legs(joints_cam: np.ndarray) -> np.ndarray:
+    """Unit 'up' in camera coordinates: mean vector from the mid-ankle point to the pelvis. The
+    pelvis stays over the feet in most actions (standing, walking, bowing), unlike the spine."""
+    from ..skeleton import SMPL24_INDEX as I
+
+    j = np.asarray(joints_cam, np.float64)
+    v = (j[:, 0] - 0.5 * (j[:, I["L_ankle"]] + j[:, I["R_ankle"]])).mean(0)
+    return v / max(np.linalg.norm(v), 1e-9)
+
+
+def _world_from_legs(jc: np.ndarray):
+    """(R, t) like :func:`unveil.trajectory.world.world_from_camera` with :func:`up_from_legs`."""
+    up = up_from_legs(jc)
+    fwd = np.array([0.0, 0.0, 1.0]) - up * up[2]
+    if np.linalg.norm(fwd) < 1e-6:
+        fwd = np.array([1.0, 0.0, 0.0]) - up * up[0]
+    z = fwd / np.linalg.norm(fwd)
+    R = np.stack([np.cross(up, z), up, z])
+    feet = jc[:, list(FEET)].reshape(-1, 3) @ up
+    root0 = R @ jc[0, 0]
+    return R, -np.array([root0[0], np.quantile(feet, 0.05), root0[2]])
+
+
 def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = None, fps: float = 30.0,
                       model: TrajDenoiser | None = None, seed: int = 0, sigma_lat: float = 0.03,
                       depth_ratio: float = 0.05, sigma_step: float = 0.01, sigma_contact: float = 0.005,
                       contact_thr: float = 0.5, use_prior: bool = True, contact: np.ndarray | None = None,
-                      world=None, return_info: bool = False):
+                      world=None, up: str = "legs", return_info: bool = False):
     """Camera-frame joints (T, 24, 3) with a camera-derived root -> the same joints on a refined root.
 
     1. World frame from the people (:func:`unveil.trajectory.world.world_from_camera`); canonicalise
@@ -231,8 +254,12 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     ``use_prior=False`` drops the prior rows (contacts + camera only: the ablation).
     ``confidence``: (T,) per-frame 2D confidence in [0, 1] (default 1). ``contact``: (T, 4)
     probabilities overriding the contact head (tests, oracle ablations). ``world``: (R, t) with
-    x_world = R x_cam + t (Y up) when the caller knows the world frame; default: estimated from
-    these joints by :func:`unveil.trajectory.world.world_from_camera`.
+    x_world = R x_cam + t (Y up) when the caller knows the world frame; otherwise ``up="legs"``
+    (default) takes "up" as the mean mid-ankle -> pelvis vector (:func:`up_from_legs`) and
+    ``up="spine"`` uses :func:`unveil.trajectory.world.world_from_camera` (mean pelvis -> neck).
+    Chosen on val (40 clips x kinds none/object/person/mixed, <= 300 frames, true local joints):
+    GMPJPE 75.2 vs 89.5 mm, RTE 4.17 vs 4.74 %; up error on 40 val clips 5.9 deg mean / 13.3 max
+    vs 5.8 / 18.8 for the spine.
     """
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
@@ -247,7 +274,9 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     if T < 3:
         return (jc.astype(np.float32), {}) if return_info else jc.astype(np.float32)
     model = model or load()
-    R, t = (np.asarray(a, np.float64) for a in (world_from_camera(jc) if world is None else world))
+    if world is None:
+        world = world_from_camera(jc) if up == "spine" else _world_from_legs(jc)
+    R, t = (np.asarray(a, np.float64) for a in world)
     jw = jc @ R.T + t
     theta = C.heading(jw).astype(np.float64)
     rel_w = jw - jw[:, :1]                                               # world axes, root-relative
