@@ -80,6 +80,8 @@ def _clip_shape(body_model, joints_world):
     from ..fit.shape import fit_shape
 
     body = load_body_model(body_model) if isinstance(body_model, str) else body_model
+    if getattr(body, "num_shape", 0) < 2:  # no shape space to fit (e.g. a test stand-in body)
+        return None
     with torch.no_grad():
         return fit_shape(body, bone_lengths(np.asarray(joints_world, np.float64))).detach()
 
