@@ -191,5 +191,7 @@ def test_up_from_legs_of_a_standing_body_in_a_tilted_camera():
     up0, up = D.up_from_legs(j), D.up_from_legs(j @ Rx.T)
     assert np.allclose(up, Rx @ up0, atol=1e-6)                # rotates with the camera
     assert np.degrees(np.arccos(np.clip(up0[1], -1, 1))) < 10.0  # stand-in walk: roughly vertical
-    R, t = D._world_from_legs(j @ Rx.T)
+    from unveil.trajectory.world import world_from_camera
+
+    R, t = world_from_camera(j @ Rx.T, up="legs")
     assert np.allclose(R @ R.T, np.eye(3), atol=1e-6)

@@ -135,7 +135,7 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
         render: bool = True, start: int = 0, end: int | None = None, stride: int = 1,
         max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
         progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
-        export: bool = True) -> dict:
+        export: bool = True, traj_prior: bool = True) -> dict:
     """Run the pipeline; returns the summary dict (also written to OUT/summary.json)."""
     if (video is None) == (keypoints_json is None):
         raise UnveilError("give exactly one input: a VIDEO or --keypoints KP.json")
@@ -263,6 +263,37 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
                         traceback.print_exc()
                     bodies = None
         seconds["fit"] = time.perf_counter() - t0
+
+    # ----------------------------------------------------------------- trajectory (RopeTP prior)
+    # The fit gives a camera-space root from reprojection (depth-poor); the RopeTP prior regenerates
+    # the world trajectory from the local motion + foot contacts and is fused with it (one sparse
+    # least-squares solve per track, in one world frame shared by all tracks).
+    if traj_prior and bodies:
+        t0 = time.perf_counter()
+        try:
+            from .trajectory.bench import frame_confidence
+            from .trajectory.diffusion import refine_trajectory
+            from .trajectory.world import world_from_camera
+
+            world = world_from_camera(np.concatenate([np.asarray(b.joints_cam) for b in bodies], 0))
+            by2 = {t.id: t for t in tracks2d}
+            for b in bodies:
+                t2 = by2.get(b.id)
+                if t2 is None or len(b.frames) < 3:
+                    continue
+                sel = np.clip(np.searchsorted(np.asarray(t2.frames), np.asarray(b.frames)), 0, len(t2.frames) - 1)
+                conf = frame_confidence(to_coco17(np.asarray(t2.keypoints), t2.layout)[sel])
+                old = np.asarray(b.joints_cam, np.float32)
+                new = refine_trajectory(old, conf, fps, world=world)
+                b.transl = (np.asarray(b.transl) + (new[:, 0] - old[:, 0])).astype(np.float32)
+                b.joints_cam = new.astype(np.float32)
+        except Exception as e:  # the camera-space root stays; say why
+            notes.append(f"trajectory prior skipped ({type(e).__name__}: {e})")
+            if not quiet:
+                traceback.print_exc()
+        seconds["trajectory"] = time.perf_counter() - t0
+    elif not traj_prior:
+        notes.append("trajectory prior disabled (--no-traj-prior)")
 
     # ---------------------------------------------------------------------------------- write
     t0 = time.perf_counter()
@@ -440,6 +471,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     ap.add_argument("--no-tiles", dest="tiles", action="store_false", default=True,
                     help="detector on the whole frame only (faster; misses small people)")
     ap.add_argument("--no-lift", dest="lift", action="store_false", default=True, help="stop after 2D keypoints")
+    ap.add_argument("--no-traj-prior", dest="traj_prior", action="store_false", default=True,
+                    help="keep the camera-space reprojection root (skip the RopeTP trajectory prior)")
     ap.add_argument("--no-export", dest="export", action="store_false", default=True,
                     help="skip the <id>.glb / <id>.bvh / viewer.html exports")
     a = ap.parse_args(argv)
@@ -457,7 +490,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
             raise UnveilError(f"--{opt.replace('_', '-')} must be >= {1 if opt != 'start' else 0}")
     s = run(video=a.video, keypoints_json=a.keypoints, out_dir=a.out, body_model=a.body_model, focal=a.focal,
             render=a.render, start=a.start, end=a.end, stride=a.stride, max_frames=a.max_frames,
-            redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=False, export=a.export)
+            redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=False, export=a.export,
+                traj_prior=a.traj_prior)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:

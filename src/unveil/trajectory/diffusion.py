@@ -207,26 +207,11 @@ def _resample(a: np.ndarray, n_out: int) -> np.ndarray:
 
 
 def up_from_legs(joints_cam: np.ndarray) -> np.ndarray:
-    """Unit 'up' in camera coordinates: mean vector from the mid-ankle point to the pelvis. The
-    pelvis stays over the feet in most actions (standing, walking, bowing), unlike the spine."""
-    from ..skeleton import SMPL24_INDEX as I
+    """Unit 'up' in camera coordinates: mean vector from the mid-ankle point to the pelvis (see
+    :func:`unveil.trajectory.world.estimate_up`)."""
+    from .world import estimate_up
 
-    j = np.asarray(joints_cam, np.float64)
-    v = (j[:, 0] - 0.5 * (j[:, I["L_ankle"]] + j[:, I["R_ankle"]])).mean(0)
-    return v / max(np.linalg.norm(v), 1e-9)
-
-
-def _world_from_legs(jc: np.ndarray):
-    """(R, t) like :func:`unveil.trajectory.world.world_from_camera` with :func:`up_from_legs`."""
-    up = up_from_legs(jc)
-    fwd = np.array([0.0, 0.0, 1.0]) - up * up[2]
-    if np.linalg.norm(fwd) < 1e-6:
-        fwd = np.array([1.0, 0.0, 0.0]) - up * up[0]
-    z = fwd / np.linalg.norm(fwd)
-    R = np.stack([np.cross(up, z), up, z])
-    feet = jc[:, list(FEET)].reshape(-1, 3) @ up
-    root0 = R @ jc[0, 0]
-    return R, -np.array([root0[0], np.quantile(feet, 0.05), root0[2]])
+    return estimate_up(joints_cam, method="legs")
 
 
 def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = None, fps: float = 30.0,
@@ -275,7 +260,7 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
         return (jc.astype(np.float32), {}) if return_info else jc.astype(np.float32)
     model = model or load()
     if world is None:
-        world = world_from_camera(jc) if up == "spine" else _world_from_legs(jc)
+        world = world_from_camera(jc, up=up)
     R, t = (np.asarray(a, np.float64) for a in world)
     jw = jc @ R.T + t
     theta = C.heading(jw).astype(np.float64)
