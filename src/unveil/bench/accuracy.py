@@ -95,17 +95,21 @@ def score_sequence(seq, pred: dict) -> dict:
     occ24 = _mask24(seq.occluded)
     R, t = np.asarray(seq.R, np.float64), np.asarray(seq.t, np.float64)
     gt_world = np.asarray(seq.joints_world, np.float64)
+    # a method may ask to be scored on a subset of joints (e.g. BlazePose world landmarks: limbs only);
+    # both are pelvis-relative already, so no re-alignment (a subset need not contain the pelvis)
+    sel = list(pred["score_joints"]) if pred.get("score_joints") is not None else slice(None)
+    js, gs, occs = j[:, sel], gt_rel[:, sel], occ24[:, sel]
     res = {
-        "mpjpe": (metrics.mpjpe(j, gt_rel), T),
-        "pa_mpjpe": (metrics.pa_mpjpe(j, gt_rel), T),
-        "accel": (metrics.accel_error(j, gt_rel), max(T - 2, 0)),
-        "jitter": (metrics.jitter(j), max(T - 3, 0)),
+        "mpjpe": (metrics.mpjpe(js, gs, root=None), T),
+        "pa_mpjpe": (metrics.pa_mpjpe(js, gs), T),
+        "accel": (metrics.accel_error(js, gs, align="none"), max(T - 2, 0)),
+        "jitter": (metrics.jitter(js), max(T - 3, 0)),
     }
-    nv, no = int((~occ24).sum()), int(occ24.sum())
+    nv, no = int((~occs).sum()), int(occs.sum())
     if nv:
-        res["mpjpe_vis"] = (metrics.mpjpe(j, gt_rel, mask=~occ24), nv)
+        res["mpjpe_vis"] = (metrics.mpjpe(js, gs, mask=~occs, root=None), nv)
     if no:
-        res["mpjpe_occ"] = (metrics.mpjpe(j, gt_rel, mask=occ24), no)
+        res["mpjpe_occ"] = (metrics.mpjpe(js, gs, mask=occs, root=None), no)
     if "joints_cam" in pred and pred["joints_cam"] is not None:
         jc = np.asarray(pred["joints_cam"], np.float64)
         pw = camera_to_world(jc, R, t)

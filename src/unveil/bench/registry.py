@@ -26,6 +26,8 @@ METHOD_MODULES: tuple[str, ...] = (
     "unveil.fit.stage",
     "unveil.trajectory.bench",
     "unveil.motion.masked",
+    "unveil.data.synthvideo",
+    "unveil.motion.render_train",
 )
 
 

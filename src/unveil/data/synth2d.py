@@ -76,10 +76,15 @@ class SeqInputs:
     keypoints2d: np.ndarray
     camera: Camera
     fps: float
+    # (T, 33, 3) the detector's own BlazePose world landmarks (NaN where missed); only sequences
+    # from the real detector (``--source render``) have them, synthetic 2D has None
+    world_landmarks: np.ndarray | None = None
 
 
 def inputs_of(seq) -> SeqInputs:
-    return SeqInputs(np.array(seq.keypoints2d, dtype=np.float32, copy=True), seq.camera, float(seq.fps))
+    wl = getattr(seq, "world_landmarks", None)
+    return SeqInputs(np.array(seq.keypoints2d, dtype=np.float32, copy=True), seq.camera, float(seq.fps),
+                     None if wl is None else np.array(wl, dtype=np.float32, copy=True))
 
 
 # ----------------------------------------------------------------------------------- helpers

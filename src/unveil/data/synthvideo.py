@@ -397,8 +397,10 @@ def render_frames(recipe: Recipe, rigs: list[BodyRig], people_verts: list[np.nda
         yield from pool.imap(_render_one, tasks, chunksize=2)
 
 
-def sequence_stem(name: str, kind: str, seed: int, width: int, height: int, frames: int | None = None) -> str:
-    return f"{name}__{kind}__s{seed}__{width}x{height}" + (f"__{frames}f" if frames else "") + f"__r{RENDER_VERSION}"
+def sequence_stem(name: str, kind: str, seed: int, width: int, height: int, frames: int | None = None,
+                  supersample: int = 2) -> str:
+    return (f"{name}__{kind}__s{seed}__{width}x{height}" + (f"__{frames}f" if frames else "")
+            + ("" if supersample == 2 else f"__ss{supersample}") + f"__r{RENDER_VERSION}")
 
 
 def render_sequence(joints_world: np.ndarray, name: str, kind: str = "none", seed: int = 0,
@@ -412,7 +414,7 @@ def render_sequence(joints_world: np.ndarray, name: str, kind: str = "none", see
     from ..io.video import VideoWriter
 
     out_dir = Path(out_dir) if out_dir is not None else cache_root()
-    stem = sequence_stem(name, kind, seed, width, height, len(joints_world))
+    stem = sequence_stem(name, kind, seed, width, height, len(joints_world), supersample)
     video, truth = out_dir / f"{stem}.mp4", out_dir / f"{stem}.npz"
     if video.exists() and truth.exists() and not force:
         return {"video": video, "truth": truth, "seconds": 0.0, "fps_render": None, "cached": True}
@@ -479,6 +481,7 @@ class RenderSequence:
     fps: float
     keypoints2d_true: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    world_landmarks: np.ndarray | None = None   # (T, 33, 3) the detector's BlazePose world landmarks (NaN: missed)
 
     @property
     def joints_rel(self) -> np.ndarray:
@@ -543,7 +546,7 @@ def run_detector(video: Path, truth: dict, cache: Path | None = None, force: boo
 def load_render_sequences(kinds=("none", "object"), clips=None, seed: int = 0, max_clips: int | None = 4,
                           max_frames: int | None = 60, width: int = 960, height: int = 540,
                           body_model: str = "anny", workers: int = 2, detector: bool = True,
-                          out_dir=None, log=print) -> list[RenderSequence]:
+                          out_dir=None, log=print, supersample: int = 2) -> list[RenderSequence]:
     """Render (cached) evaluation clips in each scene kind, run the detector, return sequences.
 
     ``clips``: MocapClip-like objects (``name``, ``joints``, ``fps``) or None for the evaluation
@@ -560,7 +563,7 @@ def load_render_sequences(kinds=("none", "object"), clips=None, seed: int = 0, m
         jw = np.asarray(clip.joints, np.float32)[:max_frames]
         for kind in kinds:
             r = render_sequence(jw, clip.name, kind, seed, out_dir, width, height, float(clip.fps),
-                                body_model, workers)
+                                body_model, workers, supersample)
             if log and not r["cached"]:
                 log(f"rendered {clip.name} [{kind}] {len(jw)} frames in {r['seconds']:.1f} s "
                     f"({r['fps_render']:.2f} frames/s)")
@@ -569,14 +572,16 @@ def load_render_sequences(kinds=("none", "object"), clips=None, seed: int = 0, m
                          int(tr["width"]), int(tr["height"]))
             info = {"video": str(r["video"]), "truth": str(r["truth"]), "source": "render",
                     "visible_frac": tr["visible_frac"], "occluded_any": tr["occluded_any"]}
+            wl = None
             if detector:
                 kp, dinfo = run_detector(Path(r["video"]), tr)
+                wl = np.asarray(dinfo.pop("world_landmarks"), np.float32)
                 info.update(dinfo)
             else:
                 kp = np.concatenate([tr["keypoints2d_true"], tr["visible_frac"][..., None]], -1)
             out.append(RenderSequence(str(clip.name), kind, kp.astype(np.float32), tr["occluded"].astype(bool), cam,
                                       tr["R"], tr["t"], tr["joints_cam"], tr["joints_world"], float(tr["fps"]),
-                                      tr["keypoints2d_true"], info))
+                                      tr["keypoints2d_true"], info, wl))
     return out
 
 
@@ -724,3 +729,36 @@ def blazepose_world_to_smpl24(world: np.ndarray) -> np.ndarray:
     out[..., 22, :] = 0.5 * (w[..., 19, :] + w[..., 17, :])
     out[..., 23, :] = 0.5 * (w[..., 20, :] + w[..., 18, :])
     return (out - out[..., :1, :]).astype(np.float32)
+
+
+def _fill_missing(x: np.ndarray) -> np.ndarray:
+    """(T, ...) with NaN frames -> each NaN frame takes the nearest earlier valid frame (the first
+    valid frame before it); all-NaN stays zeros."""
+    x = np.array(x, np.float32, copy=True)
+    bad = ~np.isfinite(x.reshape(len(x), -1)).all(-1)
+    if bad.all():
+        return np.zeros_like(x)
+    good = np.nonzero(~bad)[0]
+    src = np.maximum.accumulate(np.where(bad, -1, np.arange(len(x))))
+    src[src < 0] = good[0]
+    return x[src]
+
+
+def blazepose_world_row(inputs) -> dict:
+    """Bench row ``blazepose-world``: BlazePose's own world landmarks (``inputs.world_landmarks``,
+    the real detector's output; render source only) -> SMPL-24 via
+    :func:`blazepose_world_to_smpl24`; frames the detector missed repeat the last detection. Only
+    the 12 :data:`LIMB_JOINTS` are scored (``score_joints``), the joints BlazePose actually has."""
+    wl = getattr(inputs, "world_landmarks", None)
+    if wl is None:
+        raise UnveilError("blazepose-world needs the detector's world landmarks (--source render only)")
+    return {"joints": blazepose_world_to_smpl24(_fill_missing(wl)), "score_joints": LIMB_JOINTS}
+
+
+try:  # rows appear in `unveil bench accuracy` when the harness imports this module
+    from ..bench.registry import register as _register
+
+    _register("blazepose-world", blazepose_world_row, group="render",
+              note="BlazePose GHUM world landmarks -> 12 limb joints (scored on those only); render source only")
+except Exception:  # noqa: BLE001 - rendering must not depend on the benchmark code
+    pass
