@@ -128,3 +128,42 @@ def test_same_line_crossing_keeps_identities(tracker, monkeypatch):
         cl = t.keypoints[-1, :, :2].mean(0) - TEMPLATE.mean(0)
         assert np.hypot(*(cl - crossing(int(t.frames[-1]))[name])) < 1e-3
         assert t.frames[-1] == 49
+
+
+def _run_scene(monkeypatch, workers):
+    monkeypatch.setattr(people, "PoseDetector", FakeDetector)
+    monkeypatch.setattr(people, "LandmarkModel", FakeLandmarks)
+    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=workers)
+    for i in range(60):
+        img = np.zeros((200, 400, 3), np.uint8)  # a fresh frame each step (jobs may still hold the last)
+        img[0, 0, 0] = i
+        tr.step(i, img)
+    return tr.finish(), tr.counts
+
+
+def test_worker_threads_give_the_serial_result(monkeypatch):
+    """Crops/detector passes on 2 worker threads: same tracks and the same number of model calls
+    (no wasted speculative landmark checks) as the serial run."""
+    serial, c1 = _run_scene(monkeypatch, 1)
+    threaded, c2 = _run_scene(monkeypatch, 2)
+    assert len(serial) == len(threaded) == 3
+    for a, b in zip(serial, threaded):
+        assert np.array_equal(a.frames, b.frames) and np.array_equal(a.keypoints, b.keypoints)
+    assert c1 == c2
+
+
+def test_prefetch_yields_in_order_and_reraises():
+    assert list(people._prefetch(iter(range(50)), depth=2)) == list(range(50))
+
+    def bad():
+        yield 1
+        raise ValueError("broken video")
+
+    got = []
+    with pytest.raises(ValueError, match="broken video"):
+        for x in people._prefetch(bad()):
+            got.append(x)
+    assert got == [1]
+    g = people._prefetch(iter(range(1000)), depth=2)  # consumer stops early: the thread ends
+    assert next(g) == 0
+    g.close()

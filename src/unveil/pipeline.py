@@ -17,6 +17,8 @@ Camera: ``--focal PX`` or :func:`unveil.skeleton.default_focal`, principal point
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import hashlib
 import importlib
 import json
@@ -131,7 +133,36 @@ def _optional(mod: str, attr: str, notes: list):
 
 
 # --------------------------------------------------------------------------------------- run
-def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny", focal: float | None = None,
+# torch intra-op threads for the model stages after the 2D front end (lift, fit, trajectory prior,
+# exports): their tensors are small (T x 24 joints), and on a shared 2-core box 2 OpenMP threads
+# cost 10-20x more CPU than 1 (measured on vtest.avi, load ~6: ARTS fit 19.4 vs 2.0 CPU-s for 8
+# tracks, RopeTP prior 35.1 vs 1.5 CPU-s; results equal to 1e-6; docs/frontend.md). The 2D front
+# end runs its own worker threads (ai-edge-litert, not torch).
+TORCH_THREADS = 1
+
+
+@contextlib.contextmanager
+def torch_threads(n: int = TORCH_THREADS):
+    """Run a block with ``n`` torch intra-op threads (restored after)."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n and n != old:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != old:
+            torch.set_num_threads(old)
+
+
+def run(*args, **kwargs) -> dict:
+    # :func:`_run` with torch at TORCH_THREADS threads (signature and docstring copied below)
+    with torch_threads(TORCH_THREADS):
+        return _run(*args, **kwargs)
+
+
+def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny", focal: float | None = None,
         render: bool = True, start: int = 0, end: int | None = None, stride: int = 1,
         max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
         progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
@@ -147,10 +178,11 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
         progress = sys.stderr.isatty()
     notes: list[str] = []
     seconds: dict[str, float] = {}
+    cpu_seconds: dict[str, float] = {}  # process CPU time (all threads) per stage: robust to other load
     cached: list[str] = []
 
     # ---------------------------------------------------------------- keypoints (2D tracks)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if video is not None:
         from .io.video import probe
 
@@ -192,6 +224,8 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
         frame_indices = stats.get("frame_indices", [])
         seconds.update({f"keypoints.{k}": float(stats[k]) for k in ("decode", "detect", "landmarks", "tracking")
                         if k in stats})
+        cpu_seconds.update({f"keypoints.{k}": float(stats[f"{k}_cpu"]) for k in ("decode", "detect", "landmarks")
+                            if f"{k}_cpu" in stats})
     else:
         from .io.keypoints_json import load
 
@@ -207,6 +241,7 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
         n_frames = len(frame_indices)
         stats = {}
     seconds["keypoints"] = time.perf_counter() - t0
+    cpu_seconds["keypoints"] = time.process_time() - c0
     camera = Camera(focal=float(focal or default_focal(width, height)), cx=width / 2.0, cy=height / 2.0,
                     width=int(width), height=int(height))
 
@@ -215,7 +250,7 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
     lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal,
                 "code": _source_hash("motion/*.py", "weights/mopo_*.pt")}
     if lift and tracks2d:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         hit = _cache_load(out, "lift", lift_key)
         if hit is not None:
             tracks3d = _unpack(hit[0], Track3D, _T3D)
@@ -232,6 +267,7 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
                         traceback.print_exc()
                     tracks3d = None
         seconds["lift"] = time.perf_counter() - t0
+        cpu_seconds["lift"] = time.process_time() - c0
     elif not lift:
         notes.append("lift disabled (--no-lift)")
 
@@ -241,7 +277,7 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
                "code": _source_hash("fit/*.py", "trajectory/*.py", "weights/tik*.pt", "weights/shape*.pt",
                                     "weights/ropetp*.pt")}
     if fit and tracks3d:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         hit = _cache_load(out, "fit", fit_key)
         if hit is not None:
             bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(body_model))
@@ -263,13 +299,14 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
                         traceback.print_exc()
                     bodies = None
         seconds["fit"] = time.perf_counter() - t0
+        cpu_seconds["fit"] = time.process_time() - c0
 
     # ----------------------------------------------------------------- trajectory (RopeTP prior)
     # The fit gives a camera-space root from reprojection (depth-poor); the RopeTP prior regenerates
     # the world trajectory from the local motion + foot contacts and is fused with it (one sparse
     # least-squares solve per track, in one world frame shared by all tracks).
     if traj_prior and bodies:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             from .trajectory.bench import frame_confidence
             from .trajectory.diffusion import refine_trajectory
@@ -292,21 +329,23 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
             if not quiet:
                 traceback.print_exc()
         seconds["trajectory"] = time.perf_counter() - t0
+        cpu_seconds["trajectory"] = time.process_time() - c0
     elif not traj_prior:
         notes.append("trajectory prior disabled (--no-traj-prior)")
 
     # ---------------------------------------------------------------------------------- write
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     track_files = _write_tracks(out, tracks2d, tracks3d, bodies, camera, notes)
     from .io.keypoints_json import dump
 
     dump(out / "keypoints.json", tracks2d, fps, width, height, camera.focal)
     seconds["write"] = time.perf_counter() - t0
+    cpu_seconds["write"] = time.process_time() - c0
 
     # ---------------------------------------------- export (EXPORT engineer: <id>.glb, <id>.bvh, viewer.html)
     exported: dict = {"files": [], "notes": [] if export else ["disabled (--no-export)"]}
     if export and bodies:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:  # never fatal: a failure is a note in summary.json "exports"
             from .io.exports import write_exports
 
@@ -314,15 +353,17 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
         except Exception as e:
             exported["notes"].append(f"export failed ({type(e).__name__}: {e})")
         seconds["export"] = time.perf_counter() - t0
+        cpu_seconds["export"] = time.process_time() - c0
 
     if render:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             _render_overlay(out / "overlay.mp4", video, tracks2d, fps, width, height, start, end, stride,
                             max_frames, frame_indices)
         except UnveilError as e:
             notes.append(f"overlay not written: {e}")
         seconds["render"] = time.perf_counter() - t0
+        cpu_seconds["render"] = time.process_time() - c0
 
     ppf = stats.get("people_per_frame") if stats else None
     total_s = sum(v for k, v in seconds.items() if "." not in k)
@@ -340,6 +381,7 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
                    for t in tracks2d],
         "people_per_frame": {"mean": float(np.mean(ppf)), "max": int(np.max(ppf))} if ppf else None,
         "seconds": {k: round(v, 4) for k, v in seconds.items()},
+        "cpu_seconds": {k: round(v, 4) for k, v in cpu_seconds.items()},
         "fps_end_to_end": round(n_frames / total_s, 3) if total_s > 0 and n_frames else None,
         "stages_cached": cached,
         "stages_done": ["keypoints"] + (["lift"] if tracks3d else []) + (["fit"] if bodies else []),
@@ -349,6 +391,9 @@ def run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny"
     }
     write_text(out / "summary.json", json.dumps(summary, indent=1))
     return summary
+
+
+run = functools.wraps(_run)(run)  # run(...) shows _run's signature and docstring
 
 
 def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: list) -> dict:

@@ -7,6 +7,12 @@ frame it runs on), landmarks (per person-crop), tracking (association bookkeepin
 2D front end, and MoPO's lift/complete (`unveil.motion.stage.speed_report()`) when it imports.
 Peak memory: the process's max RSS (resource.getrusage). The table notes the machine's load
 average, since other processes share the cores.
+
+Per stage it prints frames/s from the summed per-call wall time, and CPU ms per frame (the CPU
+time of the threads that ran the stage: robust to other load, unlike wall time). With ``--workers
+2`` (default: UNVEIL_THREADS / all cores) the per-person crops, detector tiles and decoding run
+concurrently, so the per-stage wall sums can exceed the elapsed time; ``--workers 1`` is the
+serial path (one interpreter with UNVEIL_THREADS threads per call).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ def _synthetic(path: Path, n: int = 60) -> Path:
     return write_video(path, frames(), fps=30)
 
 
-def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = True) -> dict:
+def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = True, workers: int | None = None) -> dict:
     from ..detect.people import track_video
     from ..io.video import iter_frames, probe
 
@@ -54,7 +60,8 @@ def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = Tru
     st: dict = {}
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t = time.perf_counter()
-    tracks = track_video(video, max_frames=frames, redetect_every=redetect_every, tiles=tiles, stats=st)
+    tracks = track_video(video, max_frames=frames, redetect_every=redetect_every, tiles=tiles, stats=st,
+                         workers=workers)
     total = time.perf_counter() - t
     ru1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
@@ -70,15 +77,24 @@ def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = Tru
         "tracking_fps": n / max(st["tracking"], 1e-9),
         "end_to_end_fps": n / max(total, 1e-9),
         "cpu_ms_per_frame": 1000 * cpu / max(n, 1),
+        "workers": st.get("workers", 1),
+        "detect_calls_per_frame": st["detect_calls"] / max(n, 1),
+        "landmark_calls_per_frame": st["landmark_calls"] / max(n, 1),
         "seconds": {k: st[k] for k in ("decode", "detect", "landmarks", "tracking")},
+        "cpu_ms": {k: 1000 * st[f"{k}_cpu"] / max(n, 1) for k in ("decode", "detect", "landmarks")
+                   if f"{k}_cpu" in st},
     }
+    res["cpu_ms"]["rest"] = res["cpu_ms_per_frame"] - sum(res["cpu_ms"].values())
     try:
         from ..motion.stage import speed_report
     except Exception as e:  # MoPO not importable
         res["mopo"] = f"unavailable ({type(e).__name__})"
     else:
         try:
-            res["mopo"] = speed_report(frames=max(n, 300))
+            from ..pipeline import TORCH_THREADS, torch_threads
+
+            with torch_threads(TORCH_THREADS):  # as `unveil run` runs it
+                res["mopo"] = speed_report(frames=max(n, 300))
         except Exception as e:
             res["mopo"] = f"failed ({type(e).__name__}: {e})"
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -92,6 +108,8 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
     ap.add_argument("--frames", type=int, default=100, help="frames to process (default 100)")
     ap.add_argument("--redetect", type=int, default=5, help="detector every N frames")
     ap.add_argument("--no-tiles", dest="tiles", action="store_false", default=True)
+    ap.add_argument("--workers", type=int, default=None,
+                    help="model threads (default: UNVEIL_THREADS / all cores; 1 = serial)")
     a = ap.parse_args(argv)
     from ..runtime import threads
 
@@ -107,28 +125,34 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
             video = _synthetic(Path(tmpdir.name) / "synthetic.mp4")
             note = ("no media/vtest.avi (run scripts/fetch_media.sh); timing a synthetic 640x480 clip "
                     "without people: landmark/tracking rates are not meaningful")
-    r = measure(video, frames=a.frames, redetect_every=a.redetect, tiles=a.tiles)
+    r = measure(video, frames=a.frames, redetect_every=a.redetect, tiles=a.tiles, workers=a.workers)
+    cm = r["cpu_ms"]
+    ms = lambda k: f"{cm[k]:.1f}" if k in cm else "-"
     rows = [
-        ("decode", f"{r['decode_fps']:.1f}", "PyAV, RGB"),
-        ("detect", f"{r['detect_fps']:.1f}", f"{r['detect_ms_per_call']:.1f} ms/call, every {a.redetect} frames"
-                                             f"{' + tiles' if a.tiles else ''}"),
-        ("landmarks", f"{r['landmarks_fps']:.1f}", f"{r['landmarks_ms_per_person']:.1f} ms/person-crop, "
-                                                   f"{r['people_per_frame']:.2f} people/frame"),
-        ("tracking", f"{r['tracking_fps']:.0f}", "association bookkeeping"),
-        ("2D front end", f"{r['end_to_end_fps']:.1f}", f"end to end, {r['tracks']} tracks"),
+        ("decode", f"{r['decode_fps']:.1f}", ms("decode"), "PyAV, RGB" + (" (background thread)" if r["workers"] > 1 else "")),
+        ("detect", f"{r['detect_fps']:.1f}", ms("detect"),
+         f"{r['detect_ms_per_call']:.1f} ms/call, {r['detect_calls_per_frame']:.2f} calls/frame, every {a.redetect} "
+         f"frames{' + tiles' if a.tiles else ''}"),
+        ("landmarks", f"{r['landmarks_fps']:.1f}", ms("landmarks"),
+         f"{r['landmarks_ms_per_person']:.1f} ms/call, {r['landmark_calls_per_frame']:.2f} calls/frame, "
+         f"{r['people_per_frame']:.2f} people/frame"),
+        ("tracking + rest", f"{r['tracking_fps']:.0f}", ms("rest"), "association bookkeeping, crops, Python"),
+        ("2D front end", f"{r['end_to_end_fps']:.1f}", f"{r['cpu_ms_per_frame']:.1f}",
+         f"end to end (elapsed), {r['tracks']} tracks, {r['workers']} worker(s)"),
     ]
     if isinstance(r["mopo"], dict):
         m = r["mopo"]
-        rows.append(("MoPO lift+complete", f"{m['frames_per_s']:.0f}",
-                     f"det {m['detector_fps']:.0f}, lift {m['lifter_fps']:.0f}, complete {m['predictor_fps']:.0f} fr/s"))
+        rows.append(("MoPO lift+complete", f"{m['frames_per_s']:.0f}", "-",
+                     f"det {m['detector_fps']:.0f}, lift {m['lifter_fps']:.0f}, complete {m['predictor_fps']:.0f} fr/s"
+                     " (1 torch thread)"))
     else:
-        rows.append(("MoPO lift+complete", "-", r["mopo"]))
+        rows.append(("MoPO lift+complete", "-", "-", r["mopo"]))
     print(f"unveil bench speed: {r['video']} ({r['size']}), {r['frames']} frames, {threads()} threads, "
           f"load average {r['load_avg'][0]:.2f} on {os.cpu_count()} cores")
-    print(f"| {'stage':<20} | {'frames/s':>9} | notes")
-    print(f"|{'-' * 22}|{'-' * 11}|{'-' * 40}")
-    for name, fps, notes in rows:
-        print(f"| {name:<20} | {fps:>9} | {notes}")
+    print(f"| {'stage':<20} | {'frames/s':>9} | {'CPU ms/frame':>12} | notes")
+    print(f"|{'-' * 22}|{'-' * 11}|{'-' * 14}|{'-' * 40}")
+    for name, fps, cpu_ms, notes in rows:
+        print(f"| {name:<20} | {fps:>9} | {cpu_ms:>12} | {notes}")
     print(f"CPU time of the 2D front end: {r['cpu_ms_per_frame']:.1f} ms per frame, all threads together "
           f"(= {1000 / max(r['cpu_ms_per_frame'], 1e-9):.1f} frames/s per fully free core; less sensitive to "
           f"other processes than wall time)")

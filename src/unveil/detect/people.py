@@ -25,10 +25,15 @@ A track covers every processed frame from its first to its last; frames inside a
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..runtime import threads as _threads
 
 from ..types import Track2D
 from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, _iou
@@ -132,15 +137,101 @@ def tiles_for(width: int, height: int, tile: int | None = None, overlap: float =
     return grid(tile)
 
 
+class _Lazy:
+    """A future computed on first ``result()`` (serial mode: speculative jobs that are never
+    needed cost nothing)."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args, self.done, self.value = fn, args, False, None
+
+    def result(self):
+        if not self.done:
+            self.value, self.done = self.fn(*self.args), True
+        return self.value
+
+
+class _Engine:
+    """Runs the two models for the tracker, serially or on ``workers`` threads.
+
+    With ``workers >= 2`` each worker thread owns a 1-thread detector and a 1-thread landmark
+    interpreter (ai-edge-litert releases the GIL in ``invoke``), so the per-person crops of a frame,
+    the detector tiles and the detector pass of a re-detection frame run concurrently. A model's
+    output depends only on (image, ROI/region), so results are the same as the serial run.
+    Per-call wall seconds and CPU seconds (``time.thread_time`` of the thread that ran it: the
+    interpreter runs on its caller's thread when it has 1 thread) are summed per stage.
+    """
+
+    def __init__(self, workers: int, min_det_score: float, num_threads: int | None):
+        self.workers = max(1, int(workers))
+        self.min_det_score = min_det_score
+        self.num_threads = 1 if self.workers > 1 else num_threads
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.wall = {"detect": 0.0, "landmarks": 0.0}
+        self.cpu = {"detect": 0.0, "landmarks": 0.0}
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="unveil-model") if self.workers > 1 else None
+        if self.pool is None:
+            self._models()  # load now (errors surface at construction, as before)
+        else:  # one set of interpreters per worker, loaded up front
+            list(self.pool.map(lambda _: self._models(), range(self.workers)))
+
+    def _models(self):
+        m = getattr(self._local, "models", None)
+        if m is None:
+            m = self._local.models = (PoseDetector(min_score=self.min_det_score, num_threads=self.num_threads),
+                                      LandmarkModel(num_threads=self.num_threads))
+        return m
+
+    def _timed(self, stage: str, fn, *args):
+        t, c = time.perf_counter(), time.thread_time()
+        out = fn(*args)
+        dt, dc = time.perf_counter() - t, time.thread_time() - c
+        with self._lock:
+            self.wall[stage] += dt
+            self.cpu[stage] += dc
+        return out
+
+    def _det(self, img, region):
+        return self._timed("detect", self._models()[0], img, region)
+
+    def _lmk(self, img, roi):
+        return self._timed("landmarks", self._models()[1], img, roi)
+
+    def _verify(self, img, roi, min_score):
+        """Landmarks on a detector ROI and, if it is a person, once more on its own helper points."""
+        lm = self._lmk(img, roi)
+        if lm.score < min_score:
+            return lm, None
+        return lm, self._lmk(img, lm.next_roi())
+
+    def submit(self, fn, *args):
+        return _Lazy(fn, *args) if self.pool is None else self.pool.submit(fn, *args)
+
+    def detect(self, img, region=None):
+        return self.submit(self._det, img, region)
+
+    def landmarks(self, img, roi):
+        return self.submit(self._lmk, img, roi)
+
+    def verify(self, img, roi, min_score):
+        return self.submit(self._verify, img, roi, min_score)
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+
 class PeopleTracker:
     """Stateful multi-person tracker; feed frames in order with :meth:`step`."""
 
     def __init__(self, redetect_every: int = 5, tiles: bool | int = True, tile_every: int = 4,
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
                  min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = 5, max_people: int = 20, min_track_vis: float = 0.5,
-                 num_threads: int | None = None):
-        self.det = PoseDetector(min_score=min_det_score, num_threads=num_threads)
-        self.lmk = LandmarkModel(num_threads=num_threads)
+                 num_threads: int | None = None, workers: int | None = None):
+        # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
+        # num_threads interpreter threads per call
+        self.eng = _Engine(_threads() if workers is None else workers, min_det_score, num_threads)
         self.redetect_every, self.tiles, self.tile_every = max(1, redetect_every), tiles, max(1, tile_every)
         self.min_new_score, self.min_new_vis, self.min_new_aspect = min_new_score, min_new_vis, min_new_aspect
         self.n_detects = 0
@@ -152,66 +243,122 @@ class PeopleTracker:
         self.done: list[_Track] = []
         self.next_id = 0
         self.n_steps = 0
-        self.seconds = {"detect": 0.0, "landmarks": 0.0, "tracking": 0.0}
         self.counts = {"detect_calls": 0, "landmark_calls": 0}
+        self._tracking = 0.0
         self.people_per_frame: list[int] = []
         self.processed: list[int] = []
 
+    @property
+    def seconds(self) -> dict:
+        """Per-call wall seconds summed per stage (with worker threads the sum can exceed the
+        elapsed time) and CPU seconds (``*_cpu``)."""
+        e = self.eng
+        return {"detect": e.wall["detect"], "landmarks": e.wall["landmarks"], "tracking": self._tracking,
+                "detect_cpu": e.cpu["detect"], "landmarks_cpu": e.cpu["landmarks"]}
+
     def _landmarks(self, img, roi) -> Landmarks:
-        t = time.perf_counter()
-        lm = self.lmk(img, roi)
-        self.seconds["landmarks"] += time.perf_counter() - t
         self.counts["landmark_calls"] += 1
-        return lm
+        return self.eng.landmarks(img, roi).result()
+
+    def _verify(self, img, roi):
+        """Future of (landmarks on a detector ROI, landmarks on its own helper points or None)."""
+        return self.eng.verify(img, roi, self.min_pose_score)
+
+    def _verified(self, job):
+        lm, lm2 = job.result()
+        self.counts["landmark_calls"] += 1 if lm2 is None else 2
+        if lm.score < self.min_pose_score:
+            return None
+        # refine once on its own helper points (the detector ROI is coarse for small people)
+        return lm2 if lm2.score >= lm.score else lm
+
+    def _start_detect(self, img) -> list:
+        """Futures of the detector passes of a re-detection: whole frame (+ tiles every
+        ``tile_every``-th re-detection)."""
+        h, w = img.shape[:2]
+        jobs = [self.eng.detect(img)]
+        if self.tiles and self.n_detects % self.tile_every == 0:
+            jobs += [self.eng.detect(img, region)
+                     for region in tiles_for(w, h, None if self.tiles is True else int(self.tiles))]
+        self.counts["detect_calls"] += len(jobs)
+        self.n_detects += 1
+        return jobs
 
     def _detect(self, img):
-        t = time.perf_counter()
-        h, w = img.shape[:2]
-        dets = list(self.det(img))
-        self.counts["detect_calls"] += 1
-        if self.tiles and self.n_detects % self.tile_every == 0:
-            for region in tiles_for(w, h, None if self.tiles is True else int(self.tiles)):
-                dets += self.det(img, region)
-                self.counts["detect_calls"] += 1
-        self.n_detects += 1
-        self.seconds["detect"] += time.perf_counter() - t
+        return self._collect(self._start_detect(img))
+
+    @staticmethod
+    def _collect(jobs) -> list:
+        dets = []
+        for j in jobs:
+            dets += list(j.result())
         return sorted(dets, key=lambda d: -d.score)
 
+    def _search_region(self, i: int, tr: _Track):
+        gap = i - tr.last_frame
+        b = tr.last.box()
+        pred = (b[:2] + b[2:]) / 2 + tr.velocity() * gap
+        half = max(112.0, 1.5 * tr.roi.size)
+        return pred, (pred[0] - half, pred[1] - half, pred[0] + half, pred[1] + half)
+
     def step(self, i: int, img: np.ndarray) -> None:
+        # the detector pass of a scheduled re-detection starts now, alongside the landmark crops
+        det_jobs = self._start_detect(img) if self.n_steps % self.redetect_every == 0 else None
         # 1. follow held people (ROI from the helper points, moved on at the track's velocity)
-        still = []
+        jobs = []
         for tr in self.live:
             v = tr.velocity() * (i - tr.last_frame)
             roi = Roi(tr.roi.cx + float(v[0]), tr.roi.cy + float(v[1]), tr.roi.size, tr.roi.rotation)
-            lm = self._landmarks(img, roi)
+            jobs.append((tr, self.eng.landmarks(img, roi)))
+            self.counts["landmark_calls"] += 1
+        still = []
+        for tr, job in jobs:
+            lm = job.result()
             if lm.score >= self.min_pose_score:
                 tr.add(i, lm)
                 still.append(tr)
             else:
                 self.lost.append(tr)
         self.live = still
-        # 1b. look for recently lost people where they should be (detector on a local window)
-        for tr in list(self.lost):
-            if i - tr.last_frame in self.search_gaps:
-                self._search_lost(i, img, tr)
+        # 1b. look for recently lost people where they should be (detector on a local window;
+        #     the windows' detector passes run together, the matching stays in order)
+        searching = [tr for tr in self.lost if i - tr.last_frame in self.search_gaps]
+        if searching:
+            regions = [self._search_region(i, tr) for tr in searching]
+            sjobs = [self.eng.detect(img, reg) for _, reg in regions]
+            self.counts["detect_calls"] += len(sjobs)
+            for tr, (pred, _), job in zip(searching, regions, sjobs):
+                self._search_lost(i, img, tr, pred, job.result())
         t = time.perf_counter()
         self._merge_duplicates()
-        self.seconds["tracking"] += time.perf_counter() - t
+        self._tracking += time.perf_counter() - t
         # 2. re-detect
-        if self.n_steps % self.redetect_every == 0 or not self.live:
-            for d in self._detect(img):
+        if det_jobs is not None or not self.live:
+            dets = self._collect(det_jobs if det_jobs is not None else self._start_detect(img))
+            # landmark checks of the candidates start together: those whose hip is outside every
+            # held box, one per cluster of overlapping detections (the rest, if still needed
+            # after the earlier ones became tracks, run when reached)
+            pre: dict[int, object] = {}
+            taken: list = []  # (hip, ROI side) of the candidates already started
+            for k, d in enumerate(dets):
+                if len(pre) >= self.max_people - len(self.live):
+                    break
+                hip, roi = d.keypoints[0], d.roi()
+                if any(_inside(hip, tr.last.box(), pad=0.15) for tr in self.live):
+                    continue
+                if any(np.hypot(*(hip - h)) < 0.4 * max(sz, roi.size) for h, sz in taken):
+                    continue  # probably the same person as an earlier candidate
+                taken.append((hip, roi.size))
+                pre[k] = self._verify(img, roi)
+            for k, d in enumerate(dets):
                 if len(self.live) >= self.max_people:
                     break
                 hip = d.keypoints[0]
                 if any(_inside(hip, tr.last.box(), pad=0.15) for tr in self.live):
                     continue
-                lm = self._landmarks(img, d.roi())
-                if lm.score < self.min_pose_score:
+                lm = self._verified(pre.pop(k) if k in pre else self._verify(img, d.roi()))
+                if lm is None:
                     continue
-                # refine once on its own helper points (the detector ROI is coarse for small people)
-                lm2 = self._landmarks(img, lm.next_roi())
-                if lm2.score >= lm.score:
-                    lm = lm2
                 # a new person must be clearly a person: high pose score, visible torso
                 b = lm.box()
                 if (lm.score < self.min_new_score or lm.keypoints[_TORSO, 2].mean() < self.min_new_vis
@@ -220,7 +367,7 @@ class PeopleTracker:
                 t = time.perf_counter()
                 if any(keypoint_similarity(lm, tr.last) > 0.5 or _iou(lm.box(), tr.last.box()[None])[0] > 0.6
                        for tr in self.live):
-                    self.seconds["tracking"] += time.perf_counter() - t
+                    self._tracking += time.perf_counter() - t
                     continue
                 tr = self._reidentify(i, lm)
                 if tr is None:
@@ -228,38 +375,30 @@ class PeopleTracker:
                     self.next_id += 1
                 tr.add(i, lm)
                 self.live.append(tr)
-                self.seconds["tracking"] += time.perf_counter() - t
+                self._tracking += time.perf_counter() - t
+            for job in pre.values():  # speculative checks not needed after all
+                self._verified(job)
         # 3. end tracks lost for too long
         t = time.perf_counter()
         keep = []
         for tr in self.lost:
             (keep if i - tr.last_frame <= self.max_gap else self.done).append(tr)
         self.lost = keep
-        self.seconds["tracking"] += time.perf_counter() - t
+        self._tracking += time.perf_counter() - t
         self.people_per_frame.append(len(self.live))
         self.processed.append(i)
         self.n_steps += 1
 
-    def _search_lost(self, i: int, img: np.ndarray, tr: _Track) -> bool:
+    def _search_lost(self, i: int, img: np.ndarray, tr: _Track, pred: np.ndarray, dets: list) -> bool:
         gap = i - tr.last_frame
         b = tr.last.box()
-        pred = (b[:2] + b[2:]) / 2 + tr.velocity() * gap
         hgt = max(b[3] - b[1], 1.0)
-        half = max(112.0, 1.5 * tr.roi.size)
-        region = (pred[0] - half, pred[1] - half, pred[0] + half, pred[1] + half)
-        t = time.perf_counter()
-        dets = self.det(img, region)
-        self.counts["detect_calls"] += 1
-        self.seconds["detect"] += time.perf_counter() - t
         for d in dets:
             if any(_inside(d.keypoints[0], o.last.box(), pad=0.15) for o in self.live):
                 continue
-            lm = self._landmarks(img, d.roi())
-            if lm.score < self.min_pose_score:
+            lm = self._verified(self._verify(img, d.roi()))
+            if lm is None:
                 continue
-            lm2 = self._landmarks(img, lm.next_roi())
-            if lm2.score >= lm.score:
-                lm = lm2
             nb = lm.box()
             if np.linalg.norm((nb[:2] + nb[2:]) / 2 - pred) / hgt < 0.5 + 0.03 * gap and \
                     lm.keypoints[_TORSO, 2].mean() >= self.min_new_vis:
@@ -313,6 +452,7 @@ class PeopleTracker:
         self.live = keep
 
     def finish(self) -> list[Track2D]:
+        self.eng.close()
         allt = self.done + self.lost + self.live
         self.done, self.lost, self.live = [], [], []
         processed = np.asarray(self.processed, np.int64)
@@ -333,38 +473,99 @@ def _inside(p, box, pad: float = 0.0) -> bool:
     return (box[0] - pad * w <= p[0] <= box[2] + pad * w) and (box[1] - pad * h <= p[1] <= box[3] + pad * h)
 
 
+def _prefetch(it, depth: int = 4, stats: dict | None = None):
+    """Iterate ``it`` on a background thread (video decoding overlaps the models), ``depth`` items
+    ahead; exceptions are re-raised in the caller. ``stats["decode_cpu"]``: CPU seconds of that thread."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def work():
+        c = time.thread_time()
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put((None, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            q.put((end, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer
+            q.put((end, e))
+        finally:
+            if stats is not None:
+                stats["decode_cpu"] = time.thread_time() - c
+
+    th = threading.Thread(target=work, name="unveil-decode", daemon=True)
+    th.start()
+    try:
+        while True:
+            tag, item = q.get()
+            if tag is end:
+                if item is not None:
+                    raise item
+                break
+            yield item
+    finally:
+        stop.set()
+        while th.is_alive():  # unblock a worker waiting on a full queue
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+
+
 def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, max_frames: int | None = None,
                 redetect_every: int = 5, tiles: bool | int = True, num_threads: int | None = None,
-                stats: dict | None = None, progress=None, on_frame=None, **kw) -> list[Track2D]:
+                stats: dict | None = None, progress=None, on_frame=None, workers: int | None = None,
+                **kw) -> list[Track2D]:
     """Track every person in a video -> ``list[Track2D]`` (layout blazepose33).
 
-    ``stats`` (a dict) receives seconds per stage (decode, detect, landmarks, tracking), frame count
-    and people per frame; ``progress(i)`` is called per frame; ``on_frame(i, rgb, tracker)`` lets a
-    caller draw while streaming.
+    ``stats`` (a dict) receives seconds per stage (decode, detect, landmarks, tracking: wall
+    seconds summed per call; ``*_cpu``: CPU seconds), frame count and people per frame;
+    ``progress(i)`` is called per frame; ``on_frame(i, rgb, tracker)`` lets a caller draw while
+    streaming. ``workers``: model threads (default UNVEIL_THREADS / all cores); with 2 or more,
+    frames are decoded on a background thread too.
     """
     from ..io.video import iter_frames
 
-    tracker = PeopleTracker(redetect_every=redetect_every, tiles=tiles, num_threads=num_threads, **kw)
+    tracker = PeopleTracker(redetect_every=redetect_every, tiles=tiles, num_threads=num_threads,
+                            workers=workers, **kw)
     t_dec = 0.0
     n = 0
     frames_seen = []
+    dec_stats: dict = {}
     it = iter_frames(path, start=start, end=end, stride=stride, max_frames=max_frames)
-    while True:
-        t = time.perf_counter()
-        try:
-            i, img = next(it)
-        except StopIteration:
-            break
-        t_dec += time.perf_counter() - t
-        tracker.step(i, img)
-        frames_seen.append(i)
-        n += 1
-        if on_frame is not None:
-            on_frame(i, img, tracker)
-        if progress is not None:
-            progress(i)
+    if tracker.eng.workers > 1:
+        it = _prefetch(it, stats=dec_stats)
+    try:
+        while True:
+            t = time.perf_counter()
+            c = time.thread_time()
+            try:
+                i, img = next(it)
+            except StopIteration:
+                break
+            t_dec += time.perf_counter() - t
+            dec_stats.setdefault("main_cpu", 0.0)
+            dec_stats["main_cpu"] += time.thread_time() - c
+            tracker.step(i, img)
+            frames_seen.append(i)
+            n += 1
+            if on_frame is not None:
+                on_frame(i, img, tracker)
+            if progress is not None:
+                progress(i)
+    finally:
+        if hasattr(it, "close"):
+            it.close()
     tracks = tracker.finish()
     if stats is not None:
-        stats.update({"frames": n, "decode": t_dec, **tracker.seconds, **tracker.counts,
+        decode_cpu = dec_stats.get("decode_cpu", dec_stats.get("main_cpu", 0.0))
+        stats.update({"frames": n, "decode": t_dec, "decode_cpu": decode_cpu, **tracker.seconds,
+                      **tracker.counts, "workers": tracker.eng.workers,
                       "people_per_frame": tracker.people_per_frame, "frame_indices": frames_seen})
     return tracks

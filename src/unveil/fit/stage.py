@@ -82,37 +82,49 @@ def fit_tracks(tracks3d: list[Track3D], tracks2d: list[Track2D], camera: Camera,
     model = _body(body_model)
     by_id = {t.id: t for t in tracks2d or []}
     out = []
-    for tr in tracks3d:
-        notes: list[str] = []
-        res = fit_joints(tr.joints, model, tr.confidence, use_tik=use_tik, refine_iters=refine_iters)
-        inp = np.asarray(tr.joints, dtype=np.float32) - np.asarray(tr.joints, dtype=np.float32)[:, :1]
-        rel = res["joints"] if joints_source == "model" else inp
-        T = rel.shape[0]
-        transl = np.zeros((T, 3), np.float32)
-        t2 = by_id.get(tr.id)
-        if t2 is None:
-            notes.append("no 2D track: transl = 0")
-        else:
-            try:
-                from ..trajectory.camera import root_translation
-
-                kp = to_coco17(np.asarray(t2.keypoints), t2.layout)
-                sel = np.searchsorted(np.asarray(t2.frames), np.asarray(tr.frames))
-                sel = np.clip(sel, 0, len(t2.frames) - 1)
-                # from the input joints: they share the 2D keypoints' skeleton convention (the
-                # mesh's joints do not, and gave 3-4x larger root errors on synthetic val clips)
-                transl = np.asarray(root_translation(inp, kp[sel], camera), dtype=np.float32)
-            except ImportError as e:  # pragma: no cover - the trajectory module is in the repo
-                notes.append(f"trajectory unavailable ({e}): transl = 0")
-        go, bp = rotmats_to_axis_angle(res["rotmats"])
-        joints_cam = (rel + transl[:, None]).astype(np.float32)
-        joints_world = None  # the pipeline puts every track in one shared world frame
-        bt = BodyTrack(id=tr.id, frames=np.asarray(tr.frames), global_orient=go, body_pose=bp, transl=transl,
-                       shape=res["shape"].numpy(), joints_cam=joints_cam, joints_world=joints_world,
-                       body_model=str(getattr(model, "name", body_model)))
-        bt.notes = notes + [f"pose: {res['method']}"]  # type: ignore[attr-defined]
-        out.append(bt)
+    # 1 torch thread: small tensors; 2 threads on a shared 2-core box cost ~10x the CPU (same
+    # results; measured in docs/frontend.md)
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for tr in tracks3d:
+            out.append(_fit_track(tr, by_id, camera, model, body_model, use_tik, refine_iters, joints_source))
+    finally:
+        torch.set_num_threads(n_threads)
     return out
+
+
+def _fit_track(tr: Track3D, by_id: dict, camera: Camera, model, body_model, use_tik, refine_iters: int,
+               joints_source: str) -> BodyTrack:
+    notes: list[str] = []
+    res = fit_joints(tr.joints, model, tr.confidence, use_tik=use_tik, refine_iters=refine_iters)
+    inp = np.asarray(tr.joints, dtype=np.float32) - np.asarray(tr.joints, dtype=np.float32)[:, :1]
+    rel = res["joints"] if joints_source == "model" else inp
+    T = rel.shape[0]
+    transl = np.zeros((T, 3), np.float32)
+    t2 = by_id.get(tr.id)
+    if t2 is None:
+        notes.append("no 2D track: transl = 0")
+    else:
+        try:
+            from ..trajectory.camera import root_translation
+
+            kp = to_coco17(np.asarray(t2.keypoints), t2.layout)
+            sel = np.searchsorted(np.asarray(t2.frames), np.asarray(tr.frames))
+            sel = np.clip(sel, 0, len(t2.frames) - 1)
+            # from the input joints: they share the 2D keypoints' skeleton convention (the
+            # mesh's joints do not, and gave 3-4x larger root errors on synthetic val clips)
+            transl = np.asarray(root_translation(inp, kp[sel], camera), dtype=np.float32)
+        except ImportError as e:  # pragma: no cover - the trajectory module is in the repo
+            notes.append(f"trajectory unavailable ({e}): transl = 0")
+    go, bp = rotmats_to_axis_angle(res["rotmats"])
+    joints_cam = (rel + transl[:, None]).astype(np.float32)
+    joints_world = None  # the pipeline puts every track in one shared world frame
+    bt = BodyTrack(id=tr.id, frames=np.asarray(tr.frames), global_orient=go, body_pose=bp, transl=transl,
+                   shape=res["shape"].numpy(), joints_cam=joints_cam, joints_world=joints_world,
+                   body_model=str(getattr(model, "name", body_model)))
+    bt.notes = notes + [f"pose: {res['method']}"]  # type: ignore[attr-defined]
+    return bt
 
 
 __all__ = ["fit_tracks", "fit_joints", "COCO17_TO_SMPL24"]
