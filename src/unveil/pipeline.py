@@ -156,6 +156,15 @@ def torch_threads(n: int = TORCH_THREADS):
             torch.set_num_threads(old)
 
 
+def _pin_torch_threads(n: int = TORCH_THREADS) -> None:
+    """Back to ``n`` torch threads inside :func:`run` (``load_body_model`` and other loaders call
+    ``runtime.init_torch``, which sets all cores)."""
+    import torch
+
+    if n and torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 def run(*args, **kwargs) -> dict:
     # :func:`_run` with torch at TORCH_THREADS threads (signature and docstring copied below)
     with torch_threads(TORCH_THREADS):
@@ -289,6 +298,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                     from .body import load_body_model
 
                     bm = load_body_model(body_model)
+                    _pin_torch_threads()  # loading a body model resets torch to all cores
                     bodies = fn(tracks3d, tracks2d, camera, bm)
                     _cache_save(out, "fit", fit_key, _pack(bodies, _BT), {})
                 except UnveilError:
@@ -308,6 +318,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     if traj_prior and bodies:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
+            _pin_torch_threads()
             from .trajectory.bench import frame_confidence
             from .trajectory.diffusion import refine_trajectory
             from .trajectory.world import world_from_camera
@@ -347,6 +358,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     if export and bodies:
         t0, c0 = time.perf_counter(), time.process_time()
         try:  # never fatal: a failure is a note in summary.json "exports"
+            _pin_torch_threads()
             from .io.exports import write_exports
 
             exported = write_exports(out, bodies, body_model, fps, verbose=not quiet)

@@ -12,7 +12,8 @@ Per stage it prints frames/s from the summed per-call wall time, and CPU ms per 
 time of the threads that ran the stage: robust to other load, unlike wall time). With ``--workers
 2`` (default: UNVEIL_THREADS / all cores) the per-person crops, detector tiles and decoding run
 concurrently, so the per-stage wall sums can exceed the elapsed time; ``--workers 1`` is the
-serial path (one interpreter with UNVEIL_THREADS threads per call).
+serial path (one interpreter with UNVEIL_THREADS threads per call; per-stage CPU is then shown
+only for 1 thread, as the interpreter's own threads cannot be attributed).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = Tru
         "cpu_ms": {k: 1000 * st[f"{k}_cpu"] / max(n, 1) for k in ("decode", "detect", "landmarks")
                    if f"{k}_cpu" in st},
     }
-    res["cpu_ms"]["rest"] = res["cpu_ms_per_frame"] - sum(res["cpu_ms"].values())
+    if len(res["cpu_ms"]) == 3:
+        res["cpu_ms"]["rest"] = res["cpu_ms_per_frame"] - sum(res["cpu_ms"].values())
     try:
         from ..motion.stage import speed_report
     except Exception as e:  # MoPO not importable

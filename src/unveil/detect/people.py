@@ -169,6 +169,8 @@ class _Engine:
         self._lock = threading.Lock()
         self.wall = {"detect": 0.0, "landmarks": 0.0}
         self.cpu = {"detect": 0.0, "landmarks": 0.0}
+        # thread_time sees the interpreter's work only when it runs on the calling thread alone
+        self.cpu_exact = self.num_threads == 1 or (self.num_threads is None and _threads() == 1)
         self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="unveil-model") if self.workers > 1 else None
         if self.pool is None:
             self._models()  # load now (errors surface at construction, as before)
@@ -243,7 +245,8 @@ class PeopleTracker:
         self.done: list[_Track] = []
         self.next_id = 0
         self.n_steps = 0
-        self.counts = {"detect_calls": 0, "landmark_calls": 0}
+        # landmark_calls = follow_calls (one per held person per frame) + checks of detector candidates
+        self.counts = {"detect_calls": 0, "landmark_calls": 0, "follow_calls": 0, "search_detect_calls": 0}
         self._tracking = 0.0
         self.people_per_frame: list[int] = []
         self.processed: list[int] = []
@@ -251,10 +254,12 @@ class PeopleTracker:
     @property
     def seconds(self) -> dict:
         """Per-call wall seconds summed per stage (with worker threads the sum can exceed the
-        elapsed time) and CPU seconds (``*_cpu``)."""
+        elapsed time) and CPU seconds (``*_cpu``, only when every interpreter has 1 thread)."""
         e = self.eng
-        return {"detect": e.wall["detect"], "landmarks": e.wall["landmarks"], "tracking": self._tracking,
-                "detect_cpu": e.cpu["detect"], "landmarks_cpu": e.cpu["landmarks"]}
+        out = {"detect": e.wall["detect"], "landmarks": e.wall["landmarks"], "tracking": self._tracking}
+        if e.cpu_exact:  # else the interpreters' own threads are not counted: left out
+            out.update(detect_cpu=e.cpu["detect"], landmarks_cpu=e.cpu["landmarks"])
+        return out
 
     def _landmarks(self, img, roi) -> Landmarks:
         self.counts["landmark_calls"] += 1
@@ -311,6 +316,7 @@ class PeopleTracker:
             roi = Roi(tr.roi.cx + float(v[0]), tr.roi.cy + float(v[1]), tr.roi.size, tr.roi.rotation)
             jobs.append((tr, self.eng.landmarks(img, roi)))
             self.counts["landmark_calls"] += 1
+            self.counts["follow_calls"] += 1
         still = []
         for tr, job in jobs:
             lm = job.result()
@@ -327,6 +333,7 @@ class PeopleTracker:
             regions = [self._search_region(i, tr) for tr in searching]
             sjobs = [self.eng.detect(img, reg) for _, reg in regions]
             self.counts["detect_calls"] += len(sjobs)
+            self.counts["search_detect_calls"] += len(sjobs)
             for tr, (pred, _), job in zip(searching, regions, sjobs):
                 self._search_lost(i, img, tr, pred, job.result())
         t = time.perf_counter()
