@@ -62,3 +62,24 @@ def test_bench_tables_run_on_a_stand_in():
     rt = bench.round_trip_rows(m, clips, log=lambda *a: None)
     assert rt[0]["mpjpe"] < 1.0  # own skeleton: the IK floor is exact
     assert "|" in bench._md(rows)
+
+
+def test_fit_many_tracks_at_once_equals_one_by_one():
+    """fit_to_joints_many (all tracks' forward kinematics in one batch, for speed) gives each
+    track exactly its own fit_to_joints result (different lengths, shapes and weights)."""
+    from unveil.fit.refine import fit_to_joints_many
+
+    m, shape, J = _seq(T=16)
+    _, _, J2 = _seq(T=9)
+    J2 = J2 * 1.1
+    items = []
+    g = torch.Generator().manual_seed(2)
+    for Jk, s0 in ((J, m.default_shape()), (J2, shape * 0.8)):
+        R0 = joints_to_rotations(Jk.double(), m.rest_joints(s0[None])[0].double()).float()
+        w = torch.rand(len(Jk), 24, generator=g).numpy()
+        items.append((Jk, R0, s0, w))
+    many = fit_to_joints_many(m, items, iters=12)
+    for (Jk, R0, s0, w), (R, s) in zip(items, many):
+        R1, s1 = fit_to_joints(m, Jk, R0, s0, iters=12, weights=w)
+        assert torch.equal(R, R1) and torch.equal(s, s1)
+    assert fit_to_joints_many(m, [], iters=3) == []

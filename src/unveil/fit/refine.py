@@ -66,3 +66,70 @@ def fit_to_joints(model, joints, rot0, shape0, iters: int = 60, lr: float = 0.02
     with torch.no_grad():
         R = R0 @ roma.rotvec_to_rotmat(delta)
     return R.detach(), s.detach()
+
+
+def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta: float = 1e-3,
+                       w_shape: float = 1e-3, fit_shape: bool = True):
+    """:func:`fit_to_joints` for several tracks at once (speed): ``items`` is a list of
+    ``(joints, rot0, shape0, weights)``; returns a list of ``(rotmats, shape)``.
+
+    Each track keeps its own parameters, loss, learning rates, best iterate and clamping (the total
+    loss is the sum of the tracks' losses, which share no parameter), so the result is the
+    per-track fit; only the forward kinematics run once on all frames, which removes the
+    per-track cost of ~100 small torch ops per iteration."""
+    if not items:
+        return []
+    Js, R0s, s0s, ws, deltas, ss, scales, groups = [], [], [], [], [], [], [], []
+    for joints, rot0, shape0, weights in items:
+        J = torch.as_tensor(np.asarray(joints), dtype=torch.float32) if not isinstance(joints, torch.Tensor) \
+            else joints.detach().float()
+        J = J - J[:, :1]
+        s0 = torch.as_tensor(shape0).detach().float().reshape(-1)
+        Js.append(J)
+        R0s.append(torch.as_tensor(rot0).detach().float())
+        s0s.append(s0)
+        ws.append(torch.ones(J.shape[:2]) if weights is None else torch.as_tensor(np.asarray(weights), dtype=torch.float32))
+        deltas.append(torch.zeros(J.shape[0], 24, 3, requires_grad=True))
+        ss.append(s0.clone().requires_grad_(fit_shape))
+        scales.append(float(s0.abs().max().clamp_min(1.0)))
+    groups = [{"params": deltas, "lr": lr * 0.2}]
+    if fit_shape:
+        groups += [{"params": [s], "lr": lr * sc} for s, sc in zip(ss, scales)]
+    opt = torch.optim.Adam(groups)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(iters, 1))
+    K = len(items)
+    T = [J.shape[0] for J in Js]
+    best = [(float("inf"), d.detach().clone(), s.detach().clone()) for d, s in zip(deltas, ss)]
+    R0_all = torch.cat(R0s)
+    for it in range(iters + 1):
+        with torch.enable_grad():
+            rest = [model.rest_joints(s[None])[0].float() for s in ss]           # as the single fit does
+            rest = [r - r[:1] for r in rest]
+            R = R0_all @ roma.rotvec_to_rotmat(torch.cat(deltas))
+            rest_f = torch.cat([rest[k].expand(T[k], 24, 3) for k in range(K)])
+            _, pos = forward_kinematics(R, rest_f)
+            losses = []
+            for k, p in enumerate(torch.split(pos, T)):
+                err = ((p - Js[k]) ** 2).sum(-1)
+                data = (err * ws[k]).sum() / ws[k].sum()
+                losses.append(data + w_delta * (deltas[k] ** 2).sum(-1).mean()
+                              + w_shape * ((ss[k] - s0s[k]) ** 2).sum() / scales[k] ** 2)
+            vals = torch.stack(losses).tolist()
+            for k, v in enumerate(vals):  # keep each track's best iterate (never worse than the IK start)
+                if v < best[k][0]:
+                    best[k] = (v, deltas[k].detach().clone(), ss[k].detach().clone())
+            if it == iters:
+                break
+            opt.zero_grad()
+            torch.stack(losses).sum().backward()
+            opt.step()
+            sched.step()
+        with torch.no_grad():
+            for s in ss:
+                s.copy_(_clamp(model, s))
+    out = []
+    for k, (_, delta, s) in enumerate(best):
+        with torch.no_grad():
+            R = R0s[k] @ roma.rotvec_to_rotmat(delta)
+        out.append((R.detach(), s.detach()))
+    return out

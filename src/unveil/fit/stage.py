@@ -23,7 +23,7 @@ from ..skeleton import COCO17_TO_SMPL24, forward_kinematics, to_coco17
 from ..types import BodyTrack, Camera, Track2D, Track3D
 from .disentangle import bone_lengths
 from .ik import joints_to_rotations, rotmats_to_axis_angle
-from .refine import fit_to_joints
+from .refine import fit_to_joints, fit_to_joints_many
 from .shape import fit_shape
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,15 @@ def fit_joints(joints: np.ndarray, body_model, confidence: np.ndarray | None = N
     """Root-relative (T, 24, 3) joints -> {"rotmats" (T,24,3,3), "shape" (S,), "joints" (T,24,3)
     root-relative body-model joints, "method": str}. ``use_tik``: None = when weights exist."""
     model = _body(body_model)
+    st = _initial_fit(joints, model, confidence, use_tik)
+    if refine_iters > 0:
+        st["R"], st["shape"] = fit_to_joints(model, st["J"], st["R"], st["shape"], iters=refine_iters,
+                                             weights=st["w"])
+    return _final_joints(model, st, refine_iters > 0)
+
+
+def _initial_fit(joints, model, confidence, use_tik) -> dict:
+    """Bone-guided shape + FIK (+ TIK): everything before the final fit."""
     J = np.asarray(joints, dtype=np.float64)
     J = J - J[:, :1]
     B = bone_lengths(J, confidence, robust=True)
@@ -60,9 +69,13 @@ def fit_joints(joints: np.ndarray, body_model, confidence: np.ndarray | None = N
             method = "TIK"
         elif use_tik:
             raise FileNotFoundError("TIK weights (unveil/weights/tik.pt) missing: run `unveil train tik`")
-    if refine_iters > 0:
-        w = None if confidence is None else np.clip(np.asarray(confidence, dtype=np.float32), 0.05, 1.0)
-        R, shape = fit_to_joints(model, J, R, shape, iters=refine_iters, weights=w)
+    w = None if confidence is None else np.clip(np.asarray(confidence, dtype=np.float32), 0.05, 1.0)
+    return {"J": J, "R": R, "shape": shape, "rest": rest, "method": method, "w": w}
+
+
+def _final_joints(model, st: dict, refined: bool) -> dict:
+    R, shape, rest, method = st["R"], st["shape"], st["rest"], st["method"]
+    if refined:
         method += "+fit"
         with torch.no_grad():
             rest = model.rest_joints(shape[None].to(model.dtype))[0].double()
@@ -87,17 +100,25 @@ def fit_tracks(tracks3d: list[Track3D], tracks2d: list[Track2D], camera: Camera,
     n_threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for tr in tracks3d:
-            out.append(_fit_track(tr, by_id, camera, model, body_model, use_tik, refine_iters, joints_source))
+        # shape + IK per track, then the final fit of all tracks together (one forward kinematics
+        # over every frame per iteration; each track keeps its own parameters: same result)
+        states = [_initial_fit(tr.joints, model, tr.confidence, use_tik) for tr in tracks3d]
+        if refine_iters > 0:
+            fitted = fit_to_joints_many(model, [(st["J"], st["R"], st["shape"], st["w"]) for st in states],
+                                        iters=refine_iters)
+            for st, (R, shape) in zip(states, fitted):
+                st["R"], st["shape"] = R, shape
+        for tr, st in zip(tracks3d, states):
+            res = _final_joints(model, st, refine_iters > 0)
+            out.append(_fit_track(tr, res, by_id, camera, model, body_model, joints_source))
     finally:
         torch.set_num_threads(n_threads)
     return out
 
 
-def _fit_track(tr: Track3D, by_id: dict, camera: Camera, model, body_model, use_tik, refine_iters: int,
+def _fit_track(tr: Track3D, res: dict, by_id: dict, camera: Camera, model, body_model,
                joints_source: str) -> BodyTrack:
     notes: list[str] = []
-    res = fit_joints(tr.joints, model, tr.confidence, use_tik=use_tik, refine_iters=refine_iters)
     inp = np.asarray(tr.joints, dtype=np.float32) - np.asarray(tr.joints, dtype=np.float32)[:, :1]
     rel = res["joints"] if joints_source == "model" else inp
     T = rel.shape[0]
