@@ -49,19 +49,22 @@ def _fusion():
 class MoPO:
     """Motion de-occlusion of one person's COCO-17 keypoints.
 
-    detector: "spatial" | "temporal" | "spatiotemporal";  lifter: "lstm" | "dual";
+    detector: "spatial" | "temporal" | "spatiotemporal";  lifter: "lstm" | "dual" | "tcn" (the
+    temporal-context lifter of :mod:`unveil.motion.tcn`, which reads the spatio-temporal detector's
+    output itself);
     use_conf: the lifter sees the detector confidences (else all 1: "estimated poses");
     complete: run the motion predictor on occluded joints; lengths: (N, L) of the predictor;
     bidirectional: fill gaps from both ends (offline extension, see predict.complete);
+    smooth: Savitzky-Golay window (frames, order 2) applied to the output, None = off;
     fusion: refine with the cross-attention fusion over the detector evidence.
     """
 
     def __init__(self, detector: str = "spatiotemporal", lifter: str = "lstm", use_conf: bool = True,
                  complete: bool = True, lengths: tuple[int, int] = (16, 8), fusion: bool = False,
-                 bidirectional: bool = False, blend_tau: float | None = None):
+                 bidirectional: bool = False, blend_tau: float | None = None, smooth: int | None = None):
         self.detector_mode, self.lifter_kind, self.use_conf = detector, lifter, use_conf
         self.do_complete, self.lengths, self.fusion = complete, tuple(lengths), fusion
-        self.bidirectional, self.blend_tau = bidirectional, blend_tau
+        self.bidirectional, self.blend_tau, self.smooth = bidirectional, blend_tau, smooth
 
     @torch.inference_mode()
     def __call__(self, keypoints2d: np.ndarray, camera: Camera, world_landmarks=None) -> dict:
@@ -74,8 +77,13 @@ class MoPO:
         S2 = det(torch.from_numpy(np.ascontiguousarray(kp[..., 2]))[None])[0].numpy()
         occ17 = ~(S2 > det.threshold)
         feats = _lift.features(kp, camera, use_conf=self.use_conf)[None]
-        lifter = _lifter(self.lifter_kind, self.use_conf)
-        joints = lifter.infer(feats[0]) if hasattr(lifter, "infer") else lifter(feats)[0].numpy()
+        if self.lifter_kind == "tcn":  # temporal-context lifter (sees S'' itself), see motion/tcn.py
+            from . import tcn
+
+            joints = tcn.lift(kp, camera)
+        else:
+            lifter = _lifter(self.lifter_kind, self.use_conf)
+            joints = lifter.infer(feats[0]) if hasattr(lifter, "infer") else lifter(feats)[0].numpy()
         occ24 = occluded_smpl24(occ17)
         if self.do_complete:
             joints = _pred.complete(joints, occ24, _predictor(*self.lengths), bidirectional=self.bidirectional,
@@ -85,7 +93,21 @@ class MoPO:
 
             ev = keypoint_evidence(feats, torch.from_numpy(~occ17)[None], world_landmarks)
             joints = _fusion()(torch.from_numpy(joints)[None], ev)[0].numpy()
+        if self.smooth:
+            joints = _savgol(joints, int(self.smooth))
         return {"joints": joints.astype(np.float32), "occluded": occ17, "occluded24": occ24, "confidence": S2}
+
+
+def _savgol(joints: np.ndarray, window: int, order: int = 2) -> np.ndarray:
+    """Savitzky-Golay filter along time (window shortened to the sequence, odd; no-op below order+1)."""
+    from scipy.signal import savgol_filter
+
+    T = joints.shape[0]
+    w = min(window, T if T % 2 else T - 1)
+    if w <= order:
+        return joints
+    out = savgol_filter(joints, w, order, axis=0).astype(np.float32)
+    return out - out[:, :1]
 
 
 def _confidence24(S2: np.ndarray) -> np.ndarray:
@@ -133,10 +155,16 @@ BENCH_ROWS: dict[str, dict] = {
     "mopo-dual": {"lifter": "dual"},
     "mopo-fusion": {"fusion": True},
     "mopo-bidir-blend": {"bidirectional": True, "blend_tau": 30.0},
+    "mopo-tcn": {"lifter": "tcn", "complete": False},
+    "mopo-tcn-complete": {"lifter": "tcn", "bidirectional": True, "blend_tau": 30.0},
+    "mopo-tcn-smooth": {"lifter": "tcn", "complete": False, "smooth": 9},
 }
-# What `unveil run` uses (chosen on the validation split, see weights/mopo_lift_lstm.md): the
-# paper's completion run from both ends of a gap, falling back to the lifter far from visible frames.
-DEFAULT = {"bidirectional": True, "blend_tau": 30.0}
+# What `unveil run` uses (chosen on the validation split, see weights/mopo_lift_tcn.md): the
+# temporal-context TCN lifter (it reads the spatio-temporal detector's S'' itself) + a light
+# Savitzky-Golay (9 frames); the motion predictor's completion did not help it on validation
+# (truncation worse, lower slightly better). The previous default was
+# {"bidirectional": True, "blend_tau": 30.0} (row mopo-bidir-blend).
+DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9}
 
 
 def _weights_present(cfg: dict) -> bool:
@@ -146,6 +174,8 @@ def _weights_present(cfg: dict) -> bool:
     if cfg.get("detector", "spatiotemporal") != "spatial":
         need.append("mopo_occlusion.pt")
     need.append(f"mopo_lift_{cfg.get('lifter', 'lstm')}{'' if cfg.get('use_conf', True) else '_noconf'}.pt")
+    if cfg.get("lifter") == "tcn":
+        need += ["perframe.pt", "mopo_occlusion.pt"]
     if cfg.get("complete", True):
         n, l = cfg.get("lengths", (16, 8))
         need.append(f"mopo_predict_{n}_{l}.pt")
@@ -189,17 +219,24 @@ def speed_report(frames: int = 3000, occluded_fraction: float = 0.25, seed: int 
     period = int(round(30 / max(occluded_fraction, 1e-3)))
     hidden = (np.arange(frames) % period) < 30  # 1-s occlusions, occluded_fraction of the time
     kp[np.ix_(hidden, [13, 15], [2])] = 0.1
-    model = MoPO()
+    model = MoPO(**DEFAULT)  # what `unveil run` does, stage by stage
     with torch.inference_mode():
         model(kp[:64], cam)  # warm-up / weight loading
         c0, t0 = time.process_time(), time.perf_counter()
         det = _detector("spatiotemporal")
         S2 = det(torch.from_numpy(np.ascontiguousarray(kp[..., 2]))[None])[0].numpy()
         t1 = time.perf_counter()
-        j = _lifter("lstm", True).infer(_lift.features(kp, cam))
+        if model.lifter_kind == "tcn":  # (runs the detector once more itself, counted as lifter time)
+            from . import tcn
+
+            j = tcn.lift(kp, cam)
+        else:
+            j = _lifter(model.lifter_kind, True).infer(_lift.features(kp, cam))
         t2 = time.perf_counter()
         occ24 = occluded_smpl24(~(S2 > det.threshold))
-        _pred.complete(j, occ24, _predictor(16, 8), **DEFAULT)  # what `unveil run` does
+        if model.do_complete:
+            _pred.complete(j, occ24, _predictor(*model.lengths), bidirectional=model.bidirectional,
+                           blend_tau=model.blend_tau)
         t3, c3 = time.perf_counter(), time.process_time()
     total = t3 - t0
     return {"frames": frames, "occluded_frames": int(occ24.any(-1).sum()),
