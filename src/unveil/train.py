@@ -23,6 +23,7 @@ TRAINERS: dict[str, str] = {
     "mopo-lift-dual": "unveil.motion.lift:train_dual",
     "mopo-lift-tcn": "unveil.motion.tcn:train",
     "mopo-lift-tcn-long": "unveil.motion.tcn:train_long",
+    "mopo-lift-tcn-finetune": "unveil.motion.tcn:finetune",
     "mopo-lift-render": "unveil.motion.render_train:train_lift",
     "mopo-predict": "unveil.motion.predict:train_16_8",
     "mopo-predict-4-2": "unveil.motion.predict:train_4_2",

@@ -281,7 +281,10 @@ def validate(configs: dict[str, dict] | None = None, n_clips: int = 12, seed: in
 if __name__ == "__main__":  # pragma: no cover
     import sys
 
-    cfgs = {"mopo-estimated-conf": {"complete": False}, "mopo": {}, "mopo-bidir": {"bidirectional": True},
-            "mopo-blend30": {"blend_tau": 30.0}, "mopo-bidir-blend30": {"bidirectional": True, "blend_tau": 30.0},
-            "mopo-bidir-blend60": {"bidirectional": True, "blend_tau": 60.0}}
-    validate(cfgs, n_clips=int(sys.argv[1]) if len(sys.argv) > 1 else 12)
+    cfgs = {"mopo-bidir-blend": {"bidirectional": True, "blend_tau": 30.0},
+            **{k: v for k, v in BENCH_ROWS.items() if k.startswith("mopo-tcn")}}
+    if len(sys.argv) > 2 and sys.argv[2] == "lstm":  # the LSTM-era choices (bidirectional, blend tau)
+        cfgs = {"mopo-estimated-conf": {"complete": False}, "mopo": {}, "mopo-bidir": {"bidirectional": True},
+                "mopo-blend30": {"blend_tau": 30.0}, "mopo-bidir-blend30": {"bidirectional": True, "blend_tau": 30.0},
+                "mopo-bidir-blend60": {"bidirectional": True, "blend_tau": 60.0}}
+    validate(cfgs, n_clips=int(sys.argv[1]) if len(sys.argv) > 1 else 12, baselines=("perframe", "interp", "savgol"))

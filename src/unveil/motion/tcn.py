@@ -193,17 +193,21 @@ def evaluate(model: TCNLifter, data: dict, batch: int = 64) -> float:
 
 
 def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int = 8000, batch: int = 32,
-          lr: float = 2e-3, window: int = WINDOW, dilations=DILATIONS, log=print) -> dict:
+          lr: float = 2e-3, window: int = WINDOW, dilations=DILATIONS, init: str | None = None,
+          data_seed: int | None = None, log=print) -> dict:
     """Train the TCN lifter (see module docstring); writes float16 weights to ``out``."""
     from .. import atomic
 
     t0 = time.time()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    tr = _windows("train", windows, seed, window)
-    va = _windows("val", 200, seed + 1, window)
+    ds = seed if data_seed is None else data_seed
+    tr = _windows("train", windows, ds, window)
+    va = _windows("val", 200, ds + 1, window)
     log(f"tcn: {len(tr['keypoints2d'])} train windows x {window}, data in {time.time() - t0:.0f} s")
     model = TCNLifter(dilations=dilations)
+    if init:  # continue from a weights file (fine-tuning)
+        model.load_state_dict(load(init).state_dict())
     log(f"tcn: {sum(p.numel() for p in model.parameters())} parameters; val MPJPE at start (= per-frame) "
         f"{evaluate(model, va):.1f} mm")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -245,3 +249,9 @@ def train_long(seed: int = 0, out: str | None = None, steps: int = 2400) -> dict
     161-frame windows (batch 16, so a step costs about what the 81-frame recipe's does)."""
     return train(seed=seed, out=out, steps=steps, windows=4000, batch=16, window=161,
                  dilations=(1, 3, 9, 27, 54))
+
+
+def finetune(seed: int = 1, out: str | None = None, steps: int = 1500, init: str | None = None) -> dict:
+    """Continue training the shipped (or ``init``) weights at a lower learning rate (5e-4), same
+    data windows as ``train(seed=0)``, a different batch / augmentation order (``seed``)."""
+    return train(seed=seed, out=out, steps=steps, lr=5e-4, init=init or str(WEIGHTS), data_seed=0)
