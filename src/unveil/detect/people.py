@@ -21,6 +21,13 @@ Output: ``list[Track2D]`` with layout ``blazepose33`` (confidence = visibility),
 box), ``world_landmarks`` and ``extras`` (``presence`` (T,33), ``pose_score`` (T,), ``held`` (T,)).
 A track covers every processed frame from its first to its last; frames inside a short occlusion
 (not held) carry interpolated positions with confidence 0 and ``held`` False.
+
+Speed (:class:`_Engine`): with ``workers >= 2`` (default: UNVEIL_THREADS / all cores) the model
+calls of a frame that do not depend on each other — the crops of all held people, the detector
+passes of a re-detection (started with the crops), the local searches, the checks of new
+candidates — run on worker threads with 1-thread interpreters, and frames are decoded on a
+background thread; the tracking decisions stay serial and in order, so the tracks are the same as
+the serial run's (docs/frontend.md has the measurements).
 """
 
 from __future__ import annotations
