@@ -235,8 +235,10 @@ def speed_report(frames: int = 3000, occluded_fraction: float = 0.25, seed: int 
         t2 = time.perf_counter()
         occ24 = occluded_smpl24(~(S2 > det.threshold))
         if model.do_complete:
-            _pred.complete(j, occ24, _predictor(*model.lengths), bidirectional=model.bidirectional,
-                           blend_tau=model.blend_tau)
+            j = _pred.complete(j, occ24, _predictor(*model.lengths), bidirectional=model.bidirectional,
+                               blend_tau=model.blend_tau)
+        if model.smooth:  # counted with the completion ("predictor_fps" = everything after the lifter)
+            j = _savgol(j, int(model.smooth))
         t3, c3 = time.perf_counter(), time.process_time()
     total = t3 - t0
     return {"frames": frames, "occluded_frames": int(occ24.any(-1).sum()),
