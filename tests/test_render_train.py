@@ -126,3 +126,16 @@ def test_finetune_smoke(tmp_path, monkeypatch):
     new, old = lift.load("lstm", path=out), lift.load("lstm")
     diff = sum(float((a - b).abs().sum()) for a, b in zip(new.state_dict().values(), old.state_dict().values()))
     assert diff > 0
+
+
+def test_mocap_truth_places_the_clip_skeleton_on_the_body_pelvis():
+    rng = np.random.default_rng(7)
+    clip = rng.normal(0, 0.3, (5, 24, 3))
+    body = clip * 1.1 + np.array([1.0, 0.2, -2.0])            # a body 10% larger, elsewhere
+    body[:, 15] += 0.05                                        # a different head convention
+    R = np.array([[0.0, 0, 1], [0, -1, 0], [1, 0, 0]])
+    t = np.array([0.1, 0.2, 5.0])
+    jw, jc = synthvideo.mocap_truth(clip, body, R, t)
+    np.testing.assert_allclose(jw[:, 0], body[:, 0], atol=1e-5)               # on the body's pelvis
+    np.testing.assert_allclose(jw - jw[:, :1], (clip - clip[:, :1]) * 1.1, atol=1e-4)  # clip skeleton
+    np.testing.assert_allclose(jc, jw @ R.T + t, atol=1e-4)

@@ -61,13 +61,13 @@ def synthetic_sequences(kinds, n_clips: int | None, seed: int, max_frames: int |
     return out
 
 
-def render_sequences(kinds, n_clips: int | None, seed: int) -> dict:
+def render_sequences(kinds, n_clips: int | None, seed: int, truth: str = "body") -> dict:
     try:
         from ..data.synthvideo import load_render_sequences
     except ImportError as e:
         raise UnveilError(f"--source render needs unveil.data.synthvideo.load_render_sequences ({e})") from e
     kw = {} if n_clips is None else {"max_clips": n_clips}
-    seqs = load_render_sequences(kinds=list(kinds), clips=None, seed=seed, **kw)
+    seqs = load_render_sequences(kinds=list(kinds), clips=None, seed=seed, truth=truth, **kw)
     out: dict = {k: [] for k in kinds}
     for s in seqs:
         out.setdefault(s.kind, []).append(s)
@@ -193,6 +193,8 @@ def main(argv: list[str], prog: str = "unveil bench accuracy") -> int:
     ap.add_argument("--clips", type=int, default=None, help="use N evaluation clips (seeded subset)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--source", choices=("synthetic", "render"), default="synthetic")
+    ap.add_argument("--render-truth", choices=("body", "mocap"), default="body",
+                    help="render source: score against the rendered body's joints or the clip's mocap joints")
     ap.add_argument("--out", default=None, help="output folder (default: $UNVEIL_CACHE/bench/accuracy-SOURCE)")
     a = ap.parse_args(argv)
     t0 = time.time()
@@ -215,10 +217,11 @@ def main(argv: list[str], prog: str = "unveil bench accuracy") -> int:
     if a.source == "synthetic":
         seqs = synthetic_sequences(kinds, n_clips, a.seed, QUICK_FRAMES if a.quick else None)
     else:
-        seqs = render_sequences(kinds, n_clips, a.seed)
+        seqs = render_sequences(kinds, n_clips, a.seed, a.render_truth)
     results = run_benchmark(seqs, names)
     results["notes"] = notes + results["notes"]
     results["config"] = {"source": a.source, "seed": a.seed, "clips": n_clips, "quick": a.quick,
+                         "render_truth": a.render_truth if a.source == "render" else None,
                          "kinds": kinds, "methods": names}
     header = (f"## unveil bench accuracy — source {a.source}, seed {a.seed}, "
               f"{'quick' if a.quick else 'full'}, clips {n_clips or 'all'}")

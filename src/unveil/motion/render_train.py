@@ -40,17 +40,22 @@ TRAIN_SUPERSAMPLE = 1   # training renders without 2x anti-aliasing (3x cheaper)
 FRAMES = 60
 WEIGHTS_NAME = "mopo_lift_lstm_render.pt"
 VAL_KINDS = ("none", "object", "truncation", "person", "lower", "mixed")   # the benchmark's kinds
+# 3D truth of the rendered pairs: the clip's mocap skeleton (synthvideo.mocap_truth), the convention
+# of every other training set; "body" (the rendered body model's joints) differs by ~45 mm per joint
+TRUTH = "mocap"
 
 
 def kinds_for_clip(i: int, per_clip: int = KINDS_PER_CLIP) -> list[str]:
     return [ALL_KINDS[(per_clip * i + k) % len(ALL_KINDS)] for k in range(per_clip)]
 
 
-def pairs_path(split: str, n_clips: int, frames: int, seed: int, kinds=None, supersample: int = 2) -> Path:
+def pairs_path(split: str, n_clips: int, frames: int, seed: int, kinds=None, supersample: int = 2,
+               truth: str = "body") -> Path:
     from .. import paths
 
     tag = "rot" if kinds is None else "-".join(kinds)
-    return paths.cache_dir() / "render_train" / f"{split}_{n_clips}c_{frames}f_s{seed}_ss{supersample}_{tag}.npz"
+    tt = "" if truth == "body" else f"_{truth}"
+    return paths.cache_dir() / "render_train" / f"{split}_{n_clips}c_{frames}f_s{seed}_ss{supersample}_{tag}{tt}.npz"
 
 
 def pack(seqs) -> dict:
@@ -69,7 +74,7 @@ def pack(seqs) -> dict:
 
 
 def build_pairs(split: str = "train", n_clips: int = TRAIN_CLIPS, frames: int = FRAMES, seed: int = 0,
-                kinds=None, workers: int = 2, supersample: int = 2, log=print) -> dict:
+                kinds=None, workers: int = 2, supersample: int = 2, truth: str = "body", log=print) -> dict:
     """Render ``n_clips`` clips of ``split`` (``kinds``: the same kinds for every clip, or None for
     :func:`kinds_for_clip`), run the detector, save and return the packed pairs (cached)."""
     from .. import atomic
@@ -79,7 +84,7 @@ def build_pairs(split: str = "train", n_clips: int = TRAIN_CLIPS, frames: int = 
 
     if split == "eval":
         raise UnveilError("training pairs never come from the evaluation split")
-    path = pairs_path(split, n_clips, frames, seed, kinds, supersample)
+    path = pairs_path(split, n_clips, frames, seed, kinds, supersample, truth)
     if path.exists():
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -89,7 +94,7 @@ def build_pairs(split: str = "train", n_clips: int = TRAIN_CLIPS, frames: int = 
     for i, c in enumerate(clips):
         ks = list(kinds) if kinds is not None else kinds_for_clip(i)
         seqs += synthvideo.load_render_sequences(ks, [c], seed, max_frames=frames, workers=workers, log=log,
-                                                 supersample=supersample)
+                                                 supersample=supersample, truth=truth)
     d = pack(seqs)
     d["seconds"] = np.array(time.time() - t0)
     atomic.save_npz(path, **d)
@@ -163,7 +168,7 @@ def window_mpjpe(model, batch: dict) -> float:
 
 def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_fraction: float = 0.5,
              lr: float = 3e-4, window: int = 32, n_clips: int = TRAIN_CLIPS, frames: int = FRAMES,
-             init=None, log=print) -> dict:
+             init=None, truth: str = TRUTH, log=print) -> dict:
     """Fine-tune the shipped LSTM lifter on rendered+detected training pairs mixed with synthetic
     2D windows (see the module docstring); returns validation numbers before/after."""
     import torch
@@ -176,11 +181,11 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
 
     torch.manual_seed(seed)
     np.random.seed(seed)
-    pairs = build_pairs("train", n_clips, frames, seed, supersample=TRAIN_SUPERSAMPLE, log=log)
+    pairs = build_pairs("train", n_clips, frames, seed, supersample=TRAIN_SUPERSAMPLE, truth=truth, log=log)
     rs = RenderWindowSampler(pairs, window=window, seed=seed)
     ss = windows.WindowSampler("train", window=window, seed=seed)
     val_syn = windows.WindowSampler("val", window=window, seed=seed + 1000).sample(128)
-    vpairs = build_pairs("val", VAL_CLIPS, frames, seed, kinds=VAL_KINDS, log=log)
+    vpairs = build_pairs("val", VAL_CLIPS, frames, seed, kinds=VAL_KINDS, truth=truth, log=log)
     val_ren = RenderWindowSampler(vpairs, window=window, seed=seed).all_windows(stride=window // 2)
     model = load("lstm", path=init) if init else load("lstm")
     model.train()
@@ -210,7 +215,7 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
     path = Path(out) if out else WEIGHTS_DIR / WEIGHTS_NAME
     with atomic_path(path) as tmp:
         torch.save({"kind": "lstm", "state": model.state_dict(), "use_conf": True, "window": window, "seed": seed,
-                    "steps": steps, "render_fraction": render_fraction, "train_pairs": int(pairs["offsets"][-1]),
+                    "steps": steps, "render_fraction": render_fraction, "truth": truth, "train_pairs": int(pairs["offsets"][-1]),
                     "val_before": before, "val_after": after, "train_seconds": secs}, tmp)
     log(f"[lift-render] after: val synthetic {after['val_synth_mm']:.1f} mm, val render {after['val_render_mm']:.1f} mm;"
         f" {secs:.0f} s; wrote {path}")
@@ -221,6 +226,37 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
 # `unveil train mopo-lift-render` (see unveil/train.py)
 def train_lift(**kw):
     return finetune(**kw)
+
+
+# ------------------------------------------------------------------------------------ validation
+def validate(n_clips: int = VAL_CLIPS, seed: int = 0, synthetic_clips: int = 12, truths=("mocap", "body"),
+             log=print) -> dict:
+    """The decision data: the pipeline's MoPO with the shipped lifter (``mopo-bidir-blend``) vs the
+    render-fine-tuned one (``mopo-render``) on rendered *validation* clips through the real detector
+    (the benchmark's kinds and protocol, the same renders as :func:`finetune`'s validation) and on
+    the synthetic-2D validation benchmark (:func:`unveil.motion.stage.validate`)."""
+    from ..bench import accuracy, registry
+    from ..data import synthvideo
+    from ..data.corpus import load_split
+    from . import stage
+
+    registry.load_all()
+    names = [n for n in ("perframe", "mopo-bidir-blend", "mopo-render") if n in registry.names()]
+    clips = load_split("val", max_clips=n_clips, seed=seed)
+    ren = {}
+    for truth in truths:
+        seqs = synthvideo.load_render_sequences(VAL_KINDS, clips, seed, max_frames=FRAMES, log=log, truth=truth)
+        by_kind: dict = {}
+        for sq in seqs:
+            by_kind.setdefault(sq.kind, []).append(sq)
+        ren[truth] = accuracy.run_benchmark(by_kind, names, log=lambda *a: None)
+        log(accuracy.markdown(ren[truth], f"## render source, validation split ({n_clips} clips x {FRAMES} frames, "
+                                          f"seed {seed}), truth = {truth} skeleton"))
+    cfgs = {"mopo-bidir-blend": dict(stage.DEFAULT)}
+    if "mopo-render" in names:
+        cfgs["mopo-render"] = {**stage.DEFAULT, "lifter": "lstm_render"}
+    syn = stage.validate(cfgs, n_clips=synthetic_clips, seed=seed, baselines=("perframe",), log=log)
+    return {"render": ren, "synthetic": syn}
 
 
 # ------------------------------------------------------------------------------------ bench rows
@@ -266,3 +302,7 @@ try:
     register_bench()
 except Exception:  # noqa: BLE001 - training code must not depend on the benchmark
     pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    validate()
