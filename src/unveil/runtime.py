@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import os
 
+_configured = False
+
 
 def threads() -> int:
     return int(os.environ.get("UNVEIL_THREADS", "0") or 0) or (os.cpu_count() or 1)
 
 
 def init_torch(n: int | None = None):
-    """Import torch with its thread pool sized to the free cores; returns the module."""
+    """Import torch with its thread pool sized to the free cores; returns the module.
+
+    Without ``n`` the pool is sized once per process (from UNVEIL_THREADS / the core count): later
+    calls (e.g. every ``load_body_model``) leave a caller's own ``torch.set_num_threads`` alone.
+    An explicit ``n`` always applies.
+    """
+    global _configured
     import torch
 
+    if n is None and _configured:
+        return torch
     n = n or threads()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+    _configured = True
     return torch
