@@ -17,9 +17,10 @@ one of :func:`unveil.motion.lift.train`: ``MPJPE + 0.5 * velocity error`` on roo
 - :func:`finetune` continues from the shipped ``mopo_lift_lstm.pt`` with each batch half rendered
   windows, half synthetic 2D windows, and writes ``mopo_lift_lstm_render.pt`` (a new file; the
   shipped lifter is untouched). ``unveil train mopo-lift-render`` runs it.
-- Bench rows (``unveil bench accuracy``): ``mopo-render`` = the pipeline's MoPO configuration
-  (``motion.stage.DEFAULT``) with this lifter; ``mopo-limbs`` = the default MoPO scored on the 12
-  limb joints only, the like-for-like comparison for the ``blazepose-world`` row.
+- Bench rows (``unveil bench accuracy``): ``mopo-render`` = the ``mopo-bidir-blend`` row's MoPO
+  configuration with this lifter (the two differ only in the lifter's weights); ``mopo-limbs`` =
+  the pipeline's MoPO (``motion.stage.DEFAULT``) scored on the 12 limb joints only, the
+  like-for-like comparison for the ``blazepose-world`` row.
 """
 
 from __future__ import annotations
@@ -241,7 +242,7 @@ def validate(n_clips: int = VAL_CLIPS, seed: int = 0, synthetic_clips: int = 12,
     from . import stage
 
     registry.load_all()
-    names = [n for n in ("perframe", "mopo-bidir-blend", "mopo-render") if n in registry.names()]
+    names = [n for n in ("perframe", "mopo-tcn-smooth", BASE_ROW, "mopo-render") if n in registry.names()]
     clips = load_split("val", max_clips=n_clips, seed=seed)
     ren = {}
     for truth in truths:
@@ -252,9 +253,9 @@ def validate(n_clips: int = VAL_CLIPS, seed: int = 0, synthetic_clips: int = 12,
         ren[truth] = accuracy.run_benchmark(by_kind, names, log=lambda *a: None)
         log(accuracy.markdown(ren[truth], f"## render source, validation split ({n_clips} clips x {FRAMES} frames, "
                                           f"seed {seed}), truth = {truth} skeleton"))
-    cfgs = {"mopo-bidir-blend": dict(stage.DEFAULT)}
+    cfgs = {"pipeline-default": dict(stage.DEFAULT), BASE_ROW: dict(stage.BENCH_ROWS[BASE_ROW])}
     if "mopo-render" in names:
-        cfgs["mopo-render"] = {**stage.DEFAULT, "lifter": "lstm_render"}
+        cfgs["mopo-render"] = dict(RENDER_CFG)
     syn = stage.validate(cfgs, n_clips=synthetic_clips, seed=seed, baselines=("perframe",), log=log)
     return {"render": ren, "synthetic": syn}
 
@@ -272,10 +273,16 @@ def _limbs_fn():
     return fn
 
 
-def _render_fn():
-    from .stage import DEFAULT, MoPO
+# the fine-tuned lifter in the configuration of the `mopo-bidir-blend` row (shipped LSTM lifter,
+# bidirectional completion + blend), so that the two rows differ only in the lifter's weights
+RENDER_CFG = {"lifter": "lstm_render", "bidirectional": True, "blend_tau": 30.0}
+BASE_ROW = "mopo-bidir-blend"
 
-    model = MoPO(**{**DEFAULT, "lifter": "lstm_render"})
+
+def _render_fn():
+    from .stage import MoPO
+
+    model = MoPO(**RENDER_CFG)
 
     def fn(inputs):
         return {"joints": model(inputs.keypoints2d, inputs.camera)["joints"]}
@@ -293,7 +300,7 @@ def register_bench(registry=None) -> list[str]:
                       note="MoPO (pipeline default) scored on the 12 limb joints (compare: blazepose-world)")
     if (WEIGHTS_DIR / WEIGHTS_NAME).is_file():
         registry.register("mopo-render", _render_fn(), group="mopo",
-                          note="MoPO (pipeline default) with the lifter fine-tuned on rendered detector output")
+                          note="mopo-bidir-blend with the LSTM lifter fine-tuned on rendered detector output")
         names.append("mopo-render")
     return names
 
