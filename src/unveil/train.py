@@ -24,6 +24,7 @@ TRAINERS: dict[str, str] = {
     "mopo-lift-tcn": "unveil.motion.tcn:train",
     "mopo-lift-tcn-long": "unveil.motion.tcn:train_long",
     "mopo-lift-tcn-finetune": "unveil.motion.tcn:finetune",
+    "mopo-lift-tcn-finetune-occ": "unveil.motion.tcn:finetune_occ",
     "mopo-lift-render": "unveil.motion.render_train:train_lift",
     "mopo-predict": "unveil.motion.predict:train_16_8",
     "mopo-predict-4-2": "unveil.motion.predict:train_4_2",
