@@ -24,7 +24,9 @@ Training (``unveil train mopo-lift-tcn``): 81-frame windows of ``synth2d.trainin
 (all six occlusion kinds, random virtual cameras, detector-like noise, outliers, swaps) plus extra
 occlusion augmentation applied to the raw 2D before everything else: whole legs / one body side /
 random joints hidden for 0.3-3 s (confidence drawn in [0, 0.5], position drifting), and frame-wise
-joint dropouts. Loss: MPJPE + 0.5 x velocity error, metres. Weights float16 in
+joint dropouts. Loss: MPJPE + 0.5 x velocity error, metres; then two fine-tunes at lr 5e-4
+(``mopo-lift-tcn-finetune``; ``mopo-lift-tcn-finetune-occ``, which weights joints with doubtful input
+evidence 3x). Weights float16 in
 ``weights/mopo_lift_tcn.pt`` (command, seed, time and validation numbers in the .md next to it).
 """
 
