@@ -257,7 +257,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     # ---------------------------------------------------------------------------- lift (MoPO)
     tracks3d: list[Track3D] | None = None
     lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal,
-                "code": _source_hash("motion/*.py", "weights/mopo_*.pt")}
+                "code": _source_hash("motion/*.py", "weights/mopo_*.pt", "weights/perframe.pt")}
     if lift and tracks2d:
         t0, c0 = time.perf_counter(), time.process_time()
         hit = _cache_load(out, "lift", lift_key)
