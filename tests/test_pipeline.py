@@ -129,3 +129,16 @@ def test_missing_models_clear_error(tmp_path, monkeypatch, capsys):
     rc = main(["run", str(clip), "-o", str(tmp_path / "out"), "--no-render"])
     err = capsys.readouterr().err.strip()
     assert rc != 0 and len(err.splitlines()) == 1 and "unveil models fetch" in err
+
+
+def test_bad_input_leaves_no_output_folder(tmp_path):
+    from unveil.cli import main
+
+    (tmp_path / "notes.txt").write_text("not a video")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"fps": 30}')
+    for argv in (["run", str(tmp_path / "missing.mp4")], ["run", str(tmp_path / "notes.txt")],
+                 ["run", "--keypoints", str(bad)]):
+        out = tmp_path / "out"
+        assert main(argv + ["-o", str(out)]) != 0
+        assert not out.exists()

@@ -182,6 +182,16 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UnveilError(f"output path exists and is not a folder: {out}")
+    # check the input before OUT is created: bad input leaves nothing behind
+    kf = None
+    if video is not None:
+        from .io.video import probe
+
+        probe(Path(video))
+    else:
+        from .io.keypoints_json import load
+
+        kf = load(keypoints_json)
     out.mkdir(parents=True, exist_ok=True)
     if progress is None:
         progress = sys.stderr.isatty()
@@ -236,9 +246,6 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         cpu_seconds.update({f"keypoints.{k}": float(stats[f"{k}_cpu"]) for k in ("decode", "detect", "landmarks")
                             if f"{k}_cpu" in stats})
     else:
-        from .io.keypoints_json import load
-
-        kf = load(keypoints_json)
         kpath = Path(keypoints_json)
         st = kpath.stat()
         inp = {"keypoints": str(kpath.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns}
