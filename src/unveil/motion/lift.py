@@ -203,6 +203,33 @@ def mpjpe(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.linalg.norm(a - b, dim=-1).mean()
 
 
+def train_steps(model, sample, steps: int, lr: float, tag: str, log=print, use_conf: bool = True) -> None:
+    """The training loop every lifter recipe shares: AdamW + one-cycle LR, loss = MPJPE + 0.5 x
+    velocity MPJPE (metres), gradient clipping at 1. ``sample()`` returns a window batch dict
+    (``windows`` layout). Leaves the model in eval mode."""
+    import time
+
+    from . import windows
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(0.05, 2.0 / steps))
+    t0 = time.time()
+    for it in range(steps):
+        b = sample()
+        x = torch.as_tensor(windows.features(b, use_conf=use_conf))
+        y = torch.as_tensor(windows.root_relative(b["joints_cam"]))
+        pred = model(x)
+        loss = mpjpe(pred, y) + 0.5 * mpjpe(pred[:, 1:] - pred[:, :-1], y[:, 1:] - y[:, :-1])
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if it % 100 == 0 or it == steps - 1:
+            log(f"[{tag}] step {it}/{steps} loss {loss.item() * 1000:.1f} mm  ({time.time() - t0:.0f} s)")
+    model.eval()
+
+
 def train(kind: str = "lstm", steps: int = 4000, seed: int = 0, out=None, window: int = 32,
           batch: int = 32, lr: float = 1e-3, use_conf: bool = True, init=None, log=print) -> dict:
     """Train a lifter on synthetic 2D windows (noise + occlusions) of the mocap train split."""
@@ -221,23 +248,8 @@ def train(kind: str = "lstm", steps: int = 4000, seed: int = 0, out=None, window
     val = windows.WindowSampler("val", window=window, seed=seed + 1000).sample(128)
     vx = torch.as_tensor(windows.features(val, use_conf=use_conf))
     vy = torch.as_tensor(windows.root_relative(val["joints_cam"]))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(0.05, 2.0 / steps))
     t0 = time.time()
-    for it in range(steps):
-        b = sampler.sample(batch)
-        x = torch.as_tensor(windows.features(b, use_conf=use_conf))
-        y = torch.as_tensor(windows.root_relative(b["joints_cam"]))
-        pred = model(x)
-        loss = mpjpe(pred, y) + 0.5 * mpjpe(pred[:, 1:] - pred[:, :-1], y[:, 1:] - y[:, :-1])
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if it % 100 == 0 or it == steps - 1:
-            log(f"[lift/{kind}] step {it}/{steps} loss {loss.item() * 1000:.1f} mm  ({time.time() - t0:.0f} s)")
-    model.eval()
+    train_steps(model, lambda: sampler.sample(batch), steps, lr, f"lift/{kind}", log, use_conf=use_conf)
     with torch.no_grad():
         v = float(mpjpe(model(vx), vy)) * 1000
     secs = time.time() - t0

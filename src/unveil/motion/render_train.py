@@ -173,12 +173,11 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
     """Fine-tune the shipped LSTM lifter on rendered+detected training pairs mixed with synthetic
     2D windows (see the module docstring); returns validation numbers before/after."""
     import torch
-    from torch import nn
 
     from ..atomic import atomic_path
     from ..paths import WEIGHTS_DIR
     from . import windows
-    from .lift import load, mpjpe
+    from .lift import load, train_steps
 
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -193,24 +192,9 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
     before = {"val_synth_mm": window_mpjpe(model, val_syn), "val_render_mm": window_mpjpe(model, val_ren)}
     log(f"[lift-render] before: val synthetic {before['val_synth_mm']:.1f} mm, val render "
         f"{before['val_render_mm']:.1f} mm ({len(val_ren['focal'])} windows)")
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(0.05, 2.0 / steps))
     n_r = int(round(batch * render_fraction))
     t0 = time.time()
-    for it in range(steps):
-        b = _concat(rs.sample(n_r), ss.sample(batch - n_r))
-        x = torch.as_tensor(windows.features(b))
-        y = torch.as_tensor(windows.root_relative(b["joints_cam"]))
-        pred = model(x)
-        loss = mpjpe(pred, y) + 0.5 * mpjpe(pred[:, 1:] - pred[:, :-1], y[:, 1:] - y[:, :-1])
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if it % 100 == 0 or it == steps - 1:
-            log(f"[lift-render] step {it}/{steps} loss {loss.item() * 1000:.1f} mm ({time.time() - t0:.0f} s)")
-    model.eval()
+    train_steps(model, lambda: _concat(rs.sample(n_r), ss.sample(batch - n_r)), steps, lr, "lift-render", log)
     after = {"val_synth_mm": window_mpjpe(model, val_syn), "val_render_mm": window_mpjpe(model, val_ren)}
     secs = time.time() - t0
     path = Path(out) if out else WEIGHTS_DIR / WEIGHTS_NAME
