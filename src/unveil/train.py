@@ -35,6 +35,7 @@ TRAINERS: dict[str, str] = {
     "shape": "unveil.fit.training:train_shape",
     "perframe": "unveil.motion.perframe:train",
     "ropetp": "unveil.trajectory.diffusion:train",
+    "moro": "unveil.motion.masked:train",
 }
 
 
