@@ -18,8 +18,10 @@ Three parts, after MoRo §4:
    low-confidence frames masked (M of them); at step s = 1..T predict all masked frames, keep the
    most confident predictions and re-mask the n_s = floor(M cos(pi/2 * s/T)) least confident ones
    (n_T = 0). Frames whose 2D confidence is high are never masked: their tokens are the tokenizer's
-   code of the lifter estimate. Decoded tokens -> poses D(c_k); these replace the lifter output
-   only on occluded joints of occluded frames (blend weight ``blend``).
+   code of the lifter estimate. Decoded tokens -> poses D(c_k) (rotated back with the lifter's body
+   frame, smoothed by a 9-frame Savitzky-Golay since tokens are quantised); these are blended into
+   the lifter output only on occluded joints of occluded frames (weight ``BLEND`` = 0.5, chosen on
+   the validation split, see ``weights/moro.md``).
 
 Training: ``unveil train moro --seed 0`` (weights ``weights/moro.pt``, float16, see ``moro.md``).
 Bench rows: ``moro`` (T=5) and the MoRo Tab. 3 step ablation ``moro-T1``, ``moro-T10``, ``moro-T20``.
