@@ -33,6 +33,7 @@ TRAINERS: dict[str, str] = {
     "mopo-fusion": "unveil.motion.fusion:train",
     "tik": "unveil.fit.training:train_tik",
     "shape": "unveil.fit.training:train_shape",
+    "arts-refine": "unveil.fit.motion_refine:train",
     "perframe": "unveil.motion.perframe:train",
     "ropetp": "unveil.trajectory.diffusion:train",
     "moro": "unveil.motion.masked:train",

@@ -57,6 +57,13 @@ def ik_rows(model, clips, noises=(0.0, 0.02, 0.10), seed: int = 0, log=print) ->
     methods = ["FIK"] + (["TIK"] if net is not None else [])
     if net is None:
         log("note: no TIK weights (unveil/weights/tik.pt): TIK rows skipped; run `unveil train tik`")
+    from .motion_refine import load_motion_refine, refine_sequence
+
+    mref = load_motion_refine()
+    if mref is not None:
+        methods.append("TIK+motion-refine" if net is not None else "FIK+motion-refine")
+    else:
+        log("note: no motion-refine weights (unveil/weights/arts_refine.pt): run `unveil train arts-refine`")
     rows = []
     for p in noises:
         acc = {m: {"mpjpe": [], "pa_mpjpe": [], "accel": []} for m in methods}
@@ -70,8 +77,9 @@ def ik_rows(model, clips, noises=(0.0, 0.02, 0.10), seed: int = 0, log=print) ->
                 rest = model.rest_joints(shape[None])[0].double()
             rest = rest - rest[:1]
             R_f = joints_to_rotations(Jn, rest)
+            R_t = refine_rotations(net, Jn, rest, fik=R_f) if net is not None else R_f
             for m in methods:
-                R = R_f if m == "FIK" else refine_rotations(net, Jn, rest, fik=R_f)
+                R = R_f if m == "FIK" else R_t if m == "TIK" else refine_sequence(mref, Jn, rest, fik=R_f, base=R_t)
                 P = _forward_joints(model, R, shape)
                 acc[m]["mpjpe"].append(metrics.mpjpe(P, J.numpy()))
                 acc[m]["pa_mpjpe"].append(metrics.pa_mpjpe(P, J.numpy()))

@@ -1,0 +1,262 @@
+"""Motion-centric refinement: cross-attention with the motion as query over per-frame evidence.
+
+Seed: ARTS §3.3.3 (Eq. 10; motion M from Eq. 2):
+
+    M = concat[M_0, {S_t - S_{t-1}}]                                       (Eq. 2)
+    h = CrossAttn(Q = MLP(M), K = V = MLP(evidence)),  θ = θ_init + MLP_θ(h)    (Eq. 10)
+
+ARTS' evidence is per-frame image features; we have none, so the keys/values are the per-frame
+*skeleton* evidence: the input root-relative joints J, the FIK rotations and the TIK rotations (6D,
+Zhou et al.) and per-joint confidences. The query is the motion M of the input joints
+(:func:`unveil.fit.disentangle.motion`). One or two cross-attention layers (pre-norm, each with a
+feed-forward MLP) over a 32-frame window, width 96, and a zero-initialised MLP head predicting a
+residual on the per-joint 6D rotations of θ_init = TIK (so an untrained net returns θ_init exactly).
+Pose only: ARTS' shape head is left out; the shape stays the bone-guided one
+(:mod:`unveil.fit.shape`, Eq. 6–9), one per track.
+
+Global-frame invariant like TIK: root rotations, joints and motion enter in the window's middle-frame
+root frame. Trained (``unveil train arts-refine``) with TIK's noise recipe
+(:mod:`unveil.fit.training`): train-split windows, Gaussian noise std = p × mean bone length,
+p ~ U(0, 0.12), a quarter clean; target the FIK rotations of the clean joints; loss = rotation L2 +
+10 × forward-kinematics joint L2 + 1 × FK acceleration L2 (the motion is the point).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..skeleton import forward_kinematics
+from .ik import joints_to_rotations
+from .tik import WINDOW, _window_starts, rotmat_to_6d, sixd_to_rotmat
+
+EVIDENCE_DIM = 24 * 3 + 24 * 6 + 24 * 6 + 24  # joints, FIK 6D, TIK 6D, confidences
+
+
+class CrossBlock(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.nq = nn.LayerNorm(dim)
+        self.nkv = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.nff = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+
+    def forward(self, q, kv):
+        k = self.nkv(kv)
+        q = q + self.attn(self.nq(q), k, k, need_weights=False)[0]
+        return q + self.ff(self.nff(q))
+
+
+class MotionRefine(nn.Module):
+    def __init__(self, window: int = WINDOW, dim: int = 96, heads: int = 4, layers: int = 2):
+        super().__init__()
+        self.window = window
+        self.q_embed = nn.Sequential(nn.Linear(24 * 3, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.kv_embed = nn.Sequential(nn.Linear(EVIDENCE_DIM, dim), nn.GELU(), nn.Linear(dim, dim))
+        self.pos = nn.Parameter(torch.zeros(window, dim))
+        nn.init.normal_(self.pos, std=0.02)
+        self.blocks = nn.ModuleList([CrossBlock(dim, heads) for _ in range(layers)])
+        self.head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, 24 * 6))
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def forward(self, base: torch.Tensor, fik: torch.Tensor, joints: torch.Tensor,
+                conf: torch.Tensor | None = None) -> torch.Tensor:
+        """base (B,W,24,3,3) θ_init (TIK) rotations, fik (B,W,24,3,3) FIK rotations, joints
+        (B,W,24,3) root-relative input joints, conf (B,W,24) or None (= ones) -> (B,W,24,3,3)."""
+        B, W = base.shape[:2]
+        Rm = base[:, W // 2, 0]                                             # (B,3,3)
+        RmT = Rm[:, None].transpose(-1, -2)
+
+        def canon(R):
+            R = R.clone()
+            R[:, :, 0] = RmT @ R[:, :, 0]
+            return R
+
+        b6 = rotmat_to_6d(canon(base))
+        f6 = rotmat_to_6d(canon(fik))
+        Jc = joints @ Rm[:, None]                                           # Rm^T x
+        M = torch.cat([torch.diff(Jc, dim=1).mean(1, keepdim=True), torch.diff(Jc, dim=1)], 1) \
+            if W > 1 else torch.zeros_like(Jc)                              # Eq. 2
+        if conf is None:
+            conf = torch.ones(B, W, 24, dtype=Jc.dtype)
+        ev = torch.cat([Jc.reshape(B, W, -1), f6.reshape(B, W, -1), b6.reshape(B, W, -1), conf], -1)
+        kv = self.kv_embed(ev) + self.pos[:W]
+        q = self.q_embed(M.reshape(B, W, -1) * 10.0) + self.pos[:W]       # motion ~cm/frame: scale up
+        for blk in self.blocks:
+            q = blk(q, kv)
+        out = sixd_to_rotmat(b6 + self.head(q).reshape(B, W, 24, 6))
+        out0 = Rm[:, None] @ out[:, :, 0]
+        return torch.cat([out0[:, :, None], out[:, :, 1:]], 2)
+
+
+@torch.no_grad()
+def refine_sequence(net: MotionRefine, joints, rest_joints, fik=None, tik_net=None, base=None,
+                    conf=None) -> torch.Tensor:
+    """Whole sequence: joints (T,24,3) + rest (24,3) -> refined local rotations (T,24,3,3) float64.
+    ``fik`` precomputed FIK rotations; ``base`` precomputed θ_init (else TIK with ``tik_net`` or the
+    shipped weights; FIK when there are none); ``conf`` (T,24) optional."""
+    from .tik import load_tik, refine_rotations
+
+    J = torch.as_tensor(np.asarray(joints) if not isinstance(joints, torch.Tensor) else joints).double()
+    rest = torch.as_tensor(np.asarray(rest_joints) if not isinstance(rest_joints, torch.Tensor) else rest_joints).double()
+    J = J - J[:, :1]
+    F = joints_to_rotations(J, rest) if fik is None else torch.as_tensor(fik).double()
+    if base is None:
+        tnet = tik_net if tik_net is not None else load_tik()
+        base = refine_rotations(tnet, J, rest, fik=F) if tnet is not None else F
+    base = torch.as_tensor(base).float()
+    F = F.float()
+    Jr = J.float()
+    T = J.shape[0]
+    C = torch.ones(T, 24) if conf is None else torch.as_tensor(np.asarray(conf), dtype=torch.float32)
+    W = net.window
+    if T < W:
+        pad = W - T
+        base, F, Jr, C = (torch.cat([x, x[-1:].expand(pad, *x.shape[1:])]) for x in (base, F, Jr, C))
+    Tp = base.shape[0]
+    starts = _window_starts(Tp, W)
+    win = lambda x, ss: torch.stack([x[s:s + W] for s in ss])  # noqa: E731
+    pred = torch.cat([net(win(base, starts[i:i + 64]), win(F, starts[i:i + 64]), win(Jr, starts[i:i + 64]),
+                          win(C, starts[i:i + 64])) for i in range(0, len(starts), 64)])
+    out = torch.zeros_like(base)
+    best = torch.full((Tp,), -1.0)
+    centre = torch.minimum(torch.arange(W) + 0.5, W - 0.5 - torch.arange(W).float())
+    for i, s in enumerate(starts):
+        c = centre.clone()
+        if s == 0:
+            c[: W // 2] = W
+        if s == starts[-1]:
+            c[W // 2:] = W
+        take = c > best[s:s + W]
+        out[s:s + W][take] = pred[i][take]
+        best[s:s + W] = torch.maximum(best[s:s + W], c)
+    return out[:T].double()
+
+
+_CACHE: dict = {}
+
+
+def load_motion_refine(path=None) -> MotionRefine | None:
+    """The committed weights (weights/arts_refine.pt), or None when absent."""
+    from ..paths import WEIGHTS_DIR
+
+    path = Path(path) if path else (WEIGHTS_DIR / "arts_refine.pt")
+    if not path.exists():
+        return None
+    if str(path) not in _CACHE:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        layers = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
+        net = MotionRefine(window=state["pos"].shape[0], dim=state["pos"].shape[1], layers=layers)
+        net.load_state_dict(state)
+        net.eval()
+        _CACHE[str(path)] = net
+    return _CACHE[str(path)]
+
+
+# ------------------------------------------------------------------------------------- training
+def train_net(J: torch.Tensor, rest: torch.Tensor, tik_net, steps: int = 1500, batch: int = 32, seed: int = 0,
+              lr: float = 1e-3, pmax: float = 0.12, log=print, time_limit: float | None = None) -> MotionRefine:
+    """J (N,W,24,3) clean windows, rest (N,24,3), frozen TIK (or None: θ_init = FIK) -> trained net."""
+    from .tik import add_noise
+
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    N, W = J.shape[:2]
+    net = MotionRefine(window=W)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    Jc = J - J[:, :, :1]
+    with torch.no_grad():
+        target = joints_to_rotations(Jc.double(), rest[:, None].double()).float()
+    t0 = time.time()
+    for step in range(steps):
+        idx = torch.randint(0, N, (batch,), generator=g)
+        p = torch.rand(batch, generator=g) * pmax
+        p[: batch // 4] = 0.0
+        Jn = add_noise(Jc[idx], p, generator=g)
+        Jn = Jn - Jn[:, :, :1]
+        with torch.no_grad():
+            fik = joints_to_rotations(Jn.double(), rest[idx, None].double()).float()
+            base = tik_net(fik, Jn) if tik_net is not None else fik
+        pred = net(base, fik, Jn)
+        loss_rot = ((pred - target[idx]) ** 2).mean()
+        _, pos = forward_kinematics(pred, rest[idx, None].expand(-1, W, -1, -1))
+        gt = Jc[idx]
+        loss_j = ((pos - gt) ** 2).sum(-1).mean()
+        acc = (pos[:, 2:] - 2 * pos[:, 1:-1] + pos[:, :-2]) - (gt[:, 2:] - 2 * gt[:, 1:-1] + gt[:, :-2])
+        loss_a = (acc ** 2).sum(-1).mean()
+        loss = loss_rot + 10.0 * loss_j + 10.0 * loss_a
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if log and (step % 100 == 0 or step == steps - 1):
+            log(f"arts-refine step {step} loss {loss.item():.4f} joint {math.sqrt(loss_j.item()) * 1000:.1f}mm "
+                f"accel {math.sqrt(loss_a.item()) * 1000:.1f}mm ({time.time() - t0:.0f}s)")
+        if time_limit and time.time() - t0 > time_limit:
+            if log:
+                log(f"arts-refine: stopped at step {step} (time limit {time_limit:.0f}s)")
+            break
+    net.eval()
+    return net
+
+
+@torch.no_grad()
+def evaluate(clips, rest_fn, net, tik_net, noise: float, seed: int = 0) -> dict:
+    """Mean per-clip MPJPE / Accel (mm) of FK(rotations) vs the clean joints for FIK, TIK, TIK+refine."""
+    from .tik import add_noise, refine_rotations
+
+    g = torch.Generator().manual_seed(seed)
+    res = {k: ([], []) for k in ("FIK", "TIK", "TIK+refine")}
+    for j in clips:
+        J = torch.as_tensor(np.asarray(j), dtype=torch.float64)
+        J = J - J[:, :1]
+        rest = rest_fn(j).double()
+        Jn = add_noise(J[None].float(), noise, generator=g)[0].double()
+        F = joints_to_rotations(Jn, rest)
+        Tk = refine_rotations(tik_net, Jn, rest, fik=F) if tik_net is not None else F
+        Rf = refine_sequence(net, Jn, rest, fik=F, base=Tk)
+        for k, R in (("FIK", F), ("TIK", Tk), ("TIK+refine", Rf)):
+            _, P = forward_kinematics(R.double(), rest.expand(len(J), 24, 3))
+            res[k][0].append(float((P - J).norm(dim=-1).mean()) * 1000)
+            a = (P[2:] - 2 * P[1:-1] + P[:-2]) - (J[2:] - 2 * J[1:-1] + J[:-2])
+            res[k][1].append(float(a.norm(dim=-1).mean()) * 1000)
+    return {k: {"mpjpe": round(float(np.mean(v[0])), 1), "accel": round(float(np.mean(v[1])), 1)}
+            for k, v in res.items()}
+
+
+def train(seed: int = 0, out: str | None = None, steps: int = 2000, max_clips: int = 150,
+          n_windows: int = 4096, time_limit: float | None = 270.0) -> dict:
+    """``unveil train arts-refine``: the recipe (TIK's data and noise), val-split numbers returned."""
+    from ..data.corpus import load_split
+    from ..paths import WEIGHTS_DIR
+    from . import tik
+    from .training import _save, model_rest_fn
+
+    torch.manual_seed(seed)
+    rest_fn = model_rest_fn()
+    t_data = time.time()
+    clips = [c.joints for c in load_split("train", max_clips=max_clips, seed=seed)]
+    J, rest = tik.build_training_windows(clips, lambda j: rest_fn(j).float(), n=n_windows, seed=seed)
+    print(f"arts-refine: {len(clips)} train clips, {len(J)} windows ({time.time() - t_data:.0f}s)")
+    tik_net = tik.load_tik()
+    t0 = time.time()
+    net = train_net(J, rest, tik_net, steps=steps, seed=seed, time_limit=time_limit)
+    train_s = time.time() - t0
+    path = Path(out) if out else WEIGHTS_DIR / "arts_refine.pt"
+    _save(net, path)
+    val = [c.joints for c in load_split("val", max_clips=20, seed=seed)]
+    res = {"weights": str(path), "train_seconds": round(train_s, 1), "train_clips": len(clips),
+           "theta_init": "TIK" if tik_net is not None else "FIK",
+           "params": sum(p.numel() for p in net.parameters())}
+    for p in (0.0, 0.02, 0.10):
+        res[f"val_noise{int(p * 100)}%"] = evaluate(val, rest_fn, net, tik_net, p, seed)
+    return res
