@@ -11,7 +11,8 @@ interface defines the posed joints as forward kinematics of ``rest_joints(shape)
 R⁰ are the IK rotations (FIK/TIK; they keep their twist because δ is pulled to zero), β⁰ the
 bone-guided shape. Only the joint positions are matched (no vertices are evaluated), so it costs
 a few milliseconds per iteration for a few hundred frames. ARTS' learned motion-centric
-cross-attention refinement (§3.3.3, Eq. 10) needs image features we do not have: not implemented.
+cross-attention refinement (§3.3.3) lives in `fit/motion_refine.py` (skeleton evidence instead of image
+features; a benchmark row, not the default: it halves Accel but costs MPJPE, see weights/arts_refine.md).
 """
 
 from __future__ import annotations
