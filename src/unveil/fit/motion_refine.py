@@ -163,50 +163,25 @@ def load_motion_refine(path=None) -> MotionRefine | None:
 # ------------------------------------------------------------------------------------- training
 def train_net(J: torch.Tensor, rest: torch.Tensor, tik_net, steps: int = 1500, batch: int = 32, seed: int = 0,
               lr: float = 1e-3, pmax: float = 0.12, log=print, time_limit: float | None = None) -> MotionRefine:
-    """J (N,W,24,3) clean windows, rest (N,24,3), frozen TIK (or None: θ_init = FIK) -> trained net."""
-    from .tik import add_noise
+    """J (N,W,24,3) clean windows, rest (N,24,3), frozen TIK (or None: θ_init = FIK) -> trained net
+    (TIK's training loop and noise recipe, :func:`unveil.fit.tik.train_on_noisy_windows`, plus a
+    joint-acceleration term)."""
+    from .tik import train_on_noisy_windows
 
-    torch.manual_seed(seed)
-    g = torch.Generator().manual_seed(seed)
-    N, W = J.shape[:2]
-    net = MotionRefine(window=W)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    Jc = J - J[:, :, :1]
-    with torch.no_grad():
-        target = joints_to_rotations(Jc.double(), rest[:, None].double()).float()
-    t0 = time.time()
-    for step in range(steps):
-        idx = torch.randint(0, N, (batch,), generator=g)
-        p = torch.rand(batch, generator=g) * pmax
-        p[: batch // 4] = 0.0
-        Jn = add_noise(Jc[idx], p, generator=g)
-        Jn = Jn - Jn[:, :, :1]
+    def step_loss(net, fik, Jn, gt, target, rest_b, W):
         with torch.no_grad():
-            fik = joints_to_rotations(Jn.double(), rest[idx, None].double()).float()
             base = tik_net(fik, Jn) if tik_net is not None else fik
         pred = net(base, fik, Jn)
-        loss_rot = ((pred - target[idx]) ** 2).mean()
-        _, pos = forward_kinematics(pred, rest[idx, None].expand(-1, W, -1, -1))
-        gt = Jc[idx]
+        loss_rot = ((pred - target) ** 2).mean()
+        _, pos = forward_kinematics(pred, rest_b[:, None].expand(-1, W, -1, -1))
         loss_j = ((pos - gt) ** 2).sum(-1).mean()
         acc = (pos[:, 2:] - 2 * pos[:, 1:-1] + pos[:, :-2]) - (gt[:, 2:] - 2 * gt[:, 1:-1] + gt[:, :-2])
         loss_a = (acc ** 2).sum(-1).mean()
-        loss = loss_rot + 10.0 * loss_j + 10.0 * loss_a
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        if log and (step % 100 == 0 or step == steps - 1):
-            log(f"arts-refine step {step} loss {loss.item():.4f} joint {math.sqrt(loss_j.item()) * 1000:.1f}mm "
-                f"accel {math.sqrt(loss_a.item()) * 1000:.1f}mm ({time.time() - t0:.0f}s)")
-        if time_limit and time.time() - t0 > time_limit:
-            if log:
-                log(f"arts-refine: stopped at step {step} (time limit {time_limit:.0f}s)")
-            break
-    net.eval()
-    return net
+        return (loss_rot + 10.0 * loss_j + 10.0 * loss_a,
+                f"joint {math.sqrt(loss_j.item()) * 1000:.1f}mm accel {math.sqrt(loss_a.item()) * 1000:.1f}mm")
+
+    return train_on_noisy_windows(lambda W: MotionRefine(window=W), J, rest, step_loss, "arts-refine", steps=steps,
+                                  batch=batch, seed=seed, lr=lr, pmax=pmax, log=log, time_limit=time_limit)
 
 
 @torch.no_grad()

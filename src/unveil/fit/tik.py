@@ -170,13 +170,20 @@ def build_training_windows(clips_joints: list[np.ndarray], rest_fn, window: int 
     return torch.stack(Js), torch.stack(Rs)
 
 
-def train_tik(J: torch.Tensor, rest: torch.Tensor, steps: int = 1500, batch: int = 32, seed: int = 0,
-              lr: float = 1e-3, pmax: float = 0.12, log=print, time_limit: float | None = None) -> TIK:
-    """J (N, W, 24, 3) clean windows, rest (N, 24, 3) -> trained TIK (deterministic for a seed)."""
+def train_on_noisy_windows(make_net, J: torch.Tensor, rest: torch.Tensor, step_loss, tag: str, steps: int = 1500,
+                           batch: int = 32, seed: int = 0, lr: float = 1e-3, pmax: float = 0.12, log=print,
+                           time_limit: float | None = None):
+    """The training loop shared by TIK and the motion-centric refinement (deterministic for a seed).
+
+    J (N, W, 24, 3) clean windows, rest (N, 24, 3). Each step draws ``batch`` windows, adds
+    bone-length-relative noise p ~ U(0, pmax) (a quarter of the batch clean), runs FIK on them and
+    calls ``step_loss(net, fik, Jn, clean, target, rest_b, W) -> (loss, detail)`` where ``clean`` are
+    the clean root-relative windows and ``target`` their FIK rotations. AdamW + cosine LR, gradient clipping at 1.
+    """
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     N, W = J.shape[:2]
-    net = TIK(window=W)
+    net = make_net(W)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
     Jc = J - J[:, :, :1]
@@ -191,23 +198,32 @@ def train_tik(J: torch.Tensor, rest: torch.Tensor, steps: int = 1500, batch: int
         Jn = Jn - Jn[:, :, :1]
         with torch.no_grad():
             fik = joints_to_rotations(Jn.double(), rest[idx, None].double()).float()
-        pred = net(fik, Jn)
-        tgt = target[idx]
-        loss_rot = ((pred - tgt) ** 2).mean()
-        _, pos = forward_kinematics(pred, rest[idx, None].expand(-1, W, -1, -1))
-        loss_j = ((pos - Jc[idx]) ** 2).sum(-1).mean()
-        loss = loss_rot + 10.0 * loss_j
+        loss, detail = step_loss(net, fik, Jn, Jc[idx], target[idx], rest[idx], W)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
         if log and (step % 100 == 0 or step == steps - 1):
-            log(f"tik step {step} loss {loss.item():.4f} rot {loss_rot.item():.4f} "
-                f"joint {math.sqrt(loss_j.item()) * 1000:.1f}mm ({time.time() - t0:.0f}s)")
+            log(f"{tag} step {step} loss {loss.item():.4f} {detail} ({time.time() - t0:.0f}s)")
         if time_limit and time.time() - t0 > time_limit:
             if log:
-                log(f"tik: stopped at step {step} (time limit {time_limit:.0f}s)")
+                log(f"{tag}: stopped at step {step} (time limit {time_limit:.0f}s)")
             break
     net.eval()
     return net
+
+
+def train_tik(J: torch.Tensor, rest: torch.Tensor, steps: int = 1500, batch: int = 32, seed: int = 0,
+              lr: float = 1e-3, pmax: float = 0.12, log=print, time_limit: float | None = None) -> TIK:
+    """J (N, W, 24, 3) clean windows, rest (N, 24, 3) -> trained TIK (deterministic for a seed)."""
+
+    def step_loss(net, fik, Jn, clean, target, rest_b, W):
+        pred = net(fik, Jn)
+        loss_rot = ((pred - target) ** 2).mean()
+        _, pos = forward_kinematics(pred, rest_b[:, None].expand(-1, W, -1, -1))
+        loss_j = ((pos - clean) ** 2).sum(-1).mean()
+        return loss_rot + 10.0 * loss_j, f"rot {loss_rot.item():.4f} joint {math.sqrt(loss_j.item()) * 1000:.1f}mm"
+
+    return train_on_noisy_windows(lambda W: TIK(window=W), J, rest, step_loss, "tik", steps=steps, batch=batch,
+                                  seed=seed, lr=lr, pmax=pmax, log=log, time_limit=time_limit)
