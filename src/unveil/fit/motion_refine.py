@@ -33,7 +33,7 @@ from torch import nn
 
 from ..skeleton import forward_kinematics
 from .ik import joints_to_rotations
-from .tik import WINDOW, _window_starts, rotmat_to_6d, sixd_to_rotmat
+from .tik import WINDOW, _window_starts, blend_windows, rotmat_to_6d, sixd_to_rotmat
 
 EVIDENCE_DIM = 24 * 3 + 24 * 6 + 24 * 6 + 24  # joints, FIK 6D, TIK 6D, confidences
 
@@ -125,19 +125,7 @@ def refine_sequence(net: MotionRefine, joints, rest_joints, fik=None, tik_net=No
     win = lambda x, ss: torch.stack([x[s:s + W] for s in ss])  # noqa: E731
     pred = torch.cat([net(win(base, starts[i:i + 64]), win(F, starts[i:i + 64]), win(Jr, starts[i:i + 64]),
                           win(C, starts[i:i + 64])) for i in range(0, len(starts), 64)])
-    out = torch.zeros_like(base)
-    best = torch.full((Tp,), -1.0)
-    centre = torch.minimum(torch.arange(W) + 0.5, W - 0.5 - torch.arange(W).float())
-    for i, s in enumerate(starts):
-        c = centre.clone()
-        if s == 0:
-            c[: W // 2] = W
-        if s == starts[-1]:
-            c[W // 2:] = W
-        take = c > best[s:s + W]
-        out[s:s + W][take] = pred[i][take]
-        best[s:s + W] = torch.maximum(best[s:s + W], c)
-    return out[:T].double()
+    return blend_windows(pred, starts, Tp)[:T].double()
 
 
 _CACHE: dict = {}

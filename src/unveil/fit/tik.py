@@ -108,10 +108,18 @@ def refine_rotations(net: TIK, joints, rest_joints, fik=None) -> torch.Tensor:
         Jr = torch.cat([Jr, Jr[-1:].expand(pad, -1, -1)])
     Tp = x.shape[0]
     starts = _window_starts(Tp, W)
-    out = torch.zeros_like(x)
-    best = torch.full((Tp,), -1.0)
     pred = torch.cat([net(torch.stack([x[s:s + W] for s in starts[i:i + 64]]),
                           torch.stack([Jr[s:s + W] for s in starts[i:i + 64]])) for i in range(0, len(starts), 64)])
+    return blend_windows(pred, starts, Tp)[:T].double()
+
+
+def blend_windows(pred: torch.Tensor, starts: list[int], length: int) -> torch.Tensor:
+    """Overlapping window predictions (n, W, ...) starting at ``starts`` -> one sequence (length, ...):
+    each frame takes the prediction of the window in which it sits most centrally (the first and last
+    windows own the sequence's ends)."""
+    W = pred.shape[1]
+    out = torch.zeros((length,) + tuple(pred.shape[2:]), dtype=pred.dtype)
+    best = torch.full((length,), -1.0)
     centre = torch.minimum(torch.arange(W) + 0.5, W - 0.5 - torch.arange(W).float())
     for i, s in enumerate(starts):
         c = centre.clone()
@@ -122,7 +130,7 @@ def refine_rotations(net: TIK, joints, rest_joints, fik=None) -> torch.Tensor:
         take = c > best[s:s + W]
         out[s:s + W][take] = pred[i][take]
         best[s:s + W] = torch.maximum(best[s:s + W], c)
-    return out[:T].double()
+    return out
 
 
 _CACHE: dict = {}
