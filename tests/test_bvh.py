@@ -107,7 +107,12 @@ def test_bandai_walk(mocap_dir, tmp_path):
     assert B.skeleton_kind(b) == "bandai" and abs(b.fps - 30) < 0.01
     joints, head_rot, fps, kind = B.bvh_to_smpl24(b)
     assert head_rot.shape == (b.n_frames, 3, 3)
-    assert np.ptp(bone_lengths(joints), axis=0).max() < 1e-6
+    # the plain table mapping is rigid; the learned convention's joints ride on different mocap
+    # segments (unveil.data.convention), so its bone lengths vary a little with the pose
+    plain, *_ = B.bvh_to_smpl24(b, convention="plain")
+    assert np.ptp(bone_lengths(plain), axis=0).max() < 1e-6
+    assert bone_lengths(joints).std(0).max() < 0.01
+    assert np.abs(joints - plain).max() > 0.05  # the learned table is in use
     travel = np.linalg.norm(joints[-1, 0, [0, 2]] - joints[0, 0, [0, 2]])
     assert 7.5 < travel < 8.5, travel
     I = SMPL24_INDEX

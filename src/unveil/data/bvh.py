@@ -276,9 +276,22 @@ def skeleton_kind(bvh: Bvh) -> str:
                       f"joints: {', '.join(bvh.names[:8])}...")
 
 
-def to_smpl24(bvh: Bvh, gpos: np.ndarray, kind: str | None = None) -> np.ndarray:
-    """(T, J, 3) global positions in file units -> (T, 24, 3) SMPL-24 joints in metres."""
+def to_smpl24(bvh: Bvh, gpos: np.ndarray, kind: str | None = None, grot: np.ndarray | None = None,
+              convention: str = "learned") -> np.ndarray:
+    """(T, J, 3) global positions in file units -> (T, 24, 3) SMPL-24 joints in metres.
+
+    ``convention="learned"`` with the global rotations ``grot`` puts each joint where the body
+    model has it (:mod:`unveil.data.convention`, when a table ships for this skeleton kind);
+    ``"plain"`` (or no ``grot``) is the table mapping below."""
     kind = kind or skeleton_kind(bvh)
+    if convention not in ("learned", "plain"):
+        raise ValueError(f"convention must be 'learned' or 'plain', got {convention!r}")
+    if convention == "learned" and grot is not None:
+        from .convention import to_smpl24 as learned
+
+        out = learned(bvh, gpos, grot, kind)
+        if out is not None:
+            return out
     table, scale = SMPL24_FROM[kind], UNIT_SCALE[kind]
     out = np.empty(gpos.shape[:-2] + (24, 3), dtype=np.float64)
     for i, smpl in enumerate(SMPL24_NAMES):
@@ -292,9 +305,10 @@ def to_smpl24(bvh: Bvh, gpos: np.ndarray, kind: str | None = None) -> np.ndarray
     return out * scale
 
 
-def bvh_to_smpl24(path_or_bvh) -> tuple[np.ndarray, np.ndarray, float, str]:
+def bvh_to_smpl24(path_or_bvh, convention: str = "learned") -> tuple[np.ndarray, np.ndarray, float, str]:
     """Convenience: file -> (joints (T,24,3) metres, head global rotation (T,3,3), fps, kind)."""
     bvh = path_or_bvh if isinstance(path_or_bvh, Bvh) else read_bvh(path_or_bvh)
     kind = skeleton_kind(bvh)
     grot, gpos = forward_kinematics(bvh)
-    return to_smpl24(bvh, gpos, kind), grot[:, bvh.index(HEAD_JOINT[kind])], bvh.fps, kind
+    return (to_smpl24(bvh, gpos, kind, grot, convention), grot[:, bvh.index(HEAD_JOINT[kind])],
+            bvh.fps, kind)

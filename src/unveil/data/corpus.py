@@ -2,8 +2,8 @@
 
 ``unveil data build`` (or the first :func:`load_split`) unpacks
 ``$UNVEIL_SHARED/data/mocap/bandai-motiondataset.tar.xz`` into ``paths.cache_dir()/"mocap"/"bandai"``,
-reads every BVH with :mod:`unveil.data.bvh`, retargets to SMPL-24 joint positions (metres, world
-Y up; the capture floor is y = 0, kept as recorded: both sources are already floor-calibrated, see
+reads every BVH with :mod:`unveil.data.bvh`, retargets to SMPL-24 joint positions where the body
+model has them (:mod:`unveil.data.convention`; metres, world Y up; the capture floor is y = 0, kept as recorded: both sources are already floor-calibrated, see
 ``floor_check`` in the manifest), resamples to 30 fps (linear; Bandai is 30 fps already, CMU is 120)
 and stores one set of read-only ``.npy`` arrays per split (memory-mapped on load).
 
@@ -57,7 +57,7 @@ from ..errors import MissingAssetError, UnveilError
 from ..skeleton import COCO17_TO_SMPL24, SMPL24_INDEX
 from . import bvh as bvhmod
 
-CORPUS_VERSION = 2
+CORPUS_VERSION = 3  # 3: the learned joint convention (unveil.data.convention)
 FPS = 30.0
 SPLITS = ("train", "val", "eval", "cmu")
 VAL_FRACTION = 0.05
@@ -152,10 +152,18 @@ def resample(x: np.ndarray, fps_in: float, fps_out: float = FPS) -> np.ndarray:
 
 def process_bvh(path: str | os.PathLike, drop_first: bool = False) -> dict:
     """One BVH file -> {"joints": (T,24,3) f32, "face": (T,5,3) f32, "kind", "fps_in"} at 30 fps."""
-    joints, head_rot, fps, kind = bvhmod.bvh_to_smpl24(path)
+    b = bvhmod.read_bvh(path)
+    kind = bvhmod.skeleton_kind(b)
+    grot, gpos = bvhmod.forward_kinematics(b)
+    fps = b.fps
+    head_rot = grot[:, b.index(bvhmod.HEAD_JOINT[kind])]
+    # body joints where the body model has them (unveil.data.convention); the face points are
+    # calibrated on the skeleton's own joints (the plain mapping), so they stay where they were
+    joints = bvhmod.to_smpl24(b, gpos, kind, grot, convention="learned")
+    plain = bvhmod.to_smpl24(b, gpos, kind, convention="plain")
     if drop_first:
-        joints, head_rot = joints[1:], head_rot[1:]
-    face = face_points(joints, head_rot, kind)
+        joints, plain, head_rot = joints[1:], plain[1:], head_rot[1:]
+    face = face_points(plain, head_rot, kind)
     return {"joints": resample(joints, fps).astype(np.float32),
             "face": resample(face, fps).astype(np.float32), "kind": kind, "fps_in": fps}
 

@@ -61,7 +61,7 @@ from ..types import Camera
 KINDS = ("none", "object", "pole", "truncation", "person", "lower", "mixed")
 COCO_FROM_JOINT = {5: 16, 6: 17, 7: 18, 8: 19, 9: 20, 10: 21, 13: 4, 14: 5, 15: 7, 16: 8}
 OCC_THRESHOLD = 0.5
-RENDER_VERSION = 3      # bump when recipes/rendering change: cached renders are keyed by it
+RENDER_VERSION = 4      # bump when recipes/rendering change: cached renders are keyed by it (4: corpus v3 joints)
 
 
 def cache_root() -> Path:

@@ -1,0 +1,57 @@
+"""The learned mocap -> body-model joint convention (unveil.data.convention)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from unveil.data import bvh as B
+from unveil.data import convention as C
+from unveil.skeleton import SMPL24_NAMES
+
+
+def test_shipped_table_is_complete():
+    d = json.loads(C.table_path("bandai").read_text())
+    assert d["names"] == list(SMPL24_NAMES)
+    assert np.asarray(d["offsets"]).shape == (24, 3)
+    assert d["fit"]["split"] == "train" and d["command"].startswith("unveil data convention --fit")
+    assert 0.5 < d["ref_size"] < 2.0
+    # offsets are centimetres, not metres of drift
+    assert np.linalg.norm(d["offsets"], axis=1).max() < 0.2
+
+
+def _walk(mocap_dir, tmp_path):
+    from test_bvh import _bandai_walk
+
+    return B.read_bvh(_bandai_walk(mocap_dir, tmp_path))
+
+
+def test_plain_offsets_reproduce_the_plain_mapping(mocap_dir, tmp_path):
+    b = _walk(mocap_dir, tmp_path)
+    grot, gpos = B.forward_kinematics(b)
+    grot, gpos = grot[::20], gpos[::20]
+    o = C.plain_offsets(b, gpos, grot, "bandai")
+    got = C.apply(b, gpos, grot, "bandai", o, C.REF_SIZE["bandai"])
+    want = B.to_smpl24(b, gpos, "bandai", convention="plain")
+    assert np.abs(got - want).max() < 1e-6
+
+
+def test_learned_joints_fit_the_body_model_better(mocap_dir, tmp_path):
+    """On a clip the table was not fitted on (an evaluation clip): shape + pose fitted to the
+    joints of each mapping; the learned mapping must leave a much smaller residual."""
+    pytest.importorskip("torch")
+    from unveil.body import load_body_model
+    from unveil.data import corpus
+
+    try:
+        model = load_body_model("anny")
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"anny body model not built: {e}")
+    files = corpus.unpack(mocap_dir)
+    ev = set(corpus.read_eval_names(mocap_dir))
+    clips = [f for f in files if corpus._clip_name(f) in ev][:2]
+    res = C.fit_convention(clips, model, iters=150, offsets=C.load_table("bandai")["offsets"], log=lambda *a: None)
+    assert res["plain_mpjpe_mm"] > 25.0
+    assert res["mpjpe_mm"] < 10.0, res["mpjpe_mm"]
