@@ -55,3 +55,23 @@ def test_learned_joints_fit_the_body_model_better(mocap_dir, tmp_path):
     res = C.fit_convention(clips, model, iters=150, offsets=C.load_table("bandai")["offsets"], log=lambda *a: None)
     assert res["plain_mpjpe_mm"] > 25.0
     assert res["mpjpe_mm"] < 10.0, res["mpjpe_mm"]
+
+
+def test_learned_spine_and_head_are_anatomical(mocap_dir, tmp_path):
+    """The head joint must sit above the neck on the midline, as on the body model (a fit without
+    the midline constraint and the spine pose prior put it 4-10 cm sideways or 45-60 deg forward)."""
+    from unveil.skeleton import SMPL24_INDEX as I
+
+    b = _walk(mocap_dir, tmp_path)
+    J, *_ = B.bvh_to_smpl24(b)
+    left = J[:, I["L_hip"]] - J[:, I["R_hip"]]
+    left[:, 1] = 0.0
+    left /= np.linalg.norm(left, axis=-1, keepdims=True)
+    hn = J[:, I["head"]] - J[:, I["neck"]]
+    lateral = np.abs((hn * left).sum(-1)).mean()
+    tilt = np.degrees(np.arccos(np.clip(hn[:, 1] / np.linalg.norm(hn, axis=-1), -1, 1))).mean()
+    assert lateral < 0.015, lateral
+    assert tilt < 35.0, tilt
+    for a, c in (("pelvis", "spine1"), ("spine1", "spine2"), ("spine2", "spine3"), ("spine3", "neck")):
+        d = J[:, I[c]] - J[:, I[a]]
+        assert (d[:, 1] > 0.03).mean() > 0.95, (a, c)  # each spine joint above the previous one

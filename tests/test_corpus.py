@@ -110,3 +110,23 @@ def test_clip_geometry(mocap_dir):
         np.testing.assert_array_equal(k[:, 0], F[:, 0])
     cmu = C.load_split("cmu")[0]
     assert cmu.source == "cmu" and abs(cmu.n_frames - 2751 / 4) < 2
+
+
+def test_body_face_offsets_match_the_body_model():
+    """FACE_OFFSETS_BODY are the body model's own face (re-measured here when it is built)."""
+    from unveil.data.synthvideo import BodyRig
+
+    try:
+        rig = BodyRig("anny")
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"anny body model not built: {e}")
+    c, J = rig.coco17_rest(), rig.rest_joints
+    u = J[I["head"]] - J[I["neck"]]
+    u = u / np.linalg.norm(u)
+    f = np.array([0.0, 0.0, 1.0]) - u[2] * u
+    f /= np.linalg.norm(f)
+    left = np.cross(u, f)
+    s = C.REF_TORSO / np.linalg.norm(J[I["neck"]] - 0.5 * (J[I["L_hip"]] + J[I["R_hip"]]))
+    d = (c[:5] - J[I["head"]]) * s
+    got = np.stack([d @ f, d @ u, d @ left], -1)
+    np.testing.assert_allclose(got, C.FACE_OFFSETS_BODY, atol=0.002)

@@ -41,6 +41,13 @@ HERE = Path(__file__).parent
 
 # the source joint whose rotation carries each SMPL-24 joint's offset (None: the anchor's parent)
 OWN_FRAME = {"pelvis", "L_hand", "R_hand", "head", "spine3"}
+# joints on the body's midline: their offsets may not leave the sagittal plane (without this the
+# fit is free to slide the head joint sideways: the body model's neck meets it by bending)
+MIDLINE = ("pelvis", "spine1", "spine2", "spine3", "neck", "head")
+# a weak prior on the body's own spine / neck / head bends (local rotations, rad^2) resolves the
+# remaining freedom along that chain (a head point too far forward met by a pitched neck): among
+# equally good fits, the one with the body holding its head as the mocap actor does
+SPINE_CHAIN = [3, 6, 9, 12, 15]
 # bones of the size measure (child joints; each with its parent): legs and spine
 SIZE_JOINTS = {"bandai": ["LowerLeg_L", "Foot_L", "Spine", "Chest", "Neck", "Head"],
                "cmu": ["LeftLeg", "LeftFoot", "Spine", "Spine1", "Neck1", "Head"]}
@@ -125,7 +132,14 @@ def _clip_arrays(path, kind_expected="bandai", stride: int = 4, max_frames: int 
         idx = np.sort(rng.choice(idx, max_frames, replace=False)) if rng is not None else idx[:max_frames]
     anc, frm = anchors(b, kind)
     scale = bvhmod.UNIT_SCALE[kind]
+    # the body's left (hips + shoulders, horizontal) in each frame joint's local axes, clip mean
+    plain_all = bvhmod.to_smpl24(b, gpos, kind, convention="plain")
+    left = plain_all[:, 1] - plain_all[:, 2] + plain_all[:, 16] - plain_all[:, 17]
+    left[:, 1] = 0.0
+    left /= np.maximum(np.linalg.norm(left, axis=-1, keepdims=True), 1e-9)
+    lat = np.einsum("tjik,ti->jk", grot[:, frm], left) / len(left)
     return {"name": Path(path).stem, "pa": gpos[idx][:, anc] * scale, "G": grot[idx][:, frm],
+            "lat": lat,
             "size": actor_size(b, kind), "plain": bvhmod.to_smpl24(b, gpos[idx], kind, convention="plain")}
 
 
@@ -139,7 +153,7 @@ def _targets(torch, clips, offs, ref_size):
 
 
 def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w_offset: float = 0.02,
-                   w_shape: float = 1e-4, seed: int = 0, stride: int = 4, max_frames: int = 40,
+                   w_shape: float = 1e-4, w_pose: float = 1e-3, seed: int = 0, stride: int = 4, max_frames: int = 40,
                    offsets: np.ndarray | None = None, log=print) -> dict:
     """Fit the offsets (or, with ``offsets`` given, only shapes + poses: the held-out check).
     Returns {"offsets", "ref_size", "mpjpe_mm" (root-relative, after the fit), "plain_mpjpe_mm"
@@ -176,7 +190,13 @@ def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w
         R0 = joints_to_rotations(tgt0.double(), rest0 - rest0[:1]).float()
         rv = roma.rotmat_to_rotvec(R0).clone().requires_grad_(True)
         groups = [{"params": [rv], "lr": 0.02}, {"params": [shape], "lr": 0.05}]
+        lat = np.mean([c["lat"] for c in clips], 0)
+        lat /= np.maximum(np.linalg.norm(lat, axis=-1, keepdims=True), 1e-9)
+        mid = [SMPL24_NAMES.index(n) for n in MIDLINE]
+        lat_t = torch.as_tensor(lat[mid], dtype=torch.float32)
         if learn:
+            with torch.no_grad():
+                offs[mid] -= (offs[mid] * lat_t).sum(-1, keepdim=True) * lat_t
             groups.append({"params": [offs], "lr": 0.002})
         opt = torch.optim.Adam(groups)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters)
@@ -187,6 +207,7 @@ def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w
             _, pos = forward_kinematics(roma.rotvec_to_rotmat(rv), rest[cid])
             err = ((pos - tgt) ** 2).sum(-1)
             loss = err.mean() + w_shape * (shape ** 2).sum(-1).mean()
+            loss = loss + w_pose * (rv[:, SPINE_CHAIN] ** 2).sum(-1).mean()
             if learn:
                 loss = loss + w_offset * ((offs - o0) ** 2).sum(-1).mean()
             if it % 100 == 0 or it == iters:
@@ -200,6 +221,8 @@ def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w
             sched.step()
             with torch.no_grad():
                 shape.copy_(_clamp(model, shape))
+                if learn:
+                    offs[mid] -= (offs[mid] * lat_t).sum(-1, keepdim=True) * lat_t
         per_joint = err.detach().sqrt().mean(0).numpy() * 1000
         return offs.detach().double().numpy(), float(err.detach().sqrt().mean()) * 1000, per_joint
 

@@ -57,7 +57,7 @@ from ..errors import MissingAssetError, UnveilError
 from ..skeleton import COCO17_TO_SMPL24, SMPL24_INDEX
 from . import bvh as bvhmod
 
-CORPUS_VERSION = 3  # 3: the learned joint convention (unveil.data.convention)
+CORPUS_VERSION = 4  # 3: the learned joint convention (unveil.data.convention); 4: the body model's face
 FPS = 30.0
 SPLITS = ("train", "val", "eval", "cmu")
 VAL_FRACTION = 0.05
@@ -76,6 +76,18 @@ FACE_OFFSETS = np.array([
 ])
 REF_TORSO = 0.43
 HEAD_JOINT_LIFT = {"bandai": 0.02, "cmu": -0.06}
+# For joints in the body model's convention (unveil.data.convention): the face of the body model
+# itself, measured on the default Anny rest mesh (the COCO-17 face points of
+# ``synthvideo.BodyRig.coco17_rest``, i.e. what a render shows) relative to its head joint, in the
+# same (forward, up = head - neck, left) frame, scaled to a neck-to-mid-hip distance of REF_TORSO.
+# tests/test_corpus.py re-measures them when the body model is built.
+FACE_OFFSETS_BODY = np.array([
+    [0.087, 0.032, 0.000],   # nose tip
+    [0.059, 0.054, 0.020],   # left eye
+    [0.059, 0.054, -0.020],  # right eye
+    [-0.013, 0.014, 0.063],  # left ear
+    [-0.013, 0.014, -0.063],  # right ear
+])
 
 
 @dataclass
@@ -111,8 +123,12 @@ def _normalize(v, axis=-1):
     return v / np.maximum(np.linalg.norm(v, axis=axis, keepdims=True), 1e-9)
 
 
-def face_points(joints: np.ndarray, head_rot: np.ndarray, kind: str) -> np.ndarray:
-    """(T,24,3) metres + (T,3,3) head global rotation (file axes = world axes) -> (T,5,3)."""
+def face_points(joints: np.ndarray, head_rot: np.ndarray, kind: str, body_convention: bool = False) -> np.ndarray:
+    """(T,24,3) metres + (T,3,3) head global rotation (file axes = world axes) -> (T,5,3).
+
+    ``body_convention``: the joints are in the body model's convention (a learned table was
+    applied): the face is placed with :data:`FACE_OFFSETS_BODY`, otherwise with the anthropometric
+    :data:`FACE_OFFSETS` + :data:`HEAD_JOINT_LIFT` of the skeleton kind."""
     J = joints
     I = SMPL24_INDEX
     up = np.array([0.0, 1.0, 0.0])
@@ -130,8 +146,11 @@ def face_points(joints: np.ndarray, head_rot: np.ndarray, kind: str) -> np.ndarr
     L = head_rot @ l_loc
     mid_hip = 0.5 * (J[:, I["L_hip"]] + J[:, I["R_hip"]])
     s = float(np.median(np.linalg.norm(J[:, I["neck"]] - mid_hip, axis=-1))) / REF_TORSO
-    off = FACE_OFFSETS.copy()
-    off[:, 1] += HEAD_JOINT_LIFT.get(kind, 0.0)
+    if body_convention:
+        off = FACE_OFFSETS_BODY.copy()
+    else:
+        off = FACE_OFFSETS.copy()
+        off[:, 1] += HEAD_JOINT_LIFT.get(kind, 0.0)
     off = off * s
     head = J[:, I["head"]]
     return (head[:, None] + off[None, :, 0:1] * F[:, None] + off[None, :, 1:2] * U[:, None]
@@ -157,13 +176,16 @@ def process_bvh(path: str | os.PathLike, drop_first: bool = False) -> dict:
     grot, gpos = bvhmod.forward_kinematics(b)
     fps = b.fps
     head_rot = grot[:, b.index(bvhmod.HEAD_JOINT[kind])]
-    # body joints where the body model has them (unveil.data.convention); the face points are
-    # calibrated on the skeleton's own joints (the plain mapping), so they stay where they were
+    # body joints where the body model has them (unveil.data.convention), and then the body
+    # model's own face around its head joint; kinds without a learned table keep the plain
+    # mapping and the anthropometric face
+    from .convention import load_table
+
+    learned = load_table(kind) is not None
     joints = bvhmod.to_smpl24(b, gpos, kind, grot, convention="learned")
-    plain = bvhmod.to_smpl24(b, gpos, kind, convention="plain")
     if drop_first:
-        joints, plain, head_rot = joints[1:], plain[1:], head_rot[1:]
-    face = face_points(plain, head_rot, kind)
+        joints, head_rot = joints[1:], head_rot[1:]
+    face = face_points(joints, head_rot, kind, body_convention=learned)
     return {"joints": resample(joints, fps).astype(np.float32),
             "face": resample(face, fps).astype(np.float32), "kind": kind, "fps_in": fps}
 
@@ -215,8 +237,19 @@ def _meta(name: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------ build
+@lru_cache(maxsize=1)
+def corpus_id() -> str:
+    """``v<CORPUS_VERSION>-<sha1 of the shipped convention tables>``: caches derived from the corpus
+    (its own arrays, training windows, renders) are keyed by it, so a re-fitted convention
+    (``unveil data convention --fit``) never meets stale data."""
+    h = hashlib.sha1()
+    for t in sorted(Path(__file__).parent.glob("convention_*.json")):
+        h.update(t.name.encode() + t.read_bytes())
+    return f"v{CORPUS_VERSION}-{h.hexdigest()[:8]}"
+
+
 def corpus_dir() -> Path:
-    return paths.cache_dir() / "mocap" / f"corpus-v{CORPUS_VERSION}"
+    return paths.cache_dir() / "mocap" / f"corpus-{corpus_id()}"
 
 
 def raw_dir() -> Path:

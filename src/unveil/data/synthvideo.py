@@ -400,7 +400,13 @@ def render_frames(recipe: Recipe, rigs: list[BodyRig], people_verts: list[np.nda
 def sequence_stem(name: str, kind: str, seed: int, width: int, height: int, frames: int | None = None,
                   supersample: int = 2) -> str:
     return (f"{name}__{kind}__s{seed}__{width}x{height}" + (f"__{frames}f" if frames else "")
-            + ("" if supersample == 2 else f"__ss{supersample}") + f"__r{RENDER_VERSION}")
+            + ("" if supersample == 2 else f"__ss{supersample}") + f"__r{RENDER_VERSION}-{_corpus_id()}")
+
+
+def _corpus_id() -> str:
+    from .corpus import corpus_id
+
+    return corpus_id()
 
 
 def render_sequence(joints_world: np.ndarray, name: str, kind: str = "none", seed: int = 0,

@@ -56,7 +56,10 @@ def pairs_path(split: str, n_clips: int, frames: int, seed: int, kinds=None, sup
 
     tag = "rot" if kinds is None else "-".join(kinds)
     tt = "" if truth == "body" else f"_{truth}"
-    return paths.cache_dir() / "render_train" / f"{split}_{n_clips}c_{frames}f_s{seed}_ss{supersample}_{tag}{tt}.npz"
+    from ..data.corpus import corpus_id
+
+    return (paths.cache_dir() / "render_train"
+            / f"{split}_{n_clips}c_{frames}f_s{seed}_ss{supersample}_{tag}{tt}_{corpus_id()}.npz")
 
 
 def pack(seqs) -> dict:

@@ -165,11 +165,11 @@ def augment_occlusions(kp: np.ndarray, rng: np.random.Generator, p: float = 0.5)
 
 def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str | None = "/tmp/unveil_tcn_cache"):
     """training_windows in chunks of 250 (seeds seed*1000 + i), cached as .npz under ``cache_dir``."""
-    from ..data.corpus import CORPUS_VERSION
+    from ..data.corpus import corpus_id
     from ..data.synth2d import training_windows
 
     keys = ("keypoints2d", "joints_rel", "focal", "principal_point")
-    path = Path(cache_dir) / f"{split}_{window}_{n}_{seed}_corpus{CORPUS_VERSION}.npz" if cache_dir else None
+    path = Path(cache_dir) / f"{split}_{window}_{n}_{seed}_corpus-{corpus_id()}.npz" if cache_dir else None
     if path is not None and path.is_file():
         z = np.load(path)
         return {k: z[k] for k in keys}
