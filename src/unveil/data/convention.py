@@ -89,7 +89,7 @@ def actor_size(bvh: bvhmod.Bvh, kind: str) -> float:
     return float(sum(np.linalg.norm(bvh.offsets[bvh.index(n)]) for n in SIZE_JOINTS[kind]) * scale)
 
 
-def plain_offsets(bvh, gpos, grot, kind) -> np.ndarray:
+def plain_offsets(bvh, gpos, grot, kind, ref_size: float) -> np.ndarray:
     """(24, 3) offsets (reference size) that reproduce the plain mapping, averaged over frames
     (a lerp between a joint and its child is constant in the joint's frame)."""
     anc, frm = anchors(bvh, kind)
@@ -97,10 +97,7 @@ def plain_offsets(bvh, gpos, grot, kind) -> np.ndarray:
     scale = bvhmod.UNIT_SCALE[kind]
     d = plain - gpos[:, anc] * scale
     local = np.einsum("tjik,tji->tjk", grot[:, frm], d)  # G^T d
-    return local.mean(0) / (actor_size(bvh, kind) / REF_SIZE[kind])
-
-
-REF_SIZE = {"bandai": 1.0, "cmu": 1.0}  # replaced by the table's value when one is loaded
+    return local.mean(0) / (actor_size(bvh, kind) / ref_size)
 
 
 def apply(bvh, gpos, grot, kind: str, offsets: np.ndarray, ref_size: float) -> np.ndarray:
@@ -234,7 +231,7 @@ def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w
             if bvhmod.skeleton_kind(b) != kind:
                 continue
             grot, gpos = bvhmod.forward_kinematics(b)
-            init.append(plain_offsets(b, gpos[::10], grot[::10], kind) * (actor_size(b, kind) / ref_size))
+            init.append(plain_offsets(b, gpos[::10], grot[::10], kind, ref_size))
         offsets = np.mean(init, 0)
         # the wrist and the hand share one source joint (Bandai): start the hand 8 cm along the
         # forearm's line (a bone of length 0 has no direction for the IK)
