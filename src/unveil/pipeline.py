@@ -35,7 +35,7 @@ from .errors import UnveilError
 from .skeleton import default_focal, to_coco17
 from .types import BodyTrack, Camera, Track2D, Track3D
 
-STAGE_VERSION = {"keypoints": 1, "lift": 1, "fit": 1}
+STAGE_VERSION = {"keypoints": 1, "lift": 1, "fit": 1, "evidence": 1}
 
 
 # ------------------------------------------------------------------------------------ caching
@@ -103,7 +103,8 @@ def _unpack(arr: dict, cls, fields, **const) -> list:
 
 _T2D = ("frames", "keypoints", "boxes", "world_landmarks")
 _T3D = ("frames", "joints", "occluded", "confidence")
-_BT = ("frames", "global_orient", "body_pose", "transl", "shape", "joints_cam", "joints_world")
+_BT = ("frames", "global_orient", "body_pose", "transl", "shape", "joints_cam", "joints_world",
+       "keypoints3d_body", "observed", "observed_weight")
 
 
 # ---------------------------------------------------------------------------------- progress
@@ -175,7 +176,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         render: bool = True, start: int = 0, end: int | None = None, stride: int = 1,
         max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
         progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
-        export: bool = True, traj_prior: bool = True) -> dict:
+        export: bool = True, traj_prior: bool = True, evidence_fit: bool = True) -> dict:
     """Run the pipeline; returns the summary dict (also written to OUT/summary.json)."""
     if (video is None) == (keypoints_json is None):
         raise UnveilError("give exactly one input: a VIDEO or --keypoints KP.json")
@@ -351,6 +352,36 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     elif not traj_prior:
         notes.append("trajectory prior disabled (--no-traj-prior)")
 
+    # -------------------------------------------------------- evidence fit (body onto the 2D keypoints)
+    ev_key = {"v": STAGE_VERSION["evidence"], "prev": _key_hash(fit_key), "traj_prior": bool(traj_prior),
+              "fps": fps, "code": _source_hash("fit/evidence.py", "fit/pose_prior.py", "weights/pose_prior*.npz",
+                                               "weights/keypoint_offsets*.npz", "trajectory/*.py")}
+    evidence_done = False
+    if evidence_fit and bodies:
+        t0, c0 = time.perf_counter(), time.process_time()
+        hit = _cache_load(out, "evidence", ev_key)
+        if hit is not None:
+            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(body_model))
+            cached.append("evidence")
+            evidence_done = True
+        else:
+            try:
+                from .body import load_body_model
+                from .fit.evidence import evidence_tracks
+
+                _pin_torch_threads()
+                bodies, ev_diag = evidence_tracks(bodies, tracks2d, tracks3d, camera, load_body_model(body_model))
+                _cache_save(out, "evidence", ev_key, _pack(bodies, _BT), {"tracks": ev_diag})
+                evidence_done = True
+            except Exception as e:  # the ARTS fit stays; say why
+                notes.append(f"evidence fit skipped ({type(e).__name__}: {e})")
+                if not quiet:
+                    traceback.print_exc()
+        seconds["evidence"] = time.perf_counter() - t0
+        cpu_seconds["evidence"] = time.process_time() - c0
+    elif not evidence_fit:
+        notes.append("evidence fit disabled (--no-evidence-fit)")
+
     # ---------------------------------------------------------------------------------- write
     t0, c0 = time.perf_counter(), time.process_time()
     track_files = _write_tracks(out, tracks2d, tracks3d, bodies, camera, notes)
@@ -403,7 +434,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         "cpu_seconds": {k: round(v, 4) for k, v in cpu_seconds.items()},
         "fps_end_to_end": round(n_frames / total_s, 3) if total_s > 0 and n_frames else None,
         "stages_cached": cached,
-        "stages_done": ["keypoints"] + (["lift"] if tracks3d else []) + (["fit"] if bodies else []),
+        "stages_done": ["keypoints"] + (["lift"] if tracks3d else []) + (["fit"] if bodies else [])
+                       + (["evidence"] if evidence_done else []),
         "exports": exported,
         "notes": notes,
         "versions": _versions(),
@@ -465,6 +497,9 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
                      joints_cam=b.joints_cam, body_model=np.array(b.body_model))
             if b.joints_world is not None:
                 a["joints_world"] = b.joints_world
+            for k in ("keypoints3d_body", "observed", "observed_weight"):
+                if getattr(b, k, None) is not None:
+                    a[k] = np.asarray(getattr(b, k))
         elif t2.id in cam_joints:
             a["joints_cam"] = cam_joints[t2.id]
         if "joints_cam" in a and "joints_world" not in a and world_rt is not None:
@@ -537,6 +572,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     ap.add_argument("--no-lift", dest="lift", action="store_false", default=True, help="stop after 2D keypoints")
     ap.add_argument("--no-traj-prior", dest="traj_prior", action="store_false", default=True,
                     help="keep the camera-space reprojection root (skip the RopeTP trajectory prior)")
+    ap.add_argument("--no-evidence-fit", dest="evidence_fit", action="store_false", default=True,
+                    help="skip the evidence fit (body pulled onto the visible 2D keypoints)")
     ap.add_argument("--no-export", dest="export", action="store_false", default=True,
                     help="skip the <id>.glb / <id>.bvh / viewer.html exports")
     a = ap.parse_args(argv)
@@ -555,7 +592,7 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     s = run(video=a.video, keypoints_json=a.keypoints, out_dir=a.out, body_model=a.body_model, focal=a.focal,
             render=a.render, start=a.start, end=a.end, stride=a.stride, max_frames=a.max_frames,
             redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=False, export=a.export,
-                traj_prior=a.traj_prior)
+            traj_prior=a.traj_prior, evidence_fit=a.evidence_fit)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:

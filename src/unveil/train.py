@@ -33,6 +33,8 @@ TRAINERS: dict[str, str] = {
     "mopo-fusion": "unveil.motion.fusion:train",
     "tik": "unveil.fit.training:train_tik",
     "shape": "unveil.fit.training:train_shape",
+    "pose-prior": "unveil.fit.training:train_pose_prior",
+    "keypoint-offsets": "unveil.fit.training:train_keypoint_offsets",
     "arts-refine": "unveil.fit.motion_refine:train",
     "perframe": "unveil.motion.perframe:train",
     "ropetp": "unveil.trajectory.diffusion:train",

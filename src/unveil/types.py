@@ -76,3 +76,7 @@ class BodyTrack:
     joints_cam: np.ndarray             # (T, 24, 3)
     joints_world: np.ndarray | None = None  # (T, 24, 3) Y up
     body_model: str = "anny"
+    # set by the evidence fit (unveil.fit.evidence); None without it
+    keypoints3d_body: np.ndarray | None = None  # (T, 17, 3) camera-frame COCO-17 keypoints of the body
+    observed: np.ndarray | None = None          # (T, 24) bool: a visible 2D keypoint drives the joint
+    observed_weight: np.ndarray | None = None   # (T, 24) in [0, 1]: mean confidence x visibility of those keypoints

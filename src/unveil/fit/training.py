@@ -153,3 +153,150 @@ def train_shape(seed: int = 0, out: str | None = None, steps: int = 1500, body_m
     except Exception as e:  # no mocap data (user machine)
         res["val_mocap_bone_err_mm"] = f"skipped: {e}"
     return res
+
+
+def train_pose_prior(seed: int = 0, out: str | None = None, k: int = 8, max_clips: int = 400,
+                     frame_step: int = 4, iters: int = 100) -> dict:
+    """Pose prior for the evidence fit (:mod:`unveil.fit.pose_prior`): FIK rotations of the training
+    split's clips on the body-model shape fitted to each clip, every ``frame_step``-th frame, then
+    a ``k``-component Gaussian mixture by EM. Held-out: mean log-likelihood on the val split."""
+    from ..data.corpus import load_split
+    from .ik import joints_to_rotations, rotmats_to_axis_angle
+    from .pose_prior import PRIOR_FILE, PosePrior, fit_gmm, pose_features
+
+    rest_fn = model_rest_fn()
+
+    def features(split: str, n: int | None) -> np.ndarray:
+        xs = []
+        for c in load_split(split, max_clips=n, seed=seed):
+            J = torch.as_tensor(np.array(c.joints[::frame_step]), dtype=torch.float64)
+            J = J - J[:, :1]
+            R = joints_to_rotations(J, rest_fn(c.joints).double())
+            _, bp = rotmats_to_axis_angle(R.float())
+            xs.append(pose_features(torch.as_tensor(np.asarray(bp))).numpy())
+        return np.concatenate(xs)
+
+    t0 = time.time()
+    x = features("train", max_clips)
+    gmm = fit_gmm(x, k=k, iters=iters, seed=seed)
+    train_s = time.time() - t0
+    path = Path(out) if out else WEIGHTS_DIR / PRIOR_FILE
+    with atomic.atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, weights=gmm["weights"].astype(np.float32), means=gmm["means"].astype(np.float32),
+                     covariances=gmm["covariances"].astype(np.float32))
+    prior = PosePrior.from_arrays(gmm["weights"], gmm["means"], gmm["covariances"])
+    xv = features("val", 20)
+    with torch.no_grad():
+        val_nll = float(prior.nll(torch.as_tensor(xv, dtype=torch.float32)).mean())
+        zero_nll = float(prior.nll(torch.zeros(1, prior.dim)).mean())
+    return {"weights": str(path), "train_seconds": round(train_s, 1), "train_frames": int(len(x)),
+            "components": k, "train_mean_loglik": round(gmm["log_likelihood"], 2),
+            "val_mean_nll": round(val_nll, 2), "rest_pose_nll": round(zero_nll, 2)}
+
+
+def keypoint_offset_data(seqs, model) -> list[dict]:
+    """Per rendered sequence: camera-frame global rotations (T,24,3,3), joints (T,24,3), the
+    detector's COCO-17 keypoints (T,17,3) and the camera, from the render's own body parameters."""
+    import roma
+
+    out = []
+    for s in seqs:
+        tr = np.load(s.info["truth"], allow_pickle=False)
+        R = roma.rotvec_to_rotmat(torch.as_tensor(np.concatenate([tr["global_orient"][:, None], tr["body_pose"]], 1),
+                                                  dtype=torch.float64))
+        rest = model.rest_joints(torch.as_tensor(tr["shape"], dtype=model.dtype)).double()
+        glob, pos = forward_kinematics(R, (rest - rest[:1]).expand(len(R), 24, 3))
+        Rc = torch.as_tensor(tr["R"], dtype=torch.float64)
+        jw = pos + torch.as_tensor(tr["transl"], dtype=torch.float64)[:, None]
+        err = float((jw - torch.as_tensor(tr["joints_world"], dtype=torch.float64)).norm(dim=-1).max())
+        if err > 0.01:
+            raise RuntimeError(f"{s.name}: body parameters do not reproduce the render's joints ({err:.3f} m)")
+        jc = jw @ Rc.T + torch.as_tensor(tr["t"], dtype=torch.float64)
+        out.append({"name": s.name, "glob": Rc @ glob, "joints": jc, "kp": torch.as_tensor(s.keypoints2d, dtype=torch.float64),
+                    "occluded": torch.as_tensor(np.asarray(s.occluded)), "camera": s.camera,
+                    "height": float(np.ptp(tr["keypoints2d_true"][..., 1], axis=1).mean())})
+    return out
+
+
+def fit_keypoint_offsets(data: list[dict], init: np.ndarray, iters: int = 300, min_conf: float = 0.5,
+                         sigma: float = 0.05) -> np.ndarray:
+    """(17, 3) offsets minimising the robust (Geman-McClure, ``sigma`` × person height)
+    reprojection error of :func:`unveil.fit.evidence.body_keypoints` onto the detections."""
+    from .evidence import body_keypoints
+
+    off = torch.as_tensor(init, dtype=torch.float64).clone().requires_grad_(True)
+    opt = torch.optim.Adam([off], lr=0.002)
+    for _ in range(iters):
+        loss = reprojection_loss(data, off, min_conf, sigma, body_keypoints)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return off.detach().numpy().astype(np.float32)
+
+
+def symmetrise_offsets(off: np.ndarray) -> np.ndarray:
+    """(17, 3) offsets -> left/right symmetric (mean of each keypoint and its mirrored partner;
+    mirror = x negated in the rest pose's axes, x being the body's left)."""
+    from ..skeleton import COCO17_FLIP
+
+    m = np.asarray(off, np.float64)[list(COCO17_FLIP)] * np.array([-1.0, 1.0, 1.0])
+    return (0.5 * (np.asarray(off, np.float64) + m)).astype(np.float32)
+
+
+def reprojection_loss(data, off, min_conf, sigma, body_keypoints, median: bool = False):
+    """Mean robust reprojection loss over the visible, confident detections (or, with ``median``,
+    the median distance in % of the person's 2D height)."""
+    tot, n, errs = 0.0, 0, []
+    for d in data:
+        cam = d["camera"]
+        kp3 = body_keypoints(d["glob"], d["joints"], off)
+        proj = kp3[..., :2] / kp3[..., 2:3] * cam.focal + torch.tensor([cam.cx, cam.cy], dtype=kp3.dtype)
+        w = ((d["kp"][..., 2] >= min_conf) & ~d["occluded"]).to(kp3.dtype)
+        r = (proj - d["kp"][..., :2]).norm(dim=-1) / d["height"]
+        if median:
+            errs.append(r[w > 0].detach().numpy() * 100)
+            continue
+        tot = tot + (w * (r ** 2 / (r ** 2 + sigma ** 2))).sum()
+        n += int(w.sum())
+    if median:
+        return float(np.median(np.concatenate(errs)))
+    return tot / max(n, 1)
+
+
+def train_keypoint_offsets(seed: int = 7, out: str | None = None, clips: int = 8, held_out: int = 2,
+                           frames: int = 90, iters: int = 300) -> dict:
+    """Detector-calibrated keypoint offsets for the evidence fit: render ``clips`` training-split
+    clips (scene ``none``, cached), run the real detector, and fit where BlazePose puts each COCO-17
+    keypoint relative to the rendered body's joints (:data:`unveil.fit.evidence.KEYPOINT_ANCHOR` /
+    ``KEYPOINT_FRAME``). The last ``held_out`` clips are scored, not fitted."""
+    from ..body import load_body_model
+    from ..data import synthvideo as sv
+    from ..data.corpus import load_split
+    from .evidence import OFFSETS_FILE, body_keypoints, default_offsets
+
+    model = load_body_model("anny")
+    t0 = time.time()
+    seqs = sv.load_render_sequences(kinds=("none",), clips=load_split("train", max_clips=clips, seed=seed),
+                                    max_frames=frames, workers=1)
+    data = keypoint_offset_data(seqs, model)
+    fit_d, test_d = data[:-held_out] if held_out else data, data[-held_out:] if held_out else []
+    with torch.no_grad():
+        rest = model.rest_joints().double()
+        verts = model.rest_vertices().double()
+    init = default_offsets((rest - rest[:1]).numpy(), float(verts[:, 1].max() - verts[:, 1].min()))
+    off = symmetrise_offsets(fit_keypoint_offsets(fit_d, init, iters=iters))
+    path = Path(out) if out else WEIGHTS_DIR / OFFSETS_FILE
+    with atomic.atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, offsets=off, init=init)
+    res = {"weights": str(path), "seconds": round(time.time() - t0, 1), "fit_clips": [d["name"] for d in fit_d],
+           "held_out_clips": [d["name"] for d in test_d], "frames_per_clip": frames}
+    for name, dd in (("fit", fit_d), ("held_out", test_d)):
+        if dd:
+            with torch.no_grad():
+                res[f"{name}_median_err_pct_height"] = {
+                    "renderer_regressor": round(reprojection_loss(dd, torch.as_tensor(init, dtype=torch.float64), 0.5, 0.05, body_keypoints, median=True), 2),
+                    "calibrated": round(reprojection_loss(dd, torch.as_tensor(off, dtype=torch.float64), 0.5, 0.05, body_keypoints, median=True), 2)}
+    res["offset_change_mm"] = {i: round(float(np.linalg.norm(off[i] - init[i]) * 1000), 1) for i in range(17)}
+    return res

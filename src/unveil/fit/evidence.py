@@ -1,0 +1,385 @@
+"""Evidence fit: pull the fitted body onto the visible 2D keypoints (issue 11).
+
+After lifting, completion, ARTS fitting and the trajectory prior, the body agrees with the *lifted*
+3D joints, not with the image: nothing so far moved a visible limb to where the detector saw it.
+This stage optimises, per track, the local rotations θ_t (as residual rotations on top of the ARTS
+fit), one shared body shape β and the root translation τ_t of every frame by minimising
+
+    E = λ_2d  Σ_tk w_tk ρ(‖π(K_k(θ_t, β) + τ_t) − x_tk‖ / s_t)          (visible pixels)
+      + λ_hid Σ_tj (1 − o_tj) ‖J_tj − J⁰_tj‖² / σ_hid²                  (hidden joints follow the prior)
+      + λ_dep Σ_tj o_tj (z_tj − z⁰_tj)² / σ_dep²                       (relative depth: the lifter's)
+      + λ_θ   Σ_t E_GMM(θ_t) / D                                       (learned pose prior)
+      + λ_acc Σ_tj ‖J̈_tj‖² / σ_acc²   + λ_foot Σ_t c_t ‖Δ foot_t‖² / σ_foot²
+      + λ_τ   Σ_t (τ_t,z − τ⁰_t,z)² / (σ_τ τ⁰_t,z)²   + λ_β ‖β − β⁰‖²
+
+with ``K_k`` the body's COCO-17 keypoints (:func:`body_keypoints`: limb joints as the synthetic
+renderer defines them, hips 0.9 × the hip half-width and 1 % of the body height below the hip
+joints, face points rigid in the head's frame), ``x_tk`` the detected keypoints, ``w_tk`` =
+confidence × (1 − occluded) of the occlusion detector, ``s_t`` the person's projected height in
+pixels, ``ρ`` the Geman–McClure robust function (SMPLify, Bogo et al. 2016, Eq. 3 uses it for the
+same term), ``J⁰`` the root-relative joints of the incoming fit (the prior's decision for hidden
+parts: MoPO / MoRo / the lifter), ``o_tj`` ∈ [0, 1] how much joint j is observed in frame t,
+``z`` depths relative to the root, ``c_t`` foot contacts (feet slow in the incoming motion), and
+``E_GMM`` the negative log density of :mod:`unveil.fit.pose_prior`. All frames of a track are
+optimised together (Adam on the CPU; :class:`EvidenceConfig` holds every weight).
+
+Outputs per track: the refitted parameters and joints, ``keypoints3d_body`` (T,17,3) camera-frame
+COCO-17 keypoints of the body, and per SMPL-24 joint whether it was ``observed`` (a visible 2D
+keypoint drives it) or inferred, with a confidence.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import roma
+import torch
+
+from ..paths import WEIGHTS_DIR
+from ..skeleton import BLAZEPOSE33_TO_COCO17, SMPL24_INDEX as JI, forward_kinematics, to_coco17
+from ..types import BodyTrack, Camera, Track2D, Track3D
+from .ik import rotmats_to_axis_angle
+from .pose_prior import load_pose_prior, pose_features
+
+log = logging.getLogger(__name__)
+
+# COCO-17 keypoint -> SMPL-24 joint for the limb keypoints (hips handled apart, face from the head)
+_LIMB = {5: JI["L_shoulder"], 6: JI["R_shoulder"], 7: JI["L_elbow"], 8: JI["R_elbow"], 9: JI["L_wrist"],
+         10: JI["R_wrist"], 13: JI["L_knee"], 14: JI["R_knee"], 15: JI["L_ankle"], 16: JI["R_ankle"]}
+# face points in the head joint's frame of the body model's rest pose (x = body's left, y up,
+# z forward), metres: the body model's own face (unveil.data.corpus.FACE_OFFSETS_BODY, measured on
+# the mesh; order nose, l_eye, r_eye, l_ear, r_ear)
+FACE_REST_OFFSETS = np.array([
+    [0.000, 0.032, 0.087],
+    [0.020, 0.054, 0.059],
+    [-0.020, 0.054, 0.059],
+    [0.063, 0.014, -0.013],
+    [-0.063, 0.014, -0.013],
+], dtype=np.float32)
+# which COCO-17 keypoints observe each SMPL-24 joint (unveil.motion.predict.SMPL24_FROM_COCO17)
+SMPL24_FROM_COCO17: tuple[tuple[int, ...], ...] = (
+    (11, 12), (11,), (12,), (11, 12), (13,), (14,), (5, 6, 11, 12), (15,), (16,), (5, 6), (15,), (16,),
+    (5, 6), (5,), (6,), (0, 1, 2, 3, 4), (5,), (6,), (7,), (8,), (9,), (10,), (9,), (10,),
+)
+_FEET = (JI["L_ankle"], JI["R_ankle"], JI["L_foot"], JI["R_foot"])
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    """Weights and schedule of the evidence fit (see the module docstring for the terms)."""
+
+    iters: int = 120
+    lr: float = 0.02
+    w_2d: float = 1.0
+    gm_sigma: float = 0.05          # Geman-McClure scale, fraction of the person's height
+    w_hidden: float = 0.05
+    sigma_hidden: float = 0.05      # m
+    w_depth: float = 0.2
+    sigma_depth: float = 0.05       # m
+    w_prior: float = 0.002
+    w_accel: float = 0.02
+    sigma_accel: float = 0.01       # m / frame²
+    w_foot: float = 0.01
+    sigma_foot: float = 0.005       # m / frame
+    w_root_depth: float = 0.05
+    sigma_root_depth: float = 0.05  # fraction of the depth
+    w_shape: float = 100.0         # shape from the ARTS bone fit: changing it trades body size for depth
+    min_weight: float = 0.2         # a keypoint with w below this counts as not observed
+    threads: int = 1
+    depth_blazepose: float = 0.5     # share of BlazePose's world-landmark depth in the depth target
+    root_iters: int = 60
+    optimizer: str = "adam"          # "adam" | "lbfgs"
+    calibrated_offsets: bool = True  # use weights/keypoint_offsets_blazepose.npz when present
+
+
+def keypoint_weights(track2d: Track2D, track3d: Track3D | None, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """COCO-17 pixels (T,17,2) and evidence weights (T,17) = confidence × (1 − occluded) at ``frames``."""
+    kp = to_coco17(np.asarray(track2d.keypoints, np.float32), track2d.layout)
+    sel = np.clip(np.searchsorted(np.asarray(track2d.frames), np.asarray(frames)), 0, len(track2d.frames) - 1)
+    kp = kp[sel]
+    w = np.clip(np.nan_to_num(kp[..., 2]), 0.0, 1.0)
+    if track3d is not None and track3d.occluded is not None:
+        occ = np.asarray(track3d.occluded, bool)
+        if occ.shape[-1] == 33:
+            occ = occ[..., list(BLAZEPOSE33_TO_COCO17)]
+        if occ.shape == w.shape:
+            w = w * (~occ)
+    xy = np.nan_to_num(kp[..., :2])
+    return xy.astype(np.float32), w.astype(np.float32)
+
+
+def observed_joints(w17: np.ndarray, min_weight: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """(T,17) keypoint evidence weights -> observed (T,24) bool and confidence (T,24) in [0,1].
+
+    A joint is observed when the mean weight of the keypoints that see it (:data:`SMPL24_FROM_COCO17`)
+    reaches ``min_weight``; its confidence is that mean weight.
+    """
+    w17 = np.asarray(w17, np.float32)
+    conf = np.stack([w17[..., list(src)].mean(-1) for src in SMPL24_FROM_COCO17], -1)
+    return conf >= min_weight, conf
+
+
+# each COCO-17 keypoint = joint ``KEYPOINT_ANCHOR[k]`` + the global rotation of joint
+# ``KEYPOINT_FRAME[k]`` applied to a fixed offset (the segment the skin point rides on)
+KEYPOINT_ANCHOR: tuple[int, ...] = (15, 15, 15, 15, 15, 16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)
+KEYPOINT_FRAME: tuple[int, ...] = (15, 15, 15, 15, 15, 13, 14, 16, 17, 18, 19, 0, 0, 1, 2, 4, 5)
+OFFSETS_FILE = "keypoint_offsets_blazepose.npz"
+
+
+def default_offsets(rest_joints: np.ndarray, height: float) -> np.ndarray:
+    """(17, 3) keypoint offsets (rest-pose axes) of the synthetic renderer's COCO-17 regressor:
+    limb keypoints on their joints, hips 0.9 × the hip half-width from the hip centre and 1 % of the
+    body height lower, face points :data:`FACE_REST_OFFSETS` from the head joint."""
+    r = np.asarray(rest_joints, np.float64)
+    off = np.zeros((17, 3))
+    off[:5] = FACE_REST_OFFSETS
+    mid = 0.5 * (r[JI["L_hip"]] + r[JI["R_hip"]])
+    for k, j in ((11, JI["L_hip"]), (12, JI["R_hip"])):
+        off[k] = -0.1 * (r[j] - mid) + np.array([0.0, -0.01 * height, 0.0])
+    return off.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=2)
+def load_offsets(path: str | None = None) -> np.ndarray | None:
+    """Detector-calibrated (17, 3) offsets (``weights/keypoint_offsets_blazepose.npz``), or None."""
+    p = Path(path) if path else WEIGHTS_DIR / OFFSETS_FILE
+    if not p.is_file():
+        return None
+    with np.load(p, allow_pickle=False) as z:
+        off = np.asarray(z["offsets"], np.float32)
+    if off.shape != (17, 3):
+        raise ValueError(f"{p}: offsets must be (17, 3), got {off.shape}")
+    return off
+
+
+def body_keypoints(glob: torch.Tensor, joints: torch.Tensor, offsets) -> torch.Tensor:
+    """COCO-17 keypoints of a posed body.
+
+    Args:
+        glob: (..., 24, 3, 3) global joint rotations; joints: (..., 24, 3) joint positions.
+        offsets: (17, 3) offsets in rest-pose axes (:func:`default_offsets` or calibrated).
+    Returns:
+        (..., 17, 3) keypoints in the joints' frame.
+    """
+    if glob.shape[-3:] != (24, 3, 3) or joints.shape[-2:] != (24, 3):
+        raise ValueError(f"expected (...,24,3,3) rotations and (...,24,3) joints, got {tuple(glob.shape)}, "
+                         f"{tuple(joints.shape)}")
+    off = offsets.to(joints.dtype) if isinstance(offsets, torch.Tensor) else torch.as_tensor(
+        np.asarray(offsets), dtype=joints.dtype)
+    g = glob[..., list(KEYPOINT_FRAME), :, :]
+    return joints[..., list(KEYPOINT_ANCHOR), :] + torch.einsum("...kij,kj->...ki", g, off)
+
+
+def blazepose_relative_depth(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BlazePose's own depth of each COCO-17 keypoint relative to its hip centre (T,17) metres
+    (world landmarks: hip-centred, z away from the camera) and (T,) whether the frame has them."""
+    T = len(frames)
+    wl = track2d.world_landmarks
+    if wl is None or np.asarray(wl).shape[-2:] != (33, 3) or track2d.layout != "blazepose33":
+        return np.zeros((T, 17), np.float32), np.zeros(T, bool)
+    sel = np.clip(np.searchsorted(np.asarray(track2d.frames), np.asarray(frames)), 0, len(track2d.frames) - 1)
+    z = np.asarray(wl, np.float64)[sel][..., list(BLAZEPOSE33_TO_COCO17), 2]
+    rel = z - 0.5 * (z[:, 11] + z[:, 12])[:, None]
+    ok = np.isfinite(rel).all(-1)
+    return np.nan_to_num(rel).astype(np.float32), ok
+
+
+def _gm(r2: torch.Tensor, sigma: float) -> torch.Tensor:
+    s2 = sigma * sigma
+    return s2 * r2 / (r2 + s2) / s2   # in [0, 1)
+
+
+def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera: Camera, model,
+              cfg: EvidenceConfig = EvidenceConfig(), prior=None) -> tuple[BodyTrack, dict]:
+    """Refit one track's pose, shape and root to its visible 2D keypoints.
+
+    Args:
+        body: the incoming fit (camera frame; ``joints_cam`` = body joints + ``transl``).
+        track2d: the detector's keypoints (matched by id); track3d: the lift stage's record, for
+            its occlusion flags (None: confidences alone).
+        camera: pinhole intrinsics; model: the body model (:class:`unveil.body.base.BodyModel`).
+    Returns:
+        (the refitted :class:`BodyTrack` with ``keypoints3d_body``, ``observed`` and
+        ``observed_weight`` set, diagnostics dict).
+    """
+    t_start, c_start = time.perf_counter(), time.process_time()
+    frames = np.asarray(body.frames)
+    T = len(frames)
+    xy_np, w_np = keypoint_weights(track2d, track3d, frames)
+    obs, conf = observed_joints(w_np, cfg.min_weight)
+    f32 = torch.float32
+    go0 = torch.as_tensor(np.asarray(body.global_orient), dtype=f32)
+    bp0 = torch.as_tensor(np.asarray(body.body_pose), dtype=f32)
+    beta0 = torch.as_tensor(np.asarray(body.shape), dtype=f32)
+    tau0 = torch.as_tensor(np.asarray(body.transl), dtype=f32)
+    J0c = torch.as_tensor(np.asarray(body.joints_cam), dtype=f32)
+    J0 = J0c - J0c[:, :1]
+    bp_rel, bp_ok = blazepose_relative_depth(track2d, frames)
+    xy = torch.as_tensor(xy_np)
+    w = torch.as_tensor(w_np)
+    o = torch.as_tensor(np.clip(conf / max(cfg.min_weight, 1e-6), 0.0, 1.0), dtype=f32)  # (T,24)
+    K = torch.tensor([camera.focal, camera.focal], dtype=f32)
+    c = torch.tensor([camera.cx, camera.cy], dtype=f32)
+    with torch.no_grad():
+        verts = model.rest_vertices(beta0.to(model.dtype)).float()
+        height = float(verts[:, 1].max() - verts[:, 1].min())
+        rest_np = model.rest_joints(beta0.to(model.dtype)).float().numpy()
+    offsets = load_offsets() if cfg.calibrated_offsets else None
+    if offsets is None:
+        offsets = default_offsets(rest_np, height)
+    z0 = tau0[:, 2].clamp_min(0.3)
+    scale = (camera.focal * height / z0)[:, None]                                       # (T,1) px
+    # contacts: feet slow in the incoming motion (camera static)
+    fv = torch.zeros(T, 4)
+    if T > 1:
+        fv[1:] = (J0c[1:, list(_FEET)] - J0c[:-1, list(_FEET)]).norm(dim=-1)
+    contact = (fv < 0.006).float()                                                     # < 0.18 m/s at 30 fps
+    contact_pair = contact[1:] * contact[:-1] if T > 1 else contact[:0]
+
+    if prior is None:
+        prior = load_pose_prior()
+    theta = torch.cat([go0[:, None], bp0], 1).clone().requires_grad_(True)             # (T,24,3) axis-angle
+    d_beta = torch.zeros_like(beta0, requires_grad=True)
+    tau = tau0.clone().requires_grad_(True)
+    params = [theta, d_beta, tau]
+    w_sum = w.sum().clamp_min(1.0)
+    n_old = torch.get_num_threads()
+    torch.set_num_threads(max(1, cfg.threads))
+
+    def forward():
+        R = roma.rotvec_to_rotmat(theta)
+        rest = model.rest_joints((beta0 + d_beta).to(model.dtype)).float()
+        rest = rest - rest[:1]
+        glob, pos = forward_kinematics(R, rest.expand(T, 24, 3))
+        kp3 = body_keypoints(glob, pos, offsets) + tau[:, None]
+        return R, pos, kp3
+
+    def energy() -> tuple[torch.Tensor, dict]:
+        R, pos, kp3 = forward()
+        proj = kp3[..., :2] / kp3[..., 2:3].clamp_min(0.05) * K + c
+        r2 = ((proj - xy) ** 2).sum(-1) / scale ** 2
+        terms = {"2d": (w * _gm(r2, cfg.gm_sigma)).sum() / w_sum}
+        d = pos - J0
+        terms["hidden"] = ((1 - o) * (d ** 2).sum(-1)).mean() / cfg.sigma_hidden ** 2
+        zr = kp3[..., 2] - 0.5 * (kp3[..., 11, 2] + kp3[..., 12, 2])[:, None]
+        terms["depth"] = (wz * (zr - z_target) ** 2).mean() / cfg.sigma_depth ** 2
+        Jc = pos + tau[:, None]
+        if T > 2:
+            terms["accel"] = ((Jc[2:] - 2 * Jc[1:-1] + Jc[:-2]) ** 2).sum(-1).mean() / cfg.sigma_accel ** 2
+        if T > 1:
+            step = ((Jc[1:, list(_FEET)] - Jc[:-1, list(_FEET)]) ** 2).sum(-1)
+            terms["foot"] = (contact_pair * step).sum() / contact_pair.sum().clamp_min(1.0) / cfg.sigma_foot ** 2
+        terms["root_depth"] = (((tau[:, 2] - tau0[:, 2]) / (cfg.sigma_root_depth * z0)) ** 2).mean()
+        terms["shape"] = (d_beta ** 2).sum()
+        if prior is not None:
+            terms["prior"] = prior.nll(pose_features(theta[:, 1:])).mean() / prior.dim
+        wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "depth": cfg.w_depth, "accel": cfg.w_accel,
+               "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape, "prior": cfg.w_prior}
+        loss = sum(wts[k] * v for k, v in terms.items())
+        return loss, {k: round(float(v.detach()), 4) for k, v in terms.items()}
+
+    with torch.no_grad():
+        kp3_init_t = forward()[2]
+    kp3_init = kp3_init_t.numpy()
+    # relative depth targets of the keypoints: the lifter's (through the incoming fit), blended with
+    # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
+    lift_rel = kp3_init_t[..., 2] - 0.5 * (kp3_init_t[..., 11, 2] + kp3_init_t[..., 12, 2])[:, None]
+    a = cfg.depth_blazepose * torch.as_tensor(bp_ok, dtype=f32)[:, None]
+    z_target = (1 - a) * lift_rel + a * torch.as_tensor(bp_rel, dtype=f32)
+    wz = w / w.mean().clamp_min(1e-6)
+    try:
+        with torch.no_grad():
+            start = energy()[1]
+        if cfg.optimizer == "lbfgs":
+            opt = torch.optim.LBFGS(params, lr=1.0, max_iter=cfg.iters, history_size=20,
+                                    line_search_fn="strong_wolfe", tolerance_change=1e-7)
+
+            def closure():
+                opt.zero_grad(set_to_none=True)
+                loss = energy()[0]
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+        else:
+            # phase 1: the root alone (translation; the pose keeps the lifter's shape), so that a
+            # misplaced root is not compensated by bending the limbs; phase 2: everything
+            if cfg.root_iters > 0:
+                opt = torch.optim.Adam([tau], lr=cfg.lr)
+                for _ in range(cfg.root_iters):
+                    opt.zero_grad(set_to_none=True)
+                    energy()[0].backward()
+                    opt.step()
+            opt = torch.optim.Adam(params, lr=cfg.lr)
+            for _ in range(cfg.iters):
+                opt.zero_grad(set_to_none=True)
+                energy()[0].backward()
+                opt.step()
+        with torch.no_grad():
+            end = energy()[1]
+    finally:
+        torch.set_num_threads(n_old)
+    hist = [start, end]
+
+    with torch.no_grad():
+        R, pos, kp3 = forward()
+        tau_f = tau.detach()
+        beta = (beta0 + d_beta).detach()
+    go, bp = rotmats_to_axis_angle(R)
+    jc = (pos + tau_f[:, None]).numpy().astype(np.float32)
+    out = replace(body, global_orient=go, body_pose=bp, transl=tau_f.numpy().astype(np.float32),
+                  shape=beta.numpy().astype(np.float32), joints_cam=jc, joints_world=None,
+                  keypoints3d_body=kp3.numpy().astype(np.float32), observed=obs,
+                  observed_weight=conf.astype(np.float32))
+    out.notes = list(getattr(body, "notes", [])) + ["evidence fit"]  # type: ignore[attr-defined]
+    secs, cpu = time.perf_counter() - t_start, time.process_time() - c_start
+    diag = {"id": int(body.id), "frames": T, "seconds": round(secs, 3), "fps": round(T / max(secs, 1e-9), 1),
+            "cpu_seconds": round(cpu, 3), "fps_cpu": round(T / max(cpu, 1e-9), 1),
+            "start": hist[0], "end": hist[-1],
+            "reproj_before_pct": reprojection_pct(kp3_init, xy_np, w_np, camera, height, cfg.min_weight),
+            "reproj_after_pct": reprojection_pct(out.keypoints3d_body, xy_np, w_np, camera, height, cfg.min_weight)}
+    return out, diag
+
+
+def reprojection_pct(kp3: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera, height: float,
+                     min_weight: float = 0.2) -> float:
+    """Median distance (% of the person's projected height) between the projected (T,17,3)
+    camera-frame keypoints and the (T,17,2) detections whose weight reaches ``min_weight``."""
+    kp3 = np.asarray(kp3, np.float64)
+    z = np.maximum(kp3[..., 2], 0.05)
+    proj = kp3[..., :2] / z[..., None] * camera.focal + np.array([camera.cx, camera.cy])
+    s = camera.focal * height / np.maximum(np.median(z, axis=-1), 0.3)
+    e = np.linalg.norm(proj - xy, axis=-1) / s[:, None] * 100
+    m = np.asarray(w) >= min_weight
+    return float(np.median(e[m])) if m.any() else float("nan")
+
+
+def evidence_tracks(bodies: list[BodyTrack], tracks2d: list[Track2D], tracks3d: list[Track3D] | None,
+                    camera: Camera, model, cfg: EvidenceConfig = EvidenceConfig()) -> tuple[list[BodyTrack], list[dict]]:
+    """:func:`fit_track` for every body with a 2D track (the others pass through, unobserved)."""
+    by2 = {t.id: t for t in tracks2d or []}
+    by3 = {t.id: t for t in tracks3d or []}
+    prior = load_pose_prior()
+    import os, json as _j  # DEV ONLY
+    if os.environ.get("UNVEIL_EVIDENCE_CFG"):
+        cfg = replace(cfg, **_j.loads(os.environ["UNVEIL_EVIDENCE_CFG"]))
+    out, diags = [], []
+    for b in bodies:
+        t2 = by2.get(b.id)
+        if t2 is None or len(b.frames) == 0:
+            out.append(b)
+            continue
+        nb, d = fit_track(b, t2, by3.get(b.id), camera, model, cfg, prior=prior)
+        out.append(nb)
+        diags.append(d)
+    return out, diags
+
+
+__all__ = ["EvidenceConfig", "fit_track", "evidence_tracks", "body_keypoints", "observed_joints",
+           "keypoint_weights", "reprojection_pct", "default_offsets", "load_offsets",
+           "KEYPOINT_ANCHOR", "KEYPOINT_FRAME", "OFFSETS_FILE", "FACE_REST_OFFSETS", "SMPL24_FROM_COCO17"]
