@@ -30,6 +30,7 @@ import functools
 import hashlib
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -285,6 +286,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                 try:
                     tracks3d = fn(lift_in, camera)
                     _cache_save(out, "lift", lift_key, _pack(tracks3d, _T3D), {})
+                except UnveilError:
+                    raise
                 except Exception as e:
                     notes.append(f"lift failed ({type(e).__name__}: {e}); later stages skipped")
                     if not quiet:
@@ -572,7 +575,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
             raise UnveilError(f"--{opt.replace('_', '-')} must be >= {1 if opt != 'start' else 0}")
     s = run(video=a.video, keypoints_json=a.keypoints, out_dir=a.out, body_model=a.body_model, focal=a.focal,
             render=a.render, start=a.start, end=a.end, stride=a.stride, max_frames=a.max_frames,
-            redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=False, export=a.export,
+            redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=not os.environ.get("UNVEIL_DEBUG"),
+            export=a.export,
                 traj_prior=a.traj_prior)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
