@@ -4,8 +4,9 @@ A cache key names what a file *contains*, never where it lies or when it was tou
 body-model file, a re-encoded video of the same size, or a keypoints file copied over another all
 change the key. Every file is hashed whole with SHA-256 (hashlib; about 1.1 GB/s on the 2-core
 development machine with SHA extensions, so a 1 GB video adds about a second per run). A file is
-hashed at most once per process for the same (path, size, mtime, inode) — the memo only saves
-time inside one process (the video is read by two stages); every new run hashes again.
+hashed at most once per process for the same (path, size, mtime, ctime, inode) -- ctime changes on
+every write and cannot be set back, unlike mtime -- so the memo only saves time inside one process
+(two stages read the video); every new process hashes again.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def file_sha256(path: str | os.PathLike) -> str:
     p = Path(path)
     try:
         st = p.stat()
-        memo_key = (str(p.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, p.is_dir())
+        memo_key = (str(p.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, p.is_dir())
         if memo_key in _MEMO:
             return _MEMO[memo_key]
         if p.is_dir():

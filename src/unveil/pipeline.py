@@ -307,7 +307,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         t0, c0 = time.perf_counter(), time.process_time()
         hit = _cache_load(out, "fit", fit_key)
         if hit is not None:
-            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(body_model))
+            # the model's own name as the fit gave it (a rerun must equal a fresh run)
+            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(hit[1].get("body_model_name", body_model)))
             cached.append("fit")
         else:
             fn = _optional("unveil.fit.stage", "fit_tracks", notes)
@@ -318,7 +319,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                     bm = load_body_model(body_model)
                     _pin_torch_threads()  # loading a body model resets torch to all cores
                     bodies = fn(tracks3d, tracks2d, camera, bm)
-                    _cache_save(out, "fit", fit_key, _pack(bodies, _BT), {})
+                    _cache_save(out, "fit", fit_key, _pack(bodies, _BT),
+                                {"body_model_name": str(bodies[0].body_model) if bodies else str(body_model)})
                 except UnveilError:
                     raise
                 except Exception as e:
