@@ -472,8 +472,6 @@ BAD_JSON = {
                         "increasing"),
     "frames_count": ({"tracks": [{"id": 0, "frames": [0, 1], "keypoints": keypoints(6).tolist()}]}, "2 frames"),
     "no_keypoints": ({"tracks": [{"id": 0}]}, "no 'keypoints'"),
-    "dup_ids_9": ({"tracks": [{"id": 3, "keypoints": keypoints(6).tolist()},
-                              {"id": 3, "keypoints": keypoints(6, seed=1).tolist()}]}, "used by tracks 0 and 1"),
 }
 
 
@@ -560,6 +558,17 @@ def test_8_bad_video_files(tmp_path, capsys, case):
     rc, err = run_cli(capsys, "run", v, "-o", tmp_path / "out")
     assert_one_line_error(rc, err, code=2)
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ 9: duplicate track ids
+@pytest.mark.parametrize("ids", [(3, 3), (0, 1, 0)])
+def test_9_duplicate_track_ids_are_refused(tmp_path, capsys, stages, ids):
+    tracks = [{"id": i, "keypoints": keypoints(6, seed=k).tolist()} for k, i in enumerate(ids)]
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "run", "--keypoints", raw_json(tmp_path / "k.json", tracks=tracks), "-o", out)
+    first = ids.index(ids[-1])
+    assert_one_line_error(rc, err, f"track id {ids[-1]} is used by tracks {first} and {len(ids) - 1}", code=2)
+    assert not out.exists()  # nothing silently overwritten
 
 
 # --------------------------------------------------------------- 10: explanations and limits
