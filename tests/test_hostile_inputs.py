@@ -188,6 +188,16 @@ def test_1_crafted_body_model_pickle_does_not_execute(tmp_path, capsys, payload)
     assert not sentinel.exists() and not (tmp_path / "out").exists()
 
 
+def test_1_crafted_npz_object_array_does_not_execute(tmp_path, capsys):
+    sentinel = tmp_path / "pwned"
+    model = tmp_path / "SMPL_EVIL.npz"
+    np.savez(model, v_template=np.array([_Reduce(os.system, (f"touch {sentinel}",))], dtype=object))
+    rc, err = run_cli(capsys, "run", "--keypoints", kp_file(tmp_path / "kp.json"), "-o", tmp_path / "out",
+                      "--body-model", model)
+    assert_one_line_error(rc, err, str(model), code=2)
+    assert not sentinel.exists() and not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("loader", ["unveil.motion.occlusion:load", "unveil.motion.predict:load",
                                     "unveil.motion.lift:load", "unveil.motion.fusion:load", "unveil.motion.tcn:load",
                                     "unveil.motion.masked:load", "unveil.motion.perframe:load",
@@ -524,6 +534,21 @@ def test_8_unwritable_out(tmp_path, capsys, stages, where):
            "out_is_file": tmp_path / "f"}[where]
     rc, err = run_cli(capsys, "run", "--keypoints", kp_file(tmp_path / "kp.json"), "-o", out)
     assert_one_line_error(rc, err, str(out), code=2)
+
+
+def test_8_read_only_out(tmp_path, capsys, stages, monkeypatch):
+    """A read-only mount (EROFS; simulated: the tests may run as root, which ignores file modes)."""
+    real_mkdir = Path.mkdir
+    target = tmp_path / "ro" / "out"
+
+    def mkdir(self, *a, **k):
+        if self == target:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    rc, err = run_cli(capsys, "run", "--keypoints", kp_file(tmp_path / "kp.json"), "-o", target)
+    assert_one_line_error(rc, err, str(target), "Read-only file system", code=2)
 
 
 @pytest.mark.parametrize("argv,words", [
