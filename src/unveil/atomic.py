@@ -6,10 +6,37 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+# Callbacks told about every file this process finishes writing (see :func:`record`); the run's
+# OUT manifest (:mod:`unveil.outdir`) listens here.
+_RECORDERS: list[Callable[[Path], None]] = []
+
+
+def add_recorder(fn: Callable[[Path], None]) -> None:
+    """Call ``fn(path)`` for every file completed by :func:`commit` (or passed to :func:`record`)."""
+    _RECORDERS.append(fn)
+
+
+def remove_recorder(fn: Callable[[Path], None]) -> None:
+    if fn in _RECORDERS:
+        _RECORDERS.remove(fn)
+
+
+def record(path: str | os.PathLike) -> None:
+    """Tell the recorders that ``path`` belongs to the current output (written, or reused as is)."""
+    for fn in list(_RECORDERS):
+        fn(Path(path))
+
+
+def commit(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Give a finished temporary file the usual mode (mkstemp makes 0600) and rename it onto ``path``."""
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, path)
+    record(path)
 
 
 @contextlib.contextmanager
@@ -27,8 +54,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual file mode
-        os.replace(tmp_path, path)
+        commit(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()

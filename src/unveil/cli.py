@@ -49,7 +49,9 @@ def _usage() -> str:
 def set_threads(n: int | None = None) -> int:
     """Use ``n`` (default: $UNVEIL_THREADS or all cores) threads in torch / numpy / OpenCV."""
     if n is None:
-        n = int(os.environ.get("UNVEIL_THREADS", "0") or 0) or (os.cpu_count() or 1)
+        from .runtime import threads
+
+        n = threads()
     os.environ["UNVEIL_THREADS"] = str(n)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(n))
@@ -63,6 +65,9 @@ def set_threads(n: int | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--threads"] and len(argv) >= 2:
+        if not argv[1].isdigit() or int(argv[1]) < 1:
+            print(f"unveil: error: --threads must be a whole number >= 1 (got {argv[1]!r})", file=sys.stderr)
+            return 2
         os.environ["UNVEIL_THREADS"] = argv[1]
         argv = argv[2:]
     if not argv or argv[0] in ("-h", "--help", "help"):
@@ -87,10 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"unveil: error: unknown command {argv[0]!r} (see `unveil --help`)", file=sys.stderr)
         return 2
-    set_threads()
     mod_name, func_name = target.split(":")
     prog = "unveil " + " ".join(key)
     try:
+        set_threads()
         func = getattr(importlib.import_module(mod_name), func_name)
         return int(func(rest, prog=prog) or 0)
     except UnveilError as e:

@@ -63,7 +63,7 @@ def load_motion() -> dict:
     if not MOTION_FILE.exists():
         raise UnveilError(f"demo motion file {MOTION_FILE} is missing (reinstall unveil, or "
                           "`unveil demo --build-motion` with UNVEIL_SHARED set)")
-    with np.load(MOTION_FILE) as z:
+    with np.load(MOTION_FILE, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
 
 

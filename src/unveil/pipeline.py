@@ -6,10 +6,18 @@ imported JSON) -> **lift** (MoPO, :func:`unveil.motion.stage.lift_tracks`) -> **
 overlay.mp4). A later stage whose module does not import (not built yet, or failing) is skipped
 with a note in summary.json, and the fields it would fill are left out of the npz.
 
-Caching: each stage writes ``OUT/cache/<stage>.npz`` and ``<stage>.json`` (its key: the input file's
-path, size and mtime, the frame range, the stage options, and the previous stage's key). A rerun
-with the same key loads the result instead of recomputing (resume); any change to the input or an
-option invalidates that stage and everything after it.
+Caching: each stage writes ``OUT/cache/<stage>.npz`` and ``<stage>.json`` (its key: the SHA-256 of
+the content of every input file that affects it -- video or keypoints file, detector models, body
+model file, shipped weights and code -- never their paths or times, the frame range, the stage
+options, and the previous stage's key; :mod:`unveil.digest`). A rerun with the same key loads the
+result instead of recomputing (resume); any change to the input or an option invalidates that stage
+and everything after it.
+
+Hostile input (:mod:`unveil.validate`, :mod:`unveil.outdir`): every option and input is checked
+before OUT is created; one run owns OUT at a time (a lock), files of an earlier run that this run
+does not produce are removed, ``OUT/manifest.json`` lists what it wrote, and ``summary.json``'s
+``status`` is ``ok``, ``degraded`` (notes) or ``failed`` (an output asked for is missing; non-zero
+exit).
 
 Camera: ``--focal PX`` or :func:`unveil.skeleton.default_focal`, principal point at the image centre.
 """
@@ -22,6 +30,7 @@ import functools
 import hashlib
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -29,11 +38,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .atomic import save_npz, write_text
+from . import __version__, outdir
+from .atomic import record, save_npz, write_text
+from .digest import body_model_sha256, detector_sha256, file_sha256
 from .errors import UnveilError
 from .skeleton import default_focal, to_coco17
 from .types import BodyTrack, Camera, Track2D, Track3D
+from .validate import IncompleteRunError, check_run, check_threads, explain_tracks, outcome
 
 STAGE_VERSION = {"keypoints": 1, "lift": 1, "fit": 1, "evidence": 1}
 
@@ -52,7 +63,9 @@ def _cache_load(out: Path, stage: str, key: dict):
         if m.get("hash") != _key_hash(key):
             return None
         with np.load(data, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}, m
+            arrays = {k: z[k] for k in z.files}
+        record(meta), record(data)  # reused: part of this run's output (outdir manifest)
+        return arrays, m
     except Exception:
         return None
 
@@ -167,9 +180,15 @@ def _pin_torch_threads(n: int = TORCH_THREADS) -> None:
 
 
 def run(*args, **kwargs) -> dict:
-    # :func:`_run` with torch at TORCH_THREADS threads (signature and docstring copied below)
-    with torch_threads(TORCH_THREADS):
-        return _run(*args, **kwargs)
+    # :func:`_run` with torch at TORCH_THREADS threads (signature and docstring copied below); the
+    # OUT that _run claims is finished or failed here (unveil.outdir), and an OS error (full disk,
+    # read-only folder) becomes a one-line UnveilError
+    try:
+        with torch_threads(TORCH_THREADS), outdir.session():
+            return _run(*args, **kwargs)
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        raise UnveilError(f"could not write{where}: {e.strerror or e}") from e
 
 
 def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny", focal: float | None = None,
@@ -178,22 +197,12 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
         export: bool = True, traj_prior: bool = True, evidence_fit: bool = True) -> dict:
     """Run the pipeline; returns the summary dict (also written to OUT/summary.json)."""
-    if (video is None) == (keypoints_json is None):
-        raise UnveilError("give exactly one input: a VIDEO or --keypoints KP.json")
+    # check every option and input before OUT is created: bad input leaves nothing behind
+    kf = check_run(video, keypoints_json, out_dir, body_model, focal, start, end, stride, max_frames,
+                   redetect_every, need_body=lift and fit).keypoints
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UnveilError(f"output path exists and is not a folder: {out}")
-    # check the input before OUT is created: bad input leaves nothing behind
-    kf = None
-    if video is not None:
-        from .io.video import probe
-
-        probe(Path(video))
-    else:
-        from .io.keypoints_json import load
-
-        kf = load(keypoints_json)
-    out.mkdir(parents=True, exist_ok=True)
+    od = outdir.open_run(out, {"input": str(video if video is not None else keypoints_json),
+                               "kind": "video" if video is not None else "keypoints"})
     if progress is None:
         progress = sys.stderr.isatty()
     notes: list[str] = []
@@ -208,8 +217,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
 
         vpath = Path(video)
         info = probe(vpath)
-        st = vpath.stat()
-        inp = {"video": str(vpath.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns}
+        inp = {"video_sha256": file_sha256(vpath), "detector_sha256": detector_sha256()}
         key = {"v": STAGE_VERSION["keypoints"], **inp, "start": start, "end": end, "stride": stride,
                "max_frames": max_frames, "redetect_every": redetect_every, "tiles": tiles,
                "code": _source_hash("detect/people.py", "detect/blazepose.py")}
@@ -248,8 +256,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                             if f"{k}_cpu" in stats})
     else:
         kpath = Path(keypoints_json)
-        st = kpath.stat()
-        inp = {"keypoints": str(kpath.resolve()), "size": st.st_size, "mtime": st.st_mtime_ns}
+        inp = {"keypoints_sha256": file_sha256(kpath)}
         key = {"v": STAGE_VERSION["keypoints"], **inp}
         tracks2d, fps, width, height = kf.tracks, kf.fps, kf.width, kf.height
         focal = focal or kf.focal
@@ -259,6 +266,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         stats = {}
     seconds["keypoints"] = time.perf_counter() - t0
     cpu_seconds["keypoints"] = time.process_time() - c0
+    no_3d = explain_tracks(tracks2d, n_frames, video is not None, notes)  # id -> why it gets no 3D
     camera = Camera(focal=float(focal or default_focal(width, height)), cx=width / 2.0, cy=height / 2.0,
                     width=int(width), height=int(height))
 
@@ -266,7 +274,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     tracks3d: list[Track3D] | None = None
     lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal,
                 "code": _source_hash("motion/*.py", "weights/mopo_*.pt", "weights/perframe.pt")}
-    if lift and tracks2d:
+    lift_in = [t for t in tracks2d if t.id not in no_3d]
+    if lift and lift_in:
         t0, c0 = time.perf_counter(), time.process_time()
         hit = _cache_load(out, "lift", lift_key)
         if hit is not None:
@@ -276,8 +285,10 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
             fn = _optional("unveil.motion.stage", "lift_tracks", notes)
             if fn is not None:
                 try:
-                    tracks3d = fn(tracks2d, camera)
+                    tracks3d = fn(lift_in, camera)
                     _cache_save(out, "lift", lift_key, _pack(tracks3d, _T3D), {})
+                except UnveilError:
+                    raise
                 except Exception as e:
                     notes.append(f"lift failed ({type(e).__name__}: {e}); later stages skipped")
                     if not quiet:
@@ -290,14 +301,15 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
 
     # ----------------------------------------------------------------------------- fit (ARTS)
     bodies: list[BodyTrack] | None = None
-    fit_key = {"v": STAGE_VERSION["fit"], "prev": _key_hash(lift_key), "body_model": str(body_model),
+    fit_key = {"v": STAGE_VERSION["fit"], "prev": _key_hash(lift_key), "body_model": body_model_sha256(body_model),
                "code": _source_hash("fit/*.py", "trajectory/*.py", "weights/tik*.pt", "weights/shape*.pt",
                                     "weights/ropetp*.pt")}
     if fit and tracks3d:
         t0, c0 = time.perf_counter(), time.process_time()
         hit = _cache_load(out, "fit", fit_key)
         if hit is not None:
-            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(body_model))
+            # the model's own name as the fit gave it (a rerun must equal a fresh run)
+            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(hit[1].get("body_model_name", body_model)))
             cached.append("fit")
         else:
             fn = _optional("unveil.fit.stage", "fit_tracks", notes)
@@ -308,7 +320,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                     bm = load_body_model(body_model)
                     _pin_torch_threads()  # loading a body model resets torch to all cores
                     bodies = fn(tracks3d, tracks2d, camera, bm)
-                    _cache_save(out, "fit", fit_key, _pack(bodies, _BT), {})
+                    _cache_save(out, "fit", fit_key, _pack(bodies, _BT),
+                                {"body_model_name": str(bodies[0].body_model) if bodies else str(body_model)})
                 except UnveilError:
                     raise
                 except Exception as e:
@@ -405,17 +418,21 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         seconds["export"] = time.perf_counter() - t0
         cpu_seconds["export"] = time.process_time() - c0
 
+    overlay_written = False
     if render:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             _render_overlay(out / "overlay.mp4", video, tracks2d, fps, width, height, start, end, stride,
                             max_frames, frame_indices)
+            overlay_written = True
         except UnveilError as e:
             notes.append(f"overlay not written: {e}")
         seconds["render"] = time.perf_counter() - t0
         cpu_seconds["render"] = time.process_time() - c0
 
     ppf = stats.get("people_per_frame") if stats else None
+    status, problems = outcome(tracks2d, tracks3d, bodies, exported, notes, lift=lift, fit=fit, export=export,
+                               render=render, overlay_written=overlay_written, no_3d=no_3d)
     total_s = sum(v for k, v in seconds.items() if "." not in k)
     summary = {
         "input": str(video if video is not None else keypoints_json),
@@ -438,9 +455,12 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                        + (["evidence"] if evidence_done else []),
         "exports": exported,
         "notes": notes,
+        "status": status,
+        "problems": problems,
         "versions": _versions(),
     }
     write_text(out / "summary.json", json.dumps(summary, indent=1))
+    od.finish(status)  # earlier runs' files this run did not write are removed; manifest.json
     return summary
 
 
@@ -577,10 +597,13 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     ap.add_argument("--no-export", dest="export", action="store_false", default=True,
                     help="skip the <id>.glb / <id>.bvh / viewer.html exports")
     a = ap.parse_args(argv)
-    if a.threads:
+    threads, capped = check_threads(a.threads)  # 1..cores (above: capped, said on stderr)
+    if capped:
+        print(f"unveil: note: {capped}", file=sys.stderr)
+    if threads:
         from .cli import set_threads
 
-        set_threads(a.threads)
+        set_threads(threads)
     if a.video and a.keypoints:
         raise UnveilError("give either VIDEO or --keypoints, not both")
     if not a.video and not a.keypoints:
@@ -591,12 +614,14 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
             raise UnveilError(f"--{opt.replace('_', '-')} must be >= {1 if opt != 'start' else 0}")
     s = run(video=a.video, keypoints_json=a.keypoints, out_dir=a.out, body_model=a.body_model, focal=a.focal,
             render=a.render, start=a.start, end=a.end, stride=a.stride, max_frames=a.max_frames,
-            redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=False, export=a.export,
-            traj_prior=a.traj_prior, evidence_fit=a.evidence_fit)
+            redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=not os.environ.get("UNVEIL_DEBUG"),
+            export=a.export, traj_prior=a.traj_prior, evidence_fit=a.evidence_fit)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:
         print(f"note: {n}")
     for n in s["exports"]["notes"]:
         print(f"note: export: {n}")
+    if s["status"] == "failed":
+        raise IncompleteRunError(f"run incomplete: {s['problems'][0]} (status 'failed' in {a.out}/summary.json)")
     return 0

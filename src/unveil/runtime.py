@@ -8,7 +8,16 @@ _configured = False
 
 
 def threads() -> int:
-    return int(os.environ.get("UNVEIL_THREADS", "0") or 0) or (os.cpu_count() or 1)
+    """Threads to use: $UNVEIL_THREADS (capped to the CPU count) or all cores."""
+    cores = os.cpu_count() or 1
+    raw = os.environ.get("UNVEIL_THREADS", "0") or "0"
+    try:
+        n = int(raw)
+    except ValueError:
+        from .errors import UnveilError
+
+        raise UnveilError(f"UNVEIL_THREADS / --threads must be a whole number (got {raw!r})") from None
+    return min(n, cores) if n > 0 else cores
 
 
 def init_torch(n: int | None = None):

@@ -18,6 +18,7 @@ class VideoInfo:
     width: int
     height: int
     n_frames: int | None = None  # None when the container does not say
+    rotation: int = 0  # counter-clockwise degrees applied to make frames upright (0/90/180/270)
 
 
 @dataclass

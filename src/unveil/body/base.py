@@ -199,7 +199,8 @@ class BodyModel(torch.nn.Module):
 
 
 @functools.lru_cache(maxsize=8)
-def _load(spec: str, device: str) -> BodyModel:
+def _load(spec: str, device: str, content: str = "") -> BodyModel:
+    # ``content``: the file's hash, so an edited file is loaded again (not served from this cache)
     from .. import runtime
 
     runtime.init_torch()
@@ -231,4 +232,6 @@ def load_body_model(spec: str = "anny", device: str = "cpu") -> BodyModel:
     spec = str(spec)
     if spec not in ("anny", "anny-smpl", "anny-native"):
         spec = str(Path(spec).expanduser().resolve())
-    return _load(spec, str(device))
+    from ..digest import body_model_sha256
+
+    return _load(spec, str(device), body_model_sha256(spec))

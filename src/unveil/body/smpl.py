@@ -30,6 +30,7 @@ Pose correctives are applied when the file has non-zero ``posedirs``.
 
 from __future__ import annotations
 
+import _compat_pickle
 import pickle
 from pathlib import Path
 
@@ -62,11 +63,37 @@ class _Stub:
             self.__dict__["_state"] = state
 
 
+# The only globals a body-model pickle may name (everything else is refused: a pickle that names
+# ``os.system`` or ``builtins.eval`` would run code). numpy's array/scalar/dtype rebuilders, the
+# ``bytes`` encoder of protocol-2 pickles, ``copyreg._reconstructor`` (Python 2 objects; it only
+# calls ``base.__new__`` on classes that themselves passed this check) and a few plain builtins.
+# ``chumpy.*`` and ``scipy.sparse.*`` never import: they become :class:`_Stub` subclasses.
+SAFE_PICKLE_GLOBALS = frozenset({
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+    ("_codecs", "encode"), ("copyreg", "_reconstructor"),
+    ("builtins", "object"), ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"),
+    ("builtins", "bytearray"),
+})
+_STUB_MODULES = ("chumpy", "scipy.sparse")
+
+
 class _ModelUnpickler(pickle.Unpickler):
+    """Unpickler for SMPL-family ``.pkl`` files that refuses every global outside
+    :data:`SAFE_PICKLE_GLOBALS` (raises :class:`UnveilError`)."""
+
     def find_class(self, module, name):
-        if module.startswith("chumpy") or module.startswith("scipy.sparse"):
-            return type(name, (_Stub,), {"_cls_module": module, "_cls_name": name})
-        return super().find_class(module, name)
+        # Python 2 names (``copy_reg``, ``__builtin__``) as the base class would map them
+        module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        if any(module == m or module.startswith(m + ".") for m in _STUB_MODULES):
+            return type(str(name), (_Stub,), {"_cls_module": module, "_cls_name": str(name)})
+        if (module, name) in SAFE_PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise UnveilError(f"refusing to load {module}.{name} from the pickle (only numpy arrays, scipy sparse "
+                          "matrices and chumpy values are allowed; a body-model file never needs it)")
 
 
 def _to_array(obj):
@@ -107,7 +134,10 @@ def read_model_file(path) -> dict:
                         pass
         elif path.suffix == ".pkl":
             with open(path, "rb") as f:
-                raw = _ModelUnpickler(f, encoding="latin1").load()
+                try:
+                    raw = _ModelUnpickler(f, encoding="latin1").load()
+                except UnveilError as e:
+                    raise UnveilError(f"{path}: {e}") from None
             if not isinstance(raw, dict):
                 raise UnveilError(f"{path}: not an SMPL-family pickle (top level is {type(raw).__name__})")
         else:

@@ -375,9 +375,9 @@ def _build(out: Path, man_path: Path, mocap: Path, workers: int | None, log) -> 
 @lru_cache(maxsize=8)
 def _load_arrays(split: str, root: str):
     out = Path(root)
-    joints = np.load(out / f"{split}_joints.npy", mmap_mode="r")
-    face = np.load(out / f"{split}_face.npy", mmap_mode="r")
-    starts = np.load(out / f"{split}_starts.npy")
+    joints = np.load(out / f"{split}_joints.npy", mmap_mode="r", allow_pickle=False)
+    face = np.load(out / f"{split}_face.npy", mmap_mode="r", allow_pickle=False)
+    starts = np.load(out / f"{split}_starts.npy", allow_pickle=False)
     info = json.loads((out / f"{split}_clips.json").read_text())
     return joints, face, starts, info["names"], info["sources"]
 

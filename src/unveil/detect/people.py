@@ -45,6 +45,7 @@ from ..runtime import threads as _threads
 from ..types import Track2D
 from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, _iou
 
+MIN_TRACK_LEN = 5  # frames: shorter tracks are dropped as detector noise (PeopleTracker min_len)
 
 @dataclass
 class _Track:
@@ -250,7 +251,7 @@ class PeopleTracker:
 
     def __init__(self, redetect_every: int = 5, tiles: bool | int = True, tile_every: int = 4,
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
-                 min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = 5, max_people: int = 20, min_track_vis: float = 0.5,
+                 min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = MIN_TRACK_LEN, max_people: int = 20, min_track_vis: float = 0.5,
                  num_threads: int | None = None, workers: int | None = None):
         # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
         # num_threads interpreter threads per call

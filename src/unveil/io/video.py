@@ -1,6 +1,10 @@
 """Video reading and writing with PyAV (FFmpeg): any common container/codec, streamed frame by frame.
 
 - :func:`probe` -> :class:`unveil.types.VideoInfo` (fps, size, frame count when the container says).
+- Rotation metadata (a phone's ``rotate=90/180/270``, stored as the display matrix that PyAV
+  exposes as ``VideoFrame.rotation``, counter-clockwise degrees) is honoured: frames are turned
+  upright before anything sees them, and ``probe`` gives the upright size (width and height swap
+  for 90/270).
 - :func:`iter_frames` yields ``(index, rgb uint8 (H, W, 3))`` for a frame range and stride, decoding
   one frame at a time (never the whole video in memory); ``start`` seeks to the nearest keyframe
   before it and decodes forward.
@@ -18,6 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ..atomic import commit
 from ..errors import UnveilError
 from ..types import VideoInfo
 
@@ -40,11 +45,30 @@ def _open(path: str | os.PathLike):
     return container
 
 
+def quarter_turns(frame) -> int:
+    """Counter-clockwise quarter turns (0-3) that make a decoded frame upright (display matrix)."""
+    rot = getattr(frame, "rotation", 0) or 0
+    return int(round(float(rot) / 90.0)) % 4
+
+
+def upright(rgb: np.ndarray, turns: int) -> np.ndarray:
+    """``rgb`` (H, W, 3) turned ``turns`` quarter turns counter-clockwise (as displayed)."""
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Frame rate, size and (if known) frame count, without decoding the video."""
+    """Frame rate, upright size and (if known) frame count; decodes at most the first frame (for
+    its rotation metadata)."""
     c = _open(path)
     try:
         s = c.streams.video[0]
+        turns = 0
+        try:
+            for frame in c.decode(s):
+                turns = quarter_turns(frame)
+                break
+        except Exception:  # undecodable: iter_frames reports it with the frame range
+            pass
         fps = float(s.average_rate or s.guessed_rate or s.base_rate or 30.0)
         n = int(s.frames) if s.frames else None
         if n is None and s.duration and s.time_base:
@@ -52,7 +76,10 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         w, h = s.codec_context.width, s.codec_context.height
         if not w or not h:
             raise UnveilError(f"video stream without a frame size in {path}")
-        return VideoInfo(path=str(path), fps=fps, width=int(w), height=int(h), n_frames=n or None)
+        if turns % 2:
+            w, h = h, w
+        return VideoInfo(path=str(path), fps=fps, width=int(w), height=int(h), n_frames=n or None,
+                         rotation=90 * turns)
     finally:
         c.close()
 
@@ -99,7 +126,7 @@ def iter_frames(path: str | os.PathLike, start: int = 0, end: int | None = None,
                     break
                 if (i - start) % stride:
                     continue
-                yield i, frame.to_ndarray(format="rgb24")
+                yield i, upright(frame.to_ndarray(format="rgb24"), quarter_turns(frame))
                 yielded += 1
                 if max_frames is not None and yielded >= max_frames:
                     break
@@ -165,7 +192,7 @@ class VideoWriter:
         for pkt in self._s.encode():
             self._c.mux(pkt)
         self._c.close()
-        os.replace(self.tmp, self.path)
+        commit(self.tmp, self.path)  # the usual file mode (not mkstemp's 0600), then rename
 
     def abort(self) -> None:
         if self._c is not None:

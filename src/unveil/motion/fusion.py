@@ -130,7 +130,7 @@ def train(steps: int = 1500, seed: int = 0, out=None, window: int = 32, n_train:
 def load(path=None) -> CrossAttentionFusion:
     from ..paths import WEIGHTS_DIR
 
-    ck = torch.load(path or (WEIGHTS_DIR / "mopo_fusion.pt"), map_location="cpu", weights_only=False)
+    ck = torch.load(path or (WEIGHTS_DIR / "mopo_fusion.pt"), map_location="cpu", weights_only=True)
     m = CrossAttentionFusion()
     m.load_state_dict(ck["state"])
     return m.eval()

@@ -243,7 +243,7 @@ def train(kind: str = "lstm", steps: int = 4000, seed: int = 0, out=None, window
     np.random.seed(seed)
     model = build(kind) if kind == "lstm" else build(kind, window=window)
     if init is not None:  # continue from a checkpoint (fine-tuning stage)
-        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=False)["state"])
+        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True)["state"])
     sampler = windows.WindowSampler("train", window=window, seed=seed)
     val = windows.WindowSampler("val", window=window, seed=seed + 1000).sample(128)
     vx = torch.as_tensor(windows.features(val, use_conf=use_conf))
@@ -266,7 +266,7 @@ def load(kind: str = "lstm", use_conf: bool = True, path=None) -> nn.Module:
     from ..paths import WEIGHTS_DIR
 
     name = f"mopo_lift_{kind}" + ("" if use_conf else "_noconf")
-    ck = torch.load(path or (WEIGHTS_DIR / f"{name}.pt"), map_location="cpu", weights_only=False)
+    ck = torch.load(path or (WEIGHTS_DIR / f"{name}.pt"), map_location="cpu", weights_only=True)
     model = build(ck["kind"]) if ck["kind"] == "lstm" else build(ck["kind"], window=ck["window"])
     model.load_state_dict(ck["state"])
     model.use_conf = ck["use_conf"]

@@ -168,6 +168,6 @@ def load(mode: str = "spatiotemporal", path=None) -> OcclusionDetector:
 
     det = OcclusionDetector(mode=mode)
     if mode != "spatial":
-        ck = torch.load(path or (WEIGHTS_DIR / "mopo_occlusion.pt"), map_location="cpu", weights_only=False)
+        ck = torch.load(path or (WEIGHTS_DIR / "mopo_occlusion.pt"), map_location="cpu", weights_only=True)
         det.load_state_dict(ck["states"][mode])
     return det.eval()

@@ -234,7 +234,7 @@ def load(n_in: int = 16, n_out: int = 8, path=None) -> MotionPredictor:
     from ..paths import WEIGHTS_DIR
 
     ck = torch.load(path or (WEIGHTS_DIR / f"mopo_predict_{n_in}_{n_out}.pt"), map_location="cpu",
-                    weights_only=False)
+                    weights_only=True)
     m = MotionPredictor(ck["n_in"], ck["n_out"], ck["blocks"])
     m.load_state_dict(ck["state"])
     return m.eval()

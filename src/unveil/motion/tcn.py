@@ -171,7 +171,7 @@ def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str
     keys = ("keypoints2d", "joints_rel", "focal", "principal_point")
     path = Path(cache_dir) / f"{split}_{window}_{n}_{seed}_corpus-{corpus_id()}.npz" if cache_dir else None
     if path is not None and path.is_file():
-        z = np.load(path)
+        z = np.load(path, allow_pickle=False)
         return {k: z[k] for k in keys}
     parts = [training_windows(split, window=window, n=min(250, n - i), seed=seed * 1000 + i // 250)
              for i in range(0, n, 250)]
