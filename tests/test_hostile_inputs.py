@@ -133,8 +133,10 @@ def _fake_exports(out_dir, bodies, body_model, fps, **kw):
 def stages(monkeypatch):
     """Stand-in lift / fit / body model / exports (the real ones are tested elsewhere)."""
     import unveil.body
+    import unveil.fit.evidence
     import unveil.io.exports
 
+    monkeypatch.setattr(unveil.fit.evidence, "evidence_tracks", lambda bodies, *a, **k: (bodies, []))
     monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace(lift_tracks=_fake_lift))
     monkeypatch.setitem(sys.modules, "unveil.fit.stage", types.SimpleNamespace(fit_tracks=_fake_fit))
     monkeypatch.setattr(unveil.body, "load_body_model", _fake_load_body_model)
@@ -350,7 +352,7 @@ def test_4_same_content_other_path_hits_the_cache(tmp_path, capsys, stages):
     assert run_cli(capsys, "run", "--keypoints", kp, "-o", out, "--no-render")[0] == 0
     assert run_cli(capsys, "run", "--keypoints", moved, "-o", out, "--no-render")[0] == 0
     assert STAGE_CALLS == {"lift": 1, "fit": 1}
-    assert set(json.loads((out / "summary.json").read_text())["stages_cached"]) == {"lift", "fit"}
+    assert set(json.loads((out / "summary.json").read_text())["stages_cached"]) == {"lift", "fit", "evidence"}
 
 
 def test_4_real_body_model_edit_is_reloaded(tmp_path):
