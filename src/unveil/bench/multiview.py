@@ -28,11 +28,12 @@ Protocol (``shared/design/real-video-findings.md``):
 3D keypoints scored: the track npz's ``keypoints3d_body`` (T,17,3 camera metres, COCO-17 keypoints
 of the fitted body mesh) when present, else the SMPL-24 ``joints_cam`` limb joints. The two
 conventions differ: SMPL joints are joint *centres* inside the body, the triangulated COCO
-keypoints are BlazePose's surface-ish landmarks. Measured on this clip (medians): shoulder width
-0.25-0.30 m (``joints_cam``) vs 0.30-0.34 m (triangulated), shoulder-to-hip-centre 0.40-0.45 vs
-0.45-0.53 m, hip width 0.20-0.22 vs 0.17-0.20 m. Per-frame PA absorbs one common scale, not these
-shape differences, so ``joints_cam`` rows carry some convention error (hips and shoulders) that
-``keypoints3d_body`` removes; MPJPE's mid-hip alignment uses each side's own hip centre.
+keypoints are BlazePose's landmarks. Measured on this clip (medians, ``joints_cam`` vs
+triangulated): the man's shoulder width 0.25-0.29 vs 0.34 m, shoulder-to-hip-centre 0.40-0.44 vs
+0.53 m; hip width 0.20-0.22 vs 0.17-0.20 m (docs/bench/multiview.md). Per-frame PA absorbs one
+common scale, not these shape differences, so ``joints_cam`` rows carry some convention error
+(hips and shoulders) that ``keypoints3d_body`` removes; MPJPE's mid-hip alignment uses each
+side's own hip centre.
 
 Never run this on pose2sim's ``Demo_SinglePerson``: it is the independent acceptance check.
 """
