@@ -661,7 +661,7 @@ def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
     both), and the track agrees with the person in that frame (:func:`frame_agreement` <
     ``max_rel``: a track that jumped to someone else for a while is not scored there).
     Returns the JSON-ready result dict."""
-    rows = {k: {"pa": [], "mpjpe": [], "flip": [], "reproj": [], "cross": [], "per_view": {}}
+    rows = {k: {"pa": [], "mpjpe": [], "flip": [], "reproj": [], "cross": [], "per_view": {}, "per_person": {}}
             for k in ("unveil", "blazepose")}
     world = {"unveil": {}, "blazepose": {}}     # (person, frame) -> {view: (12, 3)}
     sources = set()
@@ -693,7 +693,8 @@ def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
                 e = limb_errors(w, gt)
                 row = rows[name]
                 pv = row["per_view"].setdefault(cam.name, {"pa": [], "mpjpe": [], "flip": []})
-                for dst in (row, pv):
+                pp = row["per_person"].setdefault(p, {"pa": [], "mpjpe": [], "flip": []})
+                for dst in (row, pv, pp):
                     dst["pa"].append(e["pa_mpjpe"])
                     dst["mpjpe"].append(e["mpjpe"])
                     dst["flip"].append(e["max_err"] > FLIP_MM)
@@ -714,11 +715,12 @@ def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
              "cross_view_pa": float(cr.mean()) if cr.size else None,
              "reproj_median_pct": float(np.median(rp)) if rp.size else None,
              "frames_over_300mm": int(fl.sum()), "frames_scored": int(pa.size), "cross_view_pairs": int(cr.size)}
-        s["per_view"] = {v: {"pa_mpjpe": float(np.concatenate(x["pa"]).mean()),
-                             "mpjpe": float(np.concatenate(x["mpjpe"]).mean()),
-                             "frames_over_300mm": int(np.concatenate(x["flip"]).sum()),
-                             "frames_scored": int(np.concatenate(x["pa"]).size)}
-                         for v, x in sorted(row["per_view"].items())}
+        for part in ("per_view", "per_person"):
+            s[part] = {v: {"pa_mpjpe": float(np.concatenate(x["pa"]).mean()),
+                           "mpjpe": float(np.concatenate(x["mpjpe"]).mean()),
+                           "frames_over_300mm": int(np.concatenate(x["flip"]).sum()),
+                           "frames_scored": int(np.concatenate(x["pa"]).size)}
+                       for v, x in sorted(row[part].items())}
         return s
 
     return {"unveil": summary(rows["unveil"]), "blazepose": summary(rows["blazepose"]),
@@ -803,6 +805,11 @@ def print_table(res: dict) -> None:
         f"{v} unveil {s['pa_mpjpe']:.0f}/{s['mpjpe']:.0f} blaze {b['per_view'].get(v, {}).get('pa_mpjpe', float('nan')):.0f}"
         f"/{b['per_view'].get(v, {}).get('mpjpe', float('nan')):.0f} ({s['frames_scored']})"
         for v, s in u["per_view"].items()))
+    print("per person (PA-MPJPE / MPJPE mm, frames): " + "; ".join(
+        f"person {p} unveil {s['pa_mpjpe']:.0f}/{s['mpjpe']:.0f} blaze "
+        f"{b['per_person'].get(p, {}).get('pa_mpjpe', float('nan')):.0f}"
+        f"/{b['per_person'].get(p, {}).get('mpjpe', float('nan')):.0f} ({s['frames_scored']})"
+        for p, s in u["per_person"].items()))
     t = res["triangulation"]
     print(f"triangulation (floor of the check): residual median {_fmt(t['residual_px_median'], '.2f')} px "
           f"(~{_fmt(t['residual_mm_median'], '.1f')} mm at the person; bootstrap PA-MPJPE floor "
