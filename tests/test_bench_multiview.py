@@ -237,6 +237,11 @@ def stick_person(centre, T, rng, scale=1.0):
     return base[None] + np.asarray(centre) + sway
 
 
+def two_people(T, rng):
+    """Two stick people side by side (the second smaller), (T, 17, 3) each."""
+    return stick_person([-0.5, 0.2, 0], T, rng), stick_person([0.5, -0.2, 0], T, rng, scale=0.9)
+
+
 def make_track(cam, X, frames, rng, sigma=1.0):
     uv = cv_project(cam, X[frames]) + rng.normal(0, sigma, (len(frames), 17, 2))
     return {"frames": np.asarray(frames), "uv": mv.undistort(cam, uv), "conf": np.full((len(frames), 17), 0.9),
@@ -247,8 +252,7 @@ def test_match_tracks_groups_people_and_ignores_a_single_view_bystander():
     cams = rig()
     rng = np.random.default_rng(5)
     T = 30
-    A = stick_person([-0.5, 0.2, 0], T, rng)
-    B = stick_person([0.5, -0.2, 0], T, rng, scale=0.9)
+    A, B = two_people(T, rng)
     C = stick_person([0.0, 2.6, 0], T, rng)                 # bystander
     views = []
     for v, c in enumerate(cams):
@@ -305,8 +309,7 @@ def test_score_end_to_end_on_perfect_outputs_and_a_whole_body_flip():
     cams = rig()
     rng = np.random.default_rng(6)
     T = 20
-    A = stick_person([-0.5, 0.2, 0], T, rng)
-    B = stick_person([0.5, -0.2, 0], T, rng, scale=0.9)
+    A, B = two_people(T, rng)
     views = [{1: with_outputs(c, A, make_track(c, A, np.arange(T), rng, 0.5)),
               2: with_outputs(c, B, make_track(c, B, np.arange(T), rng, 0.5))} for c in cams]
     people = [[(v, 1) for v in range(4)], [(v, 2) for v in range(4)]]
