@@ -175,8 +175,15 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         render: bool = True, start: int = 0, end: int | None = None, stride: int = 1,
         max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
         progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
-        export: bool = True, traj_prior: bool = True) -> dict:
-    """Run the pipeline; returns the summary dict (also written to OUT/summary.json)."""
+        export: bool = True, traj_prior: bool = True, save_vertices: bool = False, overlay: str = "mesh",
+        rig_names: str = "smpl", min_frames: int = 1, min_confidence: float = 0.0) -> dict:
+    """Run the pipeline; returns the summary dict (also written to OUT/summary.json).
+
+    ``save_vertices``: add the posed mesh to each npz; ``overlay``: what ``overlay.mp4`` draws
+    (``mesh`` | ``2d`` | ``both``); ``rig_names``: joint names in the GLB files (``smpl`` | ``mixamo``
+    | ``vrm``); ``min_frames`` / ``min_confidence``: tracks shorter than this many frames, or with a
+    lower mean keypoint confidence, are dropped after the 2D stage (listed in summary.json). The
+    Python API with typed results is :func:`unveil.api.run`."""
     if (video is None) == (keypoints_json is None):
         raise UnveilError("give exactly one input: a VIDEO or --keypoints KP.json")
     out = Path(out_dir)
@@ -353,7 +360,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
 
     # ---------------------------------------------------------------------------------- write
     t0, c0 = time.perf_counter(), time.process_time()
-    track_files = _write_tracks(out, tracks2d, tracks3d, bodies, camera, notes)
+    track_files = _write_tracks(out, tracks2d, tracks3d, bodies, camera, notes, body_model, save_vertices)
     from .io.keypoints_json import dump
 
     dump(out / "keypoints.json", tracks2d, fps, width, height, camera.focal)
@@ -415,7 +422,11 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
 run = functools.wraps(_run)(run)  # run(...) shows _run's signature and docstring
 
 
-def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: list) -> dict:
+def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: list, body_model="anny",
+                  save_vertices: bool = False) -> dict:
+    """Write ``OUT/tracks/<id>.npz`` per 2D track (fields and frames: ``docs/outputs.md``); returns
+    ``{id: relative file name}``. ``save_vertices`` adds the posed mesh ``vertices`` (T, V, 3, camera
+    frame) and ``faces`` (F, 3) (loads ``body_model``)."""
     by3 = {t.id: t for t in tracks3d or []}
     byb = {b.id: b for b in bodies or []}
     world_rt = None
@@ -442,6 +453,7 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
             except Exception as e:
                 notes.append(f"world frame failed ({type(e).__name__}: {e})")
     files = {}
+    mesh_model = None
     for t2 in tracks2d:
         a = {"frames": np.asarray(t2.frames, np.int64), "keypoints2d": np.asarray(t2.keypoints, np.float32),
              "layout": np.array(t2.layout), "focal": np.float32(camera.focal),
@@ -467,10 +479,37 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
                 a["joints_world"] = b.joints_world
         elif t2.id in cam_joints:
             a["joints_cam"] = cam_joints[t2.id]
+        rt = None  # this track's camera -> world transform
         if "joints_cam" in a and "joints_world" not in a and world_rt is not None:
             from .trajectory.world import to_world
 
             a["joints_world"] = to_world(a["joints_cam"], *world_rt)
+            rt = world_rt
+        elif b is not None and b.joints_world is not None:
+            from .io.exports import camera_to_world
+
+            rt = camera_to_world(b)  # the rigid map between the fit's own joints_cam / joints_world
+        if rt is not None:
+            a["cam_to_world_R"] = np.asarray(rt[0], np.float32)
+            a["cam_to_world_t"] = np.asarray(rt[1], np.float32)
+            if b is not None:
+                from .io.body_arrays import world_pose
+
+                a["global_orient_world"], a["transl_world"] = world_pose(b.global_orient, b.transl, *rt)
+        if b is not None and save_vertices:
+            try:
+                from .io.body_arrays import pose_body
+
+                if mesh_model is None:
+                    from .body import load_body_model
+
+                    mesh_model = load_body_model(body_model)
+                mesh = pose_body(mesh_model, b.global_orient, b.body_pose, b.shape, b.transl)
+                a["vertices"], a["faces"] = mesh["vertices"], mesh["faces"]
+            except UnveilError:
+                raise
+            except Exception as e:
+                notes.append(f"vertices not saved for track {t2.id} ({type(e).__name__}: {e})")
         name = f"tracks/{t2.id}.npz"
         save_npz(out / name, **a)
         files[t2.id] = name
