@@ -75,3 +75,25 @@ def walkers_run(tmp_path_factory):
     out = d / "out"
     summary = pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, save_vertices=True)
     return {"out": out, "summary": summary, "keypoints": kp}
+
+
+@pytest.fixture(scope="session")
+def walker_video(tmp_path_factory):
+    """A short rendered video (24 frames, 320x400, 30 fps) of the packaged demo walk, through
+    :func:`unveil.data.synthvideo.render_sequence`; skips without the body model or the detector models
+    (a video run needs them)."""
+    from unveil.body import load_body_model
+    from unveil.data import synthvideo as sv
+    from unveil.demo import load_motion
+    from unveil.detect.assets import MODELS, model_status
+
+    if any(model_status(n) != "ok" for n in MODELS):
+        pytest.skip("detector models not fetched (`unveil models fetch`)")
+    try:
+        body = load_body_model("anny")
+    except Exception as e:
+        pytest.skip(f"body model 'anny' unavailable ({type(e).__name__}: {e}): run `unveil models build`")
+    j = load_motion()["joints"][:24]
+    d = tmp_path_factory.mktemp("walker_video")
+    r = sv.render_sequence(j, "api_probe", "none", 0, d, 320, 400, body_model=body, workers=1)
+    return r["video"]
