@@ -375,7 +375,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
             _pin_torch_threads()
             from .io.exports import write_exports
 
-            exported = write_exports(out, bodies, body_model, fps, verbose=not quiet)
+            exported = write_exports(out, bodies, body_model, fps, verbose=not quiet, rig=rig_names,
+                                     frame_rate=fps * (stride if video is not None else 1))
         except Exception as e:
             exported["notes"].append(f"export failed ({type(e).__name__}: {e})")
         seconds["export"] = time.perf_counter() - t0
@@ -485,6 +486,8 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
 
             a["joints_world"] = to_world(a["joints_cam"], *world_rt)
             rt = world_rt
+            if b is not None:
+                b.joints_world = a["joints_world"]  # the exports use the shared world frame
         elif b is not None and b.joints_world is not None:
             from .io.exports import camera_to_world
 
