@@ -60,7 +60,7 @@ def test_run_writes_contract_and_resumes(tmp_path, stand_ins):
     kp = tmp_path / "kp.json"
     _kp_file(kp)
     out = tmp_path / "out"
-    s = pipeline.run(keypoints_json=kp, out_dir=out, render=True, progress=False)
+    s = pipeline.run(keypoints_json=kp, out_dir=out, render=True, progress=False, overlay="2d")  # stand-in body: no mesh
     assert s["stages_done"] == ["keypoints", "lift", "fit"] and s["notes"] == []
     assert [(t["id"], t["first_frame"], t["last_frame"]) for t in s["tracks"]] == [(0, 0, 11), (1, 4, 11)]
     assert s["frames"] == 12 and s["camera"]["focal"] > 0 and "keypoints" in s["seconds"]

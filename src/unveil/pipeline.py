@@ -32,6 +32,7 @@ import numpy as np
 from . import __version__
 from .atomic import save_npz, write_text
 from .errors import UnveilError
+from .io.track_filter import MIN_CONFIDENCE, MIN_FRAMES, filter_tracks
 from .skeleton import default_focal, to_coco17
 from .types import BodyTrack, Camera, Track2D, Track3D
 
@@ -176,13 +177,14 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
         progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
         export: bool = True, traj_prior: bool = True, save_vertices: bool = False, overlay: str = "mesh",
-        rig_names: str = "smpl", min_frames: int = 1, min_confidence: float = 0.0) -> dict:
+        rig_names: str = "smpl", min_frames: int | None = None, min_confidence: float | None = None) -> dict:
     """Run the pipeline; returns the summary dict (also written to OUT/summary.json).
 
     ``save_vertices``: add the posed mesh to each npz; ``overlay``: what ``overlay.mp4`` draws
     (``mesh`` | ``2d`` | ``both``); ``rig_names``: joint names in the GLB files (``smpl`` | ``mixamo``
     | ``vrm``); ``min_frames`` / ``min_confidence``: tracks shorter than this many frames, or with a
-    lower mean keypoint confidence, are dropped after the 2D stage (listed in summary.json). The
+    lower mean keypoint confidence, are dropped after the 2D stage (listed in summary.json; None:
+    :mod:`unveil.io.track_filter`'s defaults for video, keep all for ``keypoints_json``). The
     Python API with typed results is :func:`unveil.api.run`."""
     if (video is None) == (keypoints_json is None):
         raise UnveilError("give exactly one input: a VIDEO or --keypoints KP.json")
@@ -265,12 +267,14 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         stats = {}
     seconds["keypoints"] = time.perf_counter() - t0
     cpu_seconds["keypoints"] = time.process_time() - c0
+    tracks2d, dropped = filter_tracks(tracks2d, min_frames, min_confidence, detected=video is not None)
     camera = Camera(focal=float(focal or default_focal(width, height)), cx=width / 2.0, cy=height / 2.0,
                     width=int(width), height=int(height))
 
     # ---------------------------------------------------------------------------- lift (MoPO)
     tracks3d: list[Track3D] | None = None
     lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal,
+                "tracks": [int(t.id) for t in tracks2d],
                 "code": _source_hash("motion/*.py", "weights/mopo_*.pt", "weights/perframe.pt")}
     if lift and tracks2d:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -385,8 +389,9 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     if render:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            _render_overlay(out / "overlay.mp4", video, tracks2d, fps, width, height, start, end, stride,
-                            max_frames, frame_indices)
+            res = _render_overlay(out / "overlay.mp4", video, tracks2d, fps, width, height, start, end, stride,
+                                  max_frames, frame_indices, camera, overlay, bodies, tracks3d, body_model)
+            notes += [f"overlay: {n}" for n in res["notes"]]
         except UnveilError as e:
             notes.append(f"overlay not written: {e}")
         seconds["render"] = time.perf_counter() - t0
@@ -406,6 +411,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                     "frames": int(len(t.frames)), "layout": t.layout,
                     "mean_confidence": float(np.mean(t.keypoints[..., 2])), "file": track_files.get(t.id)}
                    for t in tracks2d],
+        "dropped_tracks": dropped,
         "people_per_frame": {"mean": float(np.mean(ppf)), "max": int(np.max(ppf))} if ppf else None,
         "seconds": {k: round(v, 4) for k, v in seconds.items()},
         "cpu_seconds": {k: round(v, 4) for k, v in cpu_seconds.items()},
@@ -519,32 +525,20 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
     return files
 
 
-def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end, stride, max_frames, frame_indices):
-    from .io.overlay import draw_person
-    from .io.video import VideoWriter, iter_frames
+def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end, stride, max_frames, frame_indices,
+                    camera: Camera, mode: str = "mesh", bodies=None, tracks3d=None, body_model="anny") -> dict:
+    """``overlay.mp4`` over the video's frames (or a grey canvas for --keypoints input):
+    :func:`unveil.io.overlay.write_run_overlay`."""
+    from .io.overlay import write_run_overlay
+    from .io.video import iter_frames
 
-    per_frame: dict[int, list] = {}
-    for t in tracks2d:
-        held = (t.extras or {}).get("held")
-        for j, f in enumerate(t.frames.tolist()):
-            if held is not None and not held[j]:
-                continue  # bridged occlusion: nothing was seen there
-            per_frame.setdefault(f, []).append((t.id, t.keypoints[j], None if t.boxes is None else t.boxes[j], t.layout))
     if video is not None:
         frames = iter_frames(video, start=start, end=end, stride=stride, max_frames=max_frames)
     else:
         blank = np.full((int(height), int(width), 3), 40, np.uint8)
         frames = ((f, blank.copy()) for f in frame_indices)
-    import cv2
-
-    scale = min(1.0, 1280.0 / max(width, height))  # keep the overlay cheap to encode for 4K/portrait video
-    with VideoWriter(path, fps) as w:
-        for i, img in frames:
-            for tid, kp, box, layout in per_frame.get(i, []):
-                draw_person(img, kp, layout, tid=tid, box=box)
-            if scale < 1.0:
-                img = cv2.resize(img, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-            w.write(img)
+    return write_run_overlay(path, frames, tracks2d, camera, fps, mode=mode, bodies=bodies, tracks3d=tracks3d,
+                             body_model=body_model)
 
 
 def _versions() -> dict:
@@ -580,7 +574,17 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     ap.add_argument("--no-traj-prior", dest="traj_prior", action="store_false", default=True,
                     help="keep the camera-space reprojection root (skip the RopeTP trajectory prior)")
     ap.add_argument("--no-export", dest="export", action="store_false", default=True,
-                    help="skip the <id>.glb / <id>.bvh / viewer.html exports")
+                    help="skip the <id>.glb / scene.glb / <id>.bvh / <id>.trc / viewer.html exports")
+    ap.add_argument("--overlay", choices=("mesh", "2d", "both"), default="mesh",
+                    help="overlay.mp4 draws the recovered mesh (default), the 2D keypoints, or both")
+    ap.add_argument("--save-vertices", action="store_true",
+                    help="add the posed mesh (vertices, faces) to each tracks/<id>.npz (large: T x V x 3 floats)")
+    ap.add_argument("--rig-names", choices=("smpl", "mixamo", "vrm"), default="smpl",
+                    help="joint names in the GLB files (mixamo / vrm: humanoid names retargeting tools map)")
+    ap.add_argument("--min-frames", type=int, default=MIN_FRAMES,
+                    help=f"drop tracks with fewer frames (default {MIN_FRAMES})")
+    ap.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
+                    help=f"drop tracks whose mean 2D keypoint confidence is lower (default {MIN_CONFIDENCE})")
     a = ap.parse_args(argv)
     if a.threads:
         from .cli import set_threads
@@ -597,7 +601,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     s = run(video=a.video, keypoints_json=a.keypoints, out_dir=a.out, body_model=a.body_model, focal=a.focal,
             render=a.render, start=a.start, end=a.end, stride=a.stride, max_frames=a.max_frames,
             redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=False, export=a.export,
-                traj_prior=a.traj_prior)
+            traj_prior=a.traj_prior, save_vertices=a.save_vertices, overlay=a.overlay, rig_names=a.rig_names,
+            min_frames=a.min_frames, min_confidence=a.min_confidence)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:
