@@ -97,15 +97,17 @@ def draw_frame(frame: np.ndarray, camera, people: list[dict], alpha: float = 0.5
         uv = project_points(p["joints_cam"], camera)
         occ = p.get("occluded24")
         col = tuple(int(255 * c) for c in colour(p))
+        small = np.ptp(uv[:, 1]) < 200  # people under ~200 px: thin lines, so the mesh stays visible
+        lw, dot, ring = (1, 2, 4) if small else (2, 3, 5)
         for a, b in SMPL24_BONES:
-            cv2.line(img, tuple(np.round(uv[a]).astype(int)), tuple(np.round(uv[b]).astype(int)), col, 2,
+            cv2.line(img, tuple(np.round(uv[a]).astype(int)), tuple(np.round(uv[b]).astype(int)), col, lw,
                      cv2.LINE_AA)
         for j in range(len(uv)):
             c = tuple(np.round(uv[j]).astype(int))
             if occ is not None and occ[j]:
-                cv2.circle(img, c, 5, (255, 40, 40), 2, cv2.LINE_AA)
+                cv2.circle(img, c, ring, (255, 40, 40), 2, cv2.LINE_AA)
             else:
-                cv2.circle(img, c, 3, col, -1, cv2.LINE_AA)
+                cv2.circle(img, c, dot, col, -1, cv2.LINE_AA)
         if p.get("label"):
             head = uv[SMPL24_INDEX["head"]]
             put_text(img, str(p["label"]), int(round(head[1])) - 14, x=int(round(head[0])) - 6, color=col)
