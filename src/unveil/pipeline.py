@@ -112,7 +112,7 @@ class _Progress:
     def __init__(self, total: int | None, desc: str, enabled: bool):
         self.bar = None
         if enabled:
-            from tqdm import tqdm
+            from tqdm.auto import tqdm  # a notebook widget under Jupyter (the Python API), text elsewhere
 
             self.bar = tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, leave=False)
 
@@ -390,7 +390,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             res = _render_overlay(out / "overlay.mp4", video, tracks2d, fps, width, height, start, end, stride,
-                                  max_frames, frame_indices, camera, overlay, bodies, tracks3d, body_model)
+                                  max_frames, frame_indices, camera, overlay, bodies, tracks3d, body_model,
+                                  progress=progress, n_frames=n_frames)
             notes += [f"overlay: {n}" for n in res["notes"]]
         except UnveilError as e:
             notes.append(f"overlay not written: {e}")
@@ -526,7 +527,8 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
 
 
 def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end, stride, max_frames, frame_indices,
-                    camera: Camera, mode: str = "mesh", bodies=None, tracks3d=None, body_model="anny") -> dict:
+                    camera: Camera, mode: str = "mesh", bodies=None, tracks3d=None, body_model="anny",
+                    progress: bool = False, n_frames: int | None = None) -> dict:
     """``overlay.mp4`` over the video's frames (or a grey canvas for --keypoints input):
     :func:`unveil.io.overlay.write_run_overlay`."""
     from .io.overlay import write_run_overlay
@@ -537,8 +539,12 @@ def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end,
     else:
         blank = np.full((int(height), int(width), 3), 40, np.uint8)
         frames = ((f, blank.copy()) for f in frame_indices)
-    return write_run_overlay(path, frames, tracks2d, camera, fps, mode=mode, bodies=bodies, tracks3d=tracks3d,
-                             body_model=body_model)
+    bar = _Progress(n_frames or None, f"overlay ({mode})", progress)
+    try:
+        return write_run_overlay(path, frames, tracks2d, camera, fps, mode=mode, bodies=bodies, tracks3d=tracks3d,
+                                 body_model=body_model, on_frame=bar)
+    finally:
+        bar.close()
 
 
 def _versions() -> dict:

@@ -157,7 +157,7 @@ def occluded24(occluded: np.ndarray, layout: str) -> np.ndarray:
 
 
 def write_run_overlay(path, frames, tracks2d, camera, fps: float, mode: str = "mesh", bodies=None,
-                      tracks3d=None, body_model=None, max_side: int = 1280) -> dict:
+                      tracks3d=None, body_model=None, max_side: int = 1280, on_frame=None) -> dict:
     """Write ``overlay.mp4`` of `unveil run`.
 
     Args:
@@ -170,6 +170,7 @@ def write_run_overlay(path, frames, tracks2d, camera, fps: float, mode: str = "m
             their :class:`unveil.types.Track3D` (occlusion flags); body_model: a loaded body model or
             spec (None or unloadable: the skeleton is drawn without the mesh).
         max_side: frames larger than this are scaled down before encoding.
+        on_frame: called with the frame index after each frame (progress bars).
 
     Returns:
         ``{"mode": mode, "mesh": bool (a mesh was drawn), "notes": [...]}``.
@@ -235,4 +236,6 @@ def write_run_overlay(path, frames, tracks2d, camera, fps: float, mode: str = "m
             if scale < 1.0:
                 img = cv2.resize(img, (round(wd * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
             w.write(img)
+            if on_frame is not None:
+                on_frame(i)
     return {"mode": mode, "mesh": drew_mesh, "notes": notes}
