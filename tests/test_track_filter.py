@@ -4,8 +4,11 @@ in summary.json; imported keypoints are kept unless the options are given."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from unveil import pipeline
+from unveil.cli import main
+from unveil.errors import UnveilError
 from unveil.io.keypoints_json import dump
 from unveil.io.track_filter import MIN_CONFIDENCE, MIN_FRAMES, filter_tracks, seen_confidence
 from unveil.types import Track2D
@@ -42,3 +45,16 @@ def test_pipeline_drops_and_reports(tmp_path):
     s = pipeline.run(keypoints_json=tmp_path / "kp.json", out_dir=tmp_path / "o2", render=False, lift=False,
                      progress=False)
     assert len(s["tracks"]) == 2 and s["dropped_tracks"] == []
+
+
+def test_bad_options_fail_before_any_work(tmp_path, capsys):
+    tr = [_track(0, 12, 0.9)]
+    dump(tmp_path / "kp.json", tr, fps=30, width=640, height=480)
+    for kw in ({"overlay": "3d"}, {"rig_names": "ue5"}):
+        with pytest.raises(UnveilError, match="unknown"):
+            pipeline.run(keypoints_json=tmp_path / "kp.json", out_dir=tmp_path / "o", progress=False, **kw)
+    assert not (tmp_path / "o").exists()
+    for args in (["--min-frames", "0"], ["--min-confidence", "1.5"]):
+        assert main(["run", "--keypoints", str(tmp_path / "kp.json"), "-o", str(tmp_path / "o2"), *args]) != 0
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("unveil: error:") and len(err.splitlines()) == 1

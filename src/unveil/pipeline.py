@@ -188,6 +188,9 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     Python API with typed results is :func:`unveil.api.run`."""
     if (video is None) == (keypoints_json is None):
         raise UnveilError("give exactly one input: a VIDEO or --keypoints KP.json")
+    from .io.overlay import check_output_options
+
+    check_output_options(overlay, rig_names)  # before any work: a typo fails at once
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UnveilError(f"output path exists and is not a folder: {out}")
@@ -587,10 +590,11 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
                     help="add the posed mesh (vertices, faces) to each tracks/<id>.npz (large: T x V x 3 floats)")
     ap.add_argument("--rig-names", choices=("smpl", "mixamo", "vrm"), default="smpl",
                     help="joint names in the GLB files (mixamo / vrm: humanoid names retargeting tools map)")
-    ap.add_argument("--min-frames", type=int, default=MIN_FRAMES,
-                    help=f"drop tracks with fewer frames (default {MIN_FRAMES})")
-    ap.add_argument("--min-confidence", type=float, default=MIN_CONFIDENCE,
-                    help=f"drop tracks whose mean 2D keypoint confidence is lower (default {MIN_CONFIDENCE})")
+    ap.add_argument("--min-frames", type=int, default=None,
+                    help=f"drop tracks with fewer frames (default {MIN_FRAMES} for video; --keypoints: keep all)")
+    ap.add_argument("--min-confidence", type=float, default=None,
+                    help=f"drop tracks whose mean 2D keypoint confidence on the frames they were seen is lower "
+                         f"(default {MIN_CONFIDENCE} for video; --keypoints: keep all)")
     a = ap.parse_args(argv)
     if a.threads:
         from .cli import set_threads
@@ -600,6 +604,10 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
         raise UnveilError("give either VIDEO or --keypoints, not both")
     if not a.video and not a.keypoints:
         raise UnveilError("no input: give a VIDEO or --keypoints KP.json")
+    if a.min_frames is not None and a.min_frames < 1:
+        raise UnveilError("--min-frames must be >= 1")
+    if a.min_confidence is not None and not 0.0 <= a.min_confidence <= 1.0:
+        raise UnveilError("--min-confidence must be in [0, 1]")
     for opt in ("start", "stride", "max_frames", "redetect"):
         v = getattr(a, opt)
         if v is not None and v < (1 if opt != "start" else 0):

@@ -56,6 +56,18 @@ def draw_person(img: np.ndarray, keypoints: np.ndarray, layout: str = "blazepose
     return img
 
 
+def check_output_options(overlay: str = "mesh", rig_names: str = "smpl") -> None:
+    """Raise :class:`unveil.errors.UnveilError` (one line) for an unknown ``--overlay`` mode or
+    ``--rig-names`` set."""
+    from ..errors import UnveilError
+    from .rig_names import RIG_NAMES
+
+    if overlay not in OVERLAY_MODES:
+        raise UnveilError(f"unknown overlay {overlay!r} (one of: {', '.join(OVERLAY_MODES)})")
+    if rig_names not in RIG_NAMES:
+        raise UnveilError(f"unknown rig names {rig_names!r} (one of: {', '.join(RIG_NAMES)})")
+
+
 # ------------------------------------------------------------------------------------ mesh overlay
 def project_points(p_cam: np.ndarray, camera) -> np.ndarray:
     """(..., 3) camera-frame points -> (..., 2) pixels (pinhole, ``camera.focal``/``cx``/``cy``)."""
