@@ -26,3 +26,74 @@ def mocap_dir(shared_dir):
     if not p.is_dir():
         pytest.skip(f"no mocap data under {p}")
     return p
+
+
+def _two_walkers_keypoints(path, T: int = 60, late: int = 20):
+    """Write a keypoints JSON (COCO-17, 1280x720, focal 1000, 30 fps) of the packaged demo walk
+    (:func:`unveil.demo.load_motion`) seen by a static camera: person 0 on frames 0..T-1, person 1 (the
+    same walk 1.5 m to the side) on frames ``late``..T-1. Returns the path."""
+    import numpy as np
+
+    from unveil.demo import load_motion
+    from unveil.io.keypoints_json import dump
+    from unveil.skeleton import project
+    from unveil.types import Track2D
+
+    m = load_motion()
+    j, face = np.asarray(m["joints"], np.float64)[:T], np.asarray(m["face"], np.float64)[:T]
+    body = [16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8]  # SMPL-24 joints of COCO-17 keypoints 5..16
+    coco = np.concatenate([face, j[:, body]], 1)  # (T, 17, 3) world, Y up
+    centre = j[:, 0].mean(0)
+    cam_c = centre + np.array([0.5, 0.3, 7.0])
+    f = centre - cam_c
+    f /= np.linalg.norm(f)
+    r = np.cross(f, [0.0, 1.0, 0.0])
+    r /= np.linalg.norm(r)
+    R = np.stack([r, np.cross(f, r), f])  # world -> OpenCV camera
+    tracks = []
+    for tid, (shift, frames) in enumerate((([0, 0, 0], np.arange(T)), ([1.5, 0, 0], np.arange(late, T)))):
+        uv = project((coco[frames] + shift - cam_c) @ R.T, 1000.0, (640.0, 360.0))
+        kp = np.concatenate([uv, np.full((*uv.shape[:2], 1), 0.95)], -1).astype(np.float32)
+        tracks.append(Track2D(id=tid, frames=frames, keypoints=kp, layout="coco17"))
+    dump(path, tracks, fps=30.0, width=1280, height=720, focal=1000.0)
+    return path
+
+
+@pytest.fixture(scope="session")
+def walkers_run(tmp_path_factory):
+    """A full `unveil run --keypoints` (real lift, fit, trajectory, exports; no overlay) on
+    :func:`_two_walkers_keypoints`, with ``save_vertices``; skips where the body model is not built."""
+    from unveil import pipeline
+    from unveil.body import load_body_model
+
+    try:
+        load_body_model("anny")
+    except Exception as e:
+        pytest.skip(f"body model 'anny' unavailable ({type(e).__name__}: {e}): run `unveil models build`")
+    d = tmp_path_factory.mktemp("walkers")
+    kp = _two_walkers_keypoints(d / "kp.json")
+    out = d / "out"
+    summary = pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, save_vertices=True)
+    return {"out": out, "summary": summary, "keypoints": kp}
+
+
+@pytest.fixture(scope="session")
+def walker_video(tmp_path_factory):
+    """A short rendered video (24 frames, 320x400, 30 fps) of the packaged demo walk, through
+    :func:`unveil.data.synthvideo.render_sequence`; skips without the body model or the detector models
+    (a video run needs them)."""
+    from unveil.body import load_body_model
+    from unveil.data import synthvideo as sv
+    from unveil.demo import load_motion
+    from unveil.detect.assets import MODELS, model_status
+
+    if any(model_status(n) != "ok" for n in MODELS):
+        pytest.skip("detector models not fetched (`unveil models fetch`)")
+    try:
+        body = load_body_model("anny")
+    except Exception as e:
+        pytest.skip(f"body model 'anny' unavailable ({type(e).__name__}: {e}): run `unveil models build`")
+    j = load_motion()["joints"][:24]
+    d = tmp_path_factory.mktemp("walker_video")
+    r = sv.render_sequence(j, "api_probe", "none", 0, d, 320, 400, body_model=body, workers=1)
+    return r["video"]

@@ -255,13 +255,15 @@ def test_write_exports_files_and_failures(tmp_path):
     t2, _ = make_track(model, T=4, seed=7, world=False)
     t2.id = 5
     res = write_exports(tmp_path, [t1, t2], model, fps=30.0)
-    assert sorted(res["files"]) == ["3.bvh", "3.glb", "5.bvh", "5.glb", "viewer.html"] and res["notes"] == []
+    assert sorted(res["files"]) == ["3.bvh", "3.glb", "3.trc", "5.bvh", "5.glb", "5.trc", "scene.glb",
+                                    "viewer.html"] and res["notes"] == []
     for f in res["files"]:
         assert (tmp_path / f).stat().st_size > 0
     bad = BodyTrack(id=9, frames=np.arange(2), global_orient=np.zeros((2, 3)), body_pose=np.zeros((2, 5, 3)),
                     transl=np.zeros((2, 3)), shape=np.zeros(10), joints_cam=np.zeros((2, 24, 3)))
-    res = write_exports(tmp_path / "b", [bad], model, fps=30.0, viewer=False)
-    assert res["files"] == [] and len(res["notes"]) == 2 and "9.glb not written" in res["notes"][0]
+    res = write_exports(tmp_path / "b", [bad], model, fps=30.0, viewer=False, trc=False)
+    assert res["files"] == [] and len(res["notes"]) == 3 and "9.glb not written" in res["notes"][0]
+    assert "scene.glb not written" in res["notes"][2]
     assert not list((tmp_path / "b").glob(".*"))  # no temporary files left behind
 
 

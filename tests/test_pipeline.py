@@ -60,8 +60,10 @@ def test_run_writes_contract_and_resumes(tmp_path, stand_ins):
     kp = tmp_path / "kp.json"
     _kp_file(kp)
     out = tmp_path / "out"
-    s = pipeline.run(keypoints_json=kp, out_dir=out, render=True, progress=False, evidence_fit=False)
-    assert s["stages_done"] == ["keypoints", "lift", "fit"] and [n for n in s["notes"] if "--no-evidence-fit" not in n] == []
+    s = pipeline.run(keypoints_json=kp, out_dir=out, render=True, progress=False, overlay="2d",  # stand-in body: no mesh
+                     evidence_fit=False)
+    assert s["stages_done"] == ["keypoints", "lift", "fit"]
+    assert [n for n in s["notes"] if "--no-evidence-fit" not in n] == []
     assert [(t["id"], t["first_frame"], t["last_frame"]) for t in s["tracks"]] == [(0, 0, 11), (1, 4, 11)]
     assert s["frames"] == 12 and s["camera"]["focal"] > 0 and "keypoints" in s["seconds"]
     z = np.load(out / "tracks" / "1.npz")

@@ -42,6 +42,7 @@ from . import __version__, outdir
 from .atomic import record, save_npz, write_text
 from .digest import body_model_sha256, detector_sha256, file_sha256
 from .errors import UnveilError
+from .io.track_filter import MIN_CONFIDENCE, MIN_FRAMES, filter_tracks
 from .skeleton import default_focal, to_coco17
 from .types import BodyTrack, Camera, Track2D, Track3D
 from .validate import IncompleteRunError, check_run, check_threads, explain_tracks, outcome
@@ -125,7 +126,7 @@ class _Progress:
     def __init__(self, total: int | None, desc: str, enabled: bool):
         self.bar = None
         if enabled:
-            from tqdm import tqdm
+            from tqdm.auto import tqdm  # a notebook widget under Jupyter (the Python API), text elsewhere
 
             self.bar = tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, leave=False)
 
@@ -195,8 +196,21 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         render: bool = True, start: int = 0, end: int | None = None, stride: int = 1,
         max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
         progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
-        export: bool = True, traj_prior: bool = True, evidence_fit: bool = True) -> dict:
-    """Run the pipeline; returns the summary dict (also written to OUT/summary.json)."""
+        export: bool = True, traj_prior: bool = True, evidence_fit: bool = True, save_vertices: bool = False,
+        overlay: str = "mesh", rig_names: str = "smpl", min_frames: int | None = None,
+        min_confidence: float | None = None) -> dict:
+    """Run the pipeline; returns the summary dict (also written to OUT/summary.json).
+
+    ``evidence_fit``: pull the body onto the visible 2D keypoints (:mod:`unveil.fit.evidence`);
+    ``save_vertices``: add the posed mesh to each npz; ``overlay``: what ``overlay.mp4`` draws
+    (``mesh`` | ``2d`` | ``both``); ``rig_names``: joint names in the GLB files (``smpl`` | ``mixamo``
+    | ``vrm``); ``min_frames`` / ``min_confidence``: tracks shorter than this many frames, or with a
+    lower mean keypoint confidence, are dropped after the 2D stage (listed in summary.json; None:
+    :mod:`unveil.io.track_filter`'s defaults for video, keep all for ``keypoints_json``). The
+    Python API with typed results is :func:`unveil.api.run`."""
+    from .io.overlay import check_output_options
+
+    check_output_options(overlay, rig_names)  # before any work: a typo fails at once
     # check every option and input before OUT is created: bad input leaves nothing behind
     kf = check_run(video, keypoints_json, out_dir, body_model, focal, start, end, stride, max_frames,
                    redetect_every, need_body=lift and fit).keypoints
@@ -266,6 +280,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         stats = {}
     seconds["keypoints"] = time.perf_counter() - t0
     cpu_seconds["keypoints"] = time.process_time() - c0
+    tracks2d, dropped = filter_tracks(tracks2d, min_frames, min_confidence, detected=video is not None)
     no_3d = explain_tracks(tracks2d, n_frames, video is not None, notes)  # id -> why it gets no 3D
     camera = Camera(focal=float(focal or default_focal(width, height)), cx=width / 2.0, cy=height / 2.0,
                     width=int(width), height=int(height))
@@ -273,6 +288,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     # ---------------------------------------------------------------------------- lift (MoPO)
     tracks3d: list[Track3D] | None = None
     lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal,
+                "tracks": [int(t.id) for t in tracks2d],
                 "code": _source_hash("motion/*.py", "weights/mopo_*.pt", "weights/perframe.pt")}
     lift_in = [t for t in tracks2d if t.id not in no_3d]
     if lift and lift_in:
@@ -397,7 +413,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
 
     # ---------------------------------------------------------------------------------- write
     t0, c0 = time.perf_counter(), time.process_time()
-    track_files = _write_tracks(out, tracks2d, tracks3d, bodies, camera, notes)
+    track_files = _write_tracks(out, tracks2d, tracks3d, bodies, camera, notes, body_model, save_vertices)
     from .io.keypoints_json import dump
 
     dump(out / "keypoints.json", tracks2d, fps, width, height, camera.focal)
@@ -412,7 +428,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
             _pin_torch_threads()
             from .io.exports import write_exports
 
-            exported = write_exports(out, bodies, body_model, fps, verbose=not quiet)
+            exported = write_exports(out, bodies, body_model, fps, verbose=not quiet, rig=rig_names,
+                                     frame_rate=fps * (stride if video is not None else 1))
         except Exception as e:
             exported["notes"].append(f"export failed ({type(e).__name__}: {e})")
         seconds["export"] = time.perf_counter() - t0
@@ -422,8 +439,10 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     if render:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            _render_overlay(out / "overlay.mp4", video, tracks2d, fps, width, height, start, end, stride,
-                            max_frames, frame_indices)
+            res = _render_overlay(out / "overlay.mp4", video, tracks2d, fps, width, height, start, end, stride,
+                                  max_frames, frame_indices, camera, overlay, bodies, tracks3d, body_model,
+                                  progress=progress, n_frames=n_frames)
+            notes += [f"overlay: {n}" for n in res["notes"]]
             overlay_written = True
         except UnveilError as e:
             notes.append(f"overlay not written: {e}")
@@ -446,6 +465,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                     "frames": int(len(t.frames)), "layout": t.layout,
                     "mean_confidence": float(np.mean(t.keypoints[..., 2])), "file": track_files.get(t.id)}
                    for t in tracks2d],
+        "dropped_tracks": dropped,
         "people_per_frame": {"mean": float(np.mean(ppf)), "max": int(np.max(ppf))} if ppf else None,
         "seconds": {k: round(v, 4) for k, v in seconds.items()},
         "cpu_seconds": {k: round(v, 4) for k, v in cpu_seconds.items()},
@@ -467,7 +487,11 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
 run = functools.wraps(_run)(run)  # run(...) shows _run's signature and docstring
 
 
-def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: list) -> dict:
+def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: list, body_model="anny",
+                  save_vertices: bool = False) -> dict:
+    """Write ``OUT/tracks/<id>.npz`` per 2D track (fields and frames: ``docs/outputs.md``); returns
+    ``{id: relative file name}``. ``save_vertices`` adds the posed mesh ``vertices`` (T, V, 3, camera
+    frame) and ``faces`` (F, 3) (loads ``body_model``)."""
     by3 = {t.id: t for t in tracks3d or []}
     byb = {b.id: b for b in bodies or []}
     world_rt = None
@@ -494,6 +518,7 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
             except Exception as e:
                 notes.append(f"world frame failed ({type(e).__name__}: {e})")
     files = {}
+    mesh_model = None
     for t2 in tracks2d:
         a = {"frames": np.asarray(t2.frames, np.int64), "keypoints2d": np.asarray(t2.keypoints, np.float32),
              "layout": np.array(t2.layout), "focal": np.float32(camera.focal),
@@ -522,42 +547,64 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
                     a[k] = np.asarray(getattr(b, k))
         elif t2.id in cam_joints:
             a["joints_cam"] = cam_joints[t2.id]
+        rt = None  # this track's camera -> world transform
         if "joints_cam" in a and "joints_world" not in a and world_rt is not None:
             from .trajectory.world import to_world
 
             a["joints_world"] = to_world(a["joints_cam"], *world_rt)
+            rt = world_rt
+            if b is not None:
+                b.joints_world = a["joints_world"]  # the exports use the shared world frame
+        elif b is not None and b.joints_world is not None:
+            from .io.exports import camera_to_world
+
+            rt = camera_to_world(b)  # the rigid map between the fit's own joints_cam / joints_world
+        if rt is not None:
+            a["cam_to_world_R"] = np.asarray(rt[0], np.float32)
+            a["cam_to_world_t"] = np.asarray(rt[1], np.float32)
+            if b is not None:
+                from .io.body_arrays import world_pose
+
+                a["global_orient_world"], a["transl_world"] = world_pose(b.global_orient, b.transl, *rt)
+        if b is not None and save_vertices:
+            try:
+                from .io.body_arrays import pose_body
+
+                if mesh_model is None:
+                    from .body import load_body_model
+
+                    mesh_model = load_body_model(body_model)
+                mesh = pose_body(mesh_model, b.global_orient, b.body_pose, b.shape, b.transl)
+                a["vertices"], a["faces"] = mesh["vertices"], mesh["faces"]
+            except UnveilError:
+                raise
+            except Exception as e:
+                notes.append(f"vertices not saved for track {t2.id} ({type(e).__name__}: {e})")
         name = f"tracks/{t2.id}.npz"
         save_npz(out / name, **a)
         files[t2.id] = name
     return files
 
 
-def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end, stride, max_frames, frame_indices):
-    from .io.overlay import draw_person
-    from .io.video import VideoWriter, iter_frames
+def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end, stride, max_frames, frame_indices,
+                    camera: Camera, mode: str = "mesh", bodies=None, tracks3d=None, body_model="anny",
+                    progress: bool = False, n_frames: int | None = None) -> dict:
+    """``overlay.mp4`` over the video's frames (or a grey canvas for --keypoints input):
+    :func:`unveil.io.overlay.write_run_overlay`."""
+    from .io.overlay import write_run_overlay
+    from .io.video import iter_frames
 
-    per_frame: dict[int, list] = {}
-    for t in tracks2d:
-        held = (t.extras or {}).get("held")
-        for j, f in enumerate(t.frames.tolist()):
-            if held is not None and not held[j]:
-                continue  # bridged occlusion: nothing was seen there
-            per_frame.setdefault(f, []).append((t.id, t.keypoints[j], None if t.boxes is None else t.boxes[j], t.layout))
     if video is not None:
         frames = iter_frames(video, start=start, end=end, stride=stride, max_frames=max_frames)
     else:
         blank = np.full((int(height), int(width), 3), 40, np.uint8)
         frames = ((f, blank.copy()) for f in frame_indices)
-    import cv2
-
-    scale = min(1.0, 1280.0 / max(width, height))  # keep the overlay cheap to encode for 4K/portrait video
-    with VideoWriter(path, fps) as w:
-        for i, img in frames:
-            for tid, kp, box, layout in per_frame.get(i, []):
-                draw_person(img, kp, layout, tid=tid, box=box)
-            if scale < 1.0:
-                img = cv2.resize(img, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-            w.write(img)
+    bar = _Progress(n_frames or None, f"overlay ({mode})", progress)
+    try:
+        return write_run_overlay(path, frames, tracks2d, camera, fps, mode=mode, bodies=bodies, tracks3d=tracks3d,
+                                 body_model=body_model, on_frame=bar)
+    finally:
+        bar.close()
 
 
 def _versions() -> dict:
@@ -595,7 +642,18 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     ap.add_argument("--no-evidence-fit", dest="evidence_fit", action="store_false", default=True,
                     help="skip the evidence fit (body pulled onto the visible 2D keypoints)")
     ap.add_argument("--no-export", dest="export", action="store_false", default=True,
-                    help="skip the <id>.glb / <id>.bvh / viewer.html exports")
+                    help="skip the <id>.glb / scene.glb / <id>.bvh / <id>.trc / viewer.html exports")
+    ap.add_argument("--overlay", choices=("mesh", "2d", "both"), default="mesh",
+                    help="overlay.mp4 draws the recovered mesh (default), the 2D keypoints, or both")
+    ap.add_argument("--save-vertices", action="store_true",
+                    help="add the posed mesh (vertices, faces) to each tracks/<id>.npz (large: T x V x 3 floats)")
+    ap.add_argument("--rig-names", choices=("smpl", "mixamo", "vrm"), default="smpl",
+                    help="joint names in the GLB files (mixamo / vrm: humanoid names retargeting tools map)")
+    ap.add_argument("--min-frames", type=int, default=None,
+                    help=f"drop tracks with fewer frames (default {MIN_FRAMES} for video; --keypoints: keep all)")
+    ap.add_argument("--min-confidence", type=float, default=None,
+                    help=f"drop tracks whose mean 2D keypoint confidence on the frames they were seen is lower "
+                         f"(default {MIN_CONFIDENCE} for video; --keypoints: keep all)")
     a = ap.parse_args(argv)
     threads, capped = check_threads(a.threads)  # 1..cores (above: capped, said on stderr)
     if capped:
@@ -608,6 +666,10 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
         raise UnveilError("give either VIDEO or --keypoints, not both")
     if not a.video and not a.keypoints:
         raise UnveilError("no input: give a VIDEO or --keypoints KP.json")
+    if a.min_frames is not None and a.min_frames < 1:
+        raise UnveilError("--min-frames must be >= 1")
+    if a.min_confidence is not None and not 0.0 <= a.min_confidence <= 1.0:
+        raise UnveilError("--min-confidence must be in [0, 1]")
     for opt in ("start", "stride", "max_frames", "redetect"):
         v = getattr(a, opt)
         if v is not None and v < (1 if opt != "start" else 0):
@@ -615,7 +677,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     s = run(video=a.video, keypoints_json=a.keypoints, out_dir=a.out, body_model=a.body_model, focal=a.focal,
             render=a.render, start=a.start, end=a.end, stride=a.stride, max_frames=a.max_frames,
             redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=not os.environ.get("UNVEIL_DEBUG"),
-            export=a.export, traj_prior=a.traj_prior, evidence_fit=a.evidence_fit)
+            export=a.export, traj_prior=a.traj_prior, evidence_fit=a.evidence_fit, save_vertices=a.save_vertices,
+            overlay=a.overlay, rig_names=a.rig_names, min_frames=a.min_frames, min_confidence=a.min_confidence)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:

@@ -22,7 +22,11 @@ the crop geometry, so ``image -> crop -> image`` round-trips exactly (tested).
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
 
 import cv2
@@ -145,11 +149,38 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, np.float64), -100.0, 100.0)))
 
 
+@contextlib.contextmanager
+def _filtered_stderr(drop: str = "INFO: Created TensorFlow Lite XNNPACK delegate"):
+    """Capture what native code writes to file descriptor 2 inside the block and write it back
+    without the lines starting with ``drop`` (the TFLite runtime prints an INFO line per
+    interpreter straight to fd 2, past Python's logging)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded interpreters): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode(errors="replace")
+            keep = "".join(ln for ln in text.splitlines(keepends=True) if not ln.startswith(drop))
+            if keep:
+                sys.stderr.write(keep)
+                sys.stderr.flush()
+
+
 def _interpreter(name: str, num_threads: int | None):
     from ai_edge_litert.interpreter import Interpreter
 
-    it = Interpreter(model_path=str(model_path(name)), num_threads=int(num_threads or _threads()))
-    it.allocate_tensors()
+    with _filtered_stderr():
+        it = Interpreter(model_path=str(model_path(name)), num_threads=int(num_threads or _threads()))
+        it.allocate_tensors()
     return it
 
 

@@ -1,4 +1,5 @@
-"""Per-track export files of the output contract (``<id>.glb``, ``<id>.bvh``, ``viewer.html``).
+"""Export files of the output contract (``<id>.glb``, ``scene.glb``, ``<id>.bvh``, ``<id>.trc``,
+``viewer.html``; ``docs/outputs.md``).
 
 The body fit (:class:`unveil.types.BodyTrack`) is in the OpenCV camera frame; the exports are in the
 Y-up world frame of the npz's ``joints_world``. :func:`world_motion` recovers the rigid
@@ -92,8 +93,15 @@ def world_motion(track: BodyTrack, body_model, fps: float) -> WorldMotion:
 
 
 def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb: bool = True,
-                  bvh: bool = True, viewer: bool = True, verbose: bool = False) -> dict:
-    """Write ``OUT/<id>.glb``, ``OUT/<id>.bvh`` and ``OUT/viewer.html``; never raises.
+                  bvh: bool = True, viewer: bool = True, verbose: bool = False, scene: bool = True,
+                  rig: str = "smpl", frame_rate: float | None = None, trc: bool = True) -> dict:
+    """Write ``OUT/<id>.glb``, ``OUT/<id>.bvh``, ``OUT/<id>.trc``, ``OUT/scene.glb`` and
+    ``OUT/viewer.html``; never raises.
+
+    Args:
+        fps: the tracks' frame rate (video fps / stride); ``frame_rate``: the rate of the frame
+            indices (the video's; default ``fps``), which places people on the scene's timeline.
+        rig: joint names in the GLB files (``smpl`` | ``mixamo`` | ``vrm``).
 
     Returns ``{"files": [...], "notes": [...]}`` (a failing file is a note, the others still get
     written), for summary.json.
@@ -109,7 +117,7 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
         except Exception as e:
             return {"files": [], "notes": [f"export skipped: body model unavailable ({type(e).__name__}: {e})"]}
     for b in bodies or []:
-        for kind, enabled in (("glb", glb), ("bvh", bvh)):
+        for kind, enabled in (("glb", glb), ("bvh", bvh), ("trc", trc)):
             if not enabled:
                 continue
             name = f"{b.id}.{kind}"
@@ -117,16 +125,30 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
                 if kind == "glb":
                     from .gltf import write_glb
 
-                    write_glb(out / name, b, body_model, fps)
-                else:
+                    write_glb(out / name, b, body_model, fps, rig=rig)
+                elif kind == "bvh":
                     from .bvh_export import write_bvh
 
                     write_bvh(out / name, b, body_model, fps)
+                else:
+                    from .trc import write_trc
+
+                    write_trc(out / name, b, fps, frame_rate)
                 files.append(name)
             except Exception as e:
                 notes.append(f"{name} not written ({type(e).__name__}: {e})")
                 if verbose:
                     traceback.print_exc()
+    if scene and glb and bodies:
+        try:
+            from .gltf import write_scene_glb
+
+            write_scene_glb(out / "scene.glb", bodies, body_model, fps, frame_rate, rig=rig)
+            files.append("scene.glb")
+        except Exception as e:
+            notes.append(f"scene.glb not written ({type(e).__name__}: {e})")
+            if verbose:
+                traceback.print_exc()
     if viewer and bodies:
         try:
             from .viewer import write_viewer

@@ -14,6 +14,11 @@ Contents (glTF 2.0 spec, "Skins" and "Animations"):
 - one animation: a rotation (unit quaternion, XYZW, sign-continuous) channel per joint and a
   translation channel on the pelvis, keyed at ``frame_times(frames, fps)``.
 
+``scene.glb`` (:func:`build_scene_glb`) holds every person of a run in one scene and one animation:
+each person's keys are shifted to ``first_frame / frame_rate`` seconds (the video's clock), and a
+STEP ``scale`` channel on the person's armature root hides them (scale 0) outside their frames.
+Joint node names: SMPL's (default), Mixamo's or VRM's (:mod:`unveil.io.rig_names`).
+
 Linear blend skinning with these transforms reproduces the body model's ``forward`` (SMPL Eq. 4:
 ``v' = sum_k w_k G_k(theta) G_k(0)^-1 v``) exactly when the model has no pose correctives; the
 motion is in the Y-up world frame of ``joints_world`` (see :mod:`unveil.io.exports`).
@@ -27,9 +32,10 @@ import roma
 import torch
 
 from ..atomic import write_bytes
-from ..skeleton import SMPL24_NAMES, SMPL24_PARENTS
+from ..skeleton import SMPL24_PARENTS
 from ..types import BodyTrack
 from .exports import world_motion
+from .rig_names import joint_names
 
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 FLOAT, UBYTE, USHORT, UINT = 5126, 5121, 5123, 5125
@@ -96,8 +102,16 @@ class _Builder:
         return len(self.g.accessors) - 1
 
 
-def build_glb(body_track: BodyTrack, body_model, fps: float, max_influences: int = 8) -> bytes:
-    """The GLB file's bytes (see the module docstring)."""
+def _add_person(g: gl.GLTF2, b: _Builder, body_track: BodyTrack, body_model, fps: float, max_influences: int,
+                names: tuple[str, ...], time_offset: float = 0.0, scene_end: float | None = None
+                ) -> tuple[list[int], list, list]:
+    """Append one person (mesh, 24 joint nodes, skin, animation samplers/channels) to ``g``.
+
+    Returns the person's scene root nodes and its animation samplers and channels (sampler indices
+    local to the list: the caller offsets them). ``time_offset`` (s) is added to every key time.
+    ``scene_end`` (s, scene files only): also key the armature root's scale (STEP): 0 before the
+    first frame and after the last, 1 while the person is tracked.
+    """
     m = world_motion(body_track, body_model, fps)
     T = m.rotmats.shape[0]
     if T == 0:
@@ -114,9 +128,8 @@ def build_glb(body_track: BodyTrack, body_model, fps: float, max_influences: int
     V = verts.shape[0]
     rest = m.rest_joints
     pos = verts.astype(np.float32)
+    tid = body_track.id
 
-    g = gl.GLTF2(asset=gl.Asset(version="2.0", generator="unveil"))
-    b = _Builder(g)
     attrs = gl.Attributes(POSITION=b.add(pos, FLOAT, "VEC3", ARRAY_BUFFER, minmax=True),
                           NORMAL=b.add(vertex_normals(pos, faces), FLOAT, "VEC3", ARRAY_BUFFER))
     if colors is not None and colors.shape == (V, 3):
@@ -136,34 +149,33 @@ def build_glb(body_track: BodyTrack, body_model, fps: float, max_influences: int
     ind = faces.reshape(-1)
     ind_acc = b.add(ind.astype(np.uint16) if V < 65535 else ind.astype(np.uint32),
                     USHORT if V < 65535 else UINT, "SCALAR", ELEMENT_ARRAY_BUFFER, minmax=True)
-    g.materials.append(gl.Material(name="body", doubleSided=False, pbrMetallicRoughness=gl.PbrMetallicRoughness(
-        baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=0.8)))
-    g.meshes.append(gl.Mesh(name="body", primitives=[gl.Primitive(attributes=attrs, indices=ind_acc, material=0,
-                                                                  mode=4)]))
+    if not g.materials:
+        g.materials.append(gl.Material(name="body", doubleSided=False, pbrMetallicRoughness=gl.PbrMetallicRoughness(
+            baseColorFactor=[1.0, 1.0, 1.0, 1.0], metallicFactor=0.0, roughnessFactor=0.8)))
+    g.meshes.append(gl.Mesh(name=f"body_{tid}", primitives=[gl.Primitive(attributes=attrs, indices=ind_acc,
+                                                                         material=0, mode=4)]))
 
-    # nodes: 0 = armature, 1..24 = joints, 25 = skinned mesh (both scene roots)
-    tid = body_track.id
+    # nodes: armature root, 24 joints, skinned mesh (armature root and mesh are scene roots)
     J = len(SMPL24_PARENTS)
-    jn = [1 + j for j in range(J)]
+    base = len(g.nodes)
+    jn = [base + 1 + j for j in range(J)]
     g.nodes.append(gl.Node(name=f"unveil_{tid}", children=[jn[0]]))
     for j in range(J):
         p = SMPL24_PARENTS[j]
         off = rest[j] - (rest[p] if p >= 0 else 0.0)
-        g.nodes.append(gl.Node(name=SMPL24_NAMES[j], translation=[float(x) for x in off],
+        g.nodes.append(gl.Node(name=names[j], translation=[float(x) for x in off],
                                children=[jn[c] for c in range(J) if SMPL24_PARENTS[c] == j] or None))
-    g.nodes.append(gl.Node(name=f"body_{tid}", mesh=0, skin=0))
+    g.nodes.append(gl.Node(name=f"body_{tid}", mesh=len(g.meshes) - 1, skin=len(g.skins)))
     ibm = np.tile(np.eye(4, dtype=np.float32), (J, 1, 1))
     ibm[:, :3, 3] = -rest
     ibm_acc = b.add(np.ascontiguousarray(ibm.transpose(0, 2, 1)).reshape(J, 16), FLOAT, "MAT4")  # column-major
     g.skins.append(gl.Skin(name=f"smpl24_{tid}", inverseBindMatrices=ibm_acc, skeleton=jn[0], joints=jn))
-    g.scenes.append(gl.Scene(name="unveil", nodes=[0, 1 + J]))  # skinned mesh node at the root
-    g.scene = 0
 
     # animation
-    times = np.asarray(m.times, np.float32)
+    times = np.asarray(m.times, np.float64)
     if T == 1:
-        times = np.zeros(1, np.float32)
-    t_acc = b.add(times, FLOAT, "SCALAR", minmax=True)
+        times = np.zeros(1)
+    t_acc = b.add((times + time_offset).astype(np.float32), FLOAT, "SCALAR", minmax=True)
     q = roma.rotmat_to_unitquat(torch.from_numpy(m.rotmats)).numpy()  # (T, J, 4) XYZW
     q = continuous_quats(q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
     samplers, channels = [], []
@@ -173,8 +185,21 @@ def build_glb(body_track: BodyTrack, body_model, fps: float, max_influences: int
     samplers.append(gl.AnimationSampler(input=t_acc, output=b.add(m.transl.astype(np.float32), FLOAT, "VEC3"),
                                         interpolation="LINEAR"))
     channels.append(gl.AnimationChannel(sampler=J, target=gl.AnimationChannelTarget(node=jn[0], path="translation")))
-    g.animations.append(gl.Animation(name=f"track_{tid}", samplers=samplers, channels=channels))
+    if scene_end is not None:
+        t0, t1 = float(times[0] + time_offset), float(times[-1] + time_offset + 1.0 / fps)
+        keys, vals = [t0], [1.0]
+        if t0 > 0:  # hidden before the first frame
+            keys, vals = [0.0, *keys], [0.0, *vals]
+        if t1 < scene_end - 0.5 / fps:  # hidden after the last frame (until the scene ends)
+            keys, vals = [*keys, t1], [*vals, 0.0]
+        samplers.append(gl.AnimationSampler(input=b.add(np.asarray(keys, np.float32), FLOAT, "SCALAR", minmax=True),
+                                            output=b.add(np.repeat(np.asarray(vals, np.float32)[:, None], 3, 1),
+                                                         FLOAT, "VEC3"), interpolation="STEP"))
+        channels.append(gl.AnimationChannel(sampler=J + 1, target=gl.AnimationChannelTarget(node=base, path="scale")))
+    return [base, base + 1 + J], samplers, channels
 
+
+def _finish(g: gl.GLTF2, b: _Builder) -> bytes:
     pad = (-len(b.blob)) % 4
     b.blob += b"\0" * pad
     g.buffers.append(gl.Buffer(byteLength=len(b.blob)))
@@ -182,9 +207,67 @@ def build_glb(body_track: BodyTrack, body_model, fps: float, max_influences: int
     return b"".join(g.save_to_bytes())
 
 
-def write_glb(path, body_track: BodyTrack, body_model, fps: float, max_influences: int = 8) -> None:
+def build_glb(body_track: BodyTrack, body_model, fps: float, max_influences: int = 8, rig: str = "smpl") -> bytes:
+    """The GLB file's bytes of one person, keys from time 0 (see the module docstring).
+
+    ``rig``: joint names, ``smpl`` | ``mixamo`` | ``vrm`` (:mod:`unveil.io.rig_names`)."""
+    g = gl.GLTF2(asset=gl.Asset(version="2.0", generator="unveil"))
+    b = _Builder(g)
+    roots, samplers, channels = _add_person(g, b, body_track, body_model, fps, max_influences, joint_names(rig))
+    g.scenes.append(gl.Scene(name="unveil", nodes=roots))
+    g.scene = 0
+    g.animations.append(gl.Animation(name=f"track_{body_track.id}", samplers=samplers, channels=channels))
+    return _finish(g, b)
+
+
+def build_scene_glb(bodies: list[BodyTrack], body_model, fps: float, frame_rate: float | None = None,
+                    max_influences: int = 8, rig: str = "smpl") -> bytes:
+    """One GLB with every person on one timeline (``OUT/scene.glb``).
+
+    Args:
+        bodies: the people (world frame shared, see :mod:`unveil.io.exports`).
+        fps: frame rate of the tracks (the video's divided by ``--stride``).
+        frame_rate: rate of the frame *indices* (the video's own; default ``fps``): person ``i``'s
+            keys start at ``frames[0] / frame_rate`` seconds.
+        max_influences, rig: as :func:`build_glb`.
+
+    Returns:
+        The file's bytes: one scene, one animation ``scene`` holding every person's channels; each
+        person's armature root is scaled to 0 (STEP keys) before their first and after their last
+        frame, so people appear when the video shows them.
+    """
+    rate = float(frame_rate or fps)
+    g = gl.GLTF2(asset=gl.Asset(version="2.0", generator="unveil"))
+    b = _Builder(g)
+    names = joint_names(rig)
+    bodies = [t for t in bodies if len(t.frames)]
+    if not bodies:
+        raise ValueError("no people to write")
+    end = max(float(np.asarray(t.frames)[-1]) / rate + 1.0 / fps for t in bodies)
+    roots, samplers, channels = [], [], []
+    for t in bodies:
+        r, s, c = _add_person(g, b, t, body_model, fps, max_influences, names,
+                              time_offset=float(np.asarray(t.frames)[0]) / rate, scene_end=end)
+        for ch in c:
+            ch.sampler += len(samplers)
+        roots += r
+        samplers += s
+        channels += c
+    g.scenes.append(gl.Scene(name="unveil", nodes=roots))
+    g.scene = 0
+    g.animations.append(gl.Animation(name="scene", samplers=samplers, channels=channels))
+    return _finish(g, b)
+
+
+def write_glb(path, body_track: BodyTrack, body_model, fps: float, max_influences: int = 8, rig: str = "smpl") -> None:
     """Write ``path`` (atomically): see the module docstring."""
-    write_bytes(path, build_glb(body_track, body_model, fps, max_influences=max_influences))
+    write_bytes(path, build_glb(body_track, body_model, fps, max_influences=max_influences, rig=rig))
 
 
-__all__ = ["write_glb", "build_glb", "top_weights"]
+def write_scene_glb(path, bodies: list[BodyTrack], body_model, fps: float, frame_rate: float | None = None,
+                    max_influences: int = 8, rig: str = "smpl") -> None:
+    """Write ``path`` (atomically): :func:`build_scene_glb`."""
+    write_bytes(path, build_scene_glb(bodies, body_model, fps, frame_rate, max_influences=max_influences, rig=rig))
+
+
+__all__ = ["write_glb", "build_glb", "write_scene_glb", "build_scene_glb", "top_weights"]

@@ -1,0 +1,66 @@
+"""``OUT/<id>.trc``: one person's SMPL-24 joints as motion-capture markers for OpenSim / Pose2Sim.
+
+Format: the tab-separated TRC text that OpenSim's ``TRCFileAdapter`` and Pose2Sim read
+(``PathFileType 4 (X/Y/Z)``; a header row of ``DataRate CameraRate NumFrames NumMarkers Units
+OrigDataRate OrigDataStartFrame OrigNumFrames``; then ``Frame# Time`` and one X/Y/Z column triple per
+marker). Markers: the 24 SMPL joints named as in :data:`unveil.skeleton.SMPL24_NAMES`, in the Y-up
+world frame of ``joints_world`` (OpenSim's ground is Y up too), metres. ``Time`` is the video clock
+(``frame / frame_rate``); ``Frame#`` counts the track's rows from 1; ``OrigDataStartFrame`` is the
+first video frame (1-based).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import write_text
+from ..skeleton import SMPL24_NAMES
+from ..types import BodyTrack
+
+
+def trc_text(joints_world: np.ndarray, frames: np.ndarray, fps: float, frame_rate: float | None = None,
+             name: str = "unveil.trc", marker_names=SMPL24_NAMES) -> str:
+    """The TRC file's text.
+
+    Args:
+        joints_world: (T, M, 3) metres, Y up.
+        frames: (T,) video frame indices.
+        fps: the rows' rate (DataRate); frame_rate: the frame indices' rate (default ``fps``).
+        name: the file name written in the first line.
+
+    Returns:
+        The text (``\\n`` line ends).
+    """
+    j = np.asarray(joints_world, np.float64)
+    fr = np.asarray(frames, np.int64)
+    T, M = j.shape[:2]
+    if len(marker_names) != M or fr.shape != (T,):
+        raise ValueError(f"{M} markers, {len(marker_names)} names, {fr.shape} frames for {T} rows")
+    rate = float(frame_rate or fps)
+    lines = [f"PathFileType\t4\t(X/Y/Z)\t{name}",
+             "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+             f"{fps:.6g}\t{fps:.6g}\t{T}\t{M}\tm\t{fps:.6g}\t{int(fr[0]) + 1 if T else 1}\t{T}",
+             "Frame#\tTime\t" + "\t\t\t".join(marker_names) + "\t\t",
+             "\t\t" + "\t".join(f"{a}{i + 1}" for i in range(M) for a in "XYZ"),
+             ""]
+    for r in range(T):
+        vals = "\t".join(f"{v:.6f}" for v in j[r].reshape(-1))
+        lines.append(f"{r + 1}\t{fr[r] / rate:.6f}\t{vals}")
+    return "\n".join(lines) + "\n"
+
+
+def write_trc(path, body_track: BodyTrack, fps: float, frame_rate: float | None = None) -> None:
+    """Write ``path`` (atomically) from the track's ``joints_world`` (or, without it, its
+    ``joints_cam`` moved by :func:`unveil.io.exports.camera_to_world`)."""
+    jw = body_track.joints_world
+    if jw is None:
+        from .exports import camera_to_world
+
+        R, t = camera_to_world(body_track)
+        jw = np.asarray(body_track.joints_cam, np.float64) @ R.T + t
+    write_text(path, trc_text(jw, body_track.frames, fps, frame_rate, name=Path(path).name))
+
+
+__all__ = ["trc_text", "write_trc"]
