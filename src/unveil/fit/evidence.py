@@ -92,7 +92,8 @@ class EvidenceConfig:
     min_weight: float = 0.2         # a keypoint with w below this counts as not observed
     threads: int = 1
     depth_blazepose: float = 0.5     # share of BlazePose's world-landmark depth in the depth target
-    root_iters: int = 60
+    root_solve: bool = True         # closed-form root before the joint optimisation
+    root_depth_weight: float = 0.1  # its pull towards the incoming root depth (vs the 2D rows)
     optimizer: str = "adam"          # "adam" | "lbfgs"
     calibrated_offsets: bool = True  # use weights/keypoint_offsets_blazepose.npz when present
 
@@ -187,6 +188,44 @@ def blazepose_relative_depth(track2d: Track2D, frames: np.ndarray) -> tuple[np.n
     rel = z - 0.5 * (z[:, 11] + z[:, 12])[:, None]
     ok = np.isfinite(rel).all(-1)
     return np.nan_to_num(rel).astype(np.float32), ok
+
+
+def solve_root(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera, tau0: np.ndarray,
+               depth_weight: float = 0.1) -> np.ndarray:
+    """Per-frame root translation that best reprojects the body's keypoints onto the detections.
+
+    Weighted linear least squares of the projection equations ``(P + τ)_x − x (P + τ)_z = 0`` (and
+    y), ``x, y`` the normalised detections, plus a row ``λ (τ_z − τ⁰_z) = 0`` with
+    ``λ = depth_weight × Σ w``, so that depth moves only as far as the 2D demands.
+
+    Args:
+        kp_rel: (T, K, 3) body keypoints relative to the root (camera axes); xy: (T, K, 2) pixels;
+        w: (T, K) weights; tau0: (T, 3) the incoming root.
+    Returns:
+        (T, 3) root translations (``tau0`` where a frame has fewer than 2 weighted keypoints).
+    """
+    P = np.asarray(kp_rel, np.float64)
+    x = (np.asarray(xy, np.float64)[..., 0] - camera.cx) / camera.focal
+    y = (np.asarray(xy, np.float64)[..., 1] - camera.cy) / camera.focal
+    w = np.asarray(w, np.float64)
+    T = len(P)
+    A = np.zeros((T, 3, 3))
+    b = np.zeros((T, 3))
+    for coord, axis in ((x, 0), (y, 1)):
+        row = np.zeros(P.shape[:2] + (3,))
+        row[..., axis] = 1.0
+        row[..., 2] = -coord
+        rhs = coord * P[..., 2] - P[..., axis]
+        A += np.einsum("tk,tki,tkj->tij", w, row, row)
+        b += np.einsum("tk,tki,tk->ti", w, row, rhs)
+    lam = depth_weight * w.sum(1)
+    A[:, 2, 2] += lam
+    b[:, 2] += lam * np.asarray(tau0, np.float64)[:, 2]
+    ok = (w > 0).sum(1) >= 2
+    out = np.asarray(tau0, np.float64).copy()
+    if ok.any():
+        out[ok] = np.linalg.solve(A[ok], b[ok][..., None])[..., 0]
+    return out.astype(np.float32)
 
 
 def _gm(r2: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -307,14 +346,13 @@ def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera
 
             opt.step(closure)
         else:
-            # phase 1: the root alone (translation; the pose keeps the lifter's shape), so that a
-            # misplaced root is not compensated by bending the limbs; phase 2: everything
-            if cfg.root_iters > 0:
-                opt = torch.optim.Adam([tau], lr=cfg.lr)
-                for _ in range(cfg.root_iters):
-                    opt.zero_grad(set_to_none=True)
-                    energy()[0].backward()
-                    opt.step()
+            # phase 1: the root alone, in closed form (per-frame weighted least squares of the
+            # linearised projection), so that a misplaced root is not compensated by bending limbs
+            if cfg.root_solve:
+                with torch.no_grad():
+                    kp_rel = (kp3_init_t - tau0[:, None]).numpy()
+                    tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_np, camera, tau0.numpy(),
+                                                         cfg.root_depth_weight), dtype=f32))
             opt = torch.optim.Adam(params, lr=cfg.lr)
             for _ in range(cfg.iters):
                 opt.zero_grad(set_to_none=True)
@@ -381,5 +419,5 @@ def evidence_tracks(bodies: list[BodyTrack], tracks2d: list[Track2D], tracks3d: 
 
 
 __all__ = ["EvidenceConfig", "fit_track", "evidence_tracks", "body_keypoints", "observed_joints",
-           "keypoint_weights", "reprojection_pct", "default_offsets", "load_offsets",
+           "keypoint_weights", "reprojection_pct", "solve_root", "default_offsets", "load_offsets",
            "KEYPOINT_ANCHOR", "KEYPOINT_FRAME", "OFFSETS_FILE", "FACE_REST_OFFSETS", "SMPL24_FROM_COCO17"]
