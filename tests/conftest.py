@@ -1,11 +1,15 @@
 """Shared fixtures. Tests that need the developers' ../shared folder use ``shared_dir`` and skip
-with a clear reason where UNVEIL_SHARED is unset (a user's machine)."""
+with a clear reason where UNVEIL_SHARED is unset (a user's machine). Tests that need setup-built
+assets (body model, detector models) use ``require_anny`` / ``require_detector`` (tests/assets.py:
+absent -> skip, or fail under UNVEIL_REQUIRE_ASSETS=1 as on CI; present but broken -> fail)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+from assets import need_anny, need_detector
 
 os.environ.setdefault("UNVEIL_THREADS", "2")
 
@@ -26,3 +30,15 @@ def mocap_dir(shared_dir):
     if not p.is_dir():
         pytest.skip(f"no mocap data under {p}")
     return p
+
+
+@pytest.fixture(scope="session")
+def require_anny():
+    """The "anny" body model (see tests/assets.py)."""
+    return need_anny()
+
+
+@pytest.fixture(scope="session")
+def require_detector():
+    """The BlazePose detector models are present (see tests/assets.py)."""
+    need_detector()
