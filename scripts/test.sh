@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# with the developers' shared data, build the mocap cache once up front (a few minutes at most)
 # setup just ran: a missing body model or detector model is a failure, not a skip (tests/assets.py)
 export UNVEIL_REQUIRE_ASSETS=1
+# with the developers' shared data, build the mocap cache once up front (a few minutes at most)
 if [ -n "${UNVEIL_SHARED:-}" ] && [ -d "${UNVEIL_SHARED}/data/mocap" ]; then .venv/bin/unveil data build; fi
 .venv/bin/python -m pytest -q "$@"
