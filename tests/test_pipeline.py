@@ -16,6 +16,7 @@ from unveil import pipeline
 from unveil.io.keypoints_json import dump
 from unveil.types import BodyTrack, Track2D, Track3D
 
+from assets import need_detector
 from test_gltf import standin_model  # a tiny SMPL-format body model the GLB/BVH exports can use
 
 CALLS = {"lift": 0, "fit": 0}
@@ -115,10 +116,7 @@ def test_cli_bad_input(tmp_path, capsys, monkeypatch, args):
 
 
 def test_bench_speed_prints_table(tmp_path, capsys):
-    from unveil.detect.assets import model_status
-
-    if model_status("pose_detection.tflite") != "ok" or model_status("pose_landmark_full.tflite") != "ok":
-        pytest.skip("detector models absent: run `unveil models fetch`")
+    need_detector()
     from unveil.bench import speed
 
     clip = speed._synthetic(tmp_path / "s.mp4", n=6)
