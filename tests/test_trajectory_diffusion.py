@@ -176,7 +176,7 @@ def test_refine_trajectory_reduces_depth_noise_of_a_walk(mocap_dir):
     assert err["refined"] < REFINE_WALK_MM and err["refined"] < 0.7 * err["input"], err
 
 
-@pytest.mark.xfail(strict=True, reason="known (2026-12-07): on moving clips the RopeTP prior rows make the "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known (2026-12-07): on moving clips the RopeTP prior rows make the "
                    "root worse than the contacts-only ablation (walk: 71.2 vs 38.7 mm; turning walk: 184 vs "
                    "142 mm, input 132); on exact input the prior moves the root by 64 / 105 mm")
 def test_prior_beats_the_contacts_only_ablation(mocap_dir):
