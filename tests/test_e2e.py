@@ -11,7 +11,8 @@
 Accuracy bounds = measured value + a stated margin; re-measure after changing a stage with
 ``PYTHONPATH=src .venv/bin/python tests/test_e2e.py`` (prints the numbers). Needs the BlazePose models
 and the Anny body model (``scripts/setup.sh``); runs without the developers' shared data.
-Run time: see docs/testing.md (about 1-2 min on the shared 2-core dev machine, most of it rendering).
+Run time: 104 s on the shared 2-core dev machine at load ~11 (2026-12-07; docs/testing.md), most of it
+the demo's render and the cold run.
 """
 
 from __future__ import annotations
