@@ -78,12 +78,13 @@ def test_fit_pulls_the_body_onto_visible_keypoints(scene):
     rel = lambda j: j - j[:, :1]  # noqa: E731
     before = np.linalg.norm(rel(scene["prior"].joints_cam) - rel(scene["joints"]), axis=-1).mean() * 1000
     after = np.linalg.norm(rel(out.joints_cam) - rel(scene["joints"]), axis=-1).mean() * 1000
-    # measured on 2026-12-07 (this test's own numbers): reprojection 3.01 -> 1.19 %
-    # of the height, MPJPE 79.2 -> 58.9 mm (relative depth stays partly with the prior's wrong bends:
-    # the depth term keeps it, by design); bounds: +25 % on the after values, before as measured - 15 %
+    # measured on 2026-12-07 (this test's own numbers): reprojection 3.01 -> 1.57 % of the height
+    # (the 1 % dead zone leaves residuals below the detector's noise unfitted), MPJPE 79.2 -> 62.8 mm
+    # (relative depth stays partly with the prior's wrong bends: the depth term keeps it, by design);
+    # bounds: +25 % on the after values, the before value as measured - 15 %
     assert diag["reproj_before_pct"] > 2.5
-    assert diag["reproj_after_pct"] < 1.5
-    assert after < 0.85 * before and after < 74.0
+    assert diag["reproj_after_pct"] < 1.95
+    assert after < 0.85 * before and after < 78.0
     assert out.observed.shape == (T, 24) and out.observed.all()
     assert out.keypoints3d_body.shape == (T, 17, 3)
     assert np.isfinite(out.joints_cam).all() and out.body_pose.shape == (T, 23, 3)
@@ -101,7 +102,7 @@ def test_hidden_joints_are_not_dragged_to_their_wrong_2d(scene):
     uv = out.keypoints3d_body[:, 9, :2] / out.keypoints3d_body[:, 9, 2:3] * CAM.focal + [CAM.cx, CAM.cy]
     to_wrong = np.linalg.norm(uv - kp[:, 9, :2], axis=-1)
     # measured 2026-12-07: the projected wrist stays >= 248 px from the wrong detection (near its
-    # prior place) and its 3D error falls 58.6 -> 39.8 mm with its parents; bound: > 200 px everywhere
+    # prior place) and its 3D error falls 58.6 -> 44.2 mm with its parents; bound: > 200 px everywhere
     assert to_wrong.min() > 200.0
     assert not out.observed[:, 20].any() and out.observed[:, 21].all()   # L_wrist inferred, R_wrist observed
 

@@ -77,7 +77,7 @@ class EvidenceConfig:
     lr: float = 0.02
     w_2d: float = 1.0
     gm_sigma: float = 0.05          # Geman-McClure scale, fraction of the person's height
-    dead_zone: float = 0.0          # residuals below this fraction of the height cost nothing
+    dead_zone: float = 0.01         # residuals below this fraction of the height cost nothing (detector noise)
     w_hidden: float = 0.05
     sigma_hidden: float = 0.05      # m
     w_depth: float = 0.2
@@ -134,6 +134,9 @@ def observed_joints(w17: np.ndarray, min_weight: float = 0.2) -> tuple[np.ndarra
 KEYPOINT_ANCHOR: tuple[int, ...] = (15, 15, 15, 15, 15, 16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)
 KEYPOINT_FRAME: tuple[int, ...] = (15, 15, 15, 15, 15, 13, 14, 16, 17, 18, 19, 0, 0, 1, 2, 4, 5)
 OFFSETS_FILE = "keypoint_offsets_blazepose.npz"
+_ANCHOR_IDX = torch.tensor(KEYPOINT_ANCHOR)
+_FRAME_IDX = torch.tensor(KEYPOINT_FRAME)
+_FEET_IDX = torch.tensor((JI["L_ankle"], JI["R_ankle"], JI["L_foot"], JI["R_foot"]))
 
 
 def default_offsets(rest_joints: np.ndarray, height: float) -> np.ndarray:
@@ -176,8 +179,9 @@ def body_keypoints(glob: torch.Tensor, joints: torch.Tensor, offsets) -> torch.T
                          f"{tuple(joints.shape)}")
     off = offsets.to(joints.dtype) if isinstance(offsets, torch.Tensor) else torch.as_tensor(
         np.asarray(offsets), dtype=joints.dtype)
-    g = glob[..., list(KEYPOINT_FRAME), :, :]
-    return joints[..., list(KEYPOINT_ANCHOR), :] + torch.einsum("...kij,kj->...ki", g, off)
+    # index_select: its backward (index_add) is ~2x cheaper than advanced indexing's
+    g = glob.index_select(-3, _FRAME_IDX)
+    return joints.index_select(-2, _ANCHOR_IDX) + (g * off[:, None, :]).sum(-1)
 
 
 def blazepose_relative_depth(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -324,7 +328,8 @@ def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera
         if T > 2:
             terms["accel"] = ((Jc[2:] - 2 * Jc[1:-1] + Jc[:-2]) ** 2).sum(-1).mean() / cfg.sigma_accel ** 2
         if T > 1:
-            step = ((Jc[1:, list(_FEET)] - Jc[:-1, list(_FEET)]) ** 2).sum(-1)
+            feet = Jc.index_select(1, _FEET_IDX)
+            step = ((feet[1:] - feet[:-1]) ** 2).sum(-1)
             terms["foot"] = (contact_pair * step).sum() / contact_pair.sum().clamp_min(1.0) / cfg.sigma_foot ** 2
         terms["root_depth"] = (((tau[:, 2] - tau0[:, 2]) / (cfg.sigma_root_depth * z0)) ** 2).mean()
         if cfg.fit_shape:
@@ -417,9 +422,6 @@ def evidence_tracks(bodies: list[BodyTrack], tracks2d: list[Track2D], tracks3d: 
     by2 = {t.id: t for t in tracks2d or []}
     by3 = {t.id: t for t in tracks3d or []}
     prior = load_pose_prior()
-    import os, json as _j  # DEV ONLY
-    if os.environ.get("UNVEIL_EVIDENCE_CFG"):
-        cfg = replace(cfg, **_j.loads(os.environ["UNVEIL_EVIDENCE_CFG"]))
     out, diags = [], []
     for b in bodies:
         t2 = by2.get(b.id)
