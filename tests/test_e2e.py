@@ -67,7 +67,7 @@ KP_ROOT = 388.0 * 1.25
 BVH_VS_NPZ_MM = 0.005
 
 # stages every run must complete and, on a rerun, take from OUT/cache/ (a new cached stage: add it)
-STAGES = ("keypoints", "lift", "fit")
+STAGES = ("keypoints", "lift", "fit", "evidence")
 TRACK_KEYS = ("frames", "keypoints2d", "occluded", "joints_rel", "joints_cam", "joints_world", "global_orient",
               "body_pose", "transl", "shape", "focal", "principal_point")
 
