@@ -41,7 +41,7 @@ import roma
 import torch
 
 from ..paths import WEIGHTS_DIR
-from ..skeleton import BLAZEPOSE33_TO_COCO17, SMPL24_INDEX as JI, forward_kinematics, to_coco17
+from ..skeleton import SMPL24_PARENTS, BLAZEPOSE33_TO_COCO17, SMPL24_INDEX as JI, forward_kinematics, to_coco17
 from ..types import BodyTrack, Camera, Track2D, Track3D
 from .ik import rotmats_to_axis_angle
 from .pose_prior import load_pose_prior, pose_features
@@ -78,8 +78,10 @@ class EvidenceConfig:
     w_2d: float = 1.0
     gm_sigma: float = 0.05          # Geman-McClure scale, fraction of the person's height
     dead_zone: float = 0.01         # residuals below this fraction of the height cost nothing (detector noise)
-    w_hidden: float = 0.05
+    w_hidden: float = 0.0           # positional anchor of hidden joints (off: w_hidden_rot does it better)
     sigma_hidden: float = 0.05      # m
+    w_hidden_rot: float = 1.0
+    sigma_hidden_rot: float = 0.2   # rad
     w_depth: float = 0.2
     sigma_depth: float = 0.05       # m
     w_prior: float = 0.002
@@ -136,6 +138,7 @@ KEYPOINT_FRAME: tuple[int, ...] = (15, 15, 15, 15, 15, 13, 14, 16, 17, 18, 19, 0
 OFFSETS_FILE = "keypoint_offsets_blazepose.npz"
 _ANCHOR_IDX = torch.tensor(KEYPOINT_ANCHOR)
 _FRAME_IDX = torch.tensor(KEYPOINT_FRAME)
+_PARENT_IDX = torch.tensor(SMPL24_PARENTS[1:])   # joint j >= 1 -> the joint whose rotation orients bone j
 _FEET_IDX = torch.tensor((JI["L_ankle"], JI["R_ankle"], JI["L_foot"], JI["R_foot"]))
 
 
@@ -291,7 +294,8 @@ def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera
 
     if prior is None:
         prior = load_pose_prior()
-    theta = torch.cat([go0[:, None], bp0], 1).clone().requires_grad_(True)             # (T,24,3) axis-angle
+    theta0 = torch.cat([go0[:, None], bp0], 1)
+    theta = theta0.clone().requires_grad_(True)             # (T,24,3) axis-angle
     d_beta = torch.zeros_like(beta0, requires_grad=True)
     tau = tau0.clone().requires_grad_(True)
     params = [theta, d_beta, tau] if cfg.fit_shape else [theta, tau]
@@ -322,6 +326,9 @@ def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera
         terms = {"2d": (w * _gm(r2, cfg.gm_sigma)).sum() / w_sum}
         d = pos - J0
         terms["hidden"] = ((1 - o) * (d ** 2).sum(-1)).mean() / cfg.sigma_hidden ** 2
+        if cfg.w_hidden_rot > 0:   # a hidden bone keeps the prior's local rotation (it follows its parent)
+            dth = ((theta.index_select(1, _PARENT_IDX) - theta0.index_select(1, _PARENT_IDX)) ** 2).sum(-1)
+            terms["hidden_rot"] = ((1 - o[:, 1:]) * dth).mean() / cfg.sigma_hidden_rot ** 2
         zr = kp3[..., 2] - 0.5 * (kp3[..., 11, 2] + kp3[..., 12, 2])[:, None]
         terms["depth"] = (wz * (zr - z_target) ** 2).mean() / cfg.sigma_depth ** 2
         Jc = pos + tau[:, None]
@@ -337,7 +344,7 @@ def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera
         if prior is not None:
             terms["prior"] = prior.nll(pose_features(theta[:, 1:])).mean() / prior.dim
         wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "depth": cfg.w_depth, "accel": cfg.w_accel,
-               "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape, "prior": cfg.w_prior}
+               "hidden_rot": cfg.w_hidden_rot, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape, "prior": cfg.w_prior}
         loss = sum(wts[k] * v for k, v in terms.items())
         return loss, {k: round(float(v.detach()), 4) for k, v in terms.items()}
 
