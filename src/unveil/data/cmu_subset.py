@@ -50,7 +50,7 @@ from ..skeleton import SMPL24_INDEX
 from . import bvh as bvhmod
 from . import corpus
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: floor shift measured on the 30 fps frames
 TARBALL = "cmu-subset-iclone.tar.xz"
 KIND = "cc"
 PREFIX = "cmu-cc-"
@@ -204,13 +204,14 @@ def process(path: str | os.PathLike, convention: str = "learned") -> dict:
     grot, gpos = grot[s:], gpos[s:]
     head_rot = grot[:, b.index(bvhmod.HEAD_JOINT[kind])]
     joints = bvhmod.to_smpl24(b, gpos, kind, grot, convention=convention)
-    shift = floor_shift(joints)
-    joints[..., 1] -= shift
     learned = convention == "learned" and load_table(kind) is not None
     face = corpus.face_points(joints, head_rot, kind, body_convention=learned)
-    return {"joints": corpus.resample(joints, b.fps).astype(np.float32),
-            "face": corpus.resample(face, b.fps).astype(np.float32), "kind": kind, "fps_in": b.fps,
-            "dropped": s, "floor_shift": shift}
+    joints, face = corpus.resample(joints, b.fps), corpus.resample(face, b.fps)
+    shift = floor_shift(joints)  # on the 30 fps frames the corpus keeps
+    joints[..., 1] -= shift
+    face[..., 1] -= shift
+    return {"joints": joints.astype(np.float32), "face": face.astype(np.float32), "kind": kind,
+            "fps_in": b.fps, "dropped": s, "floor_shift": shift}
 
 
 def build(force: bool = False, workers: int | None = None, log=print) -> dict:
