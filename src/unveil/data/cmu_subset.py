@@ -253,22 +253,12 @@ def build(force: bool = False, workers: int | None = None, log=print) -> dict:
             manifest["splits"][s] = corpus.save_split(out, s, sp[s], [SOURCE] * len(sp[s]), [res[n] for n in sp[s]])
         manifest["build_seconds"] = round(time.time() - t0, 1)
         atomic.write_text(man_path, json.dumps(manifest, indent=1))
-        _load_arrays.cache_clear()
+        corpus.load_arrays.cache_clear()
         for old in out.parent.glob("cmusub-*"):  # caches of other tables / layouts
             if old != out and old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
         log(f"CMU subset built in {manifest['build_seconds']} s -> {out}")
         return manifest
-
-
-@lru_cache(maxsize=4)
-def _load_arrays(split: str, root: str):
-    out = Path(root)
-    joints = np.load(out / f"{split}_joints.npy", mmap_mode="r")
-    face = np.load(out / f"{split}_face.npy", mmap_mode="r")
-    starts = np.load(out / f"{split}_starts.npy")
-    info = json.loads((out / f"{split}_clips.json").read_text())
-    return joints, face, starts, info["names"], info["sources"]
 
 
 def load_split(split: str) -> list[corpus.MocapClip]:
@@ -284,7 +274,7 @@ def load_split(split: str) -> list[corpus.MocapClip]:
     out = cache_path()
     if not (out / "manifest.json").is_file():
         build()
-    joints, face, starts, names, sources = _load_arrays(split, str(out))
+    joints, face, starts, names, sources = corpus.load_arrays(split, str(out))
     if split != "eval" and any(is_eval_name(n) for n in names):  # pragma: no cover - a bug, never data
         raise UnveilError(f"evaluation clips in the CMU-subset {split!r} split")
     desc = descriptions()

@@ -369,7 +369,7 @@ def _build(out: Path, man_path: Path, mocap: Path, workers: int | None, log) -> 
     manifest["retarget_seconds"] = round(t_proc, 1)
     manifest["workers"] = workers
     atomic.write_text(man_path, json.dumps(manifest, indent=1))
-    _load_arrays.cache_clear()
+    load_arrays.cache_clear()
     for old in out.parent.glob("corpus-v*"):  # caches of older layouts (open memory maps survive)
         if old != out and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
@@ -378,8 +378,10 @@ def _build(out: Path, man_path: Path, mocap: Path, workers: int | None, log) -> 
 
 
 # ------------------------------------------------------------------------------------- load
-@lru_cache(maxsize=8)
-def _load_arrays(split: str, root: str):
+@lru_cache(maxsize=12)
+def load_arrays(split: str, root: str):
+    """Memory-mapped arrays of one split written by :func:`save_split` under ``root``:
+    (joints (N,24,3), face (N,5,3), starts (C+1,), names, sources)."""
     out = Path(root)
     joints = np.load(out / f"{split}_joints.npy", mmap_mode="r")
     face = np.load(out / f"{split}_face.npy", mmap_mode="r")
@@ -399,12 +401,12 @@ def load_split(split: str, max_clips: int | None = None, seed: int = 0) -> list[
     out = corpus_dir()
     if not (out / "manifest.json").is_file():
         build()
-    joints, face, starts, names, sources = _load_arrays(split, str(out))
+    joints, face, starts, names, sources = load_arrays(split, str(out))
     mocap = paths.mocap_dir()
     if split in ("train", "val") and mocap is not None and (mocap / EVAL_LIST).is_file():
         if set(names) & set(read_eval_names(mocap)):  # stale cache vs a changed eval list: rebuild
             build(force=True)
-            joints, face, starts, names, sources = _load_arrays(split, str(out))
+            joints, face, starts, names, sources = load_arrays(split, str(out))
             if set(names) & set(read_eval_names(mocap)):  # pragma: no cover - a bug, never data
                 raise UnveilError(f"evaluation clips in the {split!r} split after a rebuild")
     idx = np.arange(len(names))
