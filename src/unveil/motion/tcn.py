@@ -285,20 +285,23 @@ def finetune_occ(seed: int = 2, out: str | None = None, steps: int = 1200, init:
 
 # The broader training mix of issue 12: Bandai + the CMU subset (its 46 training clips listed 8 times,
 # so ~16 % of the windows show the CMU actors / rig) + a left-right mirrored copy of every clip.
+# Its weights are a separate, non-default file (weights/mopo_lift_tcn_broad.md says why).
 BROAD_MIX = "bandai+cmu*8+mirror"
+WEIGHTS_BROAD = WEIGHTS_DIR / "mopo_lift_tcn_broad.pt"
 
 
 def train_broad(seed: int = 0, out: str | None = None, steps: int = 2400) -> dict:
-    """Stage 1 of the recipe on :data:`BROAD_MIX`."""
-    return train(seed=seed, out=out, steps=steps, mix=BROAD_MIX)
+    """Stage 1 of the recipe on :data:`BROAD_MIX` (writes :data:`WEIGHTS_BROAD` by default)."""
+    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, mix=BROAD_MIX)
 
 
 def finetune_broad(seed: int = 1, out: str | None = None, steps: int = 1500, init: str | None = None) -> dict:
-    """Stage 2 of the recipe on :data:`BROAD_MIX` (continues from ``init``, default the shipped file)."""
-    return train(seed=seed, out=out, steps=steps, lr=5e-4, init=init or str(WEIGHTS), data_seed=0, mix=BROAD_MIX)
+    """Stage 2 of the recipe on :data:`BROAD_MIX` (continues from ``init``, default :data:`WEIGHTS_BROAD`)."""
+    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, lr=5e-4, init=init or str(WEIGHTS_BROAD),
+                 data_seed=0, mix=BROAD_MIX)
 
 
 def finetune_occ_broad(seed: int = 2, out: str | None = None, steps: int = 1200, init: str | None = None) -> dict:
-    """Stage 3 of the recipe on :data:`BROAD_MIX`."""
-    return train(seed=seed, out=out, steps=steps, lr=5e-4, init=init or str(WEIGHTS), data_seed=0,
-                 occ_weight=2.0, mix=BROAD_MIX)
+    """Stage 3 of the recipe on :data:`BROAD_MIX` (continues from ``init``, default :data:`WEIGHTS_BROAD`)."""
+    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, lr=5e-4, init=init or str(WEIGHTS_BROAD),
+                 data_seed=0, occ_weight=2.0, mix=BROAD_MIX)
