@@ -461,12 +461,14 @@ def eval_clip_names() -> set[str]:
     return ev | cmu_subset.eval_names()
 
 
-def is_eval_clip(name: str) -> bool:
-    """True for an evaluation clip or anything derived from one (a window, a mirrored copy)."""
+def is_eval_clip(name: str, eval_names: set[str] | None = None) -> bool:
+    """True for an evaluation clip or anything derived from one (a window, a mirrored copy).
+    ``eval_names``: :func:`eval_clip_names` if already at hand (computed otherwise)."""
     from . import cmu_subset
 
     b = base_name(name)
-    return cmu_subset.is_eval_name(b) or b in eval_clip_names()
+    ev = eval_clip_names() if eval_names is None else eval_names
+    return cmu_subset.is_eval_name(b) or b in ev
 
 
 TRAINING_SOURCES = ("bandai", "cmu")
@@ -520,7 +522,8 @@ def training_clips(split: str, mix: str = "bandai") -> list[MocapClip]:
         clips += load_split(split) * sources["bandai"]
     if "cmu" in sources:
         clips += cmu_subset.load_split(split) * sources["cmu"]
-    leaked = sorted(c.name for c in clips if is_eval_clip(c.name))
+    ev = eval_clip_names()
+    leaked = sorted({c.name for c in clips if is_eval_clip(c.name, ev)})
     if leaked:
         raise UnveilError(f"evaluation clips in the {split!r} training pool: {', '.join(leaked[:5])}")
     if mirror:

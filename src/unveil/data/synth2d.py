@@ -261,11 +261,9 @@ def eval_names() -> set[str]:
 
 def _is_eval(clip, ev: set[str] | None = None) -> bool:
     """An evaluation clip or one derived from it (``ev``: :func:`eval_names`, computed if None)."""
-    from .cmu_subset import is_eval_name
-    from .corpus import base_name
+    from .corpus import is_eval_clip
 
-    ev = eval_names() if ev is None else ev
-    return base_name(clip.name) in ev or is_eval_name(clip.name)
+    return is_eval_clip(clip.name, eval_names() if ev is None else ev)
 
 
 def slice_clip(clip, s: int, e: int):
