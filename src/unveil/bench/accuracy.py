@@ -1,5 +1,8 @@
 """``unveil bench accuracy``: every registered method × the evaluation split × occlusion kinds.
 
+``--eval cmu`` scores the same protocol on the CMU subset's subject 2 (10 clips, an actor no
+training clip shows, :mod:`unveil.data.cmu_subset`) instead of the Bandai split.
+
 Protocol (shared/design/pipeline.md, "Benchmark protocol"): the 42 evaluation clips
 (``bandai-eval-split.txt``, never used for training) are seen by seeded random static cameras with
 detector-like 2D and one synthetic occlusion kind per table (:mod:`unveil.data.synth2d`,
@@ -42,14 +45,35 @@ QUICK_FRAMES = 150
 
 
 # ---------------------------------------------------------------------------------- sequences
-def synthetic_sequences(kinds, n_clips: int | None, seed: int, max_frames: int | None = None) -> dict:
-    from ..data import synth2d
+EVAL_SETS = ("bandai", "cmu")
+
+
+def eval_clips(eval_set: str = "bandai", n_clips: int | None = None, seed: int = 0) -> list:
+    """The clips of an evaluation set: ``bandai`` = the 42-clip Bandai evaluation split, ``cmu`` =
+    the CMU subset's subject 2 (10 clips of an actor no training clip shows,
+    :mod:`unveil.data.cmu_subset`). ``n_clips``: a seeded subset (kept in name order)."""
+    from ..data import cmu_subset
     from ..data.corpus import load_split
+
+    if eval_set == "bandai":
+        return load_split("eval", max_clips=n_clips, seed=seed)
+    if eval_set != "cmu":
+        raise UnveilError(f"unknown evaluation set {eval_set!r} (expected one of {', '.join(EVAL_SETS)})")
+    clips = cmu_subset.load_split("eval")
+    if n_clips is not None and n_clips < len(clips):
+        idx = np.sort(np.random.default_rng(seed).choice(len(clips), size=n_clips, replace=False))
+        clips = [clips[i] for i in idx]
+    return clips
+
+
+def synthetic_sequences(kinds, n_clips: int | None, seed: int, max_frames: int | None = None,
+                        eval_set: str = "bandai") -> dict:
+    from ..data import synth2d
     from ..paths import mocap_dir
 
     if mocap_dir() is None:
         raise UnveilError("the accuracy benchmark needs the mocap data: set UNVEIL_SHARED=path/to/shared")
-    clips = load_split("eval", max_clips=n_clips, seed=seed)
+    clips = eval_clips(eval_set, n_clips, seed)
     if max_frames:
         clips = [synth2d._slice_clip(c, 0, min(max_frames, c.n_frames)) for c in clips]
         for c in clips:
@@ -193,6 +217,9 @@ def main(argv: list[str], prog: str = "unveil bench accuracy") -> int:
     ap.add_argument("--clips", type=int, default=None, help="use N evaluation clips (seeded subset)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--source", choices=("synthetic", "render"), default="synthetic")
+    ap.add_argument("--eval", dest="eval_set", choices=EVAL_SETS, default="bandai",
+                    help="evaluation set of the synthetic source: bandai (the 42-clip evaluation split) or "
+                    "cmu (CMU subset subject 2: 10 clips, an unseen actor on another skeleton)")
     ap.add_argument("--render-truth", choices=("body", "mocap"), default="body",
                     help="render source: score against the rendered body's joints or the clip's mocap joints")
     ap.add_argument("--out", default=None, help="output folder (default: $UNVEIL_CACHE/bench/accuracy-SOURCE)")
@@ -212,22 +239,25 @@ def main(argv: list[str], prog: str = "unveil bench accuracy") -> int:
     if not names:
         raise UnveilError("no method registered")
     n_clips = QUICK_CLIPS if a.quick and a.clips is None else a.clips
-    print(f"unveil bench accuracy: source={a.source} seed={a.seed} clips={n_clips or 'all'} "
+    print(f"unveil bench accuracy: source={a.source} eval={a.eval_set} seed={a.seed} clips={n_clips or 'all'} "
           f"kinds={','.join(kinds)} methods={','.join(names)}")
     if a.source == "synthetic":
-        seqs = synthetic_sequences(kinds, n_clips, a.seed, QUICK_FRAMES if a.quick else None)
+        seqs = synthetic_sequences(kinds, n_clips, a.seed, QUICK_FRAMES if a.quick else None, a.eval_set)
     else:
+        if a.eval_set != "bandai":
+            raise UnveilError("--eval cmu needs --source synthetic (no rendered CMU clips yet)")
         seqs = render_sequences(kinds, n_clips, a.seed, a.render_truth)
     results = run_benchmark(seqs, names)
     results["notes"] = notes + results["notes"]
-    results["config"] = {"source": a.source, "seed": a.seed, "clips": n_clips, "quick": a.quick,
+    results["config"] = {"source": a.source, "eval": a.eval_set, "seed": a.seed, "clips": n_clips, "quick": a.quick,
                          "render_truth": a.render_truth if a.source == "render" else None,
                          "kinds": kinds, "methods": names}
-    header = (f"## unveil bench accuracy — source {a.source}, seed {a.seed}, "
+    header = (f"## unveil bench accuracy — source {a.source}, eval {a.eval_set}, seed {a.seed}, "
               f"{'quick' if a.quick else 'full'}, clips {n_clips or 'all'}")
     md = markdown(results, header)
     results["run_seconds"] = round(time.time() - t0, 1)
-    out = Path(a.out) if a.out else paths.cache_dir() / "bench" / f"accuracy-{a.source}{'-quick' if a.quick else ''}"
+    tag = a.source + ("" if a.eval_set == "bandai" else f"-{a.eval_set}") + ("-quick" if a.quick else "")
+    out = Path(a.out) if a.out else paths.cache_dir() / "bench" / f"accuracy-{tag}"
     atomic.write_text(out / "accuracy.md", md)
     atomic.write_text(out / "accuracy.json", json.dumps(results, indent=1, default=float))
     print(md)

@@ -19,7 +19,8 @@ OFFSET, so bone lengths are exactly constant over time even when a file stores n
 position channels (Bandai stores values equal to OFFSET up to ~1e-5 cm).
 
 Retargeting to SMPL-24 uses the tables of ``shared/design/keypoints.md`` (``lerp(a, b, t)`` where
-no joint exists); Bandai is in centimetres (x 0.01), the CMU BVH in units of x 0.05644 m.
+no joint exists); Bandai is in centimetres (x 0.01), the CMU BVH in units of x 0.05644 m, the
+CMU subset on a Character Creator rig (kind ``"cc"``, ``CC_Base_*`` joints) in centimetres.
 """
 
 from __future__ import annotations
@@ -260,10 +261,27 @@ SMPL24_FROM: dict[str, dict[str, object]] = {
         "R_elbow": "RightForeArm", "L_wrist": "LeftHand", "R_wrist": "RightHand",
         "L_hand": "LFingers", "R_hand": "RFingers",
     },
+    # the CMU subset retargeted onto a Character Creator rig (IClone-CMU-Mocap; every bone points
+    # along its local +Y). CC_Base_Pelvis sits on CC_Base_Hip and carries the thighs' rotation;
+    # Waist/Spine01/Spine02 are 8 / 12.5 / 27 cm above the hip, NeckTwist01 is the neck base,
+    # Clavicle starts 3 cm beside the midline; Mid1 (middle-finger knuckle) is the hand point
+    # (the CMU capture has no finger motion: the fingers move rigidly with the hand)
+    "cc": {
+        "pelvis": "CC_Base_Pelvis", "L_hip": "CC_Base_L_Thigh", "R_hip": "CC_Base_R_Thigh",
+        "spine1": "CC_Base_Spine01", "L_knee": "CC_Base_L_Calf", "R_knee": "CC_Base_R_Calf",
+        "spine2": "CC_Base_Spine02", "L_ankle": "CC_Base_L_Foot", "R_ankle": "CC_Base_R_Foot",
+        "spine3": ("lerp", "CC_Base_Spine02", "CC_Base_NeckTwist01", 0.25),
+        "L_foot": "CC_Base_L_ToeBase", "R_foot": "CC_Base_R_ToeBase", "neck": "CC_Base_NeckTwist01",
+        "L_collar": "CC_Base_L_Clavicle", "R_collar": "CC_Base_R_Clavicle", "head": "CC_Base_Head",
+        "L_shoulder": "CC_Base_L_Upperarm", "R_shoulder": "CC_Base_R_Upperarm",
+        "L_elbow": "CC_Base_L_Forearm", "R_elbow": "CC_Base_R_Forearm",
+        "L_wrist": "CC_Base_L_Hand", "R_wrist": "CC_Base_R_Hand",
+        "L_hand": "CC_Base_L_Mid1", "R_hand": "CC_Base_R_Mid1",
+    },
 }
-UNIT_SCALE = {"bandai": 0.01, "cmu": 0.05644}
+UNIT_SCALE = {"bandai": 0.01, "cmu": 0.05644, "cc": 0.01}
 # the source joint whose global rotation is the SMPL head's (used for face points)
-HEAD_JOINT = {"bandai": "Head", "cmu": "Head"}
+HEAD_JOINT = {"bandai": "Head", "cmu": "Head", "cc": "CC_Base_Head"}
 
 
 def skeleton_kind(bvh: Bvh) -> str:
@@ -272,7 +290,9 @@ def skeleton_kind(bvh: Bvh) -> str:
         return "bandai"
     if {"LeftUpLeg", "LeftToeBase", "Neck1"} <= names:
         return "cmu"
-    raise UnveilError("unknown BVH skeleton (expected Bandai or CMU joint names); "
+    if {"CC_Base_L_Thigh", "CC_Base_L_Calf", "CC_Base_NeckTwist01", "CC_Base_R_Mid1"} <= names:
+        return "cc"
+    raise UnveilError("unknown BVH skeleton (expected Bandai, CMU or Character Creator joint names); "
                       f"joints: {', '.join(bvh.names[:8])}...")
 
 

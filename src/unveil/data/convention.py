@@ -50,7 +50,9 @@ MIDLINE = ("pelvis", "spine1", "spine2", "spine3", "neck", "head")
 SPINE_CHAIN = [3, 6, 9, 12, 15]
 # bones of the size measure (child joints; each with its parent): legs and spine
 SIZE_JOINTS = {"bandai": ["LowerLeg_L", "Foot_L", "Spine", "Chest", "Neck", "Head"],
-               "cmu": ["LeftLeg", "LeftFoot", "Spine", "Spine1", "Neck1", "Head"]}
+               "cmu": ["LeftLeg", "LeftFoot", "Spine", "Spine1", "Neck1", "Head"],
+               "cc": ["CC_Base_L_Calf", "CC_Base_L_Foot", "CC_Base_Waist", "CC_Base_Spine01",
+                      "CC_Base_Spine02", "CC_Base_NeckTwist01", "CC_Base_NeckTwist02", "CC_Base_Head"]}
 
 
 def table_path(kind: str) -> Path:
@@ -123,6 +125,11 @@ def _clip_arrays(path, kind_expected="bandai", stride: int = 4, max_frames: int 
     if kind != kind_expected:
         return None
     grot, gpos = bvhmod.forward_kinematics(b)
+    if kind == "cc":  # the CMU subset: some clips start with an added T-pose frame
+        from .cmu_subset import first_motion_frame
+
+        s0 = first_motion_frame(gpos, bvhmod.UNIT_SCALE[kind])
+        grot, gpos = grot[s0:], gpos[s0:]
     T = len(gpos)
     idx = np.arange(0, T, stride)
     if len(idx) > max_frames:
@@ -257,10 +264,27 @@ def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w
             "clips": len(clips)}
 
 
+def _kind_files(kind: str) -> tuple[dict, dict]:
+    """(name -> BVH path, {"train", "val", "eval"} names) of the source of a skeleton kind."""
+    from . import cmu_subset, corpus
+
+    if kind == "cc":
+        files = cmu_subset.unpack()
+        by_name = {cmu_subset.clip_name(f): f for f in files}
+        return by_name, cmu_subset.splits(list(by_name))
+    mocap = corpus._require_mocap()
+    files = corpus.unpack(mocap)
+    by_name = {corpus._clip_name(f): f for f in files}
+    return by_name, corpus.assign_splits(list(by_name), corpus.read_eval_names(mocap), corpus.read_val_names())
+
+
 def main(argv: list[str], prog: str = "unveil data convention") -> int:
     ap = argparse.ArgumentParser(prog=prog, description="Fit (or check) the learned mocap -> body-model "
-                                 "joint convention (unveil/data/convention_bandai.json).")
+                                 "joint convention (unveil/data/convention_<kind>.json).")
     ap.add_argument("--fit", action="store_true", help="fit the offsets on the training split and write the table")
+    ap.add_argument("--kind", choices=("bandai", "cc"), default="bandai",
+                    help="skeleton kind: bandai (the Bandai corpus) or cc (the CMU subset on the Character "
+                    "Creator rig: fitted on its 51 train+val clips, checked on subject 2)")
     ap.add_argument("--clips", type=int, default=120, help="training clips used by the fit (seeded subset)")
     ap.add_argument("--check-clips", type=int, default=42, help="held-out clips of the check (eval split)")
     ap.add_argument("--iters", type=int, default=600)
@@ -269,33 +293,36 @@ def main(argv: list[str], prog: str = "unveil data convention") -> int:
     a = ap.parse_args(argv)
     from .. import atomic
     from ..body import load_body_model
-    from . import corpus
 
-    mocap = corpus._require_mocap()
-    files = corpus.unpack(mocap)
-    by_name = {corpus._clip_name(f): f for f in files}
-    splits = corpus.assign_splits(list(by_name), corpus.read_eval_names(mocap), corpus.read_val_names())
+    kind = a.kind
+    by_name, splits = _kind_files(kind)
+    # Bandai: the training split only (validation clips stay untouched); the CMU subset is small:
+    # its training and validation clips (never subject 2)
+    pool = splits["train"] if kind == "bandai" else sorted(splits["train"] + splits["val"])
     rng = np.random.default_rng(a.seed)
     model = load_body_model(a.body_model)
     if a.fit:
-        names = sorted(rng.choice(splits["train"], min(a.clips, len(splits["train"])), replace=False))
-        res = fit_convention([by_name[n] for n in names], model, iters=a.iters, seed=a.seed)
-        table = {"kind": "bandai", "body_model": a.body_model, "names": list(SMPL24_NAMES),
+        names = sorted(rng.choice(pool, min(a.clips, len(pool)), replace=False))
+        res = fit_convention([by_name[n] for n in names], model, kind=kind, iters=a.iters, seed=a.seed)
+        table = {"kind": kind, "body_model": a.body_model, "names": list(SMPL24_NAMES),
                  "offsets": np.round(res["offsets"], 5).tolist(), "ref_size": round(res["ref_size"], 5),
-                 "fit": {"clips": res["clips"], "frames": res["frames"], "split": "train",
+                 "fit": {"clips": res["clips"], "frames": res["frames"],
+                         "split": "train" if kind == "bandai" else "train+val",
                          "mpjpe_mm": round(res["mpjpe_mm"], 2), "plain_mpjpe_mm": round(res["plain_mpjpe_mm"], 2),
                          "seconds": round(res["seconds"], 1)},
-                 "command": f"unveil data convention --fit --clips {a.clips} --iters {a.iters} --seed {a.seed}"}
-        atomic.write_text(table_path("bandai"), json.dumps(table, indent=1) + "\n")
+                 "command": f"unveil data convention --fit{'' if kind == 'bandai' else ' --kind ' + kind} "
+                            f"--clips {a.clips} --iters {a.iters} --seed {a.seed}"}
+        atomic.write_text(table_path(kind), json.dumps(table, indent=1) + "\n")
         load_table.cache_clear()
-        print(f"wrote {table_path('bandai')}: train-split fit {res['plain_mpjpe_mm']:.1f} mm (plain mapping) -> "
+        print(f"wrote {table_path(kind)}: {table['fit']['split']} fit {res['plain_mpjpe_mm']:.1f} mm (plain mapping) -> "
               f"{res['mpjpe_mm']:.1f} mm (learned offsets)")
-    t = load_table("bandai")
+    t = load_table(kind)
     if t is None:
         print("no convention table: run with --fit")
         return 1
     names = splits["eval"][: a.check_clips]
-    res = fit_convention([by_name[n] for n in names], model, iters=a.iters, seed=a.seed, offsets=t["offsets"])
+    res = fit_convention([by_name[n] for n in names], model, kind=kind, iters=a.iters, seed=a.seed,
+                         offsets=t["offsets"])
     print(f"held-out check (eval split, {res['clips']} clips, shapes + poses fitted, offsets fixed): "
           f"{res['plain_mpjpe_mm']:.1f} mm (plain mapping) -> {res['mpjpe_mm']:.1f} mm (learned offsets)")
     print("per joint (mm), plain -> learned:")

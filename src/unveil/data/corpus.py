@@ -54,12 +54,13 @@ import numpy as np
 
 from .. import atomic, paths
 from ..errors import MissingAssetError, UnveilError
-from ..skeleton import COCO17_TO_SMPL24, SMPL24_INDEX
+from ..skeleton import COCO17_TO_SMPL24, SMPL24_FLIP, SMPL24_INDEX
 from . import bvh as bvhmod
 
 CORPUS_VERSION = 4  # 3: the learned joint convention (unveil.data.convention); 4: the body model's face
 FPS = 30.0
 SPLITS = ("train", "val", "eval", "cmu")
+CORPUS_KINDS = ("bandai", "cmu")  # skeleton kinds of this corpus (their convention tables key its cache)
 VAL_FRACTION = 0.05
 TARBALL = "bandai-motiondataset.tar.xz"
 EVAL_LIST = "bandai-eval-split.txt"
@@ -243,8 +244,11 @@ def corpus_id() -> str:
     (its own arrays, training windows, renders) are keyed by it, so a re-fitted convention
     (``unveil data convention --fit``) never meets stale data."""
     h = hashlib.sha1()
+    # only the tables of the skeleton kinds this corpus holds (Bandai, the CMU sanity clip): the
+    # CMU-subset table (convention_cc.json) keys its own cache (unveil.data.cmu_subset)
     for t in sorted(Path(__file__).parent.glob("convention_*.json")):
-        h.update(t.name.encode() + t.read_bytes())
+        if t.stem.split("_", 1)[1] in CORPUS_KINDS:
+            h.update(t.name.encode() + t.read_bytes())
     return f"v{CORPUS_VERSION}-{h.hexdigest()[:8]}"
 
 
@@ -284,7 +288,9 @@ def unpack(mocap: Path, log=print) -> list[Path]:
     return files
 
 
-def _save_split(out: Path, split: str, names: list[str], sources: list[str], results: list[dict]) -> dict:
+def save_split(out: Path, split: str, names: list[str], sources: list[str], results: list[dict]) -> dict:
+    """Write one split's arrays (``SPLIT_joints.npy``, ``_face``, ``_starts``, ``_clips.json``) atomically
+    under ``out``; ``results`` are :func:`process_bvh` dicts. Returns {"clips", "frames"}."""
     lengths = np.array([r["joints"].shape[0] for r in results], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     joints = (np.concatenate([r["joints"] for r in results]) if results
@@ -349,12 +355,12 @@ def _build(out: Path, man_path: Path, mocap: Path, workers: int | None, log) -> 
         res = results[k: k + len(splits[s])]
         k += len(splits[s])
         srcs = [n.split("_")[0].replace("dataset-", "bandai-") for n in splits[s]]
-        manifest["splits"][s] = _save_split(out, s, splits[s], srcs, res)
+        manifest["splits"][s] = save_split(out, s, splits[s], srcs, res)
         floor += [float(np.percentile(r["joints"][:, [10, 11], 1].min(1), 5)) for r in res]
     if cmu.is_file():
-        manifest["splits"]["cmu"] = _save_split(out, "cmu", ["cmu-01_01"], ["cmu"], results[k:k + 1])
+        manifest["splits"]["cmu"] = save_split(out, "cmu", ["cmu-01_01"], ["cmu"], results[k:k + 1])
     else:
-        manifest["splits"]["cmu"] = _save_split(out, "cmu", [], [], [])
+        manifest["splits"]["cmu"] = save_split(out, "cmu", [], [], [])
     fl = np.array(floor)
     manifest["floor_check"] = {
         "what": "per clip, 5th percentile of the lower toe joint height (m)",
@@ -363,7 +369,7 @@ def _build(out: Path, man_path: Path, mocap: Path, workers: int | None, log) -> 
     manifest["retarget_seconds"] = round(t_proc, 1)
     manifest["workers"] = workers
     atomic.write_text(man_path, json.dumps(manifest, indent=1))
-    _load_arrays.cache_clear()
+    load_arrays.cache_clear()
     for old in out.parent.glob("corpus-v*"):  # caches of older layouts (open memory maps survive)
         if old != out and old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
@@ -372,8 +378,10 @@ def _build(out: Path, man_path: Path, mocap: Path, workers: int | None, log) -> 
 
 
 # ------------------------------------------------------------------------------------- load
-@lru_cache(maxsize=8)
-def _load_arrays(split: str, root: str):
+@lru_cache(maxsize=12)
+def load_arrays(split: str, root: str):
+    """Memory-mapped arrays of one split written by :func:`save_split` under ``root``:
+    (joints (N,24,3), face (N,5,3), starts (C+1,), names, sources)."""
     out = Path(root)
     joints = np.load(out / f"{split}_joints.npy", mmap_mode="r", allow_pickle=False)
     face = np.load(out / f"{split}_face.npy", mmap_mode="r", allow_pickle=False)
@@ -393,12 +401,12 @@ def load_split(split: str, max_clips: int | None = None, seed: int = 0) -> list[
     out = corpus_dir()
     if not (out / "manifest.json").is_file():
         build()
-    joints, face, starts, names, sources = _load_arrays(split, str(out))
+    joints, face, starts, names, sources = load_arrays(split, str(out))
     mocap = paths.mocap_dir()
     if split in ("train", "val") and mocap is not None and (mocap / EVAL_LIST).is_file():
         if set(names) & set(read_eval_names(mocap)):  # stale cache vs a changed eval list: rebuild
             build(force=True)
-            joints, face, starts, names, sources = _load_arrays(split, str(out))
+            joints, face, starts, names, sources = load_arrays(split, str(out))
             if set(names) & set(read_eval_names(mocap)):  # pragma: no cover - a bug, never data
                 raise UnveilError(f"evaluation clips in the {split!r} split after a rebuild")
     idx = np.arange(len(names))
@@ -409,6 +417,117 @@ def load_split(split: str, max_clips: int | None = None, seed: int = 0) -> list[
         a, b = int(starts[i]), int(starts[i + 1])
         clips.append(MocapClip(name=names[i], source=sources[i], fps=FPS, joints=joints[a:b],
                                face=face[a:b], meta=_meta(names[i])))
+    return clips
+
+
+# ------------------------------------------------------------------ mirroring, training pools
+MIRROR_TAG = "@mirror"  # name suffix of a mirrored clip; "@" keeps the base name (``base_name``)
+# face points left <-> right: nose, l_eye, r_eye, l_ear, r_ear
+FACE_FLIP = (0, 2, 1, 4, 3)
+
+
+def base_name(name: str) -> str:
+    """The source clip of a derived clip: ``NAME@mirror@120`` (a mirrored window) -> ``NAME``."""
+    return name.split("@")[0]
+
+
+def mirror_clip(clip: MocapClip) -> MocapClip:
+    """The clip reflected left <-> right: world x -> -x (a reflection in the vertical y-z plane; Y
+    stays up, the floor stays at y = 0) and every left joint / face point swapped with its right
+    one, so the result is again a body with its left side on its left. An involution up to the
+    name: ``mirror_clip(mirror_clip(c))`` has ``c``'s arrays. Named ``NAME@mirror``.
+
+    Args:
+        clip: a corpus clip (joints (T,24,3), face (T,5,3)).
+    Returns:
+        a new :class:`MocapClip` with float32 copies (writable) of the mirrored arrays.
+    """
+    flip = np.array([-1.0, 1.0, 1.0], np.float32)
+    joints = np.asarray(clip.joints, np.float32)[:, list(SMPL24_FLIP)] * flip
+    face = np.asarray(clip.face, np.float32)[:, list(FACE_FLIP)] * flip
+    name = clip.name[: -len(MIRROR_TAG)] if clip.name.endswith(MIRROR_TAG) else clip.name + MIRROR_TAG
+    meta = dict(clip.meta)
+    meta["mirrored"] = not meta.get("mirrored", False)
+    return MocapClip(name=name, source=clip.source, fps=clip.fps, joints=joints, face=face, meta=meta)
+
+
+def eval_clip_names() -> set[str]:
+    """Every clip that must never reach training: the Bandai evaluation split and the CMU subset's
+    evaluation subject (empty sets where ``UNVEIL_SHARED`` is unset)."""
+    from . import cmu_subset
+
+    m = paths.mocap_dir()
+    ev = set(read_eval_names(m)) if m is not None and (m / EVAL_LIST).is_file() else set()
+    return ev | cmu_subset.eval_names()
+
+
+def is_eval_clip(name: str, eval_names: set[str] | None = None) -> bool:
+    """True for an evaluation clip or anything derived from one (a window, a mirrored copy).
+    ``eval_names``: :func:`eval_clip_names` if already at hand (computed otherwise)."""
+    from . import cmu_subset
+
+    b = base_name(name)
+    ev = eval_clip_names() if eval_names is None else eval_names
+    return cmu_subset.is_eval_name(b) or b in ev
+
+
+TRAINING_SOURCES = ("bandai", "cmu")
+
+
+def parse_mix(mix: str) -> tuple[dict[str, int], bool]:
+    """``"bandai"`` | ``"bandai+cmu"`` | ``"bandai+cmu*10+mirror"`` | ... -> ({source: repeats}, mirror).
+
+    ``SOURCE*K`` lists that source's clips K times: windows are drawn in proportion to clip
+    length, so K up-weights a small source (the CMU subset is 2.3 % of the Bandai training frames)."""
+    parts = [p.strip() for p in mix.split("+") if p.strip()]
+    mirror = "mirror" in parts
+    sources: dict[str, int] = {}
+    bad = []
+    for p in parts:
+        if p == "mirror":
+            continue
+        name, _, k = p.partition("*")
+        if name not in TRAINING_SOURCES or (k and not (k.isdigit() and int(k) >= 1)):
+            bad.append(p)
+            continue
+        sources[name] = int(k) if k else 1
+    if bad or not sources:
+        raise UnveilError(f"unknown training mix {mix!r} (sources: {', '.join(TRAINING_SOURCES)}, each "
+                          "optionally '*K' (K repeats), optionally '+mirror', e.g. 'bandai+cmu*10+mirror')")
+    return sources, mirror
+
+
+def training_clips(split: str, mix: str = "bandai") -> list[MocapClip]:
+    """The clips a training recipe may use: ``split`` "train" or "val" of every source in ``mix``
+    (``"bandai"``: this corpus, exactly what :func:`load_split` returns; ``"cmu"``: the CMU subset
+    on the Character Creator rig, :mod:`unveil.data.cmu_subset`), plus a left <-> right mirrored
+    copy of each clip with ``+mirror``. Evaluation clips (Bandai evaluation split, CMU subject 2)
+    can never be in it: they are filtered again here and an :class:`UnveilError` is raised if
+    one was returned by a loader (a stale cache).
+
+    Args:
+        split: "train" or "val".
+        mix: sources joined by "+", each optionally "*K" (repeats), optionally "+mirror"
+            (see :func:`parse_mix`).
+    Returns:
+        list of :class:`MocapClip` (Bandai first, then CMU; each mirrored copy after its source).
+    """
+    from . import cmu_subset
+
+    if split not in ("train", "val"):
+        raise UnveilError(f"training clips come only from 'train' or 'val', not {split!r}")
+    sources, mirror = parse_mix(mix)
+    clips: list[MocapClip] = []
+    if "bandai" in sources:
+        clips += load_split(split) * sources["bandai"]
+    if "cmu" in sources:
+        clips += cmu_subset.load_split(split) * sources["cmu"]
+    ev = eval_clip_names()
+    leaked = sorted({c.name for c in clips if is_eval_clip(c.name, ev)})
+    if leaked:
+        raise UnveilError(f"evaluation clips in the {split!r} training pool: {', '.join(leaked[:5])}")
+    if mirror:
+        clips = [x for c in clips for x in (c, mirror_clip(c))]
     return clips
 
 

@@ -235,31 +235,35 @@ def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None) -> Syn
 _SPLIT_CACHE: dict = {}
 
 
-def _load_split(split: str):
+def _load_split(split: str, mix: str = "bandai"):
     if split not in ("train", "val"):
         raise UnveilError(f"training windows come only from 'train' or 'val', not {split!r}")
-    if split not in _SPLIT_CACHE:
-        from .corpus import load_split
+    key = (split, mix)
+    if key not in _SPLIT_CACHE:
+        from .corpus import training_clips
 
-        clips = load_split(split)
-        _SPLIT_CACHE[split] = [c for c in clips if not _is_eval(c)]
-    return _SPLIT_CACHE[split]
+        ev = eval_names()
+        _SPLIT_CACHE[key] = [c for c in training_clips(split, mix) if not _is_eval(c, ev)]
+    return _SPLIT_CACHE[key]
 
 
 def eval_names() -> set[str]:
-    """Names of the evaluation-split clips (empty without the shared data)."""
+    """Names of every evaluation clip: the Bandai evaluation split and the CMU subset's subject 2
+    (empty without the shared data)."""
     from ..paths import mocap_dir
 
-    m = mocap_dir()
-    if m is None:
+    if mocap_dir() is None:
         return set()
-    from .corpus import read_eval_names
+    from .corpus import eval_clip_names
 
-    return set(read_eval_names(m))
+    return eval_clip_names()
 
 
-def _is_eval(clip) -> bool:
-    return clip.name.split("@")[0] in eval_names()
+def _is_eval(clip, ev: set[str] | None = None) -> bool:
+    """An evaluation clip or one derived from it (``ev``: :func:`eval_names`, computed if None)."""
+    from .corpus import is_eval_clip
+
+    return is_eval_clip(clip.name, eval_names() if ev is None else ev)
 
 
 def slice_clip(clip, s: int, e: int):
@@ -274,10 +278,11 @@ def _slice_clip(clip, s: int, e: int):
 
 
 def training_windows(split: str = "train", window: int = 64, n: int = 32, seed: int = 0,
-                     kinds=KINDS, clips=None) -> dict:
+                     kinds=KINDS, clips=None, mix: str = "bandai") -> dict:
     """``n`` random windows of ``window`` frames, each seen by a random camera with a random
     occlusion kind from ``kinds``; only ever from the "train" / "val" splits (``clips`` overrides
-    the corpus, for tests). Returns a dict of stacked numpy arrays:
+    the corpus, for tests; ``mix`` picks the sources, :func:`unveil.data.corpus.training_clips`:
+    "bandai" (default), "bandai+cmu", "bandai+cmu+mirror", ...). Returns a dict of stacked numpy arrays:
 
     keypoints2d (n,W,17,3) · occluded (n,W,17) bool · joints_cam (n,W,24,3) · joints_rel (n,W,24,3)
     (pelvis at 0) · joints_world (n,W,24,3) · focal (n,) · principal_point (n,2) · image_size (n,2)
@@ -285,9 +290,9 @@ def training_windows(split: str = "train", window: int = 64, n: int = 32, seed: 
     """
     if split not in ("train", "val"):
         raise UnveilError(f"training windows come only from 'train' or 'val', not {split!r}")
-    pool = list(clips) if clips is not None else _load_split(split)
+    pool = list(clips) if clips is not None else _load_split(split, mix)
     ev = eval_names()
-    pool = [c for c in pool if c.name.split("@")[0] not in ev]
+    pool = [c for c in pool if not _is_eval(c, ev)]
     pool = [c for c in pool if np.asarray(c.joints).shape[0] >= window]
     if not pool:
         raise UnveilError(f"no {split} clip has {window} frames")

@@ -163,17 +163,24 @@ def augment_occlusions(kp: np.ndarray, rng: np.random.Generator, p: float = 0.5)
     return kp.astype(np.float32)
 
 
-def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str | None = "/tmp/unveil_tcn_cache"):
-    """training_windows in chunks of 250 (seeds seed*1000 + i), cached as .npz under ``cache_dir``."""
+def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str | None = "/tmp/unveil_tcn_cache",
+             mix: str = "bandai"):
+    """training_windows in chunks of 250 (seeds seed*1000 + i), cached as .npz under ``cache_dir``;
+    ``mix``: the training sources (:func:`unveil.data.corpus.training_clips`)."""
     from ..data.corpus import corpus_id
     from ..data.synth2d import training_windows
 
     keys = ("keypoints2d", "joints_rel", "focal", "principal_point")
-    path = Path(cache_dir) / f"{split}_{window}_{n}_{seed}_corpus-{corpus_id()}.npz" if cache_dir else None
+    tag = f"corpus-{corpus_id()}"
+    if mix != "bandai":
+        from ..data.cmu_subset import subset_id
+
+        tag += f"_{mix.replace('*', 'x').replace('+', '-')}-{subset_id()}"
+    path = Path(cache_dir) / f"{split}_{window}_{n}_{seed}_{tag}.npz" if cache_dir else None
     if path is not None and path.is_file():
         z = np.load(path, allow_pickle=False)
         return {k: z[k] for k in keys}
-    parts = [training_windows(split, window=window, n=min(250, n - i), seed=seed * 1000 + i // 250)
+    parts = [training_windows(split, window=window, n=min(250, n - i), seed=seed * 1000 + i // 250, mix=mix)
              for i in range(0, n, 250)]
     d = {k: np.concatenate([p[k] for p in parts]) for k in keys}
     if path is not None:
@@ -197,16 +204,18 @@ def evaluate(model: TCNLifter, data: dict, batch: int = 64) -> float:
 
 def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int = 8000, batch: int = 32,
           lr: float = 2e-3, window: int = WINDOW, dilations=DILATIONS, init: str | None = None,
-          data_seed: int | None = None, occ_weight: float = 0.0, log=print) -> dict:
-    """Train the TCN lifter (see module docstring); writes float16 weights to ``out``."""
+          data_seed: int | None = None, occ_weight: float = 0.0, mix: str = "bandai", log=print) -> dict:
+    """Train the TCN lifter (see module docstring); writes float16 weights to ``out``.
+    ``mix``: training sources (default: the Bandai corpus; :data:`BROAD_MIX` adds the CMU subset and
+    mirrored copies). Validation windows come from the same sources' "val" clips."""
     from .. import atomic
 
     t0 = time.time()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     ds = seed if data_seed is None else data_seed
-    tr = _windows("train", windows, ds, window)
-    va = _windows("val", 200, ds + 1, window)
+    tr = _windows("train", windows, ds, window, mix=mix)
+    va = _windows("val", 200, ds + 1, window, mix=mix)
     log(f"tcn: {len(tr['keypoints2d'])} train windows x {window}, data in {time.time() - t0:.0f} s")
     model = TCNLifter(dilations=dilations)
     if init:  # continue from a weights file (fine-tuning)
@@ -249,6 +258,7 @@ def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int
                     "dilations": torch.tensor(dilations)}, tmp)
     load.cache_clear()
     res = {"val_mpjpe_mm": round(val, 1), "train_windows": N, "window": window, "dilations": list(dilations),
+           "mix": mix,
            "steps": steps,
            "seconds": round(time.time() - t0, 1), "weights": str(path)}
     log(f"tcn: val MPJPE {val:.1f} mm (root-relative, 200 val windows, all kinds), {res['seconds']} s -> {path}")
@@ -271,3 +281,27 @@ def finetune(seed: int = 1, out: str | None = None, steps: int = 1500, init: str
 def finetune_occ(seed: int = 2, out: str | None = None, steps: int = 1200, init: str | None = None) -> dict:
     """Fine-tune with occluded joints weighted 3x in the MPJPE term (lr 5e-4, same windows)."""
     return train(seed=seed, out=out, steps=steps, lr=5e-4, init=init or str(WEIGHTS), data_seed=0, occ_weight=2.0)
+
+
+# The broader training mix of issue 12: Bandai + the CMU subset (its 46 training clips listed 8 times,
+# so ~16 % of the windows show the CMU actors / rig) + a left-right mirrored copy of every clip.
+# Its weights are a separate, non-default file (weights/mopo_lift_tcn_broad.md says why).
+BROAD_MIX = "bandai+cmu*8+mirror"
+WEIGHTS_BROAD = WEIGHTS_DIR / "mopo_lift_tcn_broad.pt"
+
+
+def train_broad(seed: int = 0, out: str | None = None, steps: int = 2400) -> dict:
+    """Stage 1 of the recipe on :data:`BROAD_MIX` (writes :data:`WEIGHTS_BROAD` by default)."""
+    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, mix=BROAD_MIX)
+
+
+def finetune_broad(seed: int = 1, out: str | None = None, steps: int = 1500, init: str | None = None) -> dict:
+    """Stage 2 of the recipe on :data:`BROAD_MIX` (continues from ``init``, default :data:`WEIGHTS_BROAD`)."""
+    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, lr=5e-4, init=init or str(WEIGHTS_BROAD),
+                 data_seed=0, mix=BROAD_MIX)
+
+
+def finetune_occ_broad(seed: int = 2, out: str | None = None, steps: int = 1200, init: str | None = None) -> dict:
+    """Stage 3 of the recipe on :data:`BROAD_MIX` (continues from ``init``, default :data:`WEIGHTS_BROAD`)."""
+    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, lr=5e-4, init=init or str(WEIGHTS_BROAD),
+                 data_seed=0, occ_weight=2.0, mix=BROAD_MIX)
