@@ -81,7 +81,8 @@ def test_run_writes_contract_and_resumes(tmp_path, stand_ins):
     assert (out / "overlay.mp4").stat().st_size > 0 and (out / "keypoints.json").is_file()
     # the exports ran on the stand-in body model, with no note
     assert s["exports"]["notes"] == [], s["exports"]["notes"]
-    assert sorted(s["exports"]["files"]) == ["0.bvh", "0.glb", "1.bvh", "1.glb", "viewer.html"]
+    assert sorted(s["exports"]["files"]) == ["0.bvh", "0.glb", "0.trc", "1.bvh", "1.glb", "1.trc", "scene.glb",
+                                             "viewer.html"]
     assert all((out / f).stat().st_size > 0 for f in s["exports"]["files"])
     # rerun: every stage comes from the cache
     s2 = pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, evidence_fit=False)
