@@ -70,3 +70,26 @@ def test_live_bad_source_is_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "cannot open live source" in err
     with pytest.raises(SystemExit):
         cli.main(["live"])
+
+
+def test_models_created_on_threads_at_once_keep_stderr():
+    """The live mode creates detector interpreters on several threads at once; each creation
+    redirects fd 2 for a moment (to drop TFLite's INFO line). Interleaved, that left fd 2 on a
+    deleted temporary file and every later stderr line (the final summary) was lost."""
+    import os
+    import threading
+
+    from unveil.detect.assets import MODELS, model_status
+    from unveil.detect.blazepose import LandmarkModel, PoseDetector
+
+    if any(model_status(n) != "ok" for n in MODELS):
+        pytest.skip("detector models not fetched (`unveil models fetch`)")
+    before = os.fstat(2)
+    threads = [threading.Thread(target=cls, kwargs={"num_threads": 1})
+               for cls in (PoseDetector, LandmarkModel) * 4]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)

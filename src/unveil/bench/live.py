@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +79,8 @@ def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print
     recs: list[dict] = []
     s = live.run_live(str(video), recs.append, delay=delay, focal=focal, realtime=True)
     lat = np.asarray(s["latency_ms"])
-    res["rows"]["live"] = {"delay_frames": delay, "fps": round(s["fps"], 2), "frames": s["frames"],
+    res["rows"]["live"] = {"delay_frames": delay, "fps": round(s["fps"], 2),
+                           "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), "frames": s["frames"],
                            "read": s["read"], "dropped": s["dropped"],
                            "latency_ms_median": round(float(np.median(lat)), 1),
                            "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
@@ -92,13 +94,17 @@ def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print
             recs = []
             s = live.run_live(str(video), recs.append, focal=focal, realtime=False, **{"delay": delay, **kw})
             res["rows"][name] = {"delay_frames": kw.get("delay", delay), "frames": s["frames"],
-                                 "fps_unpaced": round(s["fps"], 2), **_score(_live_tracks(recs), truth)}
+                                 "fps_unpaced": round(s["fps"], 2),
+                                 "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), **_score(_live_tracks(recs), truth)}
     log("offline (unveil run) ...")
     od = out / "offline"
+    shutil.rmtree(od, ignore_errors=True)  # a fresh run: its frames/s and CPU are measured, not cached
     summ = run(video=video, out_dir=od, focal=focal, render=False, export=False, progress=False)
     r = load(od)
     tracks = [{**p.arrays, "id": p.id} for p in r.people]
+    cpu = sum(v for k, v in summ["cpu_seconds"].items() if "." not in k)
     res["rows"]["offline"] = {"fps": summ.get("fps_end_to_end"), "frames": summ["frames"],
+                              "cpu_ms_per_frame": round(cpu / max(summ["frames"], 1) * 1000, 1),
                               "stages_cached": summ["stages_cached"], **_score(tracks, truth)}
     write_text(out / "bench_live.json", json.dumps(res, indent=1, default=float))
     return res
@@ -106,7 +112,7 @@ def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print
 
 def table(res: dict) -> str:
     """Markdown table of :func:`run_bench`'s rows."""
-    cols = ("row", "delay (frames)", "frames/s", "dropped", "latency median / p95 ms", "frames scored", "MPJPE",
+    cols = ("row", "delay (frames)", "frames/s", "CPU ms/frame", "dropped", "latency median / p95 ms", "frames scored", "MPJPE",
             "MPJPE-vis", "MPJPE-occ", "PA-MPJPE", "root err")
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
 
@@ -118,6 +124,7 @@ def table(res: dict) -> str:
         lat = (f"{r['latency_ms_median']:.0f} / {r['latency_ms_p95']:.0f}" if "latency_ms_median" in r else "")
         lines.append("| " + " | ".join([
             name, f(r.get("delay_frames"), "{}"), f(fps) + ("" if "fps" in r or fps is None else " (unpaced)"),
+            f(r.get("cpu_ms_per_frame")),
             f(r.get("dropped"), "{}") + (f" of {r['read']}" if "read" in r else ""), lat,
             f"{r.get('frames_scored', 0)}/{r.get('frames_total', '')}", f(r.get("mpjpe")), f(r.get("mpjpe_vis")),
             f(r.get("mpjpe_occ")), f(r.get("pa_mpjpe")), f(r.get("root_err_mm"), "{:.0f}")]) + " |")
