@@ -401,6 +401,6 @@ def main(argv: list[str], prog: str = "unveil batch") -> int:
                     **opts)
     from rich.console import Console
 
-    Console().print(summary_table(res))
+    Console(width=None if sys.stdout.isatty() else 160).print(summary_table(res))
     print(f"-> {a.out}/batch.json, {a.out}/batch.csv")
     return 1 if res["counts"]["failed"] else 0

@@ -335,11 +335,12 @@ def _jsonable(rec: dict) -> dict:
 
 def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = DELAY, focal: float | None = None,
              realtime: bool | None = None, max_frames: int | None = None, redetect_every: int = 5,
-             tiles: bool = False, fill: bool = True, workers: int | None = None) -> dict:
+             tiles: bool = False, fill: bool = True, workers: int | None = None, pipelined: bool = True) -> dict:
     """Run the live estimator on SOURCE; ``on_line(dict)`` receives every frame's record.
 
-    The 2D front end and the 3D half run on two threads (frame t + 1's people while frame t's body),
-    so the sustained rate is set by the slower half and the latency by their sum.
+    ``pipelined``: the 2D front end and the 3D half run on two threads (frame t + 1's people while
+    frame t's body), so the sustained rate is set by the slower half (a frame may wait for the 3D
+    half: more latency); False: one thread, frame by frame (lower latency, lower rate).
 
     Returns stats: ``frames`` (processed), ``read``, ``dropped``, ``wall_s``, ``fps`` (processed frames
     per wall second), ``latency_ms`` (list: capture of each processed frame -> its line), ``delay_frames``,
@@ -363,23 +364,30 @@ def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = D
         # the 3D half (torch / numpy) finishes frame t; a queue of one keeps them in step
         q: queue.Queue = queue.Queue(maxsize=1)
 
+        def observed():
+            """The next frame's ``(i, capture time, (observations, alive ids))``, None at the end."""
+            item = src.get()
+            if item is None:
+                return None
+            i, img, cap = item
+            return i, cap, est.observe(i, img)
+
         def front():
             try:
                 while True:
-                    item = src.get()
+                    item = observed()
+                    q.put(item)
                     if item is None:
-                        break
-                    i, img, cap = item
-                    q.put((i, cap, est.observe(i, img)))
+                        return
             except BaseException as e:  # handed to the consumer
                 q.put(e)
-                return
-            q.put(None)
 
         th = threading.Thread(target=front, daemon=True)
-        th.start()
+        if pipelined:
+            th.start()
+        take = q.get if pipelined else observed
         while True:
-            item = q.get()
+            item = take()
             if item is None:
                 break
             if isinstance(item, BaseException):
@@ -395,7 +403,8 @@ def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = D
                 on_line({"source_frame": i, "time": round(i / src.fps, 4),
                          "captured": cap, "emitted": done, "latency_ms": round(lat[-1], 2), "delay_frames": delay,
                          "people": [_jsonable(p) for p in people]})
-        th.join()
+        if pipelined:
+            th.join()
         est.close()
         if src._error:
             raise UnveilError(f"live source failed: {src._error}")
@@ -420,6 +429,8 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
     ap.add_argument("--tiles", action="store_true", help="also detect on tiles (small people; slower)")
     ap.add_argument("--no-fill", dest="fill", action="store_false", default=True,
                     help="do not fill hidden joints with the motion predictor")
+    ap.add_argument("--one-thread", dest="pipelined", action="store_false", default=True,
+                    help="people and body on one thread (lower latency, lower frame rate)")
     ap.add_argument("--as-fast-as-possible", dest="realtime", action="store_false", default=None,
                     help="a file: every frame, no pacing, none dropped")
     a = ap.parse_args(argv)
@@ -437,7 +448,8 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
 
     try:
         s = run_live(a.source, emit, body_model=a.body_model, delay=a.delay, focal=a.focal, realtime=a.realtime,
-                     max_frames=a.max_frames, redetect_every=a.redetect, tiles=a.tiles, fill=a.fill)
+                     max_frames=a.max_frames, redetect_every=a.redetect, tiles=a.tiles, fill=a.fill,
+                     pipelined=a.pipelined)
     except BrokenPipeError:
         return 0
     lat = np.asarray(s["latency_ms"]) if s["latency_ms"] else np.zeros(1)

@@ -75,17 +75,18 @@ def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print
     focal = float(truth["focal"])
     res: dict = {"video": str(video), "frames": int(len(truth["joints_cam"])), "width": 640, "height": 480,
                  "cpu_count": os.cpu_count(), "load_before": list(os.getloadavg()), "rows": {}}
-    log(f"live (played at the clip's 30 fps, delay {delay} frames) ...")
-    recs: list[dict] = []
-    s = live.run_live(str(video), recs.append, delay=delay, focal=focal, realtime=True)
-    lat = np.asarray(s["latency_ms"])
-    res["rows"]["live"] = {"delay_frames": delay, "fps": round(s["fps"], 2),
-                           "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), "frames": s["frames"],
-                           "read": s["read"], "dropped": s["dropped"],
-                           "latency_ms_median": round(float(np.median(lat)), 1),
-                           "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
-                           "delay_ms": round(delay / s["source_fps"] * 1000, 1),
-                           **_score(_live_tracks(recs), truth)}
+    for name, pipelined in (("live", True), ("live, one thread", False)):
+        log(f"{name} (played at the clip's 30 fps, delay {delay} frames) ...")
+        recs: list[dict] = []
+        s = live.run_live(str(video), recs.append, delay=delay, focal=focal, realtime=True, pipelined=pipelined)
+        lat = np.asarray(s["latency_ms"])
+        res["rows"][name] = {"delay_frames": delay, "fps": round(s["fps"], 2),
+                             "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), "frames": s["frames"],
+                             "read": s["read"], "dropped": s["dropped"],
+                             "latency_ms_median": round(float(np.median(lat)), 1),
+                             "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
+                             "delay_ms": round(delay / s["source_fps"] * 1000, 1),
+                             **_score(_live_tracks(recs), truth)}
     res["load_after_live"] = list(os.getloadavg())
     if extra:
         for name, kw in (("live all frames", {}), ("live all frames, delay 0", {"delay": 0}),
