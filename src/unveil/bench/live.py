@@ -1,0 +1,146 @@
+"""``unveil bench live``: the live mode (:mod:`unveil.live`) on the demo clip -- latency, sustained
+frames/s, dropped frames -- and its accuracy beside the offline pipeline's, same clip, same metrics.
+
+The clip is the demo's (:mod:`unveil.demo`: the packaged evaluation-split walk behind a box,
+640x480, 30 fps, 150 frames, known 3D truth), rendered into ``OUT/render`` (cached). Rows:
+
+* ``offline``: ``unveil run`` on the video (:func:`unveil.pipeline.run`, the demo's focal; no
+  overlay/exports), scored as ``unveil demo`` scores it (:func:`unveil.demo.score`).
+* ``live`` (the timed row): ``unveil live`` with the file played at its own frame rate (a frame the
+  estimator has not taken when the next is due is dropped, as with a camera). Latency = capture of
+  a frame (its release by the player) -> its JSON line out; the pose on that line is
+  ``delay`` frames older (stated beside it). Accuracy on the frames it processed.
+* ``live all frames`` (+ ``delay 0``, ``no fill``): every frame, no pacing -- accuracy only, to
+  separate what dropping frames costs from what causality costs.
+
+Writes ``OUT/bench_live.json``; prints a table. Numbers depend on the machine's load (printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import write_text
+
+
+def _render(out: Path, frames: int = 150) -> tuple[Path, dict]:
+    from ..data import synthvideo as sv
+    from ..demo import load_motion
+
+    m = load_motion()
+    r = sv.render_sequence(m["joints"][:frames], f"demo_{str(m['clip'])}", "object", 3, out / "render", 640, 480,
+                           30.0, "anny", workers=1)
+    return Path(r["video"]), sv.load_truth(r["truth"])
+
+
+def _live_tracks(records: list[dict]) -> list[dict]:
+    """Per-person arrays (frames, keypoints2d COCO-17, occluded, joints_cam) from live JSON records."""
+    by: dict[int, dict] = {}
+    for rec in records:
+        for p in rec["people"]:
+            d = by.setdefault(p["id"], {"frames": [], "keypoints2d": [], "occluded": [], "joints_cam": []})
+            for k in d:
+                d[k].append(p["frame"] if k == "frames" else p[k])
+    out = []
+    for pid, d in by.items():
+        t = {k: np.asarray(v) for k, v in d.items()}
+        t.update(id=pid, layout="coco17")
+        out.append(t)
+    return out
+
+
+def _score(tracks: list[dict], truth: dict) -> dict:
+    from ..demo import pick_track, score
+
+    res = score(pick_track(tracks, truth["keypoints2d_true"]), truth)
+    keep = ("frames_scored", "frames_total", "mpjpe", "mpjpe_vis", "mpjpe_occ", "pa_mpjpe", "root_err_mm", "accel")
+    return {k: res[k] for k in keep if k in res}
+
+
+def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print) -> dict:
+    """Render (cached), run offline and live, score; returns the result dict (also OUT/bench_live.json)."""
+    from .. import live
+    from ..api import load
+    from ..pipeline import run
+
+    delay = live.DELAY if delay is None else delay
+    out.mkdir(parents=True, exist_ok=True)
+    video, truth = _render(out)
+    focal = float(truth["focal"])
+    res: dict = {"video": str(video), "frames": int(len(truth["joints_cam"])), "width": 640, "height": 480,
+                 "cpu_count": os.cpu_count(), "load_before": list(os.getloadavg()), "rows": {}}
+    for name, pipelined in (("live", True), ("live, one thread", False)):
+        log(f"{name} (played at the clip's 30 fps, delay {delay} frames) ...")
+        recs: list[dict] = []
+        s = live.run_live(str(video), recs.append, delay=delay, focal=focal, realtime=True, pipelined=pipelined)
+        lat = np.asarray(s["latency_ms"])
+        res["rows"][name] = {"delay_frames": delay, "fps": round(s["fps"], 2),
+                             "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), "frames": s["frames"],
+                             "read": s["read"], "dropped": s["dropped"],
+                             "latency_ms_median": round(float(np.median(lat)), 1),
+                             "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
+                             "delay_ms": round(delay / s["source_fps"] * 1000, 1),
+                             **_score(_live_tracks(recs), truth)}
+    res["load_after_live"] = list(os.getloadavg())
+    if extra:
+        for name, kw in (("live all frames", {}), ("live all frames, delay 0", {"delay": 0}),
+                         ("live all frames, no fill", {"fill": False})):
+            log(f"{name} ...")
+            recs = []
+            s = live.run_live(str(video), recs.append, focal=focal, realtime=False, **{"delay": delay, **kw})
+            res["rows"][name] = {"delay_frames": kw.get("delay", delay), "frames": s["frames"],
+                                 "fps_unpaced": round(s["fps"], 2),
+                                 "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), **_score(_live_tracks(recs), truth)}
+    log("offline (unveil run) ...")
+    od = out / "offline"
+    shutil.rmtree(od, ignore_errors=True)  # a fresh run: its frames/s and CPU are measured, not cached
+    summ = run(video=video, out_dir=od, focal=focal, render=False, export=False, progress=False)
+    r = load(od)
+    tracks = [{**p.arrays, "id": p.id} for p in r.people]
+    cpu = sum(v for k, v in summ["cpu_seconds"].items() if "." not in k)
+    res["rows"]["offline"] = {"fps": summ.get("fps_end_to_end"), "frames": summ["frames"],
+                              "cpu_ms_per_frame": round(cpu / max(summ["frames"], 1) * 1000, 1),
+                              "stages_cached": summ["stages_cached"], **_score(tracks, truth)}
+    write_text(out / "bench_live.json", json.dumps(res, indent=1, default=float))
+    return res
+
+
+def table(res: dict) -> str:
+    """Markdown table of :func:`run_bench`'s rows."""
+    cols = ("row", "delay (frames)", "frames/s", "CPU ms/frame", "dropped", "latency median / p95 ms", "frames scored", "MPJPE",
+            "MPJPE-vis", "MPJPE-occ", "PA-MPJPE", "root err")
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+
+    def f(v, fmt="{:.1f}"):
+        return "" if v is None else fmt.format(v)
+
+    for name, r in res["rows"].items():
+        fps = r.get("fps", r.get("fps_unpaced"))
+        lat = (f"{r['latency_ms_median']:.0f} / {r['latency_ms_p95']:.0f}" if "latency_ms_median" in r else "")
+        lines.append("| " + " | ".join([
+            name, f(r.get("delay_frames"), "{}"), f(fps) + ("" if "fps" in r or fps is None else " (unpaced)"),
+            f(r.get("cpu_ms_per_frame")),
+            f(r.get("dropped"), "{}") + (f" of {r['read']}" if "read" in r else ""), lat,
+            f"{r.get('frames_scored', 0)}/{r.get('frames_total', '')}", f(r.get("mpjpe")), f(r.get("mpjpe_vis")),
+            f(r.get("mpjpe_occ")), f(r.get("pa_mpjpe")), f(r.get("root_err_mm"), "{:.0f}")]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str], prog: str = "unveil bench live") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    ap.add_argument("-o", "--out", default="bench_live_out", help="output folder (render cache, offline run, json)")
+    ap.add_argument("--delay", type=int, default=None, help="live delay in frames (default: unveil live's)")
+    ap.add_argument("--no-extra", dest="extra", action="store_false", default=True,
+                    help="only the timed live row and offline (skip the all-frames accuracy rows)")
+    a = ap.parse_args(argv)
+    res = run_bench(Path(a.out), a.delay, a.extra)
+    print(table(res))
+    print(f"load average before: {res['load_before'][0]:.2f}; after the timed run: {res['load_after_live'][0]:.2f} "
+          f"({res['cpu_count']} cores); mm; latency = capture -> JSON line, the pose being `delay` frames older")
+    return 0
