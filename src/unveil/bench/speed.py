@@ -99,6 +99,12 @@ def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = Tru
                 res["mopo"] = speed_report(frames=max(n, 300))
         except Exception as e:
             res["mopo"] = f"failed ({type(e).__name__}: {e})"
+    try:  # the evidence fit on a synthetic one-person track (body model needed)
+        from .pipeline_rows import evidence_speed
+
+        res["evidence"] = {n: evidence_speed(n) for n in (150, 1000)}
+    except Exception as e:
+        res["evidence"] = f"failed ({type(e).__name__}: {e})"
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     res["load_avg"] = os.getloadavg()
     return res
@@ -149,6 +155,13 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
                      " (1 torch thread)"))
     else:
         rows.append(("MoPO lift+complete", "-", "-", r["mopo"]))
+    if isinstance(r["evidence"], dict):
+        for n, e in r["evidence"].items():
+            rows.append((f"evidence fit ({n} fr)", f"{e['fps_cpu']:.0f}", f"{1000 * e['cpu_s'] / n:.1f}",
+                         f"one person, 1 torch thread, frames per CPU-second; reprojection "
+                         f"{e['reproj_before_pct']:.2f} -> {e['reproj_after_pct']:.2f} % of height"))
+    else:
+        rows.append(("evidence fit", "-", "-", r["evidence"]))
     print(f"unveil bench speed: {r['video']} ({r['size']}), {r['frames']} frames, {threads()} threads, "
           f"load average {r['load_avg'][0]:.2f} on {os.cpu_count()} cores")
     print(f"| {'stage':<20} | {'frames/s':>9} | {'CPU ms/frame':>12} | notes")
