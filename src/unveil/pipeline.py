@@ -390,7 +390,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         t0, c0 = time.perf_counter(), time.process_time()
         hit = _cache_load(out, "evidence", ev_key)
         if hit is not None:
-            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(body_model))
+            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(hit[1].get("body_model_name", body_model)))
             cached.append("evidence")
             evidence_done = True
         else:
@@ -400,7 +400,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
 
                 _pin_torch_threads()
                 bodies, ev_diag = evidence_tracks(bodies, tracks2d, tracks3d, camera, load_body_model(body_model))
-                _cache_save(out, "evidence", ev_key, _pack(bodies, _BT), {"tracks": ev_diag})
+                _cache_save(out, "evidence", ev_key, _pack(bodies, _BT),
+                            {"tracks": ev_diag, "body_model_name": str(bodies[0].body_model) if bodies else str(body_model)})
                 evidence_done = True
             except Exception as e:  # the ARTS fit stays; say why
                 notes.append(f"evidence fit skipped ({type(e).__name__}: {e})")
