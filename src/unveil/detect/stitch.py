@@ -1,0 +1,284 @@
+"""Offline identity stitching: join the track fragments of one person across gaps and crossings.
+
+The online tracker (:mod:`unveil.detect.people`) ends a track when the person is lost for more than
+``max_gap`` frames and starts a new one when they come back; at a crossing the person behind often
+loses their track and comes back under a new id. After the whole video is tracked, this module
+links fragments (one track's end to another's start) by a global min-cost assignment (Hungarian,
+``scipy.optimize.linear_sum_assignment``, with a "no link" option per end and per start: the
+classical tracklet-association step, e.g. Huang, Wu & Nevatia, ECCV 2008). Cost of linking fragment
+a's end to fragment b's start, each term gated:
+
+- **motion**: a's box centre extrapolated at constant velocity (least-squares line over its last
+  ``k`` held frames) to b's first frame, and b's extrapolated back to a's last frame; the mean
+  distance, in box heights (or the plain distance a-end to b-start, if smaller: someone who
+  stopped behind an occluder), against a gate that grows with the gap (``0.6 + 0.6 * gap_seconds``);
+- **scale**: ``|log(height_b / height_a)|`` (gate ``0.5``);
+- **bone-length ratios**: thigh, shin, upper arm and forearm over the torso side length (medians
+  over held frames; 2D, so only a weak cue: small weight, no gate);
+- **colour**: median RGB of torso and of legs (``extras["colour"]`` per frame, sampled by the tracker
+  on the keypoints; see :func:`colour_descriptor`) near the end of a and the start of b (gate 0.3 on
+  [0, 1] RGB, Euclidean over the 6 numbers).
+
+A linked pair becomes one track: the gap frames get linearly interpolated positions with confidence
+0 and ``held`` False (as the tracker's own short gaps). Then the **drop rule**: a track with fewer
+than ``min_held_s`` seconds of held frames (at least ``min_held`` frames) *and* a mean COCO-17
+keypoint visibility under ``min_vis`` is dropped (short, low-confidence fragments: a person glimpsed
+for a moment is kept only when clearly seen; objects that fooled the detector for a few frames go).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..types import Track2D
+
+BODY17 = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # the COCO-17 BlazePose points
+# bones (BlazePose-33 indices) whose length over the torso side gives a body-proportion cue
+_BONES = [((23, 25), (24, 26)), ((25, 27), (26, 28)), ((11, 13), (12, 14)), ((13, 15), (14, 16))]
+_TORSO_SIDES = ((11, 23), (12, 24))
+
+
+def colour_descriptor(img: np.ndarray, keypoints: np.ndarray, min_vis: float = 0.5) -> np.ndarray:
+    """Cheap appearance of one person in one frame: median RGB of the torso and of the legs.
+
+    Args:
+        img: (H, W, 3) uint8 RGB frame.
+        keypoints: (33, 3) BlazePose-33 pixels + visibility.
+        min_vis: keypoints below this visibility are not sampled.
+    Returns:
+        (6,) float32 in [0, 1]: torso RGB, legs RGB (NaN for a region with no visible keypoints).
+    """
+    h, w = img.shape[:2]
+    k = keypoints
+    out = np.full(6, np.nan, np.float32)
+    torso = [11, 12, 23, 24]
+    if (k[torso, 2] >= min_vis).all():
+        ls, rs, lh, rh = (k[j, :2] for j in torso)
+        g = np.linspace(0.2, 0.8, 4)
+        u, v = np.meshgrid(g, g)
+        u, v = u.ravel()[:, None], v.ravel()[:, None]
+        top, bot = ls + (rs - ls) * u, lh + (rh - lh) * u
+        out[:3] = _median_rgb(img, top + (bot - top) * v, w, h)
+    pts = []
+    for a, b in ((23, 25), (24, 26), (25, 27), (26, 28)):
+        if k[a, 2] >= min_vis and k[b, 2] >= min_vis:
+            t = np.linspace(0.2, 0.8, 4)[:, None]
+            pts.append(k[a, :2] + (k[b, :2] - k[a, :2]) * t)
+    if pts:
+        out[3:] = _median_rgb(img, np.concatenate(pts), w, h)
+    return out
+
+
+def _median_rgb(img, xy, w, h):
+    x = np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
+    y = np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1)
+    return np.median(img[y, x].astype(np.float32), 0) / 255.0
+
+
+def _held(t: Track2D) -> np.ndarray:
+    held = t.extras.get("held")
+    return np.ones(len(t.frames), bool) if held is None else np.asarray(held, bool)
+
+
+def _centres_heights(t: Track2D) -> tuple[np.ndarray, np.ndarray]:
+    b = np.asarray(t.boxes, np.float64) if t.boxes is not None else _kp_boxes(t.keypoints)
+    return (b[:, :2] + b[:, 2:]) / 2, np.maximum(b[:, 3] - b[:, 1], 1.0)
+
+
+def _kp_boxes(kp):
+    return np.concatenate([kp[..., :2].min(1), kp[..., :2].max(1)], 1).astype(np.float64)
+
+
+def _line_at(f: np.ndarray, c: np.ndarray, at: float) -> np.ndarray:
+    """Least-squares constant-velocity line through (f, c) evaluated at frame ``at``."""
+    if len(f) < 2 or np.ptp(f) == 0:
+        return c.mean(0)
+    A = np.stack([f - f.mean(), np.ones_like(f, np.float64)], 1)
+    coef, *_ = np.linalg.lstsq(A, c, rcond=None)
+    return coef[1] + coef[0] * (at - f.mean())
+
+
+def _bone_ratios(t: Track2D) -> np.ndarray:
+    kp = t.keypoints[_held(t)]
+    if kp.shape[1] < 33 or len(kp) == 0:
+        return np.full(len(_BONES), np.nan)
+    L = lambda a, b: np.linalg.norm(kp[:, a, :2] - kp[:, b, :2], axis=-1)
+    torso = np.mean([L(a, b) for a, b in _TORSO_SIDES], 0)
+    ok = torso > 1.0
+    if not ok.any():
+        return np.full(len(_BONES), np.nan)
+    return np.array([np.median(np.mean([L(a, b) for a, b in pair], 0)[ok] / torso[ok]) for pair in _BONES])
+
+
+class _Ends:
+    """What the cost needs of one fragment's start and end (its first / last ``k`` held frames)."""
+
+    def __init__(self, t: Track2D, k: int):
+        held = _held(t)
+        f = np.asarray(t.frames, np.float64)[held]
+        c, hgt = _centres_heights(t)
+        c, hgt = c[held], hgt[held]
+        self.f0, self.f1 = float(f[0]), float(f[-1])
+        self.head = (f[:k], c[:k], float(np.median(hgt[:k])))
+        self.tail = (f[-k:], c[-k:], float(np.median(hgt[-k:])))
+        col = t.extras.get("colour")
+        if col is not None:
+            col = np.asarray(col, np.float64)[held]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                self.col_head, self.col_tail = np.nanmedian(col[:k], 0), np.nanmedian(col[-k:], 0)
+        else:
+            self.col_head = self.col_tail = np.full(6, np.nan)
+        self.bones = _bone_ratios(t)
+
+
+def link_cost(a: _Ends, b: _Ends, fps: float, weights=(1.0, 1.0, 0.5, 1.0)) -> float:
+    """Cost of "b continues a" (a ends before b starts), ``inf`` when a gate fails (module docstring)."""
+    gap = b.f0 - a.f1
+    if gap <= 0:
+        return np.inf
+    fa, ca, ha = a.tail
+    fb, cb, hb = b.head
+    h = 0.5 * (ha + hb)
+    pa, pb = _line_at(fa, ca, b.f0), _line_at(fb, cb, a.f1)
+    motion = 0.5 * (np.linalg.norm(pa - cb[0]) + np.linalg.norm(pb - ca[-1])) / h
+    # a person who stopped behind an occluder: also accept "stayed put"
+    motion = min(motion, float(np.linalg.norm(cb[0] - ca[-1])) / h)
+    gate_m = 0.6 + 0.6 * gap / max(fps, 1e-6)
+    if motion > gate_m:
+        return np.inf
+    scale = abs(np.log(hb / ha))
+    if scale > 0.5:
+        return np.inf
+    colour = 0.0
+    d = a.col_tail - b.col_head
+    ok = ~np.isnan(d)
+    if ok.sum() >= 3:
+        colour = float(np.linalg.norm(d[ok]) * np.sqrt(6 / ok.sum()))
+        if colour > 0.3:
+            return np.inf
+    bones = 0.0
+    r = np.log(np.maximum(a.bones, 1e-3)) - np.log(np.maximum(b.bones, 1e-3))
+    if np.isfinite(r).any():
+        bones = float(np.nanmean(np.abs(r)))
+    w = weights
+    return w[0] * motion / gate_m + w[1] * scale / 0.5 + w[2] * bones + w[3] * colour / 0.3
+
+
+def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | None = None, max_gap_s: float = 3.0,
+                  k: int = 10, no_link: float = 1.5, min_held: int = 10, min_held_s: float = 0.5,
+                  min_vis: float = 0.7, info: dict | None = None) -> list[Track2D]:
+    """Join the fragments of one person (module docstring), then drop short low-confidence tracks.
+
+    Args:
+        tracks: the tracker's ``list[Track2D]`` (any layout; colour/bone cues need blazepose33 and
+            ``extras["colour"]`` (T, 6)); ``extras["held"]`` (T,) bool marks real observations.
+        fps: frames per second of the frame indices (video fps; with a stride, gaps are in video frames).
+        processed: (N,) the processed frame indices (gap frames of a joined track are those); default:
+            every frame index between.
+        max_gap_s: longest gap bridged, seconds.
+        k: held frames at each fragment end used for motion, size and colour.
+        no_link: a link costs at most this (else the end / start stays unlinked).
+        min_held, min_held_s, min_vis: the drop rule (module docstring).
+        info: filled with ``links`` (list of (id_a, id_b, cost)) and ``dropped`` (ids).
+    Returns:
+        The joined tracks, ids renumbered 0..n-1 in order of first frame.
+    """
+    info = {} if info is None else info
+    tracks = [t for t in tracks if len(t.frames) and _held(t).any()]
+    ends = [_Ends(t, k) for t in tracks]
+    n = len(tracks)
+    max_gap = max_gap_s * fps
+    C = np.full((n, n), np.inf)
+    for i, a in enumerate(ends):
+        for j, b in enumerate(ends):
+            if i != j and 0 < b.f0 - a.f1 <= max_gap:
+                C[i, j] = link_cost(a, b, fps)
+    links = []
+    if n and np.isfinite(C).any():
+        big = 1e6
+        M = np.full((2 * n, 2 * n), big)
+        M[:n, :n] = np.where(np.isfinite(C) & (C <= no_link), C, big)
+        M[:n, n:] = np.where(np.eye(n, dtype=bool), no_link, big)   # end i unlinked
+        M[n:, :n] = np.where(np.eye(n, dtype=bool), no_link, big)   # start j unlinked
+        M[n:, n:] = 0.0
+        rows, cols = linear_sum_assignment(M)
+        links = [(int(r), int(c)) for r, c in zip(rows, cols) if r < n and c < n and M[r, c] < big]
+    nxt = dict(links)
+    has_prev = {c for _, c in links}
+    info["links"] = [(int(tracks[a].id), int(tracks[b].id), float(C[a, b])) for a, b in links]
+    out = []
+    for s in range(n):
+        if s in has_prev:
+            continue
+        chain = [s]
+        while chain[-1] in nxt:
+            chain.append(nxt[chain[-1]])
+        out.append(join([tracks[c] for c in chain], processed))
+    info["dropped"] = []
+    kept = []
+    min_len = max(min_held, int(round(min_held_s * fps)))
+    for t in out:
+        held = _held(t)
+        vis = float(t.keypoints[held][:, BODY17 if t.keypoints.shape[1] == 33 else slice(None), 2].mean())
+        if held.sum() < min_len and vis < min_vis:
+            info["dropped"].append(int(t.id))
+            continue
+        kept.append(t)
+    kept.sort(key=lambda t: int(t.frames[0]))
+    for new_id, t in enumerate(kept):
+        t.id = new_id
+    return kept
+
+
+def join(parts: list[Track2D], processed: np.ndarray | None = None) -> Track2D:
+    """Concatenate time-ordered fragments of one person into one track; frames between them (the
+    ``processed`` indices, default every index) get interpolated positions, confidence 0 and
+    ``held`` False; per-frame extras are interpolated the same way (0 where they are scores)."""
+    if len(parts) == 1:
+        return parts[0]
+    frames = np.concatenate([p.frames for p in parts]).astype(np.int64)
+    lo, hi = int(frames[0]), int(frames[-1])
+    full = np.arange(lo, hi + 1) if processed is None else np.asarray(processed, np.int64)
+    full = np.union1d(full[(full >= lo) & (full <= hi)], frames)
+    have = np.isin(full, frames)
+    pos = np.searchsorted(full, frames)
+
+    def fill(arrs, zero_missing):
+        a = np.concatenate([np.asarray(x) for x in arrs])
+        flat = a.reshape(len(a), -1).astype(np.float64)
+        out = np.empty((len(full), flat.shape[1]))
+        for j in range(flat.shape[1]):
+            col = flat[:, j]
+            ok = np.isfinite(col)
+            out[:, j] = np.interp(full, frames[ok], col[ok]) if ok.any() else np.nan
+        out[pos] = flat
+        if zero_missing:
+            out[~have] = 0.0
+        return out.reshape((len(full),) + a.shape[1:]).astype(a.dtype if a.dtype != bool else np.float64)
+
+    kp = fill([p.keypoints for p in parts], False)
+    kp[~have, :, 2] = 0.0
+    boxes = fill([p.boxes for p in parts], False) if all(p.boxes is not None for p in parts) else None
+    world = (fill([p.world_landmarks for p in parts], False)
+             if all(p.world_landmarks is not None for p in parts) else None)
+    extras = {}
+    for key in parts[0].extras:
+        if not all(key in p.extras for p in parts):
+            continue
+        if key == "held":
+            h = np.zeros(len(full), bool)
+            h[pos] = np.concatenate([np.asarray(p.extras["held"], bool) for p in parts])
+            extras[key] = h
+        elif key == "colour":
+            c = np.full((len(full),) + np.asarray(parts[0].extras[key]).shape[1:], np.nan, np.float32)
+            c[pos] = np.concatenate([p.extras[key] for p in parts])
+            extras[key] = c
+        else:
+            extras[key] = fill([p.extras[key] for p in parts], True)
+    return Track2D(id=int(parts[0].id), frames=full, keypoints=kp.astype(np.float32), layout=parts[0].layout,
+                   boxes=None if boxes is None else boxes.astype(np.float32),
+                   world_landmarks=None if world is None else world.astype(np.float32), extras=extras)
