@@ -108,3 +108,22 @@ def test_colour_descriptor_reads_torso_and_legs():
     d = colour_descriptor(img, kp)
     np.testing.assert_allclose(d[:3], [200 / 255, 0, 0], atol=1e-6)
     assert d[5] > 0.5 and d[3] < 0.5  # legs mostly blue (the thigh's top samples may be red)
+
+
+def test_duplicate_and_handover_and_small_things():
+    """A second track on the same person (partial pose: same keypoints, fewer visible) is a
+    duplicate; one that outlives the first takes the person over (one track); a tiny thing
+    (box under 5 % of the frame height) is dropped; a different person beside stays."""
+    a = fragment(0, range(0, 60), walk_a, RED)
+    dup = fragment(1, range(10, 30), walk_a, RED)             # inside a's life: dropped
+    dup.keypoints[:, 25:, 2] = 0.1                             # legs not seen
+    later = fragment(2, range(50, 100), walk_a, RED)          # overlaps a's end, then goes on
+    other = fragment(3, range(0, 100), lambda f: walk_a(f) + [60.0, 0.0], BLUE)   # a person beside A
+    tiny = fragment(4, range(0, 100), lambda f: np.array([20.0, 20.0]), (0.5,) * 6, scale=0.05)
+    info = {}
+    out = stitch_tracks([a, dup, later, other, tiny], fps=30.0, frame_height=480, info=info)
+    assert info["duplicates"] == [1] and info["handovers"] == [(0, 2)] and info["dropped"] == [4]
+    assert len(out) == 2
+    people = {"A": walk_a, "O": lambda f: walk_a(f) + [60.0, 0.0]}
+    assert sorted(owner(t, people) for t in out) == ["A", "O"]
+    assert all(t.frames.tolist() == list(range(100)) for t in out)

@@ -275,6 +275,7 @@ class PeopleTracker:
         self._next_search = 0   # step index of the next scheduled whole-frame search
         self._next_tiles = 0    # step index from which the next search also runs the tiles
         self._n_lost = 0        # held tracks lost so far (a loss resets the schedule)
+        self._tiled = False     # this step's search ran the tiles
         self.search_gaps = {1, 2, 4, 7, 11}
         self.min_track_vis = min_track_vis
         self.min_pose_score, self.max_gap, self.min_len, self.max_people = min_pose_score, max_gap, min_len, max_people
@@ -327,7 +328,7 @@ class PeopleTracker:
                      for region in tiles_for(w, h, None if self.tiles is True else int(self.tiles))]
             jobs += tiles
             self.counts["tile_detect_calls"] += len(tiles)
-            self._next_tiles = self.n_steps + self.redetect_every * self.tile_every * 2 ** self.backoff
+            self._tiled = True  # the next tile pass is scheduled in _reschedule
         self.counts["detect_calls"] += len(jobs)
         self.n_detects += 1
         return jobs
@@ -342,6 +343,9 @@ class PeopleTracker:
             self.backoff = min(self.backoff + 1, self.max_backoff)
         if searched or found or lost:
             self._next_search = self.n_steps + self.redetect_every * 2 ** self.backoff
+        if self._tiled:
+            self._next_tiles = self.n_steps + self.redetect_every * self.tile_every * 2 ** self.backoff
+            self._tiled = False
 
     def _detect(self, img):
         return self._collect(self._start_detect(img))
@@ -641,8 +645,9 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     st_info: dict = {}
     if stitch:
         t = time.perf_counter()
-        fps = probe(path).fps or 30.0
-        tracks = stitch_tracks(tracks, fps=fps, processed=np.asarray(frames_seen, np.int64), info=st_info)
+        info = probe(path)
+        tracks = stitch_tracks(tracks, fps=info.fps or 30.0, processed=np.asarray(frames_seen, np.int64),
+                               frame_height=info.height, info=st_info)  # probe: upright size
         tracker._tracking += time.perf_counter() - t
     if stats is not None:
         decode_cpu = dec_stats.get("decode_cpu", dec_stats.get("main_cpu", 0.0))

@@ -19,11 +19,19 @@ a's end to fragment b's start, each term gated:
   on the keypoints; see :func:`colour_descriptor`) near the end of a and the start of b (gate 0.3 on
   [0, 1] RGB, Euclidean over the 6 numbers).
 
+Before linking, **duplicates**: two tracks held in the same frames whose keypoints coincide (median
+distance under 0.2 box heights in >= 70 % of the shared frames: the tracker's own duplicate check
+missed a partial pose) are one person: the later one is dropped if it ends inside the other, else
+the person is handed over (the earlier track cut where the later starts, and joined).
+
 A linked pair becomes one track: the gap frames get linearly interpolated positions with confidence
-0 and ``held`` False (as the tracker's own short gaps). Then the **drop rule**: a track with fewer
+0 and ``held`` False (as the tracker's own short gaps). Then the **drop rules**: a track with fewer
 than ``min_held_s`` seconds of held frames (at least ``min_held`` frames) *and* a mean COCO-17
-keypoint visibility under ``min_vis`` is dropped (short, low-confidence fragments: a person glimpsed
-for a moment is kept only when clearly seen; objects that fooled the detector for a few frames go).
+keypoint visibility under ``min_vis`` (0.8) is dropped (short, low-confidence fragments: a person
+glimpsed for a moment is kept only when clearly seen; objects that fooled the detector for a few
+frames go); so is a track whose median box height is under ``min_height_frac`` (5 %) of the frame
+height (small things the landmark model took for a person: seen on Demo_MultiPerson, a loudspeaker
+and an object on the floor; the smallest person tracked in vtest.avi is ~8 % of its height).
 """
 
 from __future__ import annotations
@@ -168,9 +176,70 @@ def link_cost(a: _Ends, b: _Ends, fps: float, weights=(1.0, 1.0, 0.5, 1.0)) -> f
     return w[0] * motion / gate_m + w[1] * scale / 0.5 + w[2] * bones + w[3] * colour / 0.3
 
 
+def same_person_frac(a: Track2D, b: Track2D, min_vis: float = 0.5, tol: float = 0.2) -> tuple[float, int]:
+    """Fraction of the frames where both ``a`` and ``b`` are held in which their keypoints coincide
+    (median distance of the keypoints visible in both < ``tol`` x the larger box height), and the
+    number of such shared frames."""
+    ha, hb = _held(a), _held(b)
+    fa, fb = np.asarray(a.frames)[ha], np.asarray(b.frames)[hb]
+    common, ia, ib = np.intersect1d(fa, fb, return_indices=True)
+    if len(common) == 0:
+        return 0.0, 0
+    ka, kb = a.keypoints[ha][ia], b.keypoints[hb][ib]
+    _, h1 = _centres_heights(Track2D(0, common, ka, boxes=None if a.boxes is None else a.boxes[ha][ia]))
+    _, h2 = _centres_heights(Track2D(0, common, kb, boxes=None if b.boxes is None else b.boxes[hb][ib]))
+    same = 0
+    for j in range(len(common)):
+        sel = (ka[j, :, 2] >= min_vis) & (kb[j, :, 2] >= min_vis)
+        if sel.sum() < 4:
+            continue
+        d = np.median(np.linalg.norm(ka[j, sel, :2] - kb[j, sel, :2], axis=1))
+        same += d < tol * max(h1[j], h2[j])
+    return same / len(common), len(common)
+
+
+def _resolve_duplicates(tracks: list[Track2D], processed, min_frac: float, info: dict) -> list[Track2D]:
+    """Two tracks on one person at once (the tracker's duplicate check missed a partial pose): the
+    later-starting one is dropped when it ends inside the other, else the earlier one is cut where
+    the later one starts and they are joined (the person handed over from one track to the other)."""
+    tracks = sorted(tracks, key=lambda t: (int(t.frames[0]), -len(t.frames)))
+    changed = True
+    while changed:
+        changed = False
+        for i, a in enumerate(tracks):
+            for j in range(i + 1, len(tracks)):
+                b = tracks[j]
+                if b.frames[0] > a.frames[-1]:
+                    continue
+                frac, n = same_person_frac(a, b)
+                if n == 0 or frac < min_frac:
+                    continue
+                if b.frames[-1] <= a.frames[-1]:
+                    info["duplicates"].append(int(b.id))
+                    del tracks[j]
+                else:
+                    info["handovers"].append((int(a.id), int(b.id)))
+                    cut = _slice(a, np.asarray(a.frames) < b.frames[0])
+                    tracks[i] = join([cut, b], processed) if len(cut.frames) else b
+                    del tracks[j]
+                changed = True
+                break
+            if changed:
+                break
+    return tracks
+
+
+def _slice(t: Track2D, sel: np.ndarray) -> Track2D:
+    ex = {k: np.asarray(v)[sel] for k, v in t.extras.items()}
+    return Track2D(id=t.id, frames=np.asarray(t.frames)[sel], keypoints=t.keypoints[sel], layout=t.layout,
+                   boxes=None if t.boxes is None else t.boxes[sel],
+                   world_landmarks=None if t.world_landmarks is None else t.world_landmarks[sel], extras=ex)
+
+
 def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | None = None, max_gap_s: float = 3.0,
                   k: int = 10, no_link: float = 1.5, min_held: int = 10, min_held_s: float = 0.5,
-                  min_vis: float = 0.7, info: dict | None = None) -> list[Track2D]:
+                  min_vis: float = 0.8, frame_height: float | None = None, min_height_frac: float = 0.05,
+                  dup_frac: float = 0.7, info: dict | None = None) -> list[Track2D]:
     """Join the fragments of one person (module docstring), then drop short low-confidence tracks.
 
     Args:
@@ -183,12 +252,19 @@ def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | Non
         k: held frames at each fragment end used for motion, size and colour.
         no_link: a link costs at most this (else the end / start stays unlinked).
         min_held, min_held_s, min_vis: the drop rule (module docstring).
-        info: filled with ``links`` (list of (id_a, id_b, cost)) and ``dropped`` (ids).
+        frame_height, min_height_frac: tracks whose median box height is under this fraction of the
+            frame height are dropped (objects; no such rule when frame_height is None).
+        dup_frac: two tracks held at once whose keypoints coincide in at least this fraction of the
+            shared frames are one person (:func:`same_person_frac`, module docstring).
+        info: filled with ``links`` (list of (id_a, id_b, cost)), ``duplicates`` and ``dropped``
+            (input ids), ``handovers`` (pairs of input ids joined where they overlapped).
     Returns:
         The joined tracks, ids renumbered 0..n-1 in order of first frame.
     """
     info = {} if info is None else info
+    info.update(duplicates=[], handovers=[])
     tracks = [t for t in tracks if len(t.frames) and _held(t).any()]
+    tracks = _resolve_duplicates(tracks, processed, dup_frac, info)
     ends = [_Ends(t, k) for t in tracks]
     n = len(tracks)
     max_gap = max_gap_s * fps
@@ -225,6 +301,9 @@ def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | Non
         held = _held(t)
         vis = float(t.keypoints[held][:, BODY17 if t.keypoints.shape[1] == 33 else slice(None), 2].mean())
         if held.sum() < min_len and vis < min_vis:
+            info["dropped"].append(int(t.id))
+            continue
+        if frame_height is not None and np.median(_centres_heights(t)[1][held]) < min_height_frac * frame_height:
             info["dropped"].append(int(t.id))
             continue
         kept.append(t)
