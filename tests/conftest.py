@@ -1,11 +1,15 @@
 """Shared fixtures. Tests that need the developers' ../shared folder use ``shared_dir`` and skip
-with a clear reason where UNVEIL_SHARED is unset (a user's machine)."""
+with a clear reason where UNVEIL_SHARED is unset (a user's machine). Tests that need setup-built
+assets (body model, detector models) use ``require_anny`` / ``require_detector`` (tests/assets.py:
+absent -> skip, or fail under UNVEIL_REQUIRE_ASSETS=1 as on CI; present but broken -> fail)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+from assets import need_anny, need_detector
 
 os.environ.setdefault("UNVEIL_THREADS", "2")
 
@@ -64,12 +68,8 @@ def walkers_run(tmp_path_factory):
     """A full `unveil run --keypoints` (real lift, fit, trajectory, exports; no overlay) on
     :func:`_two_walkers_keypoints`, with ``save_vertices``; skips where the body model is not built."""
     from unveil import pipeline
-    from unveil.body import load_body_model
 
-    try:
-        load_body_model("anny")
-    except Exception as e:
-        pytest.skip(f"body model 'anny' unavailable ({type(e).__name__}: {e}): run `unveil models build`")
+    need_anny()
     d = tmp_path_factory.mktemp("walkers")
     kp = _two_walkers_keypoints(d / "kp.json")
     out = d / "out"
@@ -82,18 +82,24 @@ def walker_video(tmp_path_factory):
     """A short rendered video (24 frames, 320x400, 30 fps) of the packaged demo walk, through
     :func:`unveil.data.synthvideo.render_sequence`; skips without the body model or the detector models
     (a video run needs them)."""
-    from unveil.body import load_body_model
     from unveil.data import synthvideo as sv
     from unveil.demo import load_motion
-    from unveil.detect.assets import MODELS, model_status
 
-    if any(model_status(n) != "ok" for n in MODELS):
-        pytest.skip("detector models not fetched (`unveil models fetch`)")
-    try:
-        body = load_body_model("anny")
-    except Exception as e:
-        pytest.skip(f"body model 'anny' unavailable ({type(e).__name__}: {e}): run `unveil models build`")
+    need_detector()
+    body = need_anny()
     j = load_motion()["joints"][:24]
     d = tmp_path_factory.mktemp("walker_video")
     r = sv.render_sequence(j, "api_probe", "none", 0, d, 320, 400, body_model=body, workers=1)
     return r["video"]
+
+
+@pytest.fixture(scope="session")
+def require_anny():
+    """The "anny" body model (see tests/assets.py)."""
+    return need_anny()
+
+
+@pytest.fixture(scope="session")
+def require_detector():
+    """The BlazePose detector models are present (see tests/assets.py)."""
+    need_detector()

@@ -7,24 +7,21 @@ import pytest
 import roma
 import torch
 
-from unveil import paths
 from unveil.body.base import PART_NAMES, load_body_model
 from unveil.skeleton import SMPL24_INDEX
+
+from assets import need_anny_cache, need_anny_file
 
 I = SMPL24_INDEX
 
 
 def _need_anny_cache():
     pytest.importorskip("anny")
-    if not list(paths.anny_cache_dir().glob("**/build_compact_model_data_*.safetensors")):
-        pytest.skip("Anny cache not built (run `unveil models build`)")
+    need_anny_cache()
 
 
 def _need_anny_smpl():
-    from unveil.body.anny_smpl import anny_smpl_path
-
-    if not anny_smpl_path().exists():
-        pytest.skip("Anny-SMPL file not built (run `unveil models build`)")
+    need_anny_file()
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ import torch
 from unveil.body import setup as body_setup
 from unveil.skeleton import SMPL24_INDEX
 
+from assets import need_anny_file
+
 
 def test_models_build_keeps_only_the_compact_file(tmp_path, monkeypatch, capsys):
     cache = tmp_path / "anny"
@@ -29,11 +31,9 @@ def test_models_build_keeps_only_the_compact_file(tmp_path, monkeypatch, capsys)
 
 
 def _anny_or_skip():
-    from unveil.body.anny_smpl import anny_smpl_path
     from unveil.body.base import load_body_model
 
-    if not anny_smpl_path().exists():
-        pytest.skip("Anny-SMPL file not built (run `unveil models build`)")
+    need_anny_file()
     torch.set_num_threads(1)
     return load_body_model("anny")
 

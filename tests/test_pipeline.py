@@ -1,6 +1,7 @@
-"""`unveil run --keypoints`: stages with stand-in lift/fit modules write the output contract; a rerun
-resumes from the cache; a changed input invalidates it; a missing stage is skipped with a note; bad
-input exits non-zero with one line."""
+"""`unveil run --keypoints`: stages with stand-in lift/fit modules (and a tiny stand-in body model the
+exports can skin) write the output contract; a rerun resumes from the cache; a changed input
+invalidates it; a missing stage is skipped with a note; bad input exits non-zero with one line.
+The real stages end to end: tests/test_e2e.py."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import pytest
 from unveil import pipeline
 from unveil.io.keypoints_json import dump
 from unveil.types import BodyTrack, Track2D, Track3D
+
+from assets import need_detector
+from test_gltf import standin_model  # a tiny SMPL-format body model the GLB/BVH exports can use
 
 CALLS = {"lift": 0, "fit": 0}
 
@@ -43,7 +47,8 @@ def stand_ins(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace(lift_tracks=_fake_lift))
     monkeypatch.setitem(sys.modules, "unveil.fit.stage", types.SimpleNamespace(fit_tracks=_fake_fit))
-    monkeypatch.setattr(unveil.body, "load_body_model", lambda spec="anny", device="cpu": object())
+    model = standin_model()
+    monkeypatch.setattr(unveil.body, "load_body_model", lambda spec="anny", device="cpu": model)
     CALLS.update(lift=0, fit=0)
 
 
@@ -74,6 +79,10 @@ def test_run_writes_contract_and_resumes(tmp_path, stand_ins):
     assert z["keypoints2d"].shape == (8, 17, 3) and z["occluded"].dtype == bool
     assert json.loads((out / "summary.json").read_text())["tracks"][1]["frames"] == 8
     assert (out / "overlay.mp4").stat().st_size > 0 and (out / "keypoints.json").is_file()
+    # the exports ran on the stand-in body model, with no note
+    assert s["exports"]["notes"] == [], s["exports"]["notes"]
+    assert sorted(s["exports"]["files"]) == ["0.bvh", "0.glb", "1.bvh", "1.glb", "viewer.html"]
+    assert all((out / f).stat().st_size > 0 for f in s["exports"]["files"])
     # rerun: every stage comes from the cache
     s2 = pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, evidence_fit=False)
     assert CALLS == {"lift": 1, "fit": 1} and set(s2["stages_cached"]) == {"lift", "fit"}
@@ -109,10 +118,7 @@ def test_cli_bad_input(tmp_path, capsys, monkeypatch, args):
 
 
 def test_bench_speed_prints_table(tmp_path, capsys):
-    from unveil.detect.assets import model_status
-
-    if model_status("pose_detection.tflite") != "ok" or model_status("pose_landmark_full.tflite") != "ok":
-        pytest.skip("detector models absent: run `unveil models fetch`")
+    need_detector()
     from unveil.bench import speed
 
     clip = speed._synthetic(tmp_path / "s.mp4", n=6)

@@ -2,29 +2,13 @@
 or the detector models)."""
 
 import numpy as np
-import pytest
 
-
-def _need_models():
-    from unveil.detect.assets import MODELS, model_status
-
-    if any(model_status(n) != "ok" for n in MODELS):
-        pytest.skip("detector models not fetched (`unveil models fetch`)")
-
-
-def _need_body():
-    from unveil.body import load_body_model
-    from unveil.errors import UnveilError
-
-    try:
-        return load_body_model("anny")
-    except (UnveilError, OSError, ImportError) as e:
-        pytest.skip(f"body model unavailable ({e})")
+from assets import need_anny, need_detector
 
 
 def test_rendered_person_is_detected_near_the_truth(tmp_path):
-    _need_models()
-    body = _need_body()
+    need_detector()
+    body = need_anny()
     from unveil.data import synthvideo as sv
 
     # three frames of a person standing still (rest joints with the arms lowered by the IK target)

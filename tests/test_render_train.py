@@ -13,7 +13,7 @@ from unveil.bench import accuracy
 from unveil.data import synth2d, synthvideo
 from unveil.errors import UnveilError
 from unveil.motion import render_train as rt
-from unveil.skeleton import COCO17_TO_SMPL24
+from unveil.skeleton import COCO17_FLIP, COCO17_TO_SMPL24, SMPL24_FLIP
 from unveil.types import Camera
 
 CAM = Camera(focal=800.0, cx=480.0, cy=270.0, width=960, height=540)
@@ -55,7 +55,27 @@ def test_pack_and_window_sampler_shapes_and_mirror():
             p = b["joints_cam"][i, :, COCO17_TO_SMPL24[k]]
             u = b["focal"][i] * p[:, 0] / p[:, 2] + b["principal_point"][i, 0]
             np.testing.assert_allclose(b["keypoints2d"][i, :, k, 0], u, atol=1e-2)
-    # some windows were mirrored: left shoulder of the window left of the right shoulder differs
+    # each window is a packed window as is, or its mirror (x -> -x, left/right relabelled, 2D flipped
+    # about the principal point); with 16 draws at p = 0.5 both occur
+    W = 32
+    starts = [a for si in s.seqs for a in range(pairs["offsets"][si], pairs["offsets"][si + 1] - W + 1)]
+    flip24, flip17 = list(SMPL24_FLIP), list(COCO17_FLIP)
+    kinds = []
+    for i in range(16):
+        jc, kp = b["joints_cam"][i], b["keypoints2d"][i]
+        plain = [a for a in starts if np.array_equal(pairs["joints_cam"][a:a + W], jc)]
+        mirrored = [a for a in starts
+                    if np.allclose(pairs["joints_cam"][a:a + W][:, flip24] * [-1, 1, 1], jc, atol=1e-6)]
+        assert len(plain) + len(mirrored) == 1, (i, plain, mirrored)
+        if mirrored:
+            a = mirrored[0]
+            ref = pairs["keypoints2d"][a:a + W][:, flip17]
+            np.testing.assert_allclose(kp[..., 0], 2 * b["principal_point"][i, 0] - ref[..., 0], atol=1e-3)
+            np.testing.assert_array_equal(b["occluded"][i], pairs["occluded"][a:a + W][:, flip17])
+        else:
+            np.testing.assert_array_equal(kp, pairs["keypoints2d"][plain[0]:plain[0] + W])
+        kinds.append(bool(mirrored))
+    assert 0 < sum(kinds) < 16, kinds  # fails with mirror=False (checked)
     fixed = s.all_windows(stride=8)
     assert len(fixed["focal"]) == 2 + 3                       # starts 0,8 (40 f) and 0,8,16 (50 f)
     np.testing.assert_array_equal(fixed["keypoints2d"][0], pairs["keypoints2d"][:32])

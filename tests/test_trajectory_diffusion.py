@@ -115,44 +115,77 @@ def test_training_loss_decreases_on_one_batch():
     assert loss.item() < 0.7 * first
 
 
-def test_shipped_weights_plausible_on_val_clip(mocap_dir):
+# Validation-split clips that move (root speed 41 and 36 mm per frame; the clips these tests used
+# before moved 1.7 mm per frame, where predicting "no motion" passed)
+TURN_CLIP = "dataset-2_walk-turn-left_youthful_030"
+WALK_CLIP = "dataset-2_walk_feminine_006"
+# measured on 2026-12-07 by these tests (the values in their failure messages):
+PRIOR_HEIGHT_M = 0.0034 * 1.5      # sampled root height vs truth: 3.4 mm, margin +50%
+PRIOR_STEP_MM = 3.39 * 1.3         # per-frame step error 3.39 mm (a zero step: 40.9 mm), margin +30%
+PRIOR_CONTACT_ACC = 0.95           # contact accuracy 0.992, margin -0.04
+REFINE_WALK_MM = 71.2 * 1.15       # root error after refine_trajectory, depth noise 15 cm: 71.2 mm (input 131.8)
+
+
+def _val_clip(name):
     from unveil.data.corpus import load_split
 
+    clips = [c for c in load_split("val") if c.name == name]
+    assert clips, f"{name} not in the validation split"
+    return clips[0]
+
+
+def test_shipped_weights_plausible_on_val_clip(mocap_dir):
     model = D.load()
-    clip = max(load_split("val", max_clips=8, seed=1), key=lambda c: c.n_frames)
-    j = np.asarray(clip.joints[:150], np.float64)
+    j = np.asarray(_val_clip(TURN_CLIP).joints[:150], np.float64)
     x_true, local, _ = C.canonicalize(j)
+    assert np.linalg.norm(x_true[:-1, :2], axis=-1).mean() > 0.03  # the clip walks (> 0.9 m/s)
     out = D.sample(model, torch.from_numpy(local), seed=0)
     x = out["x"].numpy()
-    # loose bounds: heights near the truth, speeds like a human's, steps close to the truth
-    assert np.abs(x[:, 3] - x_true[:, 3]).mean() < 0.08
-    assert np.abs(x[:, :2]).max() < 0.25                       # < 7.5 m/s
-    assert np.linalg.norm(x[:-1, :2] - x_true[:-1, :2], axis=-1).mean() < 0.02
-    contact = K.contact_labels(j)
-    acc = ((out["contact"].numpy() > 0.5) == contact).mean()
-    assert acc > 0.7
+    res = {"height": np.abs(x[:, 3] - x_true[:, 3]).mean(), "max_step": np.abs(x[:, :2]).max(),
+           "step_mm": np.linalg.norm(x[:-1, :2] - x_true[:-1, :2], axis=-1).mean() * 1000,
+           "contact_acc": ((out["contact"].numpy() > 0.5) == K.contact_labels(j)).mean()}
+    assert res["height"] < PRIOR_HEIGHT_M, res
+    assert res["max_step"] < 0.25, res                          # < 7.5 m/s
+    assert res["step_mm"] < PRIOR_STEP_MM, res
+    assert res["contact_acc"] > PRIOR_CONTACT_ACC, res
 
 
-def test_refine_trajectory_keeps_good_observations(mocap_dir):
-    from unveil.data.corpus import load_split
-
-    clip = max(load_split("val", max_clips=8, seed=2), key=lambda c: c.n_frames)
-    jw = np.asarray(clip.joints[:90], np.float64)
-    assert len(jw) == 90
-    # a camera 5 m in front looking back at the subject (OpenCV axes: x right, y down, z fwd)
+def _noisy_walk(name, seed=0):
+    """90 frames of a val clip seen from 5 m (OpenCV camera), root depth noise 15 cm, lateral 1 cm."""
+    jw = np.asarray(_val_clip(name).joints[:90], np.float64)
     R = np.diag([-1.0, -1.0, 1.0])
     t = np.array([0.0, 1.0, 5.0]) - R @ jw[0, 0] * np.array([1, 0, 1])
     jc = jw @ R.T + t
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     noisy = jc + np.concatenate([rng.normal(0, 0.01, (90, 1, 2)), rng.normal(0, 0.15, (90, 1, 1))], -1)
+    return jc, noisy
+
+
+def _root_mm(a, b):
+    return float(np.linalg.norm(a[:, 0] - b[:, 0], axis=-1).mean() * 1000)
+
+
+def test_refine_trajectory_reduces_depth_noise_of_a_walk(mocap_dir):
+    jc, noisy = _noisy_walk(WALK_CLIP)
+    assert np.linalg.norm(np.diff(jc[:, 0], axis=0), axis=-1).mean() > 0.03  # it walks
     out, info = D.refine_trajectory(noisy, np.full(90, 0.9), 30.0, return_info=True)
-    assert out.shape == (90, 24, 3) and np.isfinite(out).all()
+    assert out.shape == (90, 24, 3) and np.isfinite(out).all() and info["x"].shape == (90, 4)
     # the pose is untouched, only the root moves
     assert np.abs((out - out[:, :1]) - (noisy - noisy[:, :1])).max() < 1e-4
-    err_in = np.linalg.norm(noisy[:, 0] - jc[:, 0], axis=-1).mean()
-    err_out = np.linalg.norm(out[:, 0] - jc[:, 0], axis=-1).mean()
-    assert err_out < err_in                                    # depth noise is reduced by the prior
-    assert info["x"].shape == (90, 4)
+    err = {"input": _root_mm(noisy, jc), "refined": _root_mm(out, jc)}
+    assert err["refined"] < REFINE_WALK_MM and err["refined"] < 0.7 * err["input"], err
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known (2026-12-07): on moving clips the RopeTP prior rows make the "
+                   "root worse than the contacts-only ablation (walk: 71.2 vs 38.7 mm; turning walk: 184 vs "
+                   "142 mm, input 132); on exact input the prior moves the root by 64 / 105 mm")
+def test_prior_beats_the_contacts_only_ablation(mocap_dir):
+    """What the prior is for: strict xfail, so it reports (XPASS fails) the day the prior helps."""
+    for name in (WALK_CLIP, TURN_CLIP):
+        jc, noisy = _noisy_walk(name)
+        with_prior = _root_mm(D.refine_trajectory(noisy, np.full(90, 0.9), 30.0), jc)
+        without = _root_mm(D.refine_trajectory(noisy, np.full(90, 0.9), 30.0, use_prior=False), jc)
+        assert with_prior < without, (name, with_prior, without)
 
 
 def test_true_contacts_remove_foot_sliding_of_a_standing_person():

@@ -87,3 +87,19 @@ def test_viewer_runs_with_stub_dom(tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["calls"] > 100 and out["label"].startswith("frame ")
+
+
+def test_viewer_marks_observed_and_inferred_joints():
+    import json
+    import re
+
+    import numpy as np
+
+    from unveil.io.viewer import viewer_html
+
+    obs = np.ones((2, 24), bool)
+    obs[1, 20] = False
+    page = viewer_html({0: (np.arange(2), np.zeros((2, 24, 3)), obs), 1: (np.arange(2), np.zeros((2, 24, 3)))})
+    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    assert data["tracks"][0]["observed"][24 + 20] == 0 and sum(data["tracks"][0]["observed"]) == 47
+    assert "observed" not in data["tracks"][1]

@@ -28,6 +28,7 @@ METHOD_MODULES: tuple[str, ...] = (
     "unveil.motion.masked",
     "unveil.data.synthvideo",
     "unveil.motion.render_train",
+    "unveil.bench.pipeline_rows",
 )
 
 

@@ -264,7 +264,7 @@ def reprojection_loss(data, off, min_conf, sigma, body_keypoints, median: bool =
     return tot / max(n, 1)
 
 
-def train_keypoint_offsets(seed: int = 7, out: str | None = None, clips: int = 8, held_out: int = 2,
+def train_keypoint_offsets(seed: int = 0, out: str | None = None, clips: int = 8, held_out: int = 2,
                            frames: int = 90, iters: int = 300) -> dict:
     """Detector-calibrated keypoint offsets for the evidence fit: render ``clips`` training-split
     clips (scene ``none``, cached), run the real detector, and fit where BlazePose puts each COCO-17

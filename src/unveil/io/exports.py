@@ -159,7 +159,7 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
                 if jw is None:
                     m = world_motion(b, body_model, fps)
                     jw = np.asarray(b.joints_cam, np.float64) @ m.R.T + m.t
-                tracks[b.id] = (np.asarray(b.frames), np.asarray(jw))
+                tracks[b.id] = (np.asarray(b.frames), np.asarray(jw), getattr(b, "observed", None))
             write_viewer(out / "viewer.html", tracks, fps=fps,
                          links=[f for f in files if f.endswith((".glb", ".bvh"))])
             files.append("viewer.html")

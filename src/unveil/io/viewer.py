@@ -24,7 +24,7 @@ body{margin:0;background:#1d1f24;color:#ddd;font:13px system-ui,sans-serif;overf
 #bar input[type=range]{flex:1} a{color:#8cf} #info{position:fixed;top:8px;left:10px}
 </style></head><body>
 <canvas id="c"></canvas>
-<div id="info">unveil — __TITLE__ · drag: orbit · wheel: zoom · space: play/pause<br>__LINKS__</div>
+<div id="info">unveil — __TITLE__ · drag: orbit · wheel: zoom · space: play/pause · dot: joint seen in the video, ring: inferred<br>__LINKS__</div>
 <div id="bar"><button id="play">pause</button><input id="t" type="range" min="0" value="0"><span id="lbl"></span></div>
 <script id="data" type="application/json">__DATA__</script>
 <script>
@@ -66,6 +66,11 @@ function draw() {
     const J = k => [t.joints[72*i + 3*k], t.joints[72*i + 3*k + 1], t.joints[72*i + 3*k + 2]];
     ctx.strokeStyle = COLORS[ti % COLORS.length]; ctx.lineWidth = 3;
     D.parents.forEach((p, k) => { if (p >= 0) line(J(p), J(k)); });
+    if (t.observed) for (let k = 0; k < 24; k++) {   // observed joints: dots; inferred: rings
+      const q = project(J(k)); if (!q) continue;
+      ctx.beginPath(); ctx.arc(q[0], q[1], 4, 0, 2 * Math.PI);
+      if (t.observed[24*i + k]) ctx.fill(); else { ctx.lineWidth = 1.5; ctx.stroke(); ctx.lineWidth = 3; }
+    }
     ctx.fillStyle = ctx.strokeStyle; const h = project(J(15));
     if (h) ctx.fillText("#" + t.id, h[0] + 6, h[1] - 6);
   });
@@ -90,13 +95,17 @@ onresize = resize; resize(); requestAnimationFrame(tick);
 
 
 def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()) -> str:
-    """``tracks``: ``{id: (frames (T,), joints_world (T, 24, 3))}`` -> the page's text."""
+    """``tracks``: ``{id: (frames (T,), joints_world (T, 24, 3)[, observed (T, 24) bool])}`` -> the
+    page's text (observed joints are drawn as dots, inferred ones as rings)."""
     data = {"fps": float(fps) if fps and fps > 0 else 30.0, "parents": list(SMPL24_PARENTS), "tracks": []}
-    for tid, (frames, joints) in sorted(tracks.items(), key=lambda kv: int(kv[0])):
+    for tid, (frames, joints, *rest) in sorted(tracks.items(), key=lambda kv: int(kv[0])):
         j = np.asarray(joints, np.float64).reshape(len(frames), 24, 3)
         j = np.where(np.isfinite(j), j, 0.0)
-        data["tracks"].append({"id": int(tid), "frames": [int(f) for f in np.asarray(frames)],
-                               "joints": np.round(j, 3).reshape(-1).tolist()})
+        t = {"id": int(tid), "frames": [int(f) for f in np.asarray(frames)],
+             "joints": np.round(j, 3).reshape(-1).tolist()}
+        if rest and rest[0] is not None:
+            t["observed"] = np.asarray(rest[0], bool).reshape(len(frames) * 24).astype(int).tolist()
+        data["tracks"].append(t)
     js = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     link_html = " · ".join(f'<a href="{html.escape(str(p))}">{html.escape(str(p))}</a>' for p in links)
     return (TEMPLATE.replace("__TITLE__", html.escape(str(title))).replace("__LINKS__", link_html)

@@ -1,0 +1,181 @@
+"""The evidence fit (unveil.fit.evidence): the body is pulled onto visible 2D keypoints, hidden joints
+follow the prior; plus its parts (closed-form root, keypoint regressor, pose prior, observed flags)."""
+
+import numpy as np
+import pytest
+import roma
+import torch
+
+from assets import need_anny
+from unveil import demo
+from unveil.fit.evidence import (
+    KEYPOINT_ANCHOR, EvidenceConfig, body_keypoints, default_offsets, fit_track, observed_joints, solve_root)
+from unveil.fit.ik import rotmats_to_axis_angle
+from unveil.fit.pose_prior import PosePrior, fit_gmm, load_pose_prior, pose_features
+from unveil.fit.stage import fit_joints
+from unveil.skeleton import forward_kinematics
+from unveil.types import BodyTrack, Camera, Track2D, Track3D
+
+CAM = Camera(focal=1000.0, cx=640.0, cy=360.0, width=1280, height=720)
+T = 40
+
+
+def _truth(model):
+    """The demo walk on the body model, in the camera frame 4 m away: rotmats, transl, shape, joints."""
+    J = np.asarray(demo.load_motion()["joints"], np.float64)[:T]
+    res = fit_joints(J - J[:, :1], model, use_tik=False, refine_iters=10)
+    R = res["rotmats"].double().clone()
+    flip = roma.rotvec_to_rotmat(torch.tensor([np.pi, 0.0, 0.0], dtype=torch.float64))  # Y up -> y down
+    R[:, 0] = flip @ R[:, 0]
+    shape = res["shape"].float()
+    rest = model.rest_joints(shape).double()
+    glob, pos = forward_kinematics(R, (rest - rest[:1]).expand(T, 24, 3))
+    transl = torch.tensor([0.2, 0.1, 4.0], dtype=torch.float64).expand(T, 3)
+    return R, glob, pos + transl[:, None], transl, shape
+
+
+def _body(R, transl, shape, model) -> BodyTrack:
+    rest = model.rest_joints(shape).double()
+    _, pos = forward_kinematics(R, (rest - rest[:1]).expand(len(R), 24, 3))
+    go, bp = rotmats_to_axis_angle(R.float())
+    return BodyTrack(id=0, frames=np.arange(len(R)), global_orient=go, body_pose=bp,
+                     transl=np.asarray(transl, np.float32), shape=shape.numpy(),
+                     joints_cam=(pos + torch.as_tensor(transl)[:, None]).float().numpy())
+
+
+def _keypoints2d(glob, joints, offsets):
+    kp3 = body_keypoints(glob, joints, offsets).numpy()
+    uv = kp3[..., :2] / kp3[..., 2:3] * CAM.focal + np.array([CAM.cx, CAM.cy])
+    return np.concatenate([uv, np.full(uv.shape[:2] + (1,), 0.9)], -1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    model = need_anny()
+    R, glob, joints, transl, shape = _truth(model)
+    with torch.no_grad():
+        v = model.rest_vertices(shape)
+        rest = model.rest_joints(shape)
+    offsets = default_offsets((rest - rest[:1]).numpy(), float(v[:, 1].max() - v[:, 1].min()))
+    kp = _keypoints2d(glob, joints, offsets)
+    # the prior's guess: arms and legs bent wrongly (a smooth 0.35 rad error), root 30 cm too deep
+    g = torch.Generator().manual_seed(0)
+    err = torch.zeros(T, 24, 3, dtype=torch.float64)
+    for j in (1, 2, 4, 5, 16, 17, 18, 19):
+        err[:, j] = torch.randn(3, generator=g, dtype=torch.float64) * 0.35 / np.sqrt(3)
+    Rp = R @ roma.rotvec_to_rotmat(err)
+    prior = _body(Rp, transl + torch.tensor([0.0, 0.0, 0.3], dtype=torch.float64), shape, model)
+    return {"model": model, "joints": joints.numpy(), "kp": kp, "prior": prior, "R": R, "glob": glob}
+
+
+CFG = EvidenceConfig(calibrated_offsets=False)
+
+
+def test_fit_pulls_the_body_onto_visible_keypoints(scene):
+    t2 = Track2D(0, np.arange(T), scene["kp"], "coco17")
+    t3 = Track3D(0, np.arange(T), scene["prior"].joints_cam, np.zeros((T, 17), bool))
+    out, diag = fit_track(scene["prior"], t2, t3, CAM, scene["model"], CFG)
+    rel = lambda j: j - j[:, :1]  # noqa: E731
+    before = np.linalg.norm(rel(scene["prior"].joints_cam) - rel(scene["joints"]), axis=-1).mean() * 1000
+    after = np.linalg.norm(rel(out.joints_cam) - rel(scene["joints"]), axis=-1).mean() * 1000
+    # measured on 2026-12-07 (this test's own numbers): reprojection 3.01 -> 1.57 % of the height
+    # (the 1 % dead zone leaves residuals below the detector's noise unfitted), MPJPE 79.2 -> 62.8 mm
+    # (relative depth stays partly with the prior's wrong bends: the depth term keeps it, by design);
+    # bounds: +25 % on the after values, the before value as measured - 15 %
+    assert diag["reproj_before_pct"] > 2.5
+    assert diag["reproj_after_pct"] < 1.95
+    assert after < 0.85 * before and after < 78.0
+    assert out.observed.shape == (T, 24) and out.observed.all()
+    assert out.keypoints3d_body.shape == (T, 17, 3)
+    assert np.isfinite(out.joints_cam).all() and out.body_pose.shape == (T, 23, 3)
+
+
+def test_hidden_joints_are_not_dragged_to_their_wrong_2d(scene):
+    kp = scene["kp"].copy()
+    occ = np.zeros((T, 17), bool)
+    occ[:, 9] = True                        # left wrist hidden ...
+    kp[:, 9, :2] += np.array([250.0, 0.0])  # ... and the detector's guess for it is 250 px off
+    kp[:, 9, 2] = 0.8
+    t2 = Track2D(0, np.arange(T), kp, "coco17")
+    t3 = Track3D(0, np.arange(T), scene["prior"].joints_cam, occ)
+    out, _ = fit_track(scene["prior"], t2, t3, CAM, scene["model"], CFG)
+    uv = out.keypoints3d_body[:, 9, :2] / out.keypoints3d_body[:, 9, 2:3] * CAM.focal + [CAM.cx, CAM.cy]
+    to_wrong = np.linalg.norm(uv - kp[:, 9, :2], axis=-1)
+    # measured 2026-12-07: the projected wrist stays >= 248 px from the wrong detection (near its
+    # prior place) and its 3D error falls 58.6 -> 44.2 mm with its parents; bound: > 200 px everywhere
+    assert to_wrong.min() > 200.0
+    assert not out.observed[:, 20].any() and out.observed[:, 21].all()   # L_wrist inferred, R_wrist observed
+
+
+def test_solve_root_recovers_a_known_translation():
+    rng = np.random.default_rng(0)
+    P = rng.normal(0, 0.4, (5, 17, 3))
+    tau = np.array([[0.3, -0.2, 5.0]] * 5) + rng.normal(0, 0.1, (5, 3))
+    X = P + tau[:, None]
+    xy = X[..., :2] / X[..., 2:3] * CAM.focal + [CAM.cx, CAM.cy]
+    w = np.ones((5, 17))
+    got = solve_root(P, xy, w, CAM, tau + [0, 0, 1.0], depth_weight=0.0)
+    np.testing.assert_allclose(got, tau, atol=1e-4)
+    w[2] = 0.0                                                 # no evidence: the incoming root stays
+    got = solve_root(P, xy, w, CAM, tau + [0, 0, 1.0], depth_weight=0.0)
+    np.testing.assert_allclose(got[2], tau[2] + [0, 0, 1.0], atol=1e-6)
+
+
+def test_body_keypoints_follow_the_anchors_and_reject_bad_shapes():
+    T_, off = 3, np.zeros((17, 3), np.float32)
+    glob = torch.eye(3).expand(T_, 24, 3, 3)
+    joints = torch.randn(T_, 24, 3)
+    kp = body_keypoints(glob, joints, off)
+    np.testing.assert_allclose(kp.numpy(), joints[:, list(KEYPOINT_ANCHOR)].numpy())
+    off[5] = [0.0, 0.1, 0.0]                                  # 10 cm above the shoulder, rotated with the collar
+    rot = roma.rotvec_to_rotmat(torch.tensor([0.0, 0.0, np.pi / 2])).float()
+    g = glob.clone()
+    g[:, 13] = rot
+    kp = body_keypoints(g, joints, off)
+    np.testing.assert_allclose((kp[:, 5] - joints[:, 16]).numpy(), np.tile([-0.1, 0.0, 0.0], (T_, 1)), atol=1e-6)
+    with pytest.raises(ValueError):
+        body_keypoints(glob[:, :20], joints, off)
+
+
+def test_default_offsets_are_the_renderer_hips():
+    rest = np.zeros((24, 3))
+    rest[1], rest[2] = [0.1, -0.05, 0.0], [-0.1, -0.05, 0.0]
+    off = default_offsets(rest, 1.7)
+    # renderer: hip keypoint = mid + 0.9 (hip - mid) + 1 % of the height down
+    np.testing.assert_allclose(rest[1] + off[11], [0.09, -0.05 - 0.017, 0.0], atol=1e-6)
+    np.testing.assert_allclose(rest[2] + off[12], [-0.09, -0.05 - 0.017, 0.0], atol=1e-6)
+
+
+def test_observed_joints_from_keypoint_weights():
+    w = np.ones((2, 17), np.float32)
+    w[0, 9] = 0.0                 # left wrist unseen in frame 0
+    w[1, :5] = 0.0                # face unseen in frame 1
+    obs, conf = observed_joints(w, 0.2)
+    assert obs.shape == (2, 24) and not obs[0, 20] and not obs[0, 22] and obs[0, 21]
+    assert not obs[1, 15] and obs[1, 0] and conf[1, 15] == 0.0
+
+
+def test_gmm_recovers_a_gaussian_and_its_density():
+    rng = np.random.default_rng(1)
+    cov = np.array([[1.0, 0.3], [0.3, 0.5]])
+    x = rng.multivariate_normal([1.0, -2.0], cov, size=4000)
+    g = fit_gmm(x, k=1, iters=20)
+    np.testing.assert_allclose(g["means"][0], [1.0, -2.0], atol=0.05)
+    np.testing.assert_allclose(g["covariances"][0], cov, atol=0.05)
+    p = PosePrior.from_arrays(g["weights"], g["means"], g["covariances"])
+    q = np.array([[0.0, 0.0]])
+    d = q - g["means"][0]
+    ref = 0.5 * d @ np.linalg.inv(g["covariances"][0]) @ d.T + 0.5 * np.log(np.linalg.det(2 * np.pi * g["covariances"][0]))
+    np.testing.assert_allclose(p.nll(torch.tensor(q, dtype=torch.float32)).numpy(), ref[0], rtol=1e-4)
+    with pytest.raises(ValueError):
+        p.nll(torch.zeros(1, 3))
+
+
+def test_shipped_pose_prior_prefers_human_poses():
+    prior = load_pose_prior()
+    assert prior is not None and prior.dim == 63
+    relaxed = torch.zeros(1, 23, 3)
+    twisted = relaxed.clone()
+    twisted[0, 3] = torch.tensor([0.0, 0.0, 2.5])      # a knee bent sideways by 143 degrees
+    nll = prior.nll(pose_features(torch.cat([relaxed, twisted]))).numpy()
+    assert nll[1] > nll[0] + 50.0
