@@ -178,6 +178,20 @@ class CountingDetector(FakeDetector):
         return super().__call__(img, region)
 
 
+def _run_counting(monkeypatch, scene_fn, n):
+    """Track ``n`` frames of ``scene_fn`` with the counting detector: (tracker, frames with a detector call)."""
+    monkeypatch.setattr(sys.modules[__name__], "scene", scene_fn)
+    monkeypatch.setattr(people, "PoseDetector", CountingDetector)
+    monkeypatch.setattr(people, "LandmarkModel", FakeLandmarks)
+    CountingDetector.calls = []
+    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1)
+    img = np.zeros((200, 400, 3), np.uint8)
+    for i in range(n):
+        img[0, 0, 0] = i
+        tr.step(i, img)
+    return tr, sorted({f for f, _ in CountingDetector.calls})
+
+
 def test_scheduling_detector_only_on_searches(monkeypatch):
     """One held person: the detector is not called between scheduled searches, the searches space out
     (5, 10, 20, 40 frames) while they find nobody new, and a lost track triggers a search at once."""
@@ -186,16 +200,7 @@ def test_scheduling_detector_only_on_searches(monkeypatch):
             return {}
         return {"A": np.array([100.0 + 0.5 * i, 100.0])}
 
-    monkeypatch.setattr(sys.modules[__name__], "scene", one)
-    monkeypatch.setattr(people, "PoseDetector", CountingDetector)
-    monkeypatch.setattr(people, "LandmarkModel", FakeLandmarks)
-    CountingDetector.calls = []
-    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1)
-    img = np.zeros((200, 400, 3), np.uint8)
-    for i in range(120):
-        img[0, 0, 0] = i
-        tr.step(i, img)
-    frames = sorted({f for f, _ in CountingDetector.calls})
+    tr, frames = _run_counting(monkeypatch, one, 120)
     # found at 0; searches at 5, 15, 35 (backoff 5 -> 10 -> 20), then every 40 frames until the loss
     assert [f for f in frames if f < 60] == [0, 5, 15, 35]
     assert 60 in frames                     # the loss at 60 triggers a search (local window) at once
@@ -217,16 +222,7 @@ def test_scheduling_new_person_resets_backoff(monkeypatch):
             out["B"] = np.array([300.0, 120.0])
         return out
 
-    monkeypatch.setattr(sys.modules[__name__], "scene", two)
-    monkeypatch.setattr(people, "PoseDetector", CountingDetector)
-    monkeypatch.setattr(people, "LandmarkModel", FakeLandmarks)
-    CountingDetector.calls = []
-    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1)
-    img = np.zeros((200, 400, 3), np.uint8)
-    for i in range(100):
-        img[0, 0, 0] = i
-        tr.step(i, img)
-    frames = sorted({f for f, _ in CountingDetector.calls})
+    tr, frames = _run_counting(monkeypatch, two, 100)
     assert frames[:5] == [0, 5, 15, 35, 75]  # B (from 50) found at the search at 75
     assert frames[5] == 80                   # found someone: back to every 5 frames
     tracks = tr.finish()
