@@ -123,7 +123,27 @@ def test_duplicate_and_handover_and_small_things():
     info = {}
     out = stitch_tracks([a, dup, later, other, tiny], fps=30.0, frame_height=480, info=info)
     assert info["duplicates"] == [1] and info["handovers"] == [(0, 2)] and info["dropped"] == [4]
+    assert info["splits"] == []
     assert len(out) == 2
     people = {"A": walk_a, "O": lambda f: walk_a(f) + [60.0, 0.0]}
     assert sorted(owner(t, people) for t in out) == ["A", "O"]
     assert all(t.frames.tolist() == list(range(100)) for t in out)
+
+
+def test_crop_that_slides_onto_another_person_is_split_and_relinked():
+    """At a crossing the tracker's crop slides from A (red) onto B (blue): one track holds A then B
+    while B's own track ended there. The colour change splits the track; the parts are linked to the
+    right people (A's part to A's later fragment, B's part to B's earlier track)."""
+    def mixed(f):
+        return walk_a(f) if f < 50 else walk_b(f)
+
+    slid = fragment(0, range(0, 90), mixed, RED)
+    slid.extras["colour"][50:] = BLUE
+    b_early = fragment(1, range(0, 48), walk_b, BLUE)
+    a_late = fragment(2, range(75, 100), walk_a, RED)
+    info = {}
+    out = stitch_tracks([slid, b_early, a_late], fps=30.0, info=info)
+    assert info["splits"] == [0]
+    people = {"A": walk_a, "B": walk_b}
+    assert sorted(owner(t, people) for t in out) == ["A", "B"]   # no track mixes the two any more
+    assert len(out) == 2

@@ -19,7 +19,10 @@ a's end to fragment b's start, each term gated:
   on the keypoints; see :func:`colour_descriptor`) near the end of a and the start of b (gate 0.3 on
   [0, 1] RGB, Euclidean over the 6 numbers).
 
-Before linking, **duplicates**: two tracks held in the same frames whose keypoints coincide (median
+Before linking, **appearance splits**: a track whose colour changes for good (mean over 8 held
+frames before vs after differs by > 0.3) is cut there (:func:`split_on_appearance`: the crop slid
+onto another person at a crossing; the parts are then linked like any fragments). Then
+**duplicates**: two tracks held in the same frames whose keypoints coincide (median
 distance under 0.2 box heights in >= 60 % of the shared frames (measured: 0.69 for a partial-pose duplicate on Demo_MultiPerson cam01, <= 0.44 for different people there): the tracker's own duplicate check
 missed a partial pose) are one person: the later one is dropped if it ends inside the other, else
 the person is handed over (the earlier track cut where the later starts, and joined).
@@ -198,6 +201,37 @@ def same_person_frac(a: Track2D, b: Track2D, min_vis: float = 0.5, tol: float = 
     return same / len(common), len(common)
 
 
+def split_on_appearance(t: Track2D, gate: float = 0.3, k: int = 8) -> list[Track2D]:
+    """Cut a track where its appearance changes for good (the tracker's crop slid from one person
+    onto another at a crossing): at held frame j, the mean colour (:func:`colour_descriptor`) of
+    the ``k`` held frames before and of the ``k`` from j on differ by more than ``gate`` (same
+    distance as the linking cost); the cut is at the largest such difference, and each part is
+    split again. Returns the parts (``[t]`` when there is no such change)."""
+    col = t.extras.get("colour")
+    held = _held(t)
+    if col is None or held.sum() < 2 * k:
+        return [t]
+    hi = np.nonzero(held)[0]
+    c = np.asarray(col, np.float64)[hi]
+    best, best_d = None, gate
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for j in range(k, len(hi) - k + 1):
+            d = np.nanmean(c[j - k:j], 0) - np.nanmean(c[j:j + k], 0)  # means: one clear maximum
+            ok = ~np.isnan(d)
+            if ok.sum() < 3:
+                continue
+            dist = float(np.linalg.norm(d[ok]) * np.sqrt(6 / ok.sum()))
+            if dist > best_d:
+                best, best_d = j, dist
+    if best is None:
+        return [t]
+    cut = hi[best]
+    idx = np.arange(len(t.frames))
+    first, second = _slice(t, idx < cut), _slice(t, idx >= cut)
+    return split_on_appearance(first, gate, k) + split_on_appearance(second, gate, k)
+
+
 def _resolve_duplicates(tracks: list[Track2D], processed, min_frac: float, info: dict) -> list[Track2D]:
     """Two tracks on one person at once (the tracker's duplicate check missed a partial pose): the
     later-starting one is dropped when it ends inside the other, else the earlier one is cut where
@@ -256,15 +290,27 @@ def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | Non
             frame height are dropped (objects; no such rule when frame_height is None).
         dup_frac: two tracks held at once whose keypoints coincide in at least this fraction of the
             shared frames are one person (:func:`same_person_frac`, module docstring).
-        info: filled with ``links`` (list of (id_a, id_b, cost)), ``duplicates`` and ``dropped``
-            (input ids), ``handovers`` (pairs of input ids joined where they overlapped).
+        info: filled with ``splits`` (input ids cut by :func:`split_on_appearance`; their later
+            parts get ids after the largest input id), ``links`` (list of (id_a, id_b, cost)),
+            ``duplicates`` and ``dropped`` (ids), ``handovers`` (pairs of ids joined where they
+            overlapped).
     Returns:
         The joined tracks, ids renumbered 0..n-1 in order of first frame.
     """
     info = {} if info is None else info
     info.update(duplicates=[], handovers=[])
     tracks = [t for t in tracks if len(t.frames) and _held(t).any()]
-    tracks = _resolve_duplicates(tracks, processed, dup_frac, info)
+    parts = []
+    next_id = max((int(t.id) for t in tracks), default=-1) + 1
+    info["splits"] = []
+    for t in tracks:
+        p = split_on_appearance(t)
+        if len(p) > 1:
+            info["splits"].append(int(t.id))
+            for q in p[1:]:  # the later parts get fresh ids (listed in info as such)
+                q.id, next_id = next_id, next_id + 1
+        parts += p
+    tracks = _resolve_duplicates(parts, processed, dup_frac, info)
     ends = [_Ends(t, k) for t in tracks]
     n = len(tracks)
     max_gap = max_gap_s * fps
