@@ -167,3 +167,63 @@ def test_prefetch_yields_in_order_and_reraises():
     g = people._prefetch(iter(range(1000)), depth=2)  # consumer stops early: the thread ends
     assert next(g) == 0
     g.close()
+
+
+class CountingDetector(FakeDetector):
+    """FakeDetector that records the frame of every call (whole frame or region)."""
+    calls: list = []
+
+    def __call__(self, img, region=None):
+        CountingDetector.calls.append((int(img[0, 0, 0]), region is None))
+        return super().__call__(img, region)
+
+
+def _run_counting(monkeypatch, scene_fn, n):
+    """Track ``n`` frames of ``scene_fn`` with the counting detector: (tracker, frames with a detector call)."""
+    monkeypatch.setattr(sys.modules[__name__], "scene", scene_fn)
+    monkeypatch.setattr(people, "PoseDetector", CountingDetector)
+    monkeypatch.setattr(people, "LandmarkModel", FakeLandmarks)
+    CountingDetector.calls = []
+    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1)
+    img = np.zeros((200, 400, 3), np.uint8)
+    for i in range(n):
+        img[0, 0, 0] = i
+        tr.step(i, img)
+    return tr, sorted({f for f, _ in CountingDetector.calls})
+
+
+def test_scheduling_detector_only_on_searches(monkeypatch):
+    """One held person: the detector is not called between scheduled searches, the searches space out
+    (5, 10, 20, 40 frames) while they find nobody new, and a lost track triggers a search at once."""
+    def one(i):
+        if 60 <= i <= 62:  # hidden: lost at 60
+            return {}
+        return {"A": np.array([100.0 + 0.5 * i, 100.0])}
+
+    tr, frames = _run_counting(monkeypatch, one, 120)
+    # found at 0; searches at 5, 15, 35 (backoff 5 -> 10 -> 20), then every 40 frames until the loss
+    assert [f for f in frames if f < 60] == [0, 5, 15, 35]
+    assert 60 in frames                     # the loss at 60 triggers a search (local window) at once
+    assert 63 in frames                     # found again by a search when visible again
+    assert tr.counts["detect_calls"] / 120 <= 0.25  # the issue's bound for one tracked person
+    # one landmark call per frame with a held person: none at 0 (found by the detector), 61, 62
+    # (nobody held) and 63 (found again by the detector)
+    assert tr.counts["follow_calls"] == 120 - 4
+    tracks = tr.finish()
+    assert len(tracks) == 1 and tracks[0].frames.tolist() == list(range(120))
+
+
+def test_scheduling_new_person_resets_backoff(monkeypatch):
+    """A person who walks in is found by the next search (at most 5 * 2**3 = 40 frames later) and the
+    search rate goes back to every 5 frames."""
+    def two(i):
+        out = {"A": np.array([100.0, 100.0])}
+        if i >= 50:
+            out["B"] = np.array([300.0, 120.0])
+        return out
+
+    tr, frames = _run_counting(monkeypatch, two, 100)
+    assert frames[:5] == [0, 5, 15, 35, 75]  # B (from 50) found at the search at 75
+    assert frames[5] == 80                   # found someone: back to every 5 frames
+    tracks = tr.finish()
+    assert len(tracks) == 2 and tracks[1].frames[0] == 75

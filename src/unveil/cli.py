@@ -33,6 +33,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "accuracy"): ("unveil.bench.accuracy:main", "accuracy tables on the evaluation split, per occlusion kind"),
     ("bench", "live"): ("unveil.bench.live:main", "live mode: latency, sustained fps, dropped frames, accuracy vs offline"),
     ("bench", "speed"): ("unveil.bench.speed:main", "per-stage frames/s and peak memory"),
+    ("bench", "tracking"): ("unveil.bench.tracking:main", "identity of 2-4 rendered people crossing: MOTA / IDF1 / ID switches"),
     ("bench", "multiview"): ("unveil.bench.multiview:main", "real calibrated multi-view video: monocular 3D vs triangulated keypoints"),
     ("bench", "body"): ("unveil.body.bench:main", "body-model forward-pass timings"),
     ("bench", "ik"): ("unveil.fit.bench:main", "ARTS IK/shape ablations: FIK vs TIK under noise, shape fitting, round trip"),

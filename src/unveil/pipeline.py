@@ -180,6 +180,11 @@ def _pin_torch_threads(n: int = TORCH_THREADS) -> None:
         torch.set_num_threads(n)
 
 
+# the 2D front end's model-call counts (detect.people.PeopleTracker.counts) in summary.json
+_CALL_STATS = ("detect_calls", "frame_detect_calls", "tile_detect_calls", "search_detect_calls",
+               "landmark_calls", "follow_calls")
+
+
 def run(*args, **kwargs) -> dict:
     # :func:`_run` with torch at TORCH_THREADS threads (signature and docstring copied below); the
     # OUT that _run claims is finished or failed here (unveil.outdir), and an OS error (full disk,
@@ -234,7 +239,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         inp = {"video_sha256": file_sha256(vpath), "detector_sha256": detector_sha256()}
         key = {"v": STAGE_VERSION["keypoints"], **inp, "start": start, "end": end, "stride": stride,
                "max_frames": max_frames, "redetect_every": redetect_every, "tiles": tiles,
-               "code": _source_hash("detect/people.py", "detect/blazepose.py")}
+               "code": _source_hash("detect/*.py")}
         fps, width, height = info.fps / stride, info.width, info.height
         hit = _cache_load(out, "keypoints", key)
         stats: dict = {}
@@ -471,6 +476,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         "seconds": {k: round(v, 4) for k, v in seconds.items()},
         "cpu_seconds": {k: round(v, 4) for k, v in cpu_seconds.items()},
         "fps_end_to_end": round(n_frames / total_s, 3) if total_s > 0 and n_frames else None,
+        "model_calls_per_frame": ({k: round(stats[k] / n_frames, 4) for k in _CALL_STATS if k in stats}
+                                  if stats and n_frames else None),
         "stages_cached": cached,
         "stages_done": ["keypoints"] + (["lift"] if tracks3d else []) + (["fit"] if bodies else [])
                        + (["evidence"] if evidence_done else []),

@@ -44,6 +44,7 @@ from ..runtime import threads as _threads
 
 from ..types import Track2D
 from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, _iou
+from .stitch import colour_descriptor, stitch_tracks
 
 MIN_TRACK_LEN = 5  # frames: shorter tracks are dropped as detector noise (PeopleTracker min_len)
 
@@ -55,6 +56,7 @@ class _Track:
     last: Landmarks | None = None
     last_frame: int = -1
     roi: Roi | None = None
+    colours: list = field(default_factory=list)  # (6,) per held frame: stitch.colour_descriptor
 
     def add(self, i: int, lm: Landmarks):
         self.frames.append(i)
@@ -102,8 +104,12 @@ class _Track:
             kp[~held, :, 2] = 0.0
             pres = np.where(held[:, None], interp(pres), 0.0).astype(np.float32)
             score = np.where(held, interp(score), 0.0).astype(np.float32)
+        col = np.full((len(full), 6), np.nan, np.float32)
+        if len(self.colours) == len(f):
+            col[np.searchsorted(full, f)] = np.stack(self.colours)
         return Track2D(id=self.id, frames=full, keypoints=kp, layout="blazepose33", boxes=boxes,
-                       world_landmarks=world, extras={"presence": pres, "pose_score": score, "held": held})
+                       world_landmarks=world, extras={"presence": pres, "pose_score": score, "held": held,
+                                                      "colour": col})
 
 
 def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3) -> float:
@@ -252,13 +258,24 @@ class PeopleTracker:
     def __init__(self, redetect_every: int = 5, tiles: bool | int = True, tile_every: int = 4,
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
                  min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = MIN_TRACK_LEN, max_people: int = 20, min_track_vis: float = 0.5,
-                 num_threads: int | None = None, workers: int | None = None):
+                 num_threads: int | None = None, workers: int | None = None, max_backoff: int = 3):
         # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
         # num_threads interpreter threads per call
         self.eng = _Engine(_threads() if workers is None else workers, min_det_score, num_threads)
         self.redetect_every, self.tiles, self.tile_every = max(1, redetect_every), tiles, max(1, tile_every)
         self.min_new_score, self.min_new_vis, self.min_new_aspect = min_new_score, min_new_vis, min_new_aspect
         self.n_detects = 0
+        # search schedule (MediaPipe's tracking mode, generalised to many people): a held person
+        # costs one landmark call per frame; the detector searches for new people every
+        # redetect_every * 2**backoff frames (tiles every tile_every times that); backoff grows by
+        # one after a search that found nobody new (up to max_backoff) and drops to 0 when a search
+        # finds someone or a track is lost; with nobody held the detector runs every frame.
+        self.max_backoff = max(0, int(max_backoff))
+        self.backoff = 0
+        self._next_search = 0   # step index of the next scheduled whole-frame search
+        self._next_tiles = 0    # step index from which the next search also runs the tiles
+        self._n_lost = 0        # held tracks lost so far (a loss resets the schedule)
+        self._tiled = False     # this step's search ran the tiles
         self.search_gaps = {1, 2, 4, 7, 11}
         self.min_track_vis = min_track_vis
         self.min_pose_score, self.max_gap, self.min_len, self.max_people = min_pose_score, max_gap, min_len, max_people
@@ -268,7 +285,8 @@ class PeopleTracker:
         self.next_id = 0
         self.n_steps = 0
         # landmark_calls = follow_calls (one per held person per frame) + checks of detector candidates
-        self.counts = {"detect_calls": 0, "landmark_calls": 0, "follow_calls": 0, "search_detect_calls": 0}
+        self.counts = {"detect_calls": 0, "landmark_calls": 0, "follow_calls": 0, "search_detect_calls": 0,
+                       "frame_detect_calls": 0, "tile_detect_calls": 0}
         self._tracking = 0.0
         self.people_per_frame: list[int] = []
         self.processed: list[int] = []
@@ -304,12 +322,30 @@ class PeopleTracker:
         ``tile_every``-th re-detection)."""
         h, w = img.shape[:2]
         jobs = [self.eng.detect(img)]
-        if self.tiles and self.n_detects % self.tile_every == 0:
-            jobs += [self.eng.detect(img, region)
+        self.counts["frame_detect_calls"] += 1
+        if self.tiles and self.n_steps >= self._next_tiles:
+            tiles = [self.eng.detect(img, region)
                      for region in tiles_for(w, h, None if self.tiles is True else int(self.tiles))]
+            jobs += tiles
+            self.counts["tile_detect_calls"] += len(tiles)
+            self._tiled = True  # the next tile pass is scheduled in _reschedule
         self.counts["detect_calls"] += len(jobs)
         self.n_detects += 1
         return jobs
+
+    def _reschedule(self, searched: bool, found: bool, lost: bool) -> None:
+        """Next search after this step: back to the base rate when someone was found or lost,
+        else (after a search that found nobody new) twice as far apart, up to ``max_backoff``."""
+        if found or lost:
+            self.backoff = 0
+            self._next_tiles = min(self._next_tiles, self.n_steps + self.redetect_every * self.tile_every)
+        elif searched:
+            self.backoff = min(self.backoff + 1, self.max_backoff)
+        if searched or found or lost:
+            self._next_search = self.n_steps + self.redetect_every * 2 ** self.backoff
+        if self._tiled:
+            self._next_tiles = self.n_steps + self.redetect_every * self.tile_every * 2 ** self.backoff
+            self._tiled = False
 
     def _detect(self, img):
         return self._collect(self._start_detect(img))
@@ -330,7 +366,8 @@ class PeopleTracker:
 
     def step(self, i: int, img: np.ndarray) -> None:
         # the detector pass of a scheduled re-detection starts now, alongside the landmark crops
-        det_jobs = self._start_detect(img) if self.n_steps % self.redetect_every == 0 else None
+        det_jobs = self._start_detect(img) if self.n_steps >= self._next_search else None
+        n_lost0, found = self._n_lost, False
         # 1. follow held people (ROI from the helper points, moved on at the track's velocity)
         jobs = []
         solo = len(self.live) == 1 and det_jobs is None
@@ -348,6 +385,7 @@ class PeopleTracker:
                 still.append(tr)
             else:
                 self.lost.append(tr)
+                self._n_lost += 1
         self.live = still
         # 1b. look for recently lost people where they should be (detector on a local window;
         #     the windows' detector passes run together, the matching stays in order)
@@ -363,7 +401,8 @@ class PeopleTracker:
         self._merge_duplicates()
         self._tracking += time.perf_counter() - t
         # 2. re-detect
-        if det_jobs is not None or not self.live:
+        searched = det_jobs is not None or not self.live
+        if searched:
             dets = self._collect(det_jobs if det_jobs is not None else self._start_detect(img))
             # landmark checks of the candidates start together: those whose hip is outside every
             # held box, one per cluster of overlapping detections (the rest, if still needed
@@ -405,6 +444,7 @@ class PeopleTracker:
                     self.next_id += 1
                 tr.add(i, lm)
                 self.live.append(tr)
+                found = True
                 self._tracking += time.perf_counter() - t
             for job in pre.values():  # speculative checks not needed after all
                 self._verified(job)
@@ -415,6 +455,12 @@ class PeopleTracker:
             (keep if i - tr.last_frame <= self.max_gap else self.done).append(tr)
         self.lost = keep
         self._tracking += time.perf_counter() - t
+        self._reschedule(searched, found, self._n_lost > n_lost0)
+        for tr in self.live:  # appearance for the offline stitching (a few dozen pixel reads)
+            del tr.colours[len(tr.lms):]
+            while len(tr.colours) < len(tr.lms):
+                tr.colours.append(colour_descriptor(img, tr.lms[len(tr.colours)].keypoints)
+                                  if len(tr.colours) == len(tr.lms) - 1 else np.full(6, np.nan, np.float32))
         self.people_per_frame.append(len(self.live))
         self.processed.append(i)
         self.n_steps += 1
@@ -479,6 +525,7 @@ class PeopleTracker:
             if tr.lms:
                 tr.last, tr.last_frame = tr.lms[-1], tr.frames[-1]
                 self.lost.append(tr)
+                self._n_lost += 1
         self.live = keep
 
     def finish(self) -> list[Track2D]:
@@ -551,16 +598,18 @@ def _prefetch(it, depth: int = 4, stats: dict | None = None):
 def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, max_frames: int | None = None,
                 redetect_every: int = 5, tiles: bool | int = True, num_threads: int | None = None,
                 stats: dict | None = None, progress=None, on_frame=None, workers: int | None = None,
-                **kw) -> list[Track2D]:
+                stitch: bool = True, **kw) -> list[Track2D]:
     """Track every person in a video -> ``list[Track2D]`` (layout blazepose33).
 
     ``stats`` (a dict) receives seconds per stage (decode, detect, landmarks, tracking: wall
     seconds summed per call; ``*_cpu``: CPU seconds), frame count and people per frame;
     ``progress(i)`` is called per frame; ``on_frame(i, rgb, tracker)`` lets a caller draw while
     streaming. ``workers``: model threads (default UNVEIL_THREADS / all cores); with 2 or more,
-    frames are decoded on a background thread too.
+    frames are decoded on a background thread too. ``stitch``: join the fragments of one person
+    offline afterwards (:func:`unveil.detect.stitch.stitch_tracks`; ``stats["stitch"]`` lists the
+    links and dropped tracks).
     """
-    from ..io.video import iter_frames
+    from ..io.video import iter_frames, probe
 
     tracker = PeopleTracker(redetect_every=redetect_every, tiles=tiles, num_threads=num_threads,
                             workers=workers, **kw)
@@ -593,9 +642,16 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
         if hasattr(it, "close"):
             it.close()
     tracks = tracker.finish()
+    st_info: dict = {}
+    if stitch:
+        t = time.perf_counter()
+        info = probe(path)
+        tracks = stitch_tracks(tracks, fps=info.fps or 30.0, processed=np.asarray(frames_seen, np.int64),
+                               frame_height=info.height, info=st_info)  # probe: upright size
+        tracker._tracking += time.perf_counter() - t
     if stats is not None:
         decode_cpu = dec_stats.get("decode_cpu", dec_stats.get("main_cpu", 0.0))
         stats.update({"frames": n, "decode": t_dec, "decode_cpu": decode_cpu, **tracker.seconds,
-                      **tracker.counts, "workers": tracker.eng.workers,
+                      **tracker.counts, "workers": tracker.eng.workers, "stitch": st_info,
                       "people_per_frame": tracker.people_per_frame, "frame_indices": frames_seen})
     return tracks
