@@ -179,3 +179,25 @@ def test_shipped_pose_prior_prefers_human_poses():
     twisted[0, 3] = torch.tensor([0.0, 0.0, 2.5])      # a knee bent sideways by 143 degrees
     nll = prior.nll(pose_features(torch.cat([relaxed, twisted]))).numpy()
     assert nll[1] > nll[0] + 50.0
+
+
+def test_tracks_fitted_together_equal_tracks_fitted_alone(scene):
+    from dataclasses import replace
+
+    from unveil.fit.evidence import fit_tracks
+
+    a = (scene["prior"], Track2D(0, np.arange(T), scene["kp"], "coco17"),
+         Track3D(0, np.arange(T), scene["prior"].joints_cam, np.zeros((T, 17), bool)))
+    half = T // 2                                   # a second, shorter person with other keypoints
+    kp_b = scene["kp"][:half].copy()
+    kp_b[..., 0] += 40.0
+    pb = replace(scene["prior"], id=1, frames=np.arange(half), global_orient=scene["prior"].global_orient[:half],
+                 body_pose=scene["prior"].body_pose[:half], transl=scene["prior"].transl[:half],
+                 joints_cam=scene["prior"].joints_cam[:half])
+    b = (pb, Track2D(1, np.arange(half), kp_b, "coco17"), Track3D(1, np.arange(half), pb.joints_cam,
+                                                                   np.zeros((half, 17), bool)))
+    together, _ = fit_tracks([a, b], CAM, scene["model"], CFG)
+    alone = [fit_track(*x, CAM, scene["model"], CFG)[0] for x in (a, b)]
+    for t, s in zip(together, alone):
+        # Adam is per-element and each term is normalised per track: equal up to float summation order
+        np.testing.assert_allclose(t.joints_cam, s.joints_cam, atol=2e-4)

@@ -66,7 +66,6 @@ SMPL24_FROM_COCO17: tuple[tuple[int, ...], ...] = (
     (11, 12), (11,), (12,), (11, 12), (13,), (14,), (5, 6, 11, 12), (15,), (16,), (5, 6), (15,), (16,),
     (5, 6), (5,), (6,), (0, 1, 2, 3, 4), (5,), (6,), (7,), (8,), (9,), (10,), (9,), (10,),
 )
-_FEET = (JI["L_ankle"], JI["R_ankle"], JI["L_foot"], JI["R_foot"])
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,6 @@ class EvidenceConfig:
     depth_blazepose: float = 0.5     # share of BlazePose's world-landmark depth in the depth target
     root_solve: bool = True         # closed-form root before the joint optimisation
     root_depth_weight: float = 0.1  # its pull towards the incoming root depth (vs the 2D rows)
-    optimizer: str = "adam"          # "adam" | "lbfgs"
     calibrated_offsets: bool = True  # use weights/keypoint_offsets_blazepose.npz when present
 
 
@@ -173,7 +171,8 @@ def body_keypoints(glob: torch.Tensor, joints: torch.Tensor, offsets) -> torch.T
 
     Args:
         glob: (..., 24, 3, 3) global joint rotations; joints: (..., 24, 3) joint positions.
-        offsets: (17, 3) offsets in rest-pose axes (:func:`default_offsets` or calibrated).
+        offsets: (17, 3) (or (..., 17, 3), per frame) offsets in rest-pose axes
+            (:func:`default_offsets` or calibrated).
     Returns:
         (..., 17, 3) keypoints in the joints' frame.
     """
@@ -184,7 +183,7 @@ def body_keypoints(glob: torch.Tensor, joints: torch.Tensor, offsets) -> torch.T
         np.asarray(offsets), dtype=joints.dtype)
     # index_select: its backward (index_add) is ~2x cheaper than advanced indexing's
     g = glob.index_select(-3, _FRAME_IDX)
-    return joints.index_select(-2, _ANCHOR_IDX) + (g * off[:, None, :]).sum(-1)
+    return joints.index_select(-2, _ANCHOR_IDX) + (g * off[..., None, :]).sum(-1)
 
 
 def blazepose_relative_depth(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +245,7 @@ def _gm(r2: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera: Camera, model,
               cfg: EvidenceConfig = EvidenceConfig(), prior=None) -> tuple[BodyTrack, dict]:
-    """Refit one track's pose, shape and root to its visible 2D keypoints.
+    """Refit one track's pose and root to its visible 2D keypoints (:func:`fit_tracks` for one).
 
     Args:
         body: the incoming fit (camera frame; ``joints_cam`` = body joints + ``transl``).
@@ -257,52 +256,98 @@ def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera
         (the refitted :class:`BodyTrack` with ``keypoints3d_body``, ``observed`` and
         ``observed_weight`` set, diagnostics dict).
     """
-    t_start, c_start = time.perf_counter(), time.process_time()
+    out, diags = fit_tracks([(body, track2d, track3d)], camera, model, cfg, prior)
+    return out[0], diags[0]
+
+
+def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera: Camera, model,
+             cfg: EvidenceConfig) -> dict:
+    """Per-track constants of the fit (numpy / torch, frames first)."""
+    f32 = torch.float32
     frames = np.asarray(body.frames)
     T = len(frames)
-    xy_np, w_np = keypoint_weights(track2d, track3d, frames)
-    w_np = np.where(w_np >= cfg.min_conf, w_np, 0.0).astype(np.float32)
-    obs, conf = observed_joints(w_np, cfg.min_weight)
-    f32 = torch.float32
-    go0 = torch.as_tensor(np.asarray(body.global_orient), dtype=f32)
-    bp0 = torch.as_tensor(np.asarray(body.body_pose), dtype=f32)
+    xy, w = keypoint_weights(track2d, track3d, frames)
+    w = np.where(w >= cfg.min_conf, w, 0.0).astype(np.float32)
+    obs, conf = observed_joints(w, cfg.min_weight)
     beta0 = torch.as_tensor(np.asarray(body.shape), dtype=f32)
-    tau0 = torch.as_tensor(np.asarray(body.transl), dtype=f32)
-    J0c = torch.as_tensor(np.asarray(body.joints_cam), dtype=f32)
-    J0 = J0c - J0c[:, :1]
-    bp_rel, bp_ok = blazepose_relative_depth(track2d, frames)
-    xy = torch.as_tensor(xy_np)
-    w = torch.as_tensor(w_np)
-    o = torch.as_tensor(np.clip(conf / max(cfg.min_weight, 1e-6), 0.0, 1.0), dtype=f32)  # (T,24)
-    K = torch.tensor([camera.focal, camera.focal], dtype=f32)
-    c = torch.tensor([camera.cx, camera.cy], dtype=f32)
     with torch.no_grad():
         verts = model.rest_vertices(beta0.to(model.dtype)).float()
         height = float(verts[:, 1].max() - verts[:, 1].min())
-        rest_np = model.rest_joints(beta0.to(model.dtype)).float().numpy()
+        rest = model.rest_joints(beta0.to(model.dtype)).float()
+    rest = rest - rest[:1]
     offsets = load_offsets() if cfg.calibrated_offsets else None
     if offsets is None:
-        offsets = default_offsets(rest_np, height)
-    z0 = tau0[:, 2].clamp_min(0.3)
-    scale = (camera.focal * height / z0)[:, None]                                       # (T,1) px
-    # contacts: feet slow in the incoming motion (camera static)
+        offsets = default_offsets(rest.numpy(), height)
+    J0c = torch.as_tensor(np.asarray(body.joints_cam), dtype=f32)
+    feet = J0c.index_select(1, _FEET_IDX)
     fv = torch.zeros(T, 4)
     if T > 1:
-        fv[1:] = (J0c[1:, list(_FEET)] - J0c[:-1, list(_FEET)]).norm(dim=-1)
-    contact = (fv < 0.006).float()                                                     # < 0.18 m/s at 30 fps
-    contact_pair = contact[1:] * contact[:-1] if T > 1 else contact[:0]
+        fv[1:] = (feet[1:] - feet[:-1]).norm(dim=-1)
+    bp_rel, bp_ok = blazepose_relative_depth(track2d, frames)
+    return {"T": T, "xy": xy, "w": w, "obs": obs, "conf": conf, "beta0": beta0, "height": height,
+            "rest": rest, "offsets": torch.as_tensor(np.asarray(offsets), dtype=f32),
+            "theta0": torch.cat([torch.as_tensor(np.asarray(body.global_orient), dtype=f32)[:, None],
+                                 torch.as_tensor(np.asarray(body.body_pose), dtype=f32)], 1),
+            "tau0": torch.as_tensor(np.asarray(body.transl), dtype=f32), "J0c": J0c,
+            "contact": (fv < 0.006).float(),                 # feet slow in the incoming motion (< 0.18 m/s at 30 fps)
+            "bp_rel": bp_rel, "bp_ok": bp_ok}
+
+
+def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = EvidenceConfig(),
+               prior=None) -> tuple[list[BodyTrack], list[dict]]:
+    """Refit several tracks in one optimisation (each term normalised per track, so every track's
+    parameters follow its own energy exactly as if fitted alone; one optimiser step then costs
+    little more for N people than for one, its cost being mostly per-operation overhead).
+
+    Args:
+        items: ``(body, track2d, track3d)`` per track (see :func:`fit_track`).
+    Returns:
+        (refitted bodies, diagnostics per track).
+    """
+    t_start, c_start = time.perf_counter(), time.process_time()
+    f32 = torch.float32
+    P = [_prepare(b, t2, t3, camera, model, cfg) for b, t2, t3 in items]
+    n = len(P)
+    Ts = [p["T"] for p in P]
+    seg = torch.cat([torch.full((T,), i, dtype=torch.long) for i, T in enumerate(Ts)])     # (N,) track of each frame
+    N = int(sum(Ts))
+    cat = lambda k: torch.cat([torch.as_tensor(p[k]) for p in P])  # noqa: E731
+    xy_np = np.concatenate([p["xy"] for p in P])
+    w_np = np.concatenate([p["w"] for p in P])
+    xy, w = torch.as_tensor(xy_np), torch.as_tensor(w_np)
+    conf = torch.as_tensor(np.concatenate([p["conf"] for p in P]), dtype=f32)
+    o = torch.clamp(conf / max(cfg.min_weight, 1e-6), 0.0, 1.0)                             # (N,24)
+    theta0, tau0, J0c = cat("theta0"), cat("tau0"), cat("J0c")
+    J0 = J0c - J0c[:, :1]
+    beta0 = torch.stack([p["beta0"] for p in P])                                            # (n,S)
+    rest_fixed = torch.stack([p["rest"] for p in P])[seg]                                   # (N,24,3)
+    offsets = torch.stack([p["offsets"] for p in P])[seg]                                   # (N,17,3)
+    height = torch.tensor([p["height"] for p in P], dtype=f32)[seg]
+    K = torch.tensor([camera.focal, camera.focal], dtype=f32)
+    c = torch.tensor([camera.cx, camera.cy], dtype=f32)
+    z0 = tau0[:, 2].clamp_min(0.3)
+    scale = (camera.focal * height / z0)[:, None]                                           # (N,1) px
+    # per-track normalisers (each term is a per-track mean, summed over tracks)
+    T_f = torch.tensor(Ts, dtype=f32)
+    inv_T = (1.0 / T_f)[seg]
+    w_sum = torch.stack([w[seg == i].sum().clamp_min(1.0) for i in range(n)])[seg]
+    wz = w / torch.stack([w[seg == i].mean().clamp_min(1e-6) for i in range(n)])[seg][:, None]
+    same = seg[1:] == seg[:-1]                                                              # (N-1,) pairs inside a track
+    trip = same[1:] & same[:-1]                                                             # (N-2,) triples inside a track
+    inv_trip = (1.0 / (T_f - 2).clamp_min(1.0))[seg[1:-1]] * trip
+    contact = cat("contact")
+    cpair = contact[1:] * contact[:-1] * same[:, None]                                      # (N-1,4)
+    cp_sum = torch.zeros(n).index_add_(0, seg[1:], cpair.sum(-1)).clamp_min(1.0)
+    inv_cp = (1.0 / cp_sum)[seg[1:]]
+    bp_ok = torch.as_tensor(np.concatenate([p["bp_ok"] for p in P]), dtype=f32)
+    bp_rel = torch.as_tensor(np.concatenate([p["bp_rel"] for p in P]), dtype=f32)
 
     if prior is None:
         prior = load_pose_prior()
-    theta0 = torch.cat([go0[:, None], bp0], 1)
-    theta = theta0.clone().requires_grad_(True)             # (T,24,3) axis-angle
+    theta = theta0.clone().requires_grad_(True)                                             # (N,24,3) axis-angle
     d_beta = torch.zeros_like(beta0, requires_grad=True)
     tau = tau0.clone().requires_grad_(True)
     params = [theta, d_beta, tau] if cfg.fit_shape else [theta, tau]
-    with torch.no_grad():
-        rest_fixed = model.rest_joints(beta0.to(model.dtype)).float()
-        rest_fixed = (rest_fixed - rest_fixed[:1]).expand(T, 24, 3)
-    w_sum = w.sum().clamp_min(1.0)
     n_old = torch.get_num_threads()
     torch.set_num_threads(max(1, cfg.threads))
 
@@ -310,7 +355,7 @@ def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera
         R = roma.rotvec_to_rotmat(theta)
         if cfg.fit_shape:
             rest = model.rest_joints((beta0 + d_beta).to(model.dtype)).float()
-            rest = (rest - rest[:1]).expand(T, 24, 3)
+            rest = (rest - rest[:, :1])[seg]
         else:
             rest = rest_fixed
         glob, pos = forward_kinematics(R, rest)
@@ -323,30 +368,32 @@ def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera
         r2 = ((proj - xy) ** 2).sum(-1) / scale ** 2
         if cfg.dead_zone > 0:   # residuals within the detector's noise are not fitted
             r2 = torch.relu(torch.sqrt(r2 + 1e-12) - cfg.dead_zone) ** 2
-        terms = {"2d": (w * _gm(r2, cfg.gm_sigma)).sum() / w_sum}
+        terms = {"2d": (w * _gm(r2, cfg.gm_sigma) / w_sum[:, None]).sum()}
         d = pos - J0
-        terms["hidden"] = ((1 - o) * (d ** 2).sum(-1)).mean() / cfg.sigma_hidden ** 2
+        terms["hidden"] = ((1 - o) * (d ** 2).sum(-1) * inv_T[:, None]).sum() / 24 / cfg.sigma_hidden ** 2
         if cfg.w_hidden_rot > 0:   # a hidden bone keeps the prior's local rotation (it follows its parent)
             dth = ((theta.index_select(1, _PARENT_IDX) - theta0.index_select(1, _PARENT_IDX)) ** 2).sum(-1)
-            terms["hidden_rot"] = ((1 - o[:, 1:]) * dth).mean() / cfg.sigma_hidden_rot ** 2
+            terms["hidden_rot"] = ((1 - o[:, 1:]) * dth * inv_T[:, None]).sum() / 23 / cfg.sigma_hidden_rot ** 2
         zr = kp3[..., 2] - 0.5 * (kp3[..., 11, 2] + kp3[..., 12, 2])[:, None]
-        terms["depth"] = (wz * (zr - z_target) ** 2).mean() / cfg.sigma_depth ** 2
+        terms["depth"] = (wz * (zr - z_target) ** 2 * inv_T[:, None]).sum() / 17 / cfg.sigma_depth ** 2
         Jc = pos + tau[:, None]
-        if T > 2:
-            terms["accel"] = ((Jc[2:] - 2 * Jc[1:-1] + Jc[:-2]) ** 2).sum(-1).mean() / cfg.sigma_accel ** 2
-        if T > 1:
+        if N > 2:
+            acc = ((Jc[2:] - 2 * Jc[1:-1] + Jc[:-2]) ** 2).sum(-1).mean(-1)
+            terms["accel"] = (acc * inv_trip).sum() / cfg.sigma_accel ** 2
+        if N > 1:
             feet = Jc.index_select(1, _FEET_IDX)
             step = ((feet[1:] - feet[:-1]) ** 2).sum(-1)
-            terms["foot"] = (contact_pair * step).sum() / contact_pair.sum().clamp_min(1.0) / cfg.sigma_foot ** 2
-        terms["root_depth"] = (((tau[:, 2] - tau0[:, 2]) / (cfg.sigma_root_depth * z0)) ** 2).mean()
+            terms["foot"] = ((cpair * step).sum(-1) * inv_cp).sum() / cfg.sigma_foot ** 2
+        terms["root_depth"] = ((((tau[:, 2] - tau0[:, 2]) / (cfg.sigma_root_depth * z0)) ** 2) * inv_T).sum()
         if cfg.fit_shape:
             terms["shape"] = (d_beta ** 2).sum()
         if prior is not None:
-            terms["prior"] = prior.nll(pose_features(theta[:, 1:])).mean() / prior.dim
-        wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "depth": cfg.w_depth, "accel": cfg.w_accel,
-               "hidden_rot": cfg.w_hidden_rot, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape, "prior": cfg.w_prior}
+            terms["prior"] = (prior.nll(pose_features(theta[:, 1:])) * inv_T).sum() / prior.dim
+        wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "hidden_rot": cfg.w_hidden_rot, "depth": cfg.w_depth,
+               "accel": cfg.w_accel, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape,
+               "prior": cfg.w_prior}
         loss = sum(wts[k] * v for k, v in terms.items())
-        return loss, {k: round(float(v.detach()), 4) for k, v in terms.items()}
+        return loss, {k: round(float(v.detach()) / n, 4) for k, v in terms.items()}   # mean over tracks
 
     with torch.no_grad():
         kp3_init_t = forward()[2]
@@ -354,60 +401,54 @@ def fit_track(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera
     # relative depth targets of the keypoints: the lifter's (through the incoming fit), blended with
     # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
     lift_rel = kp3_init_t[..., 2] - 0.5 * (kp3_init_t[..., 11, 2] + kp3_init_t[..., 12, 2])[:, None]
-    a = cfg.depth_blazepose * torch.as_tensor(bp_ok, dtype=f32)[:, None]
-    z_target = (1 - a) * lift_rel + a * torch.as_tensor(bp_rel, dtype=f32)
-    wz = w / w.mean().clamp_min(1e-6)
+    a = cfg.depth_blazepose * bp_ok[:, None]
+    z_target = (1 - a) * lift_rel + a * bp_rel
     try:
         with torch.no_grad():
             start = energy()[1]
-        if cfg.optimizer == "lbfgs":
-            opt = torch.optim.LBFGS(params, lr=1.0, max_iter=cfg.iters, history_size=20,
-                                    line_search_fn="strong_wolfe", tolerance_change=1e-7)
-
-            def closure():
-                opt.zero_grad(set_to_none=True)
-                loss = energy()[0]
-                loss.backward()
-                return loss
-
-            opt.step(closure)
-        else:
-            # phase 1: the root alone, in closed form (per-frame weighted least squares of the
-            # linearised projection), so that a misplaced root is not compensated by bending limbs
             if cfg.root_solve:
-                with torch.no_grad():
-                    kp_rel = (kp3_init_t - tau0[:, None]).numpy()
-                    tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_np, camera, tau0.numpy(),
-                                                         cfg.root_depth_weight), dtype=f32))
-            opt = torch.optim.Adam(params, lr=cfg.lr)
-            for _ in range(cfg.iters):
-                opt.zero_grad(set_to_none=True)
-                energy()[0].backward()
-                opt.step()
+                # the root alone first, in closed form (per-frame weighted least squares of the
+                # linearised projection), so that a misplaced root is not compensated by bending limbs
+                kp_rel = (kp3_init_t - tau0[:, None]).numpy()
+                tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_np, camera, tau0.numpy(),
+                                                     cfg.root_depth_weight), dtype=f32))
+        opt = torch.optim.Adam(params, lr=cfg.lr)
+        for _ in range(cfg.iters):
+            opt.zero_grad(set_to_none=True)
+            energy()[0].backward()
+            opt.step()
         with torch.no_grad():
             end = energy()[1]
+            R, pos, kp3 = forward()
     finally:
         torch.set_num_threads(n_old)
-    hist = [start, end]
 
-    with torch.no_grad():
-        R, pos, kp3 = forward()
-        tau_f = tau.detach()
-        beta = (beta0 + d_beta).detach()
     go, bp = rotmats_to_axis_angle(R)
-    jc = (pos + tau_f[:, None]).numpy().astype(np.float32)
-    out = replace(body, global_orient=go, body_pose=bp, transl=tau_f.numpy().astype(np.float32),
-                  shape=beta.numpy().astype(np.float32), joints_cam=jc, joints_world=None,
-                  keypoints3d_body=kp3.numpy().astype(np.float32), observed=obs,
-                  observed_weight=conf.astype(np.float32))
-    out.notes = list(getattr(body, "notes", [])) + ["evidence fit"]  # type: ignore[attr-defined]
+    tau_f = tau.detach().numpy().astype(np.float32)
+    jc = (pos + tau.detach()[:, None]).numpy().astype(np.float32)
+    kp3 = kp3.numpy().astype(np.float32)
+    beta = (beta0 + d_beta).detach().numpy().astype(np.float32)
     secs, cpu = time.perf_counter() - t_start, time.process_time() - c_start
-    diag = {"id": int(body.id), "frames": T, "seconds": round(secs, 3), "fps": round(T / max(secs, 1e-9), 1),
-            "cpu_seconds": round(cpu, 3), "fps_cpu": round(T / max(cpu, 1e-9), 1),
-            "start": hist[0], "end": hist[-1],
-            "reproj_before_pct": reprojection_pct(kp3_init, xy_np, w_np, camera, height, cfg.min_weight),
-            "reproj_after_pct": reprojection_pct(out.keypoints3d_body, xy_np, w_np, camera, height, cfg.min_weight)}
-    return out, diag
+    outs, diags = [], []
+    a0 = 0
+    for i, ((body, _, _), p) in enumerate(zip(items, P)):
+        sl = slice(a0, a0 + p["T"])
+        a0 += p["T"]
+        nb = replace(body, global_orient=go[sl], body_pose=bp[sl], transl=tau_f[sl], shape=beta[i],
+                     joints_cam=jc[sl], joints_world=None, keypoints3d_body=kp3[sl], observed=p["obs"],
+                     observed_weight=p["conf"].astype(np.float32))
+        nb.notes = list(getattr(body, "notes", [])) + ["evidence fit"]  # type: ignore[attr-defined]
+        outs.append(nb)
+        diags.append({"id": int(body.id), "frames": p["T"],
+                      "reproj_before_pct": reprojection_pct(kp3_init[sl], p["xy"], p["w"], camera, p["height"],
+                                                            cfg.min_weight),
+                      "reproj_after_pct": reprojection_pct(kp3[sl], p["xy"], p["w"], camera, p["height"],
+                                                           cfg.min_weight)})
+    batch = {"tracks": n, "frames": N, "seconds": round(secs, 3), "cpu_seconds": round(cpu, 3),
+             "fps_cpu": round(N / max(cpu, 1e-9), 1), "start": start, "end": end}
+    for d in diags:
+        d["batch"] = batch
+    return outs, diags
 
 
 def reprojection_pct(kp3: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera, height: float,
@@ -425,22 +466,21 @@ def reprojection_pct(kp3: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Cam
 
 def evidence_tracks(bodies: list[BodyTrack], tracks2d: list[Track2D], tracks3d: list[Track3D] | None,
                     camera: Camera, model, cfg: EvidenceConfig = EvidenceConfig()) -> tuple[list[BodyTrack], list[dict]]:
-    """:func:`fit_track` for every body with a 2D track (the others pass through, unobserved)."""
+    """:func:`fit_tracks` over every body with a 2D track, all in one optimisation (the others pass
+    through, unobserved); returns the bodies in their order and one diagnostics dict per fitted track."""
     by2 = {t.id: t for t in tracks2d or []}
     by3 = {t.id: t for t in tracks3d or []}
-    prior = load_pose_prior()
-    out, diags = [], []
-    for b in bodies:
-        t2 = by2.get(b.id)
-        if t2 is None or len(b.frames) == 0:
-            out.append(b)
-            continue
-        nb, d = fit_track(b, t2, by3.get(b.id), camera, model, cfg, prior=prior)
-        out.append(nb)
-        diags.append(d)
+    todo = [i for i, b in enumerate(bodies) if b.id in by2 and len(b.frames) > 0]
+    if not todo:
+        return list(bodies), []
+    fitted, diags = fit_tracks([(bodies[i], by2[bodies[i].id], by3.get(bodies[i].id)) for i in todo], camera,
+                               model, cfg)
+    out = list(bodies)
+    for i, nb in zip(todo, fitted):
+        out[i] = nb
     return out, diags
 
 
-__all__ = ["EvidenceConfig", "fit_track", "evidence_tracks", "body_keypoints", "observed_joints",
+__all__ = ["EvidenceConfig", "fit_track", "fit_tracks", "evidence_tracks", "body_keypoints", "observed_joints",
            "keypoint_weights", "reprojection_pct", "solve_root", "default_offsets", "load_offsets",
            "KEYPOINT_ANCHOR", "KEYPOINT_FRAME", "OFFSETS_FILE", "FACE_REST_OFFSETS", "SMPL24_FROM_COCO17"]
