@@ -162,3 +162,15 @@ def test_bench_accuracy_eval_cmu(mocap_dir, tmp_path):
     res = json.loads((tmp_path / "accuracy.json").read_text())
     assert res["config"]["eval"] == "cmu" and set(res["kinds"]) == {"none", "person"}
     assert res["kinds"]["none"]["clips"] == 2
+
+
+def test_scaled_cmu_source_has_the_bandai_body_size(mocap_dir):
+    """"cmuscaled": the CMU clips (one 1.85 m conversion rig) scaled to Bandai's median leg length."""
+    clips = C.training_clips("val", "bandai+cmuscaled")
+    cmu = [c for c in clips if c.name.startswith("cmu")]
+    bandai = [c for c in clips if not c.name.startswith("cmu")]
+    assert cmu and all("@x" in c.name for c in cmu)
+    ref = C.median_leg_length(C.load_split("train", max_clips=200, seed=0))
+    assert abs(C.median_leg_length(cmu) - ref) < 0.01                     # measured: equal to 1 mm
+    assert abs(C.median_leg_length(bandai) - ref) < 0.03
+    assert not any(C.is_eval_clip(c.name) for c in clips)

@@ -471,7 +471,7 @@ def is_eval_clip(name: str, eval_names: set[str] | None = None) -> bool:
     return cmu_subset.is_eval_name(b) or b in ev
 
 
-TRAINING_SOURCES = ("bandai", "cmu")
+TRAINING_SOURCES = ("bandai", "cmu", "cmuscaled")
 
 
 def parse_mix(mix: str) -> tuple[dict[str, int], bool]:
@@ -497,10 +497,32 @@ def parse_mix(mix: str) -> tuple[dict[str, int], bool]:
     return sources, mirror
 
 
+def median_leg_length(clips: list[MocapClip]) -> float:
+    """Median over frames of the left leg length (hip-knee + knee-ankle, metres) of ``clips``."""
+    from ..skeleton import SMPL24_INDEX as I
+
+    legs = []
+    for c in clips:
+        j = np.asarray(c.joints, np.float64)
+        legs.append(np.linalg.norm(j[:, I["L_hip"]] - j[:, I["L_knee"]], axis=-1)
+                    + np.linalg.norm(j[:, I["L_knee"]] - j[:, I["L_ankle"]], axis=-1))
+    return float(np.median(np.concatenate(legs)))
+
+
+def scale_clip(clip: MocapClip, s: float) -> MocapClip:
+    """The clip scaled by ``s`` about the world origin (a smaller or larger body doing the same
+    motion: strides scale too, the floor stays at y = 0). Named ``NAME@x<s>``."""
+    return MocapClip(name=f"{clip.name}@x{s:.3f}", source=clip.source, fps=clip.fps,
+                     joints=(np.asarray(clip.joints, np.float32) * np.float32(s)),
+                     face=(np.asarray(clip.face, np.float32) * np.float32(s)), meta=dict(clip.meta))
+
+
 def training_clips(split: str, mix: str = "bandai") -> list[MocapClip]:
     """The clips a training recipe may use: ``split`` "train" or "val" of every source in ``mix``
     (``"bandai"``: this corpus, exactly what :func:`load_split` returns; ``"cmu"``: the CMU subset
-    on the Character Creator rig, :mod:`unveil.data.cmu_subset`), plus a left <-> right mirrored
+    on the Character Creator rig, :mod:`unveil.data.cmu_subset`; ``"cmuscaled"``: the same clips
+    scaled to the Bandai training split's median leg length — every CMU actor was retargeted onto one
+    1.85 m rig, a body size that is an artefact of the conversion, not of the actors), plus a left <-> right mirrored
     copy of each clip with ``+mirror``. Evaluation clips (Bandai evaluation split, CMU subject 2)
     can never be in it: they are filtered again here and an :class:`UnveilError` is raised if
     one was returned by a loader (a stale cache).
@@ -522,6 +544,9 @@ def training_clips(split: str, mix: str = "bandai") -> list[MocapClip]:
         clips += load_split(split) * sources["bandai"]
     if "cmu" in sources:
         clips += cmu_subset.load_split(split) * sources["cmu"]
+    if "cmuscaled" in sources:
+        ref = median_leg_length(load_split("train", max_clips=200, seed=0))
+        clips += [scale_clip(c, ref / median_leg_length([c])) for c in cmu_subset.load_split(split)] * sources["cmuscaled"]
     ev = eval_clip_names()
     leaked = sorted({c.name for c in clips if is_eval_clip(c.name, ev)})
     if leaked:
