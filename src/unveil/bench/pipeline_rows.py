@@ -56,7 +56,7 @@ def evidence_speed(frames: int = 300, seed: int = 0) -> dict:
     import roma
     import torch
 
-    from ..data.demo_motion import load_motion
+    from ..demo import load_motion
     from ..fit.evidence import EvidenceConfig, body_keypoints, default_offsets, fit_track
     from ..fit.ik import rotmats_to_axis_angle
     from ..fit.stage import fit_joints
