@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # setup just ran: a missing body model or detector model is a failure, not a skip (tests/assets.py)
 export UNVEIL_REQUIRE_ASSETS=1
+# the runtime/offline layering (.importlinter): the runtime must not import benchmark/training/data code.
+# PYTHONPATH: check this checkout's src/ even where the venv's editable install points elsewhere.
+PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" .venv/bin/lint-imports --no-cache
 # with the developers' shared data, build the mocap cache once up front (a few minutes at most)
 if [ -n "${UNVEIL_SHARED:-}" ] && [ -d "${UNVEIL_SHARED}/data/mocap" ]; then .venv/bin/unveil data build; fi
 if [ "${UNVEIL_COVERAGE:-0}" = 1 ]; then  # the suite under coverage.py (pyproject [tool.coverage.*])

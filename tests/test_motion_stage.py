@@ -44,10 +44,9 @@ def test_speed_report_keys():
 
 @needs_weights
 def test_bench_rows_registered():
-    from unveil.bench import registry
-    import unveil.motion.stage as st
+    from unveil.bench import mopo_rows, registry
 
-    names = st.register_bench(registry)
+    names = mopo_rows.register_bench(registry)
     assert "mopo" in names and "mopo-det-spatial" in names and "mopo-estimated-conf" in names
 
 

@@ -192,7 +192,7 @@ def test_true_contacts_remove_foot_sliding_of_a_standing_person():
     """Solver check: camera root + ground-truth contact rows beat the camera root alone."""
     from unveil import metrics
     from unveil.data.synth2d import make_sequence
-    from unveil.trajectory.bench import frame_confidence
+    from unveil.trajectory.camera import frame_confidence
     from unveil.trajectory.camera import root_translation
 
     from types import SimpleNamespace

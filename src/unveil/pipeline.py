@@ -361,7 +361,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             _pin_torch_threads()
-            from .trajectory.bench import frame_confidence
+            from .trajectory.camera import frame_confidence
             from .trajectory.diffusion import refine_trajectory
             from .trajectory.world import world_from_camera
 

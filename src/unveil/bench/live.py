@@ -31,7 +31,7 @@ from ..atomic import write_text
 
 def _render(out: Path, frames: int = 150) -> tuple[Path, dict]:
     from ..data import synthvideo as sv
-    from ..demo import load_motion
+    from ..data.demo_motion import load_motion
 
     m = load_motion()
     r = sv.render_sequence(m["joints"][:frames], f"demo_{str(m['clip'])}", "object", 3, out / "render", 640, 480,

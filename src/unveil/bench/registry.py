@@ -22,10 +22,10 @@ from typing import Callable
 
 METHOD_MODULES: tuple[str, ...] = (
     "unveil.bench.baselines",
-    "unveil.motion.stage",
+    "unveil.bench.mopo_rows",
     "unveil.fit.stage",
     "unveil.trajectory.bench",
-    "unveil.motion.masked",
+    "unveil.bench.moro_rows",
     "unveil.data.synthvideo",
     "unveil.motion.render_train",
     "unveil.bench.pipeline_rows",

@@ -62,7 +62,7 @@ def render_crossing(n_people: int, frames: int = 120, seed: int = 0, width: int 
     (NaN where the person does not count), "fps": 30.0, "cached": bool}."""
     from .. import atomic
     from ..data import synthvideo as sv
-    from ..demo import load_motion
+    from ..data.demo_motion import load_motion
     from ..io.video import VideoWriter
 
     out_dir = Path(out_dir) if out_dir is not None else sv.cache_root() / "tracking"

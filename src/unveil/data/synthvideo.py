@@ -704,7 +704,7 @@ def main(argv: list[str], prog: str = "unveil data render") -> int:
     if a.clips == 0:
         from types import SimpleNamespace
 
-        from ..demo import load_motion
+        from .demo_motion import load_motion
 
         m = load_motion()
         clips = [SimpleNamespace(name=f"demo_{m['clip']}", joints=m["joints"], fps=30.0)]

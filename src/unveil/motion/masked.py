@@ -395,30 +395,3 @@ def train(seed: int = 0, out: str | None = None, steps: int = 1500, tok_steps: i
     load.cache_clear()
     log(str(res))
     return res
-
-
-# ------------------------------------------------------------------------------------- benchmark
-BENCH_ROWS = {"moro": {"steps": 5}, "moro-T1": {"steps": 1}, "moro-T10": {"steps": 10}, "moro-T20": {"steps": 20},
-              "moro-blend1": {"steps": 5, "blend": 1.0}}
-
-
-def register_bench(registry=None) -> list[str]:
-    if registry is None:
-        from ..bench import registry
-    from .stage import _weights_present, DEFAULT
-
-    if not (WEIGHTS.is_file() and _weights_present(DEFAULT)):
-        return []
-    names = []
-    for name, cfg in BENCH_ROWS.items():
-        meth = MoRoMethod(**cfg)
-        registry.register(name, lambda seq, meth=meth: {"joints": meth(seq.keypoints2d, seq.camera)},
-                          group="moro", note=f"default lifter + MoRo masked prior, T={cfg['steps']}, blend {meth.blend}")
-        names.append(name)
-    return names
-
-
-try:
-    register_bench()
-except Exception:  # noqa: BLE001 - the benchmark must import cleanly
-    pass

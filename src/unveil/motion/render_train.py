@@ -222,9 +222,10 @@ def validate(n_clips: int = VAL_CLIPS, seed: int = 0, synthetic_clips: int = 12,
     """The decision data: the pipeline's MoPO with the shipped lifter (``mopo-bidir-blend``) vs the
     render-fine-tuned one (``mopo-render``) on rendered *validation* clips through the real detector
     (the benchmark's kinds and protocol, the same renders as :func:`finetune`'s validation) and on
-    the synthetic-2D validation benchmark (:func:`unveil.motion.stage.validate`)."""
+    the synthetic-2D validation benchmark (:func:`unveil.bench.mopo_rows.validate`)."""
     from ..bench import accuracy, registry
     from ..data import synthvideo
+    from ..bench import mopo_rows
     from ..data.corpus import load_split
     from . import stage
 
@@ -240,10 +241,10 @@ def validate(n_clips: int = VAL_CLIPS, seed: int = 0, synthetic_clips: int = 12,
         ren[truth] = accuracy.run_benchmark(by_kind, names, log=lambda *a: None)
         log(accuracy.markdown(ren[truth], f"## render source, validation split ({n_clips} clips x {FRAMES} frames, "
                                           f"seed {seed}), truth = {truth} skeleton"))
-    cfgs = {"pipeline-default": dict(stage.DEFAULT), BASE_ROW: dict(stage.BENCH_ROWS[BASE_ROW])}
+    cfgs = {"pipeline-default": dict(stage.DEFAULT), BASE_ROW: dict(mopo_rows.BENCH_ROWS[BASE_ROW])}
     if "mopo-render" in names:
         cfgs["mopo-render"] = dict(RENDER_CFG)
-    syn = stage.validate(cfgs, n_clips=synthetic_clips, seed=seed, baselines=("perframe",), log=log)
+    syn = mopo_rows.validate(cfgs, n_clips=synthetic_clips, seed=seed, baselines=("perframe",), log=log)
     return {"render": ren, "synthetic": syn}
 
 

@@ -3,7 +3,7 @@ root-relative 3D (Eq. 3), complete the occluded joints with the motion predictor
 
 - :class:`MoPO` runs one sequence; constructor switches give the MoPO Tab. 5 ablations.
 - :func:`lift_tracks` is the pipeline's entry point (agreed interface).
-- :func:`register_bench` adds the benchmark rows to ``unveil.bench.registry``.
+- the benchmark rows (``mopo-*``) and the validation table live in :mod:`unveil.bench.mopo_rows`.
 - :func:`speed_report` gives frames/s of detector + lifter + predictor for one track
   (``unveil bench speed`` calls it).
 """
@@ -142,67 +142,13 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
     return out
 
 
-# ------------------------------------------------------------------------------------ benchmark
-BENCH_ROWS: dict[str, dict] = {
-    "mopo": {},
-    "mopo-det-spatial": {"detector": "spatial"},
-    "mopo-det-temporal": {"detector": "temporal"},
-    "mopo-estimated": {"use_conf": False, "complete": False},
-    "mopo-estimated-conf": {"complete": False},
-    "mopo-len-4:2": {"lengths": (4, 2)},
-    "mopo-len-8:4": {"lengths": (8, 4)},
-    "mopo-len-16:1": {"lengths": (16, 1)},
-    "mopo-dual": {"lifter": "dual"},
-    "mopo-fusion": {"fusion": True},
-    "mopo-bidir-blend": {"bidirectional": True, "blend_tau": 30.0},
-    "mopo-tcn": {"lifter": "tcn", "complete": False},
-    "mopo-tcn-complete": {"lifter": "tcn", "bidirectional": True, "blend_tau": 30.0},
-    "mopo-tcn-smooth": {"lifter": "tcn", "complete": False, "smooth": 9},
-}
 # What `unveil run` uses (chosen on the validation split, see weights/mopo_lift_tcn.md): the
 # temporal-context TCN lifter (it reads the spatio-temporal detector's S'' itself) + a light
 # Savitzky-Golay (9 frames); the motion predictor's completion did not help it on validation
 # (truncation worse, lower slightly better). The previous default was
-# {"bidirectional": True, "blend_tau": 30.0} (row mopo-bidir-blend).
+# {"bidirectional": True, "blend_tau": 30.0} (row mopo-bidir-blend). The benchmark rows
+# (``mopo-*`` variants of this switch set) are in :mod:`unveil.bench.mopo_rows`.
 DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9}
-
-
-def _weights_present(cfg: dict) -> bool:
-    from ..paths import WEIGHTS_DIR
-
-    need = []
-    if cfg.get("detector", "spatiotemporal") != "spatial":
-        need.append("mopo_occlusion.pt")
-    need.append(f"mopo_lift_{cfg.get('lifter', 'lstm')}{'' if cfg.get('use_conf', True) else '_noconf'}.pt")
-    if cfg.get("lifter") == "tcn":
-        need += ["perframe.pt", "mopo_occlusion.pt"]
-    if cfg.get("complete", True):
-        n, l = cfg.get("lengths", (16, 8))
-        need.append(f"mopo_predict_{n}_{l}.pt")
-    if cfg.get("fusion"):
-        need.append("mopo_fusion.pt")
-    return all((WEIGHTS_DIR / n).is_file() for n in need)
-
-
-def bench_fn(cfg: dict):
-    model = MoPO(**cfg)
-
-    def fn(seq):
-        return {"joints": model(seq.keypoints2d, seq.camera)["joints"]}
-
-    return fn
-
-
-def register_bench(registry=None) -> list[str]:
-    """Register every MoPO row whose weights are shipped; returns the names registered."""
-    if registry is None:
-        from ..bench import registry
-    names = []
-    for name, cfg in BENCH_ROWS.items():
-        if _weights_present(cfg):
-            registry.register(name, bench_fn(cfg), group="mopo")
-            names.append(name)
-    return names
 
 
 # ---------------------------------------------------------------------------------------- speed
@@ -247,46 +193,3 @@ def speed_report(frames: int = 3000, occluded_fraction: float = 0.25, seed: int 
             # CPU time of this process: what the same work costs when the CPU is not shared
             "frames_per_cpu_s": frames / max(c3 - c0, 1e-9),
             "threads": torch.get_num_threads()}
-
-
-try:  # rows appear in `unveil bench accuracy` when the harness imports this module
-    register_bench()
-except Exception:  # noqa: BLE001 - the pipeline must not depend on the benchmark code
-    pass
-
-
-# ------------------------------------------------------------------------------- validation
-def validate(configs: dict[str, dict] | None = None, n_clips: int = 12, seed: int = 0, kinds=None,
-             baselines=("perframe", "interp"), max_frames: int = 300, log=print) -> dict:
-    """Score MoPO variants on the mocap *validation* split (never the evaluation split) with the
-    benchmark's own metrics -- what design choices (e.g. ``blend_tau``) are tuned on.
-    ``python -m unveil.motion.stage`` prints the table."""
-    from ..bench import accuracy, registry
-    from ..data import synth2d
-    from ..data.corpus import load_split
-
-    kinds = list(kinds or accuracy.KINDS)
-    clips = load_split("val", max_clips=n_clips, seed=seed)
-    clips = [synth2d._slice_clip(c, 0, min(max_frames, len(c.joints))) for c in clips]
-    seqs = {k: [synth2d.make_sequence(c, k, seed, occluder=clips[(i + 1) % len(clips)])
-                for i, c in enumerate(clips)] for k in kinds}
-    registry.load_all()
-    names = [b for b in baselines if b in registry.names()]
-    for name, cfg in (configs or {"mopo": {}}).items():
-        registry.register(name, bench_fn(cfg), group="mopo-val")
-        names.append(name)
-    res = accuracy.run_benchmark(seqs, names, log=lambda *a: None)
-    log(accuracy.markdown(res, f"## MoPO variants on the validation split ({len(clips)} clips, seed {seed})"))
-    return res
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import sys
-
-    cfgs = {"mopo-bidir-blend": {"bidirectional": True, "blend_tau": 30.0},
-            **{k: v for k, v in BENCH_ROWS.items() if k.startswith("mopo-tcn")}}
-    if len(sys.argv) > 2 and sys.argv[2] == "lstm":  # the LSTM-era choices (bidirectional, blend tau)
-        cfgs = {"mopo-estimated-conf": {"complete": False}, "mopo": {}, "mopo-bidir": {"bidirectional": True},
-                "mopo-blend30": {"blend_tau": 30.0}, "mopo-bidir-blend30": {"bidirectional": True, "blend_tau": 30.0},
-                "mopo-bidir-blend60": {"bidirectional": True, "blend_tau": 60.0}}
-    validate(cfgs, n_clips=int(sys.argv[1]) if len(sys.argv) > 1 else 12, baselines=("perframe", "interp", "savgol"))

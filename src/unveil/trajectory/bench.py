@@ -26,11 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..bench.registry import register
-
-
-def frame_confidence(keypoints2d: np.ndarray) -> np.ndarray:
-    """(T, 17, 3) -> (T,) mean confidence of the 12 body keypoints (shoulders .. ankles)."""
-    return np.clip(np.asarray(keypoints2d)[:, 5:, 2].mean(-1), 0.0, 1.0)
+from .camera import frame_confidence  # re-exported: moved to the runtime (the pipeline uses it)
 
 
 def trajectories(joints_rel: np.ndarray, keypoints2d: np.ndarray, camera, fps: float) -> dict:

@@ -26,6 +26,18 @@ _BODY = [k for k, j in enumerate(COCO17_TO_SMPL24) if j >= 0]
 _BODY_J = [COCO17_TO_SMPL24[k] for k in _BODY]
 
 
+def frame_confidence(keypoints2d: np.ndarray) -> np.ndarray:
+    """Per-frame confidence of a 2D track (the weight the trajectory refinement gives each frame).
+
+    Args:
+        keypoints2d: (T, 17, 3) COCO-17 keypoints ``(u, v, confidence)``.
+
+    Returns:
+        (T,) mean confidence of the 12 body keypoints (shoulders .. ankles), clipped to [0, 1].
+    """
+    return np.clip(np.asarray(keypoints2d)[:, 5:, 2].mean(-1), 0.0, 1.0)
+
+
 def root_translation(joints_rel: np.ndarray, keypoints2d: np.ndarray, camera: Camera,
                      min_conf: float = 0.3, smooth: float = 1.0, depth_prior: float = 4.0) -> np.ndarray:
     """Camera-frame root (pelvis) positions (T, 3) for a track.

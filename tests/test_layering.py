@@ -1,0 +1,110 @@
+"""Layering of the package (issue 13): ratchets on cross-module ``_private`` imports and on import
+cycles between the top-level subpackages, and a run-time check that importing the runtime pulls in
+no offline code and registers no benchmark rows. The static runtime -> offline rule itself is the
+import-linter contract in ``.importlinter`` (``lint-imports``, run by scripts/test.sh)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import grimp
+
+SRC = Path(os.environ.get("UNVEIL_LAYERING_SRC", Path(__file__).resolve().parents[1] / "src"))
+
+# Measured on 2026-12-07 (branch wt13, after the layering step) by the two counters below (no
+# margin: they may only go down; lower the number when you remove one). main before this step had
+# 10 private imports (motion.masked imported stage._weights_present) and 57 cycle edges.
+PRIVATE_IMPORTS_MAX = 9
+CYCLE_EDGES_MAX = 56
+
+
+def private_imports(root: Path = SRC / "unveil") -> list[str]:
+    """Every ``from X import _name`` of a module of the package (relative or ``unveil.*``).
+
+    Returns:
+        ``"file:line name"`` strings, one per private name imported across modules.
+    """
+    out = []
+    for p in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text(), str(p))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level == 0 and not (node.module or "").startswith("unveil"):
+                continue
+            for a in node.names:
+                if a.name.startswith("_") and not a.name.startswith("__"):
+                    out.append(f"{p.relative_to(root)}:{node.lineno} {a.name}")
+    return out
+
+
+def cycle_edges() -> list[tuple[str, str]]:
+    """Dependencies between top-level subpackages/modules of ``unveil`` that lie on an import cycle.
+
+    Returns:
+        Sorted ``(importer, imported)`` pairs of top-level names (``unveil.pipeline``, ``unveil.fit``, ...)
+        such that the imported one also reaches the importer.
+    """
+    g = grimp.build_graph("unveil")
+
+    def top(m: str) -> str:
+        return ".".join(m.split(".")[:2])
+
+    edges = {(top(m), top(i)) for m in g.modules for i in g.find_modules_directly_imported_by(m)}
+    edges = {(a, b) for a, b in edges if a != b and "unveil" not in (a, b)}
+    adj: dict[str, set[str]] = {}
+    for a, b in edges:
+        adj.setdefault(a, set()).add(b)
+
+    def reaches(src: str, dst: str) -> bool:
+        seen, todo = {src}, [src]
+        while todo:
+            for y in adj.get(todo.pop(), ()):
+                if y == dst:
+                    return True
+                if y not in seen:
+                    seen.add(y)
+                    todo.append(y)
+        return False
+
+    return sorted((a, b) for a, b in edges if reaches(b, a))
+
+
+def test_private_imports_do_not_grow():
+    found = private_imports()
+    assert len(found) <= PRIVATE_IMPORTS_MAX, "new cross-module _private imports:\n" + "\n".join(found)
+
+
+def test_import_cycles_do_not_grow():
+    cyc = cycle_edges()
+    assert len(cyc) <= CYCLE_EDGES_MAX, "\n".join(f"{a} -> {b}" for a, b in cyc)
+    # the loop data.synthvideo -> demo -> pipeline -> trajectory.bench -> bench -> data is broken
+    assert ("unveil.data", "unveil.demo") not in cyc and ("unveil.pipeline", "unveil.bench") not in cyc
+
+
+def test_runtime_imports_no_offline_code():
+    """Import every runtime module (as `unveil run` may): no offline module gets loaded, no
+    benchmark row gets registered."""
+    code = """
+import importlib, pkgutil, sys
+import unveil
+OFFLINE = ("unveil.bench", "unveil.data", "unveil.demo", "unveil.train", "unveil.fit.training",
+           "unveil.fit.bench", "unveil.body.bench", "unveil.body.show", "unveil.trajectory.bench",
+           "unveil.motion.render_train")
+mods = ["unveil.pipeline", "unveil.api", "unveil.cli", "unveil.live", "unveil.batch"]
+for pkg in ("body", "detect", "fit", "io", "motion", "render", "trajectory"):
+    p = importlib.import_module("unveil." + pkg)
+    mods += [m.name for m in pkgutil.iter_modules(p.__path__, p.__name__ + ".")]
+for m in mods:
+    if not m.startswith(OFFLINE):
+        importlib.import_module(m)
+bad = sorted(m for m in sys.modules if m.startswith(OFFLINE))
+print("\\n".join(bad))
+sys.exit(1 if bad else 0)
+"""
+    env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, f"offline modules imported by the runtime:\n{r.stdout}{r.stderr[-2000:]}"
