@@ -38,6 +38,7 @@ def _two_walkers_keypoints(path, T: int = 60, late: int = 20):
     same walk 1.5 m to the side) on frames ``late``..T-1. Returns the path."""
     import numpy as np
 
+    from unveil.data.demo_motion import demo_coco17_camera
     from unveil.demo import load_motion
     from unveil.io.keypoints_json import dump
     from unveil.skeleton import project
@@ -45,15 +46,7 @@ def _two_walkers_keypoints(path, T: int = 60, late: int = 20):
 
     m = load_motion()
     j, face = np.asarray(m["joints"], np.float64)[:T], np.asarray(m["face"], np.float64)[:T]
-    body = [16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8]  # SMPL-24 joints of COCO-17 keypoints 5..16
-    coco = np.concatenate([face, j[:, body]], 1)  # (T, 17, 3) world, Y up
-    centre = j[:, 0].mean(0)
-    cam_c = centre + np.array([0.5, 0.3, 7.0])
-    f = centre - cam_c
-    f /= np.linalg.norm(f)
-    r = np.cross(f, [0.0, 1.0, 0.0])
-    r /= np.linalg.norm(r)
-    R = np.stack([r, np.cross(f, r), f])  # world -> OpenCV camera
+    coco, R, cam_c = demo_coco17_camera(j, face)  # (T, 17, 3) world, Y up; world -> OpenCV camera
     tracks = []
     for tid, (shift, frames) in enumerate((([0, 0, 0], np.arange(T)), ([1.5, 0, 0], np.arange(late, T)))):
         uv = project((coco[frames] + shift - cam_c) @ R.T, 1000.0, (640.0, 360.0))

@@ -56,3 +56,27 @@ def load_motion() -> dict:
                           "`unveil demo --build-motion` with UNVEIL_SHARED set)")
     with np.load(MOTION_FILE, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+# SMPL-24 joints of COCO-17 keypoints 5..16 (shoulders .. ankles); 0..4 are the face points
+COCO_BODY_JOINTS = (16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)
+
+
+def demo_coco17_camera(joints: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The demo motion's COCO-17 points and the static camera the synthetic keypoint fixtures use.
+
+    Args:
+        joints: (T, 24, 3) world joints (Y up); face: (T, 5, 3) face points.
+    Returns:
+        (coco (T, 17, 3) world points, R (3, 3) world -> OpenCV camera rotation, c (3,) camera
+        centre: 7 m in front of the motion's mean root, 0.5 m to the side, 0.3 m up, looking at it).
+    """
+    j = np.asarray(joints, np.float64)
+    coco = np.concatenate([np.asarray(face, np.float64), j[:, list(COCO_BODY_JOINTS)]], 1)
+    centre = j[:, 0].mean(0)
+    cam_c = centre + np.array([0.5, 0.3, 7.0])
+    f = centre - cam_c
+    f /= np.linalg.norm(f)
+    r = np.cross(f, [0.0, 1.0, 0.0])
+    r /= np.linalg.norm(r)
+    return coco, np.stack([r, np.cross(f, r), f]), cam_c
