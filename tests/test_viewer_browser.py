@@ -66,7 +66,8 @@ def test_viewer_renders_in_chromium(tmp_path):
     dom, log = render(page, png)
     errors = re.search(r'<pre id="errors"[^>]*>(.*?)</pre>', dom, re.S)
     assert errors is not None and errors.group(1).strip() == "", errors.group(1) if errors else dom[-2000:]
-    assert "Uncaught" not in log, log[-2000:]
+    console = [ln for ln in log.splitlines() if "CONSOLE" in ln]
+    assert not [ln for ln in console if "Uncaught" in ln or "Error" in ln], console
     assert int(re.search(r'data-rendered="(\d+)"', dom).group(1)) >= 1
     assert dom.count('type="checkbox"') == 2        # the person list
     from PIL import Image
@@ -88,3 +89,20 @@ def test_viewer_renders_in_chromium(tmp_path):
     assert x["red"] < W / 2 < x["green"] and x["yellow"] < W / 4, x
     red_x = np.nonzero(masks["red"])[1]
     assert red_x.max() - 20 < x["white"] < red_x.max() + 40, (x, red_x.max())
+
+
+def test_browser_check_catches_a_script_error(tmp_path):
+    """Negative control: the two error channels above do see an error thrown by the page's code."""
+    if chromium() is None:
+        pytest.skip("no chromium binary (Debian: apt-get install chromium)")
+    if load_three_js() is None:
+        pytest.skip("three.js not cached (scripts/fetch_viewer_assets.sh)")
+    page, png = tmp_path / "viewer.html", tmp_path / "viewer.png"
+    write_viewer(page, scene_tracks(), fps=10.0, camera=CAMERA)
+    text = page.read_text()
+    assert "const NJ = D.parents.length;" in text
+    page.write_text(text.replace("const NJ = D.parents.length;", "const NJ = D.parents.length; notDefined();"))
+    dom, log = render(page, png)
+    assert "Uncaught ReferenceError: notDefined" in re.search(r'<pre id="errors"[^>]*>(.*?)</pre>', dom, re.S).group(1)
+    assert any("CONSOLE" in ln and "Uncaught ReferenceError" in ln for ln in log.splitlines())
+    assert "data-rendered" not in dom

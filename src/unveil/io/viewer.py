@@ -7,8 +7,8 @@ JSON at millimetre precision):
   npm package, fetched once by ``scripts/fetch_viewer_assets.sh`` into ``$UNVEIL_CACHE/viewer``;
   MIT, its licence header kept) is inlined as a classic script. The page draws every person's
   skeleton as bone cylinders with joint spheres (observed joints solid, inferred joints as white
-  wireframe spheres), a ground plane at y = 0, the video camera's frustum (nominal 60 degree
-  horizontal field of view; the exports carry no focal length), a person list with show/hide
+  wireframe spheres), a ground plane at y = 0, the video camera's frustum (a nominal 60 degree
+  horizontal field of view and 16:9 unless given; the exporter has no focal length), a person list with show/hide
   toggles, play/pause and a frame slider. Drag orbits, wheel zooms. No skinned meshes: those are in
   the ``<id>.glb`` files, which the page links to.
 - **2D fallback** (three.js not in the cache, or it could not be inlined): the earlier
@@ -129,8 +129,8 @@ canvas{display:block}
 #people span{display:inline-block;width:10px;height:10px;margin:0 5px 0 3px;border-radius:2px}
 </style></head><body>
 __ERRORS__
-<div id="info">unveil — __TITLE__ · drag: orbit · wheel: zoom · space: play/pause · solid sphere: joint seen in
-the video, white wireframe sphere: inferred · yellow: the video camera (nominal 60° field of view)<br>__LINKS__</div>
+<div id="info">unveil — __TITLE__ · drag: orbit · wheel: zoom · space: play/pause · #frame=N: open at frame N · solid sphere: joint seen in
+the video, white wireframe sphere: inferred · yellow: the video camera<br>__LINKS__</div>
 <div id="people"></div>
 <div id="bar"><button id="play">pause</button><input id="t" type="range" min="0" value="0"><span id="lbl"></span></div>
 <script id="data" type="application/json">__DATA__</script>
@@ -225,6 +225,11 @@ function pose(P, frame) {
 
 const cam = new THREE.PerspectiveCamera(45, 1, 0.01, 1000);
 let yaw = VIEW ? VIEW.yaw : 0.6, pitch = 0.3, dist = Math.max(3, 2.6 * radius, VIEW ? VIEW.dist : 0), frame = f0, playing = true, last = performance.now(), acc = 0, drawn = 0;
+const H = new URLSearchParams(location.hash.slice(1));   // viewer.html#frame=N opens paused at frame N
+if (H.has("frame") && isFinite(+H.get("frame"))) {
+  frame = Math.max(f0, Math.min(f1, Math.round(+H.get("frame")))); playing = false;
+  btn.textContent = "play";
+}
 function draw() {
   cam.position.set(c.x + dist * Math.sin(yaw) * Math.cos(pitch), c.y + dist * Math.sin(pitch),
                    c.z + dist * Math.cos(yaw) * Math.cos(pitch));
@@ -314,8 +319,9 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
     Args:
         tracks: ``{id: (frames (T,), joints_world (T, 24, 3)[, observed (T, 24) bool])}``; observed
             joints are drawn solid (3D) / as dots (2D), inferred ones as wireframe spheres / rings.
-        camera: optional ``(R (3, 3), t (3,))`` with ``x_world = R @ x_cam + t`` (OpenCV camera
-            axes): drawn as a frustum in the 3D page.
+        camera: optional ``(R (3, 3), t (3,)[, fov_deg, aspect])`` with ``x_world = R @ x_cam + t``
+            (OpenCV camera axes), the horizontal field of view and width / height (default 60
+            degrees, 16:9): drawn as a frustum in the 3D page.
         three_js: the classic-script three.js (:func:`three_classic_script`); ``"auto"`` loads the
             cached one (:func:`load_three_js`); None, or nothing cached, gives the 2D page.
     Returns:
@@ -333,10 +339,12 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
             t["observed"] = np.asarray(rest[0], bool).reshape(len(frames) * 24).astype(int).tolist()
         data["tracks"].append(t)
     if camera is not None:
-        R, tc = (np.asarray(a, np.float64) for a in camera)
-        if R.shape == (3, 3) and tc.shape == (3,) and np.isfinite(R).all() and np.isfinite(tc).all():
+        R, tc = (np.asarray(a, np.float64) for a in camera[:2])
+        fov, aspect = (float(v) for v in (tuple(camera[2:4]) + (60.0, 16 / 9))[:2])
+        if (R.shape == (3, 3) and tc.shape == (3,) and np.isfinite(R).all() and np.isfinite(tc).all()
+                and 0 < fov < 180 and aspect > 0):
             data["camera"] = {"R": np.round(R, 6).reshape(-1).tolist(), "t": np.round(tc, 4).tolist(),
-                              "fov_deg": 60.0, "aspect": 16 / 9}
+                              "fov_deg": fov, "aspect": aspect}
     js = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     link_html = " · ".join(f'<a href="{html.escape(str(p))}">{html.escape(str(p))}</a>' for p in links)
     page = (TEMPLATE_3D if three_js else TEMPLATE_2D).replace("__TITLE__", html.escape(str(title)))
