@@ -168,3 +168,24 @@ def test_viewer_marks_observed_and_inferred_joints(mode):
     data = _data(page)
     assert data["tracks"][0]["observed"][24 + 20] == 0 and sum(data["tracks"][0]["observed"]) == 47
     assert "observed" not in data["tracks"][1]
+
+
+def test_exports_pass_the_camera_to_the_viewer(tmp_path):
+    """write_exports draws the frustum from the track's camera->world map (Kabsch of joints_cam onto
+    joints_world, the same map the npz's cam_to_world_R/t hold)."""
+    from scipy.spatial.transform import Rotation
+
+    from unveil.io.exports import write_exports
+    from unveil.types import BodyTrack
+
+    rng = np.random.default_rng(3)
+    R, t = Rotation.from_rotvec([0.3, -1.2, 0.2]).as_matrix(), np.array([0.5, 1.4, -3.0])
+    jc = rng.normal(0, 0.5, (6, 24, 3)) + [0, 0, 4]
+    b = BodyTrack(id=4, frames=np.arange(6), global_orient=np.zeros((6, 3)), body_pose=np.zeros((6, 23, 3)),
+                  transl=jc[:, 0], shape=np.zeros(10), joints_cam=jc, joints_world=jc @ R.T + t)
+    res = write_exports(tmp_path, [b], None, fps=30.0, glb=False, bvh=False, trc=False, scene=False)
+    assert res == {"files": ["viewer.html"], "notes": []}
+    d = _data((tmp_path / "viewer.html").read_text())
+    assert np.abs(np.array(d["camera"]["R"]).reshape(3, 3) - R).max() < 1e-6
+    assert np.abs(np.array(d["camera"]["t"]) - t).max() < 1e-4
+    assert np.abs(np.array(d["tracks"][0]["joints"]).reshape(6, 24, 3) - b.joints_world).max() <= 0.0005 + 1e-9

@@ -44,15 +44,16 @@ def scene_tracks():
 CAMERA = (np.diag([1.0, -1.0, -1.0]), np.array([0.0, 1.5, 4.0]))
 
 
-def render(page: Path, png: Path, size=(800, 600)) -> tuple[str, str]:
-    """Headless screenshot and DOM dump of ``page``; returns (dom, stderr)."""
+def render(page: Path, png: Path, size=(800, 600), fragment: str = "") -> tuple[str, str]:
+    """Headless screenshot and DOM dump of ``page`` (+ ``#fragment``); returns (dom, stderr)."""
     exe = chromium()
     common = [exe, "--headless", "--disable-gpu", "--no-sandbox", "--use-angle=swiftshader",
               "--enable-unsafe-swiftshader", "--hide-scrollbars", f"--window-size={size[0]},{size[1]}",
               "--virtual-time-budget=3000", "--enable-logging=stderr", "--v=0"]
-    r = subprocess.run(common + [f"--screenshot={png}", page.as_uri()], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(common + [f"--screenshot={png}", page.as_uri() + fragment], capture_output=True, text=True,
+                       timeout=120)
     assert png.exists(), r.stderr[-2000:]
-    d = subprocess.run(common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    d = subprocess.run(common + ["--dump-dom", page.as_uri() + fragment], capture_output=True, text=True, timeout=120)
     return d.stdout, r.stderr + d.stderr
 
 
@@ -63,7 +64,8 @@ def test_viewer_renders_in_chromium(tmp_path):
         pytest.skip("three.js not cached (scripts/fetch_viewer_assets.sh)")
     page, png = tmp_path / "viewer.html", tmp_path / "viewer.png"
     assert write_viewer(page, scene_tracks(), fps=10.0, camera=CAMERA, title="browser test") is True
-    dom, log = render(page, png)
+    dom, log = render(page, png, fragment="#frame=3")   # opens paused at frame 3: a fixed image
+    assert "frame 3 / 9" in dom and '<button id="play">play</button>' in dom
     errors = re.search(r'<pre id="errors"[^>]*>(.*?)</pre>', dom, re.S)
     assert errors is not None and errors.group(1).strip() == "", errors.group(1) if errors else dom[-2000:]
     console = [ln for ln in log.splitlines() if "CONSOLE" in ln]
@@ -82,9 +84,10 @@ def test_viewer_renders_in_chromium(tmp_path):
              "yellow": (r > 150) & (g > 120) & (b < 110) & (r - g < 80)}  # camera frustum
     n = {k: int(m.sum()) for k, m in masks.items()}
     x = {k: float(np.median(np.nonzero(m)[1])) if m.any() else -1.0 for k, m in masks.items()}
-    # measured at 800x600 (chromium 150, swiftshader): red 1864 px at x 293, green 2080 px at x 497,
-    # white 200 px at x 362 (person 0's left wrist and hand, right of its red bones, which end at
-    # x 352), yellow 1529 px at x 89; bounds: half the counts, the image halves / quarter for x
+    # measured at 800x600, frame 3 (chromium 150, swiftshader; two runs identical): red 1859 px at
+    # median x 297, green 2090 px at x 501, white 204 px at x 366 (person 0's left wrist and hand,
+    # right of its red bones, which end at x 356), yellow 1529 px at x 89; bounds: about half the
+    # counts, the image halves / quarter for x
     assert n["red"] > 900 and n["green"] > 1000 and n["white"] > 100 and n["yellow"] > 700, n
     assert x["red"] < W / 2 < x["green"] and x["yellow"] < W / 4, x
     red_x = np.nonzero(masks["red"])[1]
