@@ -44,6 +44,13 @@ def scene_tracks():
 CAMERA = (np.diag([1.0, -1.0, -1.0]), np.array([0.0, 1.5, 4.0]))
 
 
+def _need_browser_and_three():
+    if chromium() is None:
+        pytest.skip("no chromium binary (Debian: apt-get install chromium)")
+    if load_three_js() is None:
+        pytest.skip("three.js not cached (scripts/fetch_viewer_assets.sh)")
+
+
 def render(page: Path, png: Path, size=(800, 600), fragment: str = "") -> tuple[str, str]:
     """Headless screenshot and DOM dump of ``page`` (+ ``#fragment``); returns (dom, stderr)."""
     exe = chromium()
@@ -58,10 +65,7 @@ def render(page: Path, png: Path, size=(800, 600), fragment: str = "") -> tuple[
 
 
 def test_viewer_renders_in_chromium(tmp_path):
-    if chromium() is None:
-        pytest.skip("no chromium binary (Debian: apt-get install chromium)")
-    if load_three_js() is None:
-        pytest.skip("three.js not cached (scripts/fetch_viewer_assets.sh)")
+    _need_browser_and_three()
     page, png = tmp_path / "viewer.html", tmp_path / "viewer.png"
     assert write_viewer(page, scene_tracks(), fps=10.0, camera=CAMERA, title="browser test") is True
     dom, log = render(page, png, fragment="#frame=3")   # opens paused at frame 3: a fixed image
@@ -96,10 +100,7 @@ def test_viewer_renders_in_chromium(tmp_path):
 
 def test_browser_check_catches_a_script_error(tmp_path):
     """Negative control: the two error channels above do see an error thrown by the page's code."""
-    if chromium() is None:
-        pytest.skip("no chromium binary (Debian: apt-get install chromium)")
-    if load_three_js() is None:
-        pytest.skip("three.js not cached (scripts/fetch_viewer_assets.sh)")
+    _need_browser_and_three()
     page, png = tmp_path / "viewer.html", tmp_path / "viewer.png"
     write_viewer(page, scene_tracks(), fps=10.0, camera=CAMERA)
     text = page.read_text()

@@ -40,6 +40,20 @@ addEventListener("error", e => { document.getElementById("errors").textContent +
   "Uncaught " + (e.error && e.error.stack || e.message) + "\\n"; });
 </script>"""
 
+# orbit / zoom / scrub / play-pause handlers shared by both pages (need cv, draw, resize, tick,
+# slider, btn and ORBIT, the sign of yaw per pixel dragged)
+CONTROLS_JS = """let drag = null;
+cv.onmousedown = e => drag = [e.clientX, e.clientY];
+onmouseup = () => drag = null;
+onmousemove = e => { if (!drag) return; yaw += ORBIT * (e.clientX - drag[0]) * 0.01;
+  pitch = Math.max(-1.5, Math.min(1.5, pitch + (e.clientY - drag[1]) * 0.01)); drag = [e.clientX, e.clientY]; draw(); };
+cv.onwheel = e => { e.preventDefault(); dist = Math.max(0.5, dist * Math.exp(e.deltaY * 0.001)); draw(); };
+slider.oninput = () => { frame = f0 + (+slider.value); draw(); };
+const toggle = () => { playing = !playing; btn.textContent = playing ? "pause" : "play"; };
+btn.onclick = toggle; onkeydown = e => { if (e.code === "Space") { e.preventDefault(); toggle(); } };
+onresize = resize; resize(); requestAnimationFrame(tick);
+"""
+
 TEMPLATE_2D = """<!doctype html>
 <html><head><meta charset="utf-8"><title>unveil viewer — __TITLE__</title>
 <style>
@@ -105,16 +119,8 @@ function tick(now) {
   if (playing) { acc += (now - last) / 1000 * D.fps; while (acc >= 1) { acc -= 1; frame = frame >= f1 ? f0 : frame + 1; } draw(); }
   last = now; requestAnimationFrame(tick);
 }
-let drag = null;
-cv.onmousedown = e => drag = [e.clientX, e.clientY];
-onmouseup = () => drag = null;
-onmousemove = e => { if (!drag) return; yaw += (e.clientX - drag[0]) * 0.01;
-  pitch = Math.max(-1.5, Math.min(1.5, pitch + (e.clientY - drag[1]) * 0.01)); drag = [e.clientX, e.clientY]; draw(); };
-cv.onwheel = e => { e.preventDefault(); dist = Math.max(1, dist * Math.exp(e.deltaY * 0.001)); draw(); };
-slider.oninput = () => { frame = f0 + (+slider.value); draw(); };
-const toggle = () => { playing = !playing; btn.textContent = playing ? "pause" : "play"; };
-btn.onclick = toggle; onkeydown = e => { if (e.code === "Space") { e.preventDefault(); toggle(); } };
-onresize = resize; resize(); requestAnimationFrame(tick);
+const ORBIT = __ORBIT__;
+__CONTROLS__
 </script></body></html>
 """
 
@@ -248,16 +254,8 @@ function tick(now) {
   last = now; requestAnimationFrame(tick);
 }
 const cv = renderer.domElement;
-let drag = null;
-cv.onmousedown = e => drag = [e.clientX, e.clientY];
-onmouseup = () => drag = null;
-onmousemove = e => { if (!drag) return; yaw -= (e.clientX - drag[0]) * 0.01;
-  pitch = Math.max(-1.5, Math.min(1.5, pitch + (e.clientY - drag[1]) * 0.01)); drag = [e.clientX, e.clientY]; draw(); };
-cv.onwheel = e => { e.preventDefault(); dist = Math.max(0.5, dist * Math.exp(e.deltaY * 0.001)); draw(); };
-slider.oninput = () => { frame = f0 + (+slider.value); draw(); };
-const toggle = () => { playing = !playing; btn.textContent = playing ? "pause" : "play"; };
-btn.onclick = toggle; onkeydown = e => { if (e.code === "Space") { e.preventDefault(); toggle(); } };
-onresize = resize; resize(); requestAnimationFrame(tick);
+const ORBIT = __ORBIT__;
+__CONTROLS__
 </script></body></html>
 """
 
@@ -349,7 +347,8 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
     link_html = " · ".join(f'<a href="{html.escape(str(p))}">{html.escape(str(p))}</a>' for p in links)
     page = (TEMPLATE_3D if three_js else TEMPLATE_2D).replace("__TITLE__", html.escape(str(title)))
     page = page.replace("__LINKS__", link_html).replace("__NOTE__", "" if three_js else FALLBACK_NOTE + "<br>")
-    page = page.replace("__ERRORS__", ERROR_HOOK).replace("__DATA__", js)
+    page = page.replace("__ERRORS__", ERROR_HOOK).replace("__CONTROLS__", CONTROLS_JS).replace("__DATA__", js)
+    page = page.replace("__ORBIT__", "-1" if three_js else "1")
     return page.replace("__THREE__", three_js) if three_js else page
 
 
