@@ -10,6 +10,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from assets import absent
 
 from unveil.io.viewer import (FALLBACK_NOTE, THREE_VERSION, load_three_js, three_classic_script, viewer_html,
                               write_viewer)
@@ -35,10 +36,14 @@ def _scripts(text: str) -> list[str]:
     return re.findall(r"<script>(.*?)</script>", text, re.S)
 
 
-def _real_three() -> str:
+def need_three() -> str:
+    """The cached three.js; absent: a failure on CI where setup could fetch it (npm found), else a skip."""
     three = load_three_js()
     if three is None:
-        pytest.skip("three.js not cached (scripts/fetch_viewer_assets.sh)")
+        reason = "three.js not cached (run scripts/fetch_viewer_assets.sh)"
+        if shutil.which("npm"):
+            absent(reason)
+        pytest.skip(reason + "; no npm")
     return three
 
 
@@ -62,8 +67,8 @@ def test_viewer_inlines_tracks(tmp_path, mode):
     assert (FALLBACK_NOTE in text) is (mode == "2d")
 
 
-def test_viewer_with_real_three_is_self_contained():
-    three = _real_three()
+def test_viewer_withneed_three_is_self_contained():
+    three = need_three()
     text = viewer_html(_tracks(), camera=(np.eye(3), np.zeros(3)), three_js=three)
     assert "@license" in text and "SPDX-License-Identifier: MIT" in text
     assert not re.search(r"<(script|img|link|iframe)[^>]*\s(src|href)\s*=", text)
@@ -97,8 +102,8 @@ def test_three_classic_script(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout) == ["170", 2], r.stderr
 
 
-def test_real_three_defines_the_api(tmp_path):
-    three = _real_three()
+def testneed_three_defines_the_api(tmp_path):
+    three = need_three()
     if shutil.which("node") is None:
         pytest.skip("node not installed")
     f = tmp_path / "t.js"
@@ -120,7 +125,7 @@ def test_viewer_falls_back_without_cached_three(tmp_path, monkeypatch):
 def test_viewer_javascript_parses(tmp_path, mode):
     if shutil.which("node") is None:
         pytest.skip("node not installed")
-    three = _real_three() if mode == "3d" else None
+    three = need_three() if mode == "3d" else None
     code = _scripts(viewer_html(_tracks(), camera=(np.eye(3), np.zeros(3)), three_js=three))
     assert len(code) == (3 if mode == "3d" else 2)
     for i, c in enumerate(code):

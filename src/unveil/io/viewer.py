@@ -86,7 +86,7 @@ function project(p) {
   const x = p[0] - c[0], y = p[1] - c[1], z = p[2] - c[2];
   const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
   const x1 = cy * x - sy * z, z1 = sy * x + cy * z;          // yaw about Y
-  const y2 = cp * y - sp * z1, z2 = sp * y + cp * z1 + dist;  // pitch about X, then back off
+  const y2 = cp * y + sp * z1, z2 = cp * z1 - sp * y + dist;  // pitch about X (looking down), then back off
   if (z2 < 0.05) return null;
   const f = 0.9 * cv.height;
   return [cv.width / 2 + f * x1 / z2, cv.height / 2 - f * y2 / z2];
@@ -105,12 +105,13 @@ function draw() {
     const J = k => [t.joints[72*i + 3*k], t.joints[72*i + 3*k + 1], t.joints[72*i + 3*k + 2]];
     ctx.strokeStyle = COLORS[ti % COLORS.length]; ctx.lineWidth = 3;
     D.parents.forEach((p, k) => { if (p >= 0) line(J(p), J(k)); });
+    ctx.fillStyle = ctx.strokeStyle;
     if (t.observed) for (let k = 0; k < 24; k++) {   // observed joints: dots; inferred: rings
       const q = project(J(k)); if (!q) continue;
       ctx.beginPath(); ctx.arc(q[0], q[1], 4, 0, 2 * Math.PI);
       if (t.observed[24*i + k]) ctx.fill(); else { ctx.lineWidth = 1.5; ctx.stroke(); ctx.lineWidth = 3; }
     }
-    ctx.fillStyle = ctx.strokeStyle; const h = project(J(15));
+    const h = project(J(15));
     if (h) ctx.fillText("#" + t.id, h[0] + 6, h[1] - 6);
   });
   slider.value = frame - f0; lbl.textContent = "frame " + frame + " / " + f1;
