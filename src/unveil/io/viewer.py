@@ -8,9 +8,10 @@ JSON at millimetre precision):
   MIT, its licence header kept) is inlined as a classic script. The page draws every person's
   skeleton as bone cylinders with joint spheres (observed joints solid, inferred joints as white
   wireframe spheres), a ground plane at y = 0, the video camera's frustum (a nominal 60 degree
-  horizontal field of view and 16:9 unless given; the exporter has no focal length), a person list with show/hide
-  toggles, play/pause and a frame slider. Drag orbits, wheel zooms. No skinned meshes: those are in
-  the ``<id>.glb`` files, which the page links to.
+  horizontal field of view and 16:9 unless given; the exporter has no focal length), a person list
+  with show/hide toggles, play/pause and a frame slider; ``viewer.html#frame=N`` opens paused at
+  frame N. Drag orbits, wheel zooms. No skinned meshes: those are in the ``<id>.glb`` files, which
+  the page links to.
 - **2D fallback** (three.js not in the cache, or it could not be inlined): the earlier
   ~100-line canvas-2D stick-figure player (dots: observed joints, rings: inferred), with a note
   saying how to get the 3D one.
