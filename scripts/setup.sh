@@ -16,3 +16,4 @@ if ! python -c "import unveil, roma, anny, av, cv2, pygltflib, ai_edge_litert, p
 fi
 unveil models fetch
 unveil models build
+scripts/fetch_viewer_assets.sh

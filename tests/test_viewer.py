@@ -1,4 +1,5 @@
-"""viewer.html: self-contained (no external resources), data inlined and exact to 1 mm, valid JS."""
+"""viewer.html: self-contained (no external resources), data inlined and exact to 1 mm, valid JS;
+the 3D page (three.js inlined as a classic script) and the 2D-canvas fallback."""
 
 from __future__ import annotations
 
@@ -9,9 +10,15 @@ import subprocess
 
 import numpy as np
 import pytest
+from assets import absent
 
-from unveil.io.viewer import viewer_html, write_viewer
+from unveil.io.viewer import (FALLBACK_NOTE, THREE_VERSION, load_three_js, three_classic_script, viewer_html,
+                              write_viewer)
 from unveil.skeleton import SMPL24_PARENTS
+
+# a stand-in for three.js (the data checks do not need the real library)
+FAKE_THREE = three_classic_script("/** @license MIT */\nconst a=1;export{a as REVISION};")
+MODES = {"2d": None, "3d": FAKE_THREE}
 
 
 def _tracks():
@@ -25,10 +32,26 @@ def _data(text: str) -> dict:
     return json.loads(m.group(1))
 
 
-def test_viewer_inlines_tracks(tmp_path):
+def _scripts(text: str) -> list[str]:
+    return re.findall(r"<script>(.*?)</script>", text, re.S)
+
+
+def need_three() -> str:
+    """The cached three.js; absent: a failure on CI where setup could fetch it (npm found), else a skip."""
+    three = load_three_js()
+    if three is None:
+        reason = "three.js not cached (run scripts/fetch_viewer_assets.sh)"
+        if shutil.which("npm"):
+            absent(reason)
+        pytest.skip(reason + "; no npm")
+    return three
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_viewer_inlines_tracks(tmp_path, mode):
     tr = _tracks()
     p = tmp_path / "viewer.html"
-    write_viewer(p, tr, fps=25.0, links=["0.glb", "0.bvh"])
+    assert write_viewer(p, tr, fps=25.0, links=["0.glb", "0.bvh"], three_js=MODES[mode]) is (mode == "3d")
     text = p.read_text()
     d = _data(text)
     assert d["fps"] == 25.0 and d["parents"] == list(SMPL24_PARENTS)
@@ -41,24 +64,75 @@ def test_viewer_inlines_tracks(tmp_path):
     # self-contained: nothing fetched from anywhere
     assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", text)
     assert "import " not in text and "fetch(" not in text
+    assert (FALLBACK_NOTE in text) is (mode == "2d")
 
 
-def test_viewer_escapes_script_end():
-    text = viewer_html(_tracks(), title="</script><b>x")
-    assert text.count("</script>") == 2  # the data block and the code block, nothing injected
+def test_viewer_withneed_three_is_self_contained():
+    three = need_three()
+    text = viewer_html(_tracks(), camera=(np.eye(3), np.zeros(3)), three_js=three)
+    assert "@license" in text and "SPDX-License-Identifier: MIT" in text
+    assert not re.search(r"<(script|img|link|iframe)[^>]*\s(src|href)\s*=", text)
+    assert "import(" not in text and "import " not in text
+    # three.js's FileLoader mentions fetch(; the page's own code does not
+    assert text.count("fetch(") == three.count("fetch(") and "fetch(" not in _scripts(text)[-1]
+    assert _data(text)["camera"]["R"] == np.eye(3).reshape(-1).tolist()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_viewer_escapes_script_end(mode):
+    text = viewer_html(_tracks(), title="</script><b>x", three_js=MODES[mode])
+    # the error hook, the data block, [three.js,] the code block: nothing injected
+    assert text.count("</script>") == (4 if mode == "3d" else 3)
     assert "<b>x" not in text
 
 
-def test_viewer_javascript_parses(tmp_path):
+def test_three_classic_script(tmp_path):
+    lib = "/**\n * @license\n * SPDX-License-Identifier: MIT\n */\nconst t=\"170\",e=(a)=>a+1;export{t as REVISION,e};"
+    out = three_classic_script(lib)
+    assert out.startswith("/**\n * @license") and "export" not in out
+    with pytest.raises(ValueError):
+        three_classic_script("const a='</script>';export{a};")
+    with pytest.raises(ValueError):
+        three_classic_script("import{x}from'./three.core.js';export{x};")
     if shutil.which("node") is None:
         pytest.skip("node not installed")
-    text = viewer_html(_tracks())
-    code = re.findall(r"<script>(.*?)</script>", text, re.S)
-    assert len(code) == 1
-    f = tmp_path / "v.js"
-    f.write_text(code[0])
-    r = subprocess.run(["node", "--check", str(f)], capture_output=True, text=True, timeout=60)
+    f = tmp_path / "t.js"
+    f.write_text(out + "\nconsole.log(JSON.stringify([THREE.REVISION, THREE.e(1)]));")
+    r = subprocess.run(["node", str(f)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and json.loads(r.stdout) == ["170", 2], r.stderr
+
+
+def testneed_three_defines_the_api(tmp_path):
+    three = need_three()
+    if shutil.which("node") is None:
+        pytest.skip("node not installed")
+    f = tmp_path / "t.js"
+    f.write_text(three + "\nconsole.log(JSON.stringify([THREE.REVISION, typeof THREE.WebGLRenderer, "
+                         "typeof THREE.LineSegments]));")
+    r = subprocess.run(["node", str(f)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [THREE_VERSION.split(".")[1], "function", "function"]
+
+
+def test_viewer_falls_back_without_cached_three(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNVEIL_CACHE", str(tmp_path / "empty"))
+    assert load_three_js() is None
+    assert write_viewer(tmp_path / "v.html", _tracks()) is False
+    assert FALLBACK_NOTE in (tmp_path / "v.html").read_text()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_viewer_javascript_parses(tmp_path, mode):
+    if shutil.which("node") is None:
+        pytest.skip("node not installed")
+    three = need_three() if mode == "3d" else None
+    code = _scripts(viewer_html(_tracks(), camera=(np.eye(3), np.zeros(3)), three_js=three))
+    assert len(code) == (3 if mode == "3d" else 2)
+    for i, c in enumerate(code):
+        f = tmp_path / f"v{i}.js"
+        f.write_text(c)
+        r = subprocess.run(["node", "--check", str(f)], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
 
 
 _DOM_STUB = """
@@ -74,12 +148,13 @@ globalThis.requestAnimationFrame = f => { if (ticks++ < 10) f(ticks * 40); };
 
 
 def test_viewer_runs_with_stub_dom(tmp_path):
-    """Executes the page's code in node against a stub DOM/canvas: it plays through the frames."""
+    """Executes the 2D page's code in node against a stub DOM/canvas: it plays through the frames
+    (the 3D page runs in a real browser: tests/test_viewer_browser.py)."""
     if shutil.which("node") is None:
         pytest.skip("node not installed")
-    text = viewer_html({0: (np.arange(3), np.random.default_rng(1).normal(0, 1, (3, 24, 3)))})
+    text = viewer_html({0: (np.arange(3), np.random.default_rng(1).normal(0, 1, (3, 24, 3)))}, three_js=None)
     data = _data(text)
-    code = re.findall(r"<script>(.*?)</script>", text, re.S)[0].replace('"use strict";', "")
+    code = _scripts(text)[-1].replace('"use strict";', "")
     f = tmp_path / "run.js"
     f.write_text("const DATA = " + json.dumps(json.dumps(data)) + ";" + _DOM_STUB + code
                  + '\nconsole.log(JSON.stringify({calls, label: els["lbl"].textContent}));')
@@ -89,17 +164,33 @@ def test_viewer_runs_with_stub_dom(tmp_path):
     assert out["calls"] > 100 and out["label"].startswith("frame ")
 
 
-def test_viewer_marks_observed_and_inferred_joints():
-    import json
-    import re
-
-    import numpy as np
-
-    from unveil.io.viewer import viewer_html
-
+@pytest.mark.parametrize("mode", MODES)
+def test_viewer_marks_observed_and_inferred_joints(mode):
     obs = np.ones((2, 24), bool)
     obs[1, 20] = False
-    page = viewer_html({0: (np.arange(2), np.zeros((2, 24, 3)), obs), 1: (np.arange(2), np.zeros((2, 24, 3)))})
-    data = json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S).group(1))
+    page = viewer_html({0: (np.arange(2), np.zeros((2, 24, 3)), obs), 1: (np.arange(2), np.zeros((2, 24, 3)))},
+                       three_js=MODES[mode])
+    data = _data(page)
     assert data["tracks"][0]["observed"][24 + 20] == 0 and sum(data["tracks"][0]["observed"]) == 47
     assert "observed" not in data["tracks"][1]
+
+
+def test_exports_pass_the_camera_to_the_viewer(tmp_path):
+    """write_exports draws the frustum from the track's camera->world map (Kabsch of joints_cam onto
+    joints_world, the same map the npz's cam_to_world_R/t hold)."""
+    from scipy.spatial.transform import Rotation
+
+    from unveil.io.exports import write_exports
+    from unveil.types import BodyTrack
+
+    rng = np.random.default_rng(3)
+    R, t = Rotation.from_rotvec([0.3, -1.2, 0.2]).as_matrix(), np.array([0.5, 1.4, -3.0])
+    jc = rng.normal(0, 0.5, (6, 24, 3)) + [0, 0, 4]
+    b = BodyTrack(id=4, frames=np.arange(6), global_orient=np.zeros((6, 3)), body_pose=np.zeros((6, 23, 3)),
+                  transl=jc[:, 0], shape=np.zeros(10), joints_cam=jc, joints_world=jc @ R.T + t)
+    res = write_exports(tmp_path, [b], None, fps=30.0, glb=False, bvh=False, trc=False, scene=False)
+    assert res == {"files": ["viewer.html"], "notes": []}
+    d = _data((tmp_path / "viewer.html").read_text())
+    assert np.abs(np.array(d["camera"]["R"]).reshape(3, 3) - R).max() < 1e-6
+    assert np.abs(np.array(d["camera"]["t"]) - t).max() < 1e-4
+    assert np.abs(np.array(d["tracks"][0]["joints"]).reshape(6, 24, 3) - b.joints_world).max() <= 0.0005 + 1e-9

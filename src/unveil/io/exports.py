@@ -160,7 +160,8 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
                     m = world_motion(b, body_model, fps)
                     jw = np.asarray(b.joints_cam, np.float64) @ m.R.T + m.t
                 tracks[b.id] = (np.asarray(b.frames), np.asarray(jw), getattr(b, "observed", None))
-            write_viewer(out / "viewer.html", tracks, fps=fps,
+            # the 3D page when three.js is cached, else the 2D page, which says so itself
+            write_viewer(out / "viewer.html", tracks, fps=fps, camera=camera_to_world(bodies[0]),
                          links=[f for f in files if f.endswith((".glb", ".bvh"))])
             files.append("viewer.html")
         except Exception as e:
