@@ -283,10 +283,11 @@ def finetune_occ(seed: int = 2, out: str | None = None, steps: int = 1200, init:
     return train(seed=seed, out=out, steps=steps, lr=5e-4, init=init or str(WEIGHTS), data_seed=0, occ_weight=2.0)
 
 
-# The broader training mix of issue 12: Bandai + the CMU subset (its 46 training clips listed 8 times,
+# The broader training mix of issue 12: Bandai + the CMU subset scaled to the Bandai leg length (its 46
+# training clips listed 8 times,
 # so ~16 % of the windows show the CMU actors / rig) + a left-right mirrored copy of every clip.
 # Its weights are a separate, non-default file (weights/mopo_lift_tcn_broad.md says why).
-BROAD_MIX = "bandai+cmu*8+mirror"
+BROAD_MIX = "bandai+cmuscaled*8+mirror"
 WEIGHTS_BROAD = WEIGHTS_DIR / "mopo_lift_tcn_broad.pt"
 
 
