@@ -2,26 +2,31 @@
 
 After lifting, completion, ARTS fitting and the trajectory prior, the body agrees with the *lifted*
 3D joints, not with the image: nothing so far moved a visible limb to where the detector saw it.
-This stage optimises, per track, the local rotations θ_t (as residual rotations on top of the ARTS
-fit), one shared body shape β and the root translation τ_t of every frame by minimising
+This stage re-optimises the local rotations θ_t (axis-angle, starting at the ARTS fit) and the root
+translation τ_t of every frame (the body shape β stays the ARTS one unless ``fit_shape``) by
+minimising, per track and over all its frames,
 
-    E = λ_2d  Σ_tk w_tk ρ(‖π(K_k(θ_t, β) + τ_t) − x_tk‖ / s_t)          (visible pixels)
-      + λ_hid Σ_tj (1 − o_tj) ‖J_tj − J⁰_tj‖² / σ_hid²                  (hidden joints follow the prior)
-      + λ_dep Σ_tj o_tj (z_tj − z⁰_tj)² / σ_dep²                       (relative depth: the lifter's)
+    E = λ_2d  Σ_tk w_tk ρ(max(0, ‖π(K_k(θ_t) + τ_t) − x_tk‖ / s_t − δ))   (visible pixels)
+      + λ_rot Σ_tj (1 − o_tj) ‖θ_t,p(j) − θ⁰_t,p(j)‖² / σ_rot²          (a hidden bone keeps the prior's rotation)
+      + λ_dep Σ_tk ŵ_tk (z_tk − z*_tk)² / σ_dep²                      (relative depth)
       + λ_θ   Σ_t E_GMM(θ_t) / D                                       (learned pose prior)
       + λ_acc Σ_tj ‖J̈_tj‖² / σ_acc²   + λ_foot Σ_t c_t ‖Δ foot_t‖² / σ_foot²
-      + λ_τ   Σ_t (τ_t,z − τ⁰_t,z)² / (σ_τ τ⁰_t,z)²   + λ_β ‖β − β⁰‖²
+      + λ_τ   Σ_t (τ_t,z − τ⁰_t,z)² / (σ_τ τ⁰_t,z)²
 
-with ``K_k`` the body's COCO-17 keypoints (:func:`body_keypoints`: limb joints as the synthetic
-renderer defines them, hips 0.9 × the hip half-width and 1 % of the body height below the hip
-joints, face points rigid in the head's frame), ``x_tk`` the detected keypoints, ``w_tk`` =
-confidence × (1 − occluded) of the occlusion detector, ``s_t`` the person's projected height in
-pixels, ``ρ`` the Geman–McClure robust function (SMPLify, Bogo et al. 2016, Eq. 3 uses it for the
-same term), ``J⁰`` the root-relative joints of the incoming fit (the prior's decision for hidden
-parts: MoPO / MoRo / the lifter), ``o_tj`` ∈ [0, 1] how much joint j is observed in frame t,
-``z`` depths relative to the root, ``c_t`` foot contacts (feet slow in the incoming motion), and
-``E_GMM`` the negative log density of :mod:`unveil.fit.pose_prior`. All frames of a track are
-optimised together (Adam on the CPU; :class:`EvidenceConfig` holds every weight).
+with ``K_k`` the body's COCO-17 keypoints (:func:`body_keypoints`: a point fixed on a body segment
+per keypoint, offsets calibrated on where the real detector puts them, :func:`load_offsets`),
+``x_tk`` the detected keypoints, ``w_tk`` = confidence × (1 − occluded) of MoPO's occlusion
+detector, ``s_t`` the person's projected height in pixels, δ a dead zone at the detector's noise
+level, ``ρ`` the Geman–McClure robust function (SMPLify, Bogo et al. 2016, Eq. 3 uses it for the
+same term), ``o_tj`` ∈ [0, 1] how much joint j is observed, ``p(j)`` the joint whose rotation
+orients bone j, ``θ⁰`` the incoming pose (the prior's decision for hidden parts: MoPO / MoRo / the
+lifter), ``z`` keypoint depths relative to the hip centre with the target ``z*`` = the blend of
+the incoming (lifted) depth and BlazePose's own world landmarks (``depth_blazepose``), ``c_t``
+foot contacts (feet slow in the incoming motion), and ``E_GMM`` the negative log density of
+:mod:`unveil.fit.pose_prior`. The root is first solved in closed form (:func:`solve_root`), then
+everything by Adam on the CPU; all tracks of a video share one optimisation with every term
+normalised per track (:func:`fit_tracks`). :class:`EvidenceConfig` holds every weight; measured
+effects in ``docs/fit/evidence.md``.
 
 Outputs per track: the refitted parameters and joints, ``keypoints3d_body`` (T,17,3) camera-frame
 COCO-17 keypoints of the body, and per SMPL-24 joint whether it was ``observed`` (a visible 2D
@@ -31,7 +36,6 @@ keypoint drives it) or inferred, with a confidence.
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -46,11 +50,6 @@ from ..types import BodyTrack, Camera, Track2D, Track3D
 from .ik import rotmats_to_axis_angle
 from .pose_prior import load_pose_prior, pose_features
 
-log = logging.getLogger(__name__)
-
-# COCO-17 keypoint -> SMPL-24 joint for the limb keypoints (hips handled apart, face from the head)
-_LIMB = {5: JI["L_shoulder"], 6: JI["R_shoulder"], 7: JI["L_elbow"], 8: JI["R_elbow"], 9: JI["L_wrist"],
-         10: JI["R_wrist"], 13: JI["L_knee"], 14: JI["R_knee"], 15: JI["L_ankle"], 16: JI["R_ankle"]}
 # face points in the head joint's frame of the body model's rest pose (x = body's left, y up,
 # z forward), metres: the body model's own face (unveil.data.corpus.FACE_OFFSETS_BODY, measured on
 # the mesh; order nose, l_eye, r_eye, l_ear, r_ear)
@@ -61,8 +60,9 @@ FACE_REST_OFFSETS = np.array([
     [0.063, 0.014, -0.013],
     [-0.063, 0.014, -0.013],
 ], dtype=np.float32)
-# which COCO-17 keypoints observe each SMPL-24 joint (unveil.motion.predict.SMPL24_FROM_COCO17)
-SMPL24_FROM_COCO17: tuple[tuple[int, ...], ...] = (
+# which COCO-17 keypoints observe each SMPL-24 joint (as unveil.motion.predict.SMPL24_FROM_COCO17, and
+# the pelvis is observed through the hips)
+OBSERVED_BY: tuple[tuple[int, ...], ...] = (
     (11, 12), (11,), (12,), (11, 12), (13,), (14,), (5, 6, 11, 12), (15,), (16,), (5, 6), (15,), (16,),
     (5, 6), (5,), (6,), (0, 1, 2, 3, 4), (5,), (6,), (7,), (8,), (9,), (10,), (9,), (10,),
 )
@@ -121,11 +121,11 @@ def keypoint_weights(track2d: Track2D, track3d: Track3D | None, frames: np.ndarr
 def observed_joints(w17: np.ndarray, min_weight: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """(T,17) keypoint evidence weights -> observed (T,24) bool and confidence (T,24) in [0,1].
 
-    A joint is observed when the mean weight of the keypoints that see it (:data:`SMPL24_FROM_COCO17`)
+    A joint is observed when the mean weight of the keypoints that see it (:data:`OBSERVED_BY`)
     reaches ``min_weight``; its confidence is that mean weight.
     """
     w17 = np.asarray(w17, np.float32)
-    conf = np.stack([w17[..., list(src)].mean(-1) for src in SMPL24_FROM_COCO17], -1)
+    conf = np.stack([w17[..., list(src)].mean(-1) for src in OBSERVED_BY], -1)
     return conf >= min_weight, conf
 
 
@@ -483,4 +483,4 @@ def evidence_tracks(bodies: list[BodyTrack], tracks2d: list[Track2D], tracks3d: 
 
 __all__ = ["EvidenceConfig", "fit_track", "fit_tracks", "evidence_tracks", "body_keypoints", "observed_joints",
            "keypoint_weights", "reprojection_pct", "solve_root", "default_offsets", "load_offsets",
-           "KEYPOINT_ANCHOR", "KEYPOINT_FRAME", "OFFSETS_FILE", "FACE_REST_OFFSETS", "SMPL24_FROM_COCO17"]
+           "KEYPOINT_ANCHOR", "KEYPOINT_FRAME", "OFFSETS_FILE", "FACE_REST_OFFSETS", "OBSERVED_BY"]
