@@ -99,6 +99,8 @@ class EvidenceConfig:
     depth_blazepose: float = 0.5     # share of BlazePose's world-landmark depth in the depth target
     root_solve: bool = True         # closed-form root before the joint optimisation
     root_depth_weight: float = 0.1  # its pull towards the incoming root depth (vs the 2D rows)
+    root_solver: str = "smooth"      # "frame": per-frame LS held near the incoming depth; "smooth": all
+                                     # frames, smoothness prior, IRLS, depth from the 2D
     calibrated_offsets: bool = True  # use weights/keypoint_offsets_blazepose.npz when present
 
 
@@ -236,6 +238,39 @@ def solve_root(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera
     if ok.any():
         out[ok] = np.linalg.solve(A[ok], b[ok][..., None])[..., 0]
     return out.astype(np.float32)
+
+
+def solve_root_smooth(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera, height: float,
+                      irls: int = 3, sigma: float = 0.05, smooth: float = 1.0) -> np.ndarray:
+    """Root translations (T, 3) of one track from all its frames at once: the projection equations
+    of the body's 12 limb keypoints plus a second-difference smoothness prior
+    (:func:`unveil.trajectory.camera.root_translation`), re-weighted ``irls`` times by the
+    Geman–McClure weight of each keypoint's residual (σ = ``sigma`` × the person's height), so that
+    2D outliers do not move the root; depth comes from the 2D (the body's size is known).
+
+    Args:
+        kp_rel: (T, 17, 3) body keypoints relative to the root (camera axes); xy: (T, 17, 2) pixels;
+        w: (T, 17) weights; height: the body's standing height (m).
+    """
+    from ..skeleton import COCO17_TO_SMPL24
+    from ..trajectory.camera import root_translation
+
+    body = [k for k, j in enumerate(COCO17_TO_SMPL24) if j >= 0]
+    T = len(kp_rel)
+    J = np.zeros((T, 24, 3))
+    J[:, [COCO17_TO_SMPL24[k] for k in body]] = np.asarray(kp_rel, np.float64)[:, body]
+    w = np.asarray(w, np.float64)
+    ww = w.copy()
+    tau = None
+    for _ in range(irls + 1):
+        kp = np.concatenate([np.asarray(xy, np.float64), ww[..., None]], -1)
+        tau = root_translation(J, kp, camera, min_conf=1e-3, smooth=smooth)
+        X = np.asarray(kp_rel, np.float64) + tau[:, None]
+        proj = X[..., :2] / np.maximum(X[..., 2:3], 0.05) * camera.focal + [camera.cx, camera.cy]
+        s = camera.focal * height / np.maximum(tau[:, 2:3], 0.3)
+        r2 = (np.linalg.norm(proj - xy, axis=-1) / s) ** 2
+        ww = w * sigma ** 2 / (r2 + sigma ** 2)
+    return np.asarray(tau, np.float32)
 
 
 def _gm(r2: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -407,11 +442,20 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         with torch.no_grad():
             start = energy()[1]
             if cfg.root_solve:
-                # the root alone first, in closed form (per-frame weighted least squares of the
-                # linearised projection), so that a misplaced root is not compensated by bending limbs
+                # the root alone first, in closed form, so that a misplaced root is not compensated
+                # by bending limbs
                 kp_rel = (kp3_init_t - tau0[:, None]).numpy()
-                tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_np, camera, tau0.numpy(),
-                                                     cfg.root_depth_weight), dtype=f32))
+                if cfg.root_solver == "smooth":
+                    a0 = 0
+                    parts = []
+                    for p in P:
+                        sl = slice(a0, a0 + p["T"])
+                        a0 += p["T"]
+                        parts.append(solve_root_smooth(kp_rel[sl], p["xy"], p["w"], camera, p["height"]))
+                    tau.copy_(torch.as_tensor(np.concatenate(parts), dtype=f32))
+                else:
+                    tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_np, camera, tau0.numpy(),
+                                                         cfg.root_depth_weight), dtype=f32))
         opt = torch.optim.Adam(params, lr=cfg.lr)
         for _ in range(cfg.iters):
             opt.zero_grad(set_to_none=True)
