@@ -1,4 +1,4 @@
-"""Final shared-shape joint fit (unveil.fit.refine) and the bench tables (unveil.fit.bench) on a
+"""Final shared-shape joint fit (unveil.fit.refine) and the bench tables (unveil.bench.ik) on a
 stand-in body model."""
 
 from types import SimpleNamespace
@@ -52,7 +52,7 @@ def test_fit_to_joints_reduces_error_from_a_wrong_shape():
 
 
 def test_bench_tables_run_on_a_stand_in():
-    from unveil.fit import bench
+    from unveil.bench import ik as bench
 
     m, _, J = _seq(T=40)
     clips = [SimpleNamespace(name="a", joints=J.numpy()), SimpleNamespace(name="b", joints=J.numpy()[::-1].copy())]

@@ -17,9 +17,10 @@ SRC = Path(os.environ.get("UNVEIL_LAYERING_SRC", Path(__file__).resolve().parent
 
 # Measured on 2026-12-07 (branch wt13, after the layering step) by the two counters below (no
 # margin: they may only go down; lower the number when you remove one). main before this step had
-# 10 private imports (motion.masked imported stage._weights_present) and 57 cycle edges.
+# 10 private imports (motion.masked imported stage._weights_present) and 57 cycle edges; 55 after the
+# recipes moved to unveil.training and the IK bench to unveil.bench.ik (fit no longer reaches data/render).
 PRIVATE_IMPORTS_MAX = 9
-CYCLE_EDGES_MAX = 56
+CYCLE_EDGES_MAX = 55
 
 
 def private_imports(root: Path = SRC / "unveil") -> list[str]:
@@ -91,8 +92,8 @@ def test_runtime_imports_no_offline_code():
     code = """
 import importlib, pkgutil, sys
 import unveil
-OFFLINE = ("unveil.bench", "unveil.data", "unveil.demo", "unveil.train", "unveil.fit.training",
-           "unveil.fit.bench", "unveil.body.bench", "unveil.body.show", "unveil.trajectory.bench",
+OFFLINE = ("unveil.bench", "unveil.data", "unveil.demo", "unveil.train", "unveil.training",
+           "unveil.body.bench", "unveil.body.show", "unveil.trajectory.bench",
            "unveil.motion.render_train")
 mods = ["unveil.pipeline", "unveil.api", "unveil.cli", "unveil.live", "unveil.batch"]
 for pkg in ("body", "detect", "fit", "io", "motion", "render", "trajectory"):

@@ -16,7 +16,7 @@ Pose only: ARTS' shape head is left out; the shape stays the bone-guided one
 
 Global-frame invariant like TIK: root rotations, joints and motion enter in the window's middle-frame
 root frame. Trained (``unveil train arts-refine``) with TIK's noise recipe
-(:mod:`unveil.fit.training`): train-split windows, Gaussian noise std = p × mean bone length,
+(:mod:`unveil.training.fit`): train-split windows, Gaussian noise std = p × mean bone length,
 p ~ U(0, 0.12), a quarter clean; target the FIK rotations of the clean joints; loss = rotation L2 +
 10 × forward-kinematics joint L2 + 1 × FK acceleration L2 (the motion is the point).
 """
@@ -194,32 +194,3 @@ def evaluate(clips, rest_fn, net, tik_net, noise: float, seed: int = 0) -> dict:
             res[k][1].append(float(a.norm(dim=-1).mean()) * 1000)
     return {k: {"mpjpe": round(float(np.mean(v[0])), 1), "accel": round(float(np.mean(v[1])), 1)}
             for k, v in res.items()}
-
-
-def train(seed: int = 0, out: str | None = None, steps: int = 2000, max_clips: int = 150,
-          n_windows: int = 4096, time_limit: float | None = 270.0) -> dict:
-    """``unveil train arts-refine``: the recipe (TIK's data and noise), val-split numbers returned."""
-    from ..data.corpus import load_split
-    from ..paths import WEIGHTS_DIR
-    from . import tik
-    from .training import _save, model_rest_fn
-
-    torch.manual_seed(seed)
-    rest_fn = model_rest_fn()
-    t_data = time.time()
-    clips = [c.joints for c in load_split("train", max_clips=max_clips, seed=seed)]
-    J, rest = tik.build_training_windows(clips, lambda j: rest_fn(j).float(), n=n_windows, seed=seed)
-    print(f"arts-refine: {len(clips)} train clips, {len(J)} windows ({time.time() - t_data:.0f}s)")
-    tik_net = tik.load_tik()
-    t0 = time.time()
-    net = train_net(J, rest, tik_net, steps=steps, seed=seed, time_limit=time_limit)
-    train_s = time.time() - t0
-    path = Path(out) if out else WEIGHTS_DIR / "arts_refine.pt"
-    _save(net, path)
-    val = [c.joints for c in load_split("val", max_clips=20, seed=seed)]
-    res = {"weights": str(path), "train_seconds": round(train_s, 1), "train_clips": len(clips),
-           "theta_init": "TIK" if tik_net is not None else "FIK",
-           "params": sum(p.numel() for p in net.parameters())}
-    for p in (0.0, 0.02, 0.10):
-        res[f"val_noise{int(p * 100)}%"] = evaluate(val, rest_fn, net, tik_net, p, seed)
-    return res

@@ -9,7 +9,7 @@ joints 22, 23 carry no mocap evidence and are left out)::
     E_θ(θ) = -log Σ_k π_k N(θ; μ_k, Σ_k)        θ ∈ R^63
 
 The mixture is fitted by EM (:func:`fit_gmm`; recipe ``unveil train pose-prior`` in
-:mod:`unveil.fit.training`) and shipped as ``weights/pose_prior_gmm.npz`` (plain arrays, loaded
+:mod:`unveil.training.fit`) and shipped as ``weights/pose_prior_gmm.npz`` (plain arrays, loaded
 with ``allow_pickle=False``) with a weight card beside it.
 """
 

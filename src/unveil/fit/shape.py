@@ -296,3 +296,14 @@ def fit_shape(model, bones, method: str = "auto") -> torch.Tensor:
         if method == "mlp":
             raise FileNotFoundError(f"no trained shape MLP for body model {getattr(model, 'name', '?')}")
     return fit_shape_analytic(model, B)
+
+
+def clip_rest(template: torch.Tensor, joints: np.ndarray) -> torch.Tensor:
+    """The template's bone directions with the clip's mean bone lengths (ARTS Eq. 7).
+
+    Args:
+        template: (24, 3) rest joints; joints: (T, 24, 3) a clip's joints.
+    Returns:
+        (24, 3) float64 rest joints.
+    """
+    return align_to_bones(template, torch.as_tensor(_bone_lengths(np.asarray(joints)).mean(0), dtype=torch.float64))

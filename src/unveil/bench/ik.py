@@ -48,16 +48,16 @@ def _forward_joints(model, R, shape) -> np.ndarray:
 
 
 def ik_rows(model, clips, noises=(0.0, 0.02, 0.10), seed: int = 0, log=print) -> list[dict]:
-    from .disentangle import bone_lengths
-    from .ik import joints_to_rotations
-    from .shape import fit_shape
-    from .tik import add_noise, load_tik, refine_rotations
+    from ..fit.disentangle import bone_lengths
+    from ..fit.ik import joints_to_rotations
+    from ..fit.shape import fit_shape
+    from ..fit.tik import add_noise, load_tik, refine_rotations
 
     net = load_tik()
     methods = ["FIK"] + (["TIK"] if net is not None else [])
     if net is None:
         log("note: no TIK weights (unveil/weights/tik.pt): TIK rows skipped; run `unveil train tik`")
-    from .motion_refine import load_motion_refine, refine_sequence
+    from ..fit.motion_refine import load_motion_refine, refine_sequence
 
     mref = load_motion_refine()
     if mref is not None:
@@ -92,8 +92,8 @@ def ik_rows(model, clips, noises=(0.0, 0.02, 0.10), seed: int = 0, log=print) ->
 
 
 def shape_rows(model, clips, seed: int = 0, steps: int = 1500, log=print) -> list[dict]:
-    from .disentangle import bone_lengths
-    from .shape import (bone_length_error, fit_shape_analytic, linearise, load_shape_mlp, make_shape_dataset,
+    from ..fit.disentangle import bone_lengths
+    from ..fit.shape import (bone_length_error, fit_shape_analytic, linearise, load_shape_mlp, make_shape_dataset,
                         train_shape_mlp)
 
     lin = linearise(model)
@@ -126,9 +126,9 @@ def shape_rows(model, clips, seed: int = 0, steps: int = 1500, log=print) -> lis
 
 
 def round_trip_rows(model, clips, log=print) -> list[dict]:
-    from .ik import joints_to_rotations
-    from .stage import fit_joints
-    from .training import clip_rest
+    from ..fit.ik import joints_to_rotations
+    from ..fit.stage import fit_joints
+    from ..fit.shape import clip_rest
 
     template = model.rest_joints(model.default_shape()[None])[0].detach().double()
     template = template - template[:1]
@@ -177,7 +177,7 @@ def render_sequence_png(model, clip, path, n_frames: int = 5, size=(360, 480)) -
     from ..body.show import view_camera
     from ..render.raster import render
     from ..skeleton import SMPL24_BONES
-    from .stage import fit_joints
+    from ..fit.stage import fit_joints
 
     J = np.array(clip.joints, dtype=np.float64)
     res = fit_joints(J - J[:, :1], model, use_tik=False, refine_iters=60)

@@ -16,6 +16,7 @@ import torch
 
 from .. import atomic
 from ..paths import WEIGHTS_DIR
+from ..fit.shape import clip_rest
 from ..skeleton import bone_lengths, forward_kinematics
 
 
@@ -29,7 +30,7 @@ def rest_template(body_model: str = "anny") -> torch.Tensor:
             r = m.rest_joints().double()
         return r - r[:1]
     except Exception:  # no body model cache: the stand-in skeleton
-        from .ik import rest_skeleton_tpose
+        from ..fit.ik import rest_skeleton_tpose
 
         return rest_skeleton_tpose()
 
@@ -43,12 +44,12 @@ def model_rest_fn(body_model: str = "anny"):
 
         model = load_body_model(body_model)
     except Exception:
-        from .ik import rest_skeleton_tpose
+        from ..fit.ik import rest_skeleton_tpose
 
         t = rest_skeleton_tpose()
         return lambda j: clip_rest(t, j)
-    from .disentangle import bone_lengths as robust_bones
-    from .shape import fit_shape
+    from ..fit.disentangle import bone_lengths as robust_bones
+    from ..fit.shape import fit_shape
 
     def fn(joints):
         s = fit_shape(model, robust_bones(np.asarray(joints), robust=True))
@@ -57,13 +58,6 @@ def model_rest_fn(body_model: str = "anny"):
         return r - r[:1]
 
     return fn
-
-
-def clip_rest(template: torch.Tensor, joints: np.ndarray) -> torch.Tensor:
-    """The template's bone directions with the clip's mean bone lengths (ARTS Eq. 7)."""
-    from .shape import align_to_bones
-
-    return align_to_bones(template, torch.as_tensor(bone_lengths(joints).mean(0), dtype=torch.float64))
 
 
 def _save(net: torch.nn.Module, path: Path) -> None:
@@ -75,8 +69,8 @@ def _save(net: torch.nn.Module, path: Path) -> None:
 def evaluate_ik(clips: list[np.ndarray], rest_fn, net=None, noise: float = 0.0, seed: int = 0):
     """Mean per-clip MPJPE / Accel (mm) of FK(IK(noisy joints)) against the clean joints, with the
     rest skeleton ``rest_fn(clean joints)`` of each clip."""
-    from .ik import joints_to_rotations
-    from .tik import add_noise, refine_rotations
+    from ..fit.ik import joints_to_rotations
+    from ..fit.tik import add_noise, refine_rotations
 
     g = torch.Generator().manual_seed(seed)
     mp, ac = [], []
@@ -98,7 +92,7 @@ def evaluate_ik(clips: list[np.ndarray], rest_fn, net=None, noise: float = 0.0, 
 def train_tik(seed: int = 0, out: str | None = None, steps: int = 2000, max_clips: int = 300,
               n_windows: int = 8192, time_limit: float | None = None) -> dict:
     from ..data.corpus import load_split
-    from . import tik
+    from ..fit import tik
 
     torch.manual_seed(seed)
     rest_fn = model_rest_fn()
@@ -122,7 +116,7 @@ def train_tik(seed: int = 0, out: str | None = None, steps: int = 2000, max_clip
 def train_shape(seed: int = 0, out: str | None = None, steps: int = 1500, body_model: str = "anny",
                 init: str = "analytic") -> dict:
     from ..body import load_body_model
-    from .shape import bone_length_error, fit_shape_analytic, linearise, make_shape_dataset, train_shape_mlp
+    from ..fit.shape import bone_length_error, fit_shape_analytic, linearise, make_shape_dataset, train_shape_mlp
 
     model = load_body_model(body_model)
     t0 = time.time()
@@ -161,8 +155,8 @@ def train_pose_prior(seed: int = 0, out: str | None = None, k: int = 8, max_clip
     split's clips on the body-model shape fitted to each clip, every ``frame_step``-th frame, then
     a ``k``-component Gaussian mixture by EM. Held-out: mean log-likelihood on the val split."""
     from ..data.corpus import load_split
-    from .ik import joints_to_rotations, rotmats_to_axis_angle
-    from .pose_prior import PRIOR_FILE, PosePrior, fit_gmm, pose_features
+    from ..fit.ik import joints_to_rotations, rotmats_to_axis_angle
+    from ..fit.pose_prior import PRIOR_FILE, PosePrior, fit_gmm, pose_features
 
     rest_fn = model_rest_fn()
 
@@ -223,7 +217,7 @@ def fit_keypoint_offsets(data: list[dict], init: np.ndarray, iters: int = 300, m
                          sigma: float = 0.05) -> np.ndarray:
     """(17, 3) offsets minimising the robust (Geman-McClure, ``sigma`` × person height)
     reprojection error of :func:`unveil.fit.evidence.body_keypoints` onto the detections."""
-    from .evidence import body_keypoints
+    from ..fit.evidence import body_keypoints
 
     off = torch.as_tensor(init, dtype=torch.float64).clone().requires_grad_(True)
     opt = torch.optim.Adam([off], lr=0.002)
@@ -273,7 +267,7 @@ def train_keypoint_offsets(seed: int = 0, out: str | None = None, clips: int = 8
     from ..body import load_body_model
     from ..data import synthvideo as sv
     from ..data.corpus import load_split
-    from .evidence import OFFSETS_FILE, body_keypoints, default_offsets
+    from ..fit.evidence import OFFSETS_FILE, body_keypoints, default_offsets
 
     model = load_body_model("anny")
     t0 = time.time()
@@ -299,4 +293,32 @@ def train_keypoint_offsets(seed: int = 0, out: str | None = None, clips: int = 8
                     "renderer_regressor": round(reprojection_loss(dd, torch.as_tensor(init, dtype=torch.float64), 0.5, 0.05, body_keypoints, median=True), 2),
                     "calibrated": round(reprojection_loss(dd, torch.as_tensor(off, dtype=torch.float64), 0.5, 0.05, body_keypoints, median=True), 2)}
     res["offset_change_mm"] = {i: round(float(np.linalg.norm(off[i] - init[i]) * 1000), 1) for i in range(17)}
+    return res
+
+
+def train_arts_refine(seed: int = 0, out: str | None = None, steps: int = 2000, max_clips: int = 150,
+          n_windows: int = 4096, time_limit: float | None = 270.0) -> dict:
+    """``unveil train arts-refine``: the recipe (TIK's data and noise), val-split numbers returned."""
+    from ..data.corpus import load_split
+    from ..fit import tik
+    from ..fit.motion_refine import evaluate, train_net
+
+    torch.manual_seed(seed)
+    rest_fn = model_rest_fn()
+    t_data = time.time()
+    clips = [c.joints for c in load_split("train", max_clips=max_clips, seed=seed)]
+    J, rest = tik.build_training_windows(clips, lambda j: rest_fn(j).float(), n=n_windows, seed=seed)
+    print(f"arts-refine: {len(clips)} train clips, {len(J)} windows ({time.time() - t_data:.0f}s)")
+    tik_net = tik.load_tik()
+    t0 = time.time()
+    net = train_net(J, rest, tik_net, steps=steps, seed=seed, time_limit=time_limit)
+    train_s = time.time() - t0
+    path = Path(out) if out else WEIGHTS_DIR / "arts_refine.pt"
+    _save(net, path)
+    val = [c.joints for c in load_split("val", max_clips=20, seed=seed)]
+    res = {"weights": str(path), "train_seconds": round(train_s, 1), "train_clips": len(clips),
+           "theta_init": "TIK" if tik_net is not None else "FIK",
+           "params": sum(p.numel() for p in net.parameters())}
+    for p in (0.0, 0.02, 0.10):
+        res[f"val_noise{int(p * 100)}%"] = evaluate(val, rest_fn, net, tik_net, p, seed)
     return res
