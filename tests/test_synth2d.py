@@ -78,3 +78,43 @@ def test_no_eval_clip_reaches_training_windows(mocap_dir):
         assert pool and not ({c.name for c in pool} & ev)
         w = S.training_windows(split, window=32, n=20, seed=0)
         assert not ({n.split("@")[0] for n in w["name"]} & ev)
+
+
+def test_real_camera_profile_ranges(clip):
+    """The "real" profile (issue 12) stays within its stated ranges; "standard" is untouched by it."""
+    fmts = set()
+    elev, rolls = [], []
+    for seed in range(40):
+        s = S.make_sequence(clip, "none", seed, cameras="real")
+        W, H = s.camera.width, s.camera.height
+        fmts.add((W, H))
+        fov = np.rad2deg(2 * np.arctan(H / 2 / s.camera.focal))
+        assert 35 - 1e-6 <= fov <= 90 + 1e-6
+        assert np.allclose(s.R @ s.R.T, np.eye(3), atol=1e-5)
+        assert np.allclose(s.joints_world @ s.R.T + s.t, s.joints_cam, atol=1e-4)
+        C = -s.R.T @ s.t
+        assert 0.2 - 1e-4 <= C[1] <= 15.0 + 1e-4
+        # the camera aims at the mean pelvis, off-centre by at most 35 % of the half field of view
+        # (+ roll, which turns the offset but does not lengthen it)
+        c = s.joints_world[:, 0].mean(0) @ s.R.T + s.t
+        assert c[2] > 1.0
+        off = np.hypot(c[0] / c[2], c[1] / c[2]) * s.camera.focal
+        assert off <= 0.36 * np.hypot(W, H) / 2
+        # keypoints outside the image are hidden (frame edge)
+        kt = s.keypoints2d_true
+        outside = (kt[..., 0] < -0.05 * W) | (kt[..., 0] > 1.05 * W) | (kt[..., 1] < -0.05 * H) | (kt[..., 1] > 1.05 * H)
+        assert s.occluded[outside].all()
+        elev.append(s.info["camera"]["elevation_deg"]); rolls.append(s.info["camera"]["roll_deg"])
+        assert abs(s.info["camera"]["roll_deg"]) <= 15 and -20 <= s.info["camera"]["elevation_deg"] <= 60
+        if abs(s.info["camera"]["elevation_deg"]) < 10:   # near-level camera: the horizon tilts by ~the roll
+            assert abs(np.rad2deg(np.arcsin(np.clip(s.R[0, 1], -1, 1)))) <= 17
+    assert fmts == {(1080, 1920), (1920, 1080), (640, 480)}
+    assert min(elev) < 0 < 40 < max(elev) and min(rolls) < -5 and max(rolls) > 5
+    # "standard" draws the same cameras as before the profiles existed (the benchmark protocol)
+    a = S.make_sequence(clip, "object", 7)
+    b = S.make_sequence(clip, "object", 7, cameras="standard")
+    assert np.array_equal(a.keypoints2d, b.keypoints2d)
+    m = [S.make_sequence(clip, "none", sd, cameras="mixed").camera.width for sd in range(20)]
+    assert len(set(m)) > 1
+    with pytest.raises(Exception, match="camera profile"):
+        S.make_sequence(clip, "none", 0, cameras="fisheye")

@@ -9,6 +9,13 @@ numbers used here:
   U(0.5, 2) m, horizontal distance U(3, 8) m *plus* the subject's largest horizontal excursion from
   its mean position (so a walking subject never passes behind the camera); looking at the mean
   pelvis position. ``truncation`` re-aims it (occlusions.truncation_rotation).
+- Camera profile ``"real"`` (training only, issue 12; the benchmark keeps the profile above): what
+  phones, webcams and CCTV show — portrait 1080×1920 (35 %), landscape 1920×1080 (50 %) or 4:3
+  640×480 (15 %); vertical FoV U(35°, 90°); horizontal distance log-uniform in [1.5, 10] m plus the
+  excursion (near cameras cut the body: the frame edge hides those keypoints); elevation of the
+  camera seen from the pelvis U(−20°, 60°) (height clamped to [0.2, 15] m); the subject off-centre
+  (aim offset up to ±35 % of the half field of view each way); roll U(−15°, 15°). Static cameras
+  (no pans or shake yet). ``"mixed"`` draws either profile with probability ½.
 - 3D keypoints: ``unveil.data.corpus.coco17_3d`` (face points from the head geometry, body points =
   SMPL-24 joints via skeleton.COCO17_TO_SMPL24); a clip without corpus support falls back to the
   same mapping from ``clip.face`` and ``clip.joints``.
@@ -115,8 +122,25 @@ def look_at(cam_center: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.
     return R, -R @ cam_center
 
 
-def sample_camera(joints_world: np.ndarray, rng) -> tuple[Camera, np.ndarray, np.ndarray, dict]:
-    """Random static camera looking at the subject (see the module docstring)."""
+CAMERA_PROFILES = ("standard", "real", "mixed")
+REAL_FORMATS = ((1080, 1920, 0.35), (1920, 1080, 0.50), (640, 480, 0.15))   # width, height, probability
+
+
+def sample_camera(joints_world: np.ndarray, rng, profile: str = "standard") -> tuple[Camera, np.ndarray, np.ndarray, dict]:
+    """Random static camera looking at the subject (see the module docstring for the profiles).
+
+    Args:
+        joints_world: (T, 24, 3) the subject's joints (metres, Y up).
+        rng: numpy Generator.
+        profile: "standard" (the benchmark protocol), "real" or "mixed" (training).
+    Returns:
+        camera, world->camera rotation R (3, 3), translation t (3,), info dict (``center``: camera
+        centre, ``fov_deg``: vertical FoV, ...).
+    """
+    if profile not in CAMERA_PROFILES:
+        raise UnveilError(f"unknown camera profile {profile!r} (expected one of {', '.join(CAMERA_PROFILES)})")
+    if profile == "real" or (profile == "mixed" and rng.random() < 0.5):
+        return sample_camera_real(joints_world, rng)
     fov = np.deg2rad(rng.uniform(40.0, 70.0))
     focal = HEIGHT / 2.0 / np.tan(fov / 2.0)
     pelvis = joints_world[:, 0]
@@ -130,6 +154,44 @@ def sample_camera(joints_world: np.ndarray, rng) -> tuple[Camera, np.ndarray, np
     cam = Camera(focal=float(focal), cx=WIDTH / 2.0, cy=HEIGHT / 2.0, width=WIDTH, height=HEIGHT)
     return cam, R, t, {"fov_deg": float(np.rad2deg(fov)), "distance": float(dist), "height": float(height),
                        "azimuth": float(az), "center": cam_c}
+
+
+def _rot(axis: int, a: float) -> np.ndarray:
+    c, s_ = np.cos(a), np.sin(a)
+    i, j = [(1, 2), (0, 2), (0, 1)][axis]
+    m = np.eye(3)
+    m[i, i], m[i, j], m[j, i], m[j, j] = c, -s_, s_, c
+    return m
+
+
+def sample_camera_real(joints_world: np.ndarray, rng) -> tuple[Camera, np.ndarray, np.ndarray, dict]:
+    """The ``"real"`` camera profile (module docstring): phone/webcam/CCTV formats, FoV, distance,
+    elevation, off-centre aim and roll. Same returns as :func:`sample_camera`."""
+    fmt = REAL_FORMATS[int(rng.choice(len(REAL_FORMATS), p=[f[2] for f in REAL_FORMATS]))]
+    width, height_px = fmt[0], fmt[1]
+    fov = np.deg2rad(rng.uniform(35.0, 90.0))
+    focal = height_px / 2.0 / np.tan(fov / 2.0)
+    pelvis = joints_world[:, 0]
+    centre = pelvis.mean(0)
+    excursion = np.linalg.norm((pelvis - centre)[:, [0, 2]], axis=-1).max()
+    dist = float(np.exp(rng.uniform(np.log(1.5), np.log(10.0)))) + excursion
+    az = rng.uniform(0, 2 * np.pi)
+    elev = np.deg2rad(rng.uniform(-20.0, 60.0))
+    cam_h = float(np.clip(centre[1] + dist * np.tan(elev), 0.2, 15.0))
+    cam_c = np.array([centre[0] + dist * np.sin(az), cam_h, centre[2] + dist * np.cos(az)])
+    R, _ = look_at(cam_c, centre)
+    fov_h = 2 * np.arctan(np.tan(fov / 2) * width / height_px)
+    aim_yaw = rng.uniform(-0.35, 0.35) * fov_h / 2
+    aim_pitch = rng.uniform(-0.35, 0.35) * fov / 2
+    roll = np.deg2rad(rng.uniform(-15.0, 15.0))
+    # camera-frame rotations (applied after the look-at): pitch about x, yaw about y, roll about z
+    R = _rot(2, roll) @ _rot(0, aim_pitch) @ _rot(1, aim_yaw) @ R
+    t = -R @ cam_c
+    cam = Camera(focal=float(focal), cx=width / 2.0, cy=height_px / 2.0, width=width, height=height_px)
+    return cam, R, t, {"fov_deg": float(np.rad2deg(fov)), "distance": float(dist), "height": cam_h,
+                       "azimuth": float(az), "center": cam_c, "profile": "real",
+                       "elevation_deg": float(np.rad2deg(elev)), "roll_deg": float(np.rad2deg(roll)),
+                       "image": [width, height_px]}
 
 
 def _smooth_uniform(rng, shape, rho=0.8) -> np.ndarray:
@@ -162,10 +224,11 @@ def _drift(mask: np.ndarray, box_h: np.ndarray, rng) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ public
-def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None) -> SynthSequence:
+def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None, cameras: str = "standard") -> SynthSequence:
     """Detector-like 2D of ``clip`` (a corpus ``MocapClip``) seen by a random camera, with
     occlusion ``kind``. ``occluder``: the clip that walks in front for ``person``/``mixed``
-    (default: this clip's own motion, time-shifted). Deterministic in (clip.name, kind, seed)."""
+    (default: this clip's own motion, time-shifted); ``cameras``: the camera profile
+    (:data:`CAMERA_PROFILES`). Deterministic in (clip.name, kind, seed, cameras)."""
     if kind not in KINDS:
         raise UnveilError(f"unknown occlusion kind {kind!r} (expected one of {', '.join(KINDS)})")
     rng = _rng(seed, clip.name, kind)
@@ -173,7 +236,8 @@ def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None) -> Syn
     kw = coco17_3d(clip)
     T = jw.shape[0]
     fps = float(getattr(clip, "fps", 30.0))
-    cam, R, t, cam_info = sample_camera(jw, rng)
+    cam, R, t, cam_info = sample_camera(jw, rng, cameras)
+    W, H = int(cam.width), int(cam.height)
 
     def proj(Rm, tv, pts):
         pc = pts @ Rm.T + tv
@@ -182,12 +246,12 @@ def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None) -> Syn
     if kind == "truncation":
         def uv_fn(Rm):
             uv, z = proj(Rm, -Rm @ cam_info["center"], kw)
-            return uv, z, WIDTH, HEIGHT
+            return uv, z, W, H
         R, mode = occl.truncation_rotation(uv_fn, R, np.deg2rad(cam_info["fov_deg"]), rng)
         t = -R @ cam_info["center"]
         cam_info["truncation"] = mode
     uv, depth = proj(R, t, kw)
-    scene = occl.Scene(uv=uv, depth=depth, width=WIDTH, height=HEIGHT, focal=cam.focal, fps=fps)
+    scene = occl.Scene(uv=uv, depth=depth, width=W, height=H, focal=cam.focal, fps=fps)
     if kind in ("person", "mixed"):
         oc = occluder if occluder is not None else SimpleNamespace(
             joints=np.roll(jw, T // 2, axis=0), face=np.roll(np.asarray(clip.face), T // 2, axis=0), name=clip.name)
@@ -278,18 +342,21 @@ def _slice_clip(clip, s: int, e: int):
 
 
 def training_windows(split: str = "train", window: int = 64, n: int = 32, seed: int = 0,
-                     kinds=KINDS, clips=None, mix: str = "bandai") -> dict:
+                     kinds=KINDS, clips=None, mix: str = "bandai", cameras: str = "standard") -> dict:
     """``n`` random windows of ``window`` frames, each seen by a random camera with a random
     occlusion kind from ``kinds``; only ever from the "train" / "val" splits (``clips`` overrides
     the corpus, for tests; ``mix`` picks the sources, :func:`unveil.data.corpus.training_clips`:
-    "bandai" (default), "bandai+cmu", "bandai+cmu+mirror", ...). Returns a dict of stacked numpy arrays:
+    "bandai" (default), "bandai+cmu", "bandai+cmu+mirror", ...; ``cameras``: the camera profile,
+    :data:`CAMERA_PROFILES`). Returns a dict of stacked numpy arrays:
 
     keypoints2d (n,W,17,3) · occluded (n,W,17) bool · joints_cam (n,W,24,3) · joints_rel (n,W,24,3)
     (pelvis at 0) · joints_world (n,W,24,3) · focal (n,) · principal_point (n,2) · image_size (n,2)
-    and lists kind, name. Deterministic in (split, window, n, seed, kinds).
+    and lists kind, name. Deterministic in (split, window, n, seed, kinds, mix, cameras).
     """
     if split not in ("train", "val"):
         raise UnveilError(f"training windows come only from 'train' or 'val', not {split!r}")
+    if cameras not in CAMERA_PROFILES:
+        raise UnveilError(f"unknown camera profile {cameras!r} (expected one of {', '.join(CAMERA_PROFILES)})")
     pool = list(clips) if clips is not None else _load_split(split, mix)
     ev = eval_names()
     pool = [c for c in pool if not _is_eval(c, ev)]
@@ -312,7 +379,7 @@ def training_windows(split: str = "train", window: int = 64, n: int = 32, seed: 
             o = pool[int(rng.integers(len(pool)))]
             os_ = int(rng.integers(0, np.asarray(o.joints).shape[0] - window + 1))
             occ = _slice_clip(o, os_, os_ + window)
-        seq = make_sequence(sub, kind, int(rng.integers(2 ** 31)), occluder=occ)
+        seq = make_sequence(sub, kind, int(rng.integers(2 ** 31)), occluder=occ, cameras=cameras)
         out["keypoints2d"].append(seq.keypoints2d)
         out["occluded"].append(seq.occluded)
         out["joints_cam"].append(seq.joints_cam)

@@ -164,9 +164,10 @@ def augment_occlusions(kp: np.ndarray, rng: np.random.Generator, p: float = 0.5)
 
 
 def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str | None = "/tmp/unveil_tcn_cache",
-             mix: str = "bandai"):
+             mix: str = "bandai", cameras: str = "standard"):
     """training_windows in chunks of 250 (seeds seed*1000 + i), cached as .npz under ``cache_dir``;
-    ``mix``: the training sources (:func:`unveil.data.corpus.training_clips`)."""
+    ``mix``: the training sources (:func:`unveil.data.corpus.training_clips`); ``cameras``: the
+    camera profile (:data:`unveil.data.synth2d.CAMERA_PROFILES`)."""
     from ..data.corpus import corpus_id
     from ..data.synth2d import training_windows
 
@@ -176,11 +177,14 @@ def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str
         from ..data.cmu_subset import subset_id
 
         tag += f"_{mix.replace('*', 'x').replace('+', '-')}-{subset_id()}"
+    if cameras != "standard":
+        tag += f"_cam-{cameras}"
     path = Path(cache_dir) / f"{split}_{window}_{n}_{seed}_{tag}.npz" if cache_dir else None
     if path is not None and path.is_file():
         z = np.load(path, allow_pickle=False)
         return {k: z[k] for k in keys}
-    parts = [training_windows(split, window=window, n=min(250, n - i), seed=seed * 1000 + i // 250, mix=mix)
+    parts = [training_windows(split, window=window, n=min(250, n - i), seed=seed * 1000 + i // 250, mix=mix,
+                              cameras=cameras)
              for i in range(0, n, 250)]
     d = {k: np.concatenate([p[k] for p in parts]) for k in keys}
     if path is not None:
@@ -204,7 +208,8 @@ def evaluate(model: TCNLifter, data: dict, batch: int = 64) -> float:
 
 def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int = 8000, batch: int = 32,
           lr: float = 2e-3, window: int = WINDOW, dilations=DILATIONS, init: str | None = None,
-          data_seed: int | None = None, occ_weight: float = 0.0, mix: str = "bandai", log=print) -> dict:
+          data_seed: int | None = None, occ_weight: float = 0.0, mix: str = "bandai", cameras: str = "standard",
+          log=print) -> dict:
     """Train the TCN lifter (see module docstring); writes float16 weights to ``out``.
     ``mix``: training sources (default: the Bandai corpus; :data:`BROAD_MIX` adds the CMU subset and
     mirrored copies). Validation windows come from the same sources' "val" clips."""
@@ -214,8 +219,8 @@ def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     ds = seed if data_seed is None else data_seed
-    tr = _windows("train", windows, ds, window, mix=mix)
-    va = _windows("val", 200, ds + 1, window, mix=mix)
+    tr = _windows("train", windows, ds, window, mix=mix, cameras=cameras)
+    va = _windows("val", 200, ds + 1, window, mix=mix, cameras=cameras)
     log(f"tcn: {len(tr['keypoints2d'])} train windows x {window}, data in {time.time() - t0:.0f} s")
     model = TCNLifter(dilations=dilations)
     if init:  # continue from a weights file (fine-tuning)
@@ -258,7 +263,7 @@ def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int
                     "dilations": torch.tensor(dilations)}, tmp)
     load.cache_clear()
     res = {"val_mpjpe_mm": round(val, 1), "train_windows": N, "window": window, "dilations": list(dilations),
-           "mix": mix,
+           "mix": mix, "cameras": cameras,
            "steps": steps,
            "seconds": round(time.time() - t0, 1), "weights": str(path)}
     log(f"tcn: val MPJPE {val:.1f} mm (root-relative, 200 val windows, all kinds), {res['seconds']} s -> {path}")
@@ -298,11 +303,34 @@ def train_broad(seed: int = 0, out: str | None = None, steps: int = 2400) -> dic
 
 def finetune_broad(seed: int = 1, out: str | None = None, steps: int = 1500, init: str | None = None) -> dict:
     """Stage 2 of the recipe on :data:`BROAD_MIX` (continues from ``init``, default :data:`WEIGHTS_BROAD`)."""
-    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, lr=5e-4, init=init or str(WEIGHTS_BROAD),
+    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, lr=5e-4, init=init or out or str(WEIGHTS_BROAD),
                  data_seed=0, mix=BROAD_MIX)
 
 
 def finetune_occ_broad(seed: int = 2, out: str | None = None, steps: int = 1200, init: str | None = None) -> dict:
     """Stage 3 of the recipe on :data:`BROAD_MIX` (continues from ``init``, default :data:`WEIGHTS_BROAD`)."""
-    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, lr=5e-4, init=init or str(WEIGHTS_BROAD),
+    return train(seed=seed, out=out or str(WEIGHTS_BROAD), steps=steps, lr=5e-4, init=init or out or str(WEIGHTS_BROAD),
                  data_seed=0, occ_weight=2.0, mix=BROAD_MIX)
+
+
+# Issue 12's camera distribution on top of the broad mix: half the windows seen by the benchmark's
+# cameras, half by phone / webcam / CCTV-like ones (:func:`unveil.data.synth2d.sample_camera_real`).
+REAL_CAMERAS = "mixed"
+WEIGHTS_REAL = WEIGHTS_DIR / "mopo_lift_tcn_real.pt"
+
+
+def train_real(seed: int = 0, out: str | None = None, steps: int = 2400) -> dict:
+    """Stage 1 of the recipe on :data:`BROAD_MIX` with :data:`REAL_CAMERAS` (writes :data:`WEIGHTS_REAL`)."""
+    return train(seed=seed, out=out or str(WEIGHTS_REAL), steps=steps, mix=BROAD_MIX, cameras=REAL_CAMERAS)
+
+
+def finetune_real(seed: int = 1, out: str | None = None, steps: int = 1500, init: str | None = None) -> dict:
+    """Stage 2 (continues from ``init``, default ``out`` or :data:`WEIGHTS_REAL`)."""
+    return train(seed=seed, out=out or str(WEIGHTS_REAL), steps=steps, lr=5e-4, init=init or out or str(WEIGHTS_REAL),
+                 data_seed=0, mix=BROAD_MIX, cameras=REAL_CAMERAS)
+
+
+def finetune_occ_real(seed: int = 2, out: str | None = None, steps: int = 1200, init: str | None = None) -> dict:
+    """Stage 3 (continues from ``init``, default ``out`` or :data:`WEIGHTS_REAL`)."""
+    return train(seed=seed, out=out or str(WEIGHTS_REAL), steps=steps, lr=5e-4, init=init or out or str(WEIGHTS_REAL),
+                 data_seed=0, occ_weight=2.0, mix=BROAD_MIX, cameras=REAL_CAMERAS)
