@@ -225,7 +225,8 @@ def _save_bodies(ctx: RunContext, **info) -> tuple[dict, dict]:
 
 def _load_bodies(ctx: RunContext, arr: dict, info: dict) -> None:
     # the model's own name as the fit gave it (a rerun must equal a fresh run)
-    ctx.bodies = unpack_tracks(arr, BodyTrack, BODY_FIELDS, body_model=str(info.get("body_model_name", ctx.opt.body_model)))
+    name = str(info.get("body_model_name", ctx.opt.body_model))
+    ctx.bodies = unpack_tracks(arr, BodyTrack, BODY_FIELDS, body_model=name)
 
 
 def _trajectory(ctx: RunContext) -> None:
@@ -369,14 +370,24 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         kf = checked.keypoints
         ctx.fps, ctx.width, ctx.height, ctx.focal = kf.fps, kf.width, kf.height, focal or kf.focal
     run_stages(STAGES if stages is None else stages, ctx)
+    summary = _summary(ctx)
+    write_text(out / "summary.json", json.dumps(summary, indent=1))
+    od.finish(summary["status"])  # earlier runs' files this run did not write are removed; manifest.json
+    return summary
 
+
+def _summary(ctx: RunContext) -> dict:
+    """``summary.json`` of a run (docs/outputs.md): inputs, camera, tracks, timings, notes, status."""
+    o = ctx.opt
+    video, keypoints_json, body_model = o.video, o.keypoints_json, o.body_model
+    start, end, stride, max_frames = o.start, o.end, o.stride, o.max_frames
     tracks2d, tracks3d, bodies, stats, camera = ctx.tracks2d, ctx.tracks3d, ctx.bodies, ctx.stats, ctx.camera
     n_frames = ctx.n_frames
     ppf = stats.get("people_per_frame") if stats else None
-    status, problems = outcome(tracks2d, tracks3d, bodies, ctx.exported, ctx.notes, lift=lift, fit=fit, export=export,
-                               render=render, overlay_written=ctx.overlay_written, no_3d=ctx.no_3d)
+    status, problems = outcome(tracks2d, tracks3d, bodies, ctx.exported, ctx.notes, lift=o.lift, fit=o.fit,
+                               export=o.export, render=o.render, overlay_written=ctx.overlay_written, no_3d=ctx.no_3d)
     total_s = sum(v for k, v in ctx.seconds.items() if "." not in k)
-    summary = {
+    return {
         "input": str(video if video is not None else keypoints_json),
         "kind": "video" if video is not None else "keypoints",
         "fps": ctx.fps, "width": ctx.width, "height": ctx.height, "frames": n_frames,
@@ -404,9 +415,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         "problems": problems,
         "versions": _versions(),
     }
-    write_text(out / "summary.json", json.dumps(summary, indent=1))
-    od.finish(status)  # earlier runs' files this run did not write are removed; manifest.json
-    return summary
+
+
 
 
 run = functools.wraps(_run)(run)  # run(...) shows _run's signature and docstring
