@@ -144,7 +144,7 @@ def _detect(ctx: RunContext) -> None:
         total = len(range(o.start, min(o.end or total, total), o.stride))
         if o.max_frames:
             total = min(total, o.max_frames)
-    bar = _Progress(total, "people+keypoints", ctx.opt.progress)
+    bar = _Progress(total, "people+keypoints", o.progress)
     stats: dict = {}
     try:
         ctx.tracks2d = track_video(Path(o.video), start=o.start, end=o.end, stride=o.stride,
@@ -168,6 +168,7 @@ def _load_2d(ctx: RunContext, arr: dict, info: dict) -> None:
 
 
 def _detected(ctx: RunContext) -> None:
+    """After detection (or its cache): frame count, the front end's own timings, then the track filter."""
     s = ctx.stats
     ctx.n_frames = int(s.get("frames", 0))
     ctx.frame_indices = s.get("frame_indices", [])
