@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from pathlib import Path
 
 import numpy as np
@@ -129,18 +128,40 @@ def _fake_exports(out_dir, bodies, body_model, fps, **kw):
     return {"files": files + ["viewer.html"], "notes": []}
 
 
+def use_stages(monkeypatch, **runs) -> None:
+    """Put stand-in ``run``s for the named stages into the stage registry the CLI uses
+    (``unveil.pipeline.STAGES``; the stages keep their real names, cache keys and error policy)."""
+    from unveil import pipeline
+    from unveil.stages import substitute
+
+    monkeypatch.setattr(pipeline, "STAGES", substitute(pipeline.STAGES, **runs))
+
+
+def _lift_stage(ctx):
+    ctx.tracks3d = _fake_lift([t for t in ctx.tracks2d if t.id not in ctx.no_3d], ctx.camera)
+
+
+def _fit_stage(ctx):
+    import unveil.body
+
+    ctx.bodies = _fake_fit(ctx.tracks3d, ctx.tracks2d, ctx.camera, unveil.body.load_body_model(ctx.opt.body_model))
+
+
+def _evidence_stage(ctx):
+    ctx.evidence_info = []  # the bodies stay as the fit left them
+
+
+def _export_stage(ctx):
+    ctx.exported = _fake_exports(ctx.out, ctx.bodies, ctx.opt.body_model, ctx.fps)
+
+
 @pytest.fixture
 def stages(monkeypatch):
-    """Stand-in lift / fit / body model / exports (the real ones are tested elsewhere)."""
+    """Stand-in lift / fit / evidence / export stages and body model (the real ones are tested elsewhere)."""
     import unveil.body
-    import unveil.fit.evidence
-    import unveil.io.exports
 
-    monkeypatch.setattr(unveil.fit.evidence, "evidence_tracks", lambda bodies, *a, **k: (bodies, []))
-    monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace(lift_tracks=_fake_lift))
-    monkeypatch.setitem(sys.modules, "unveil.fit.stage", types.SimpleNamespace(fit_tracks=_fake_fit))
+    use_stages(monkeypatch, lift=_lift_stage, fit=_fit_stage, evidence=_evidence_stage, export=_export_stage)
     monkeypatch.setattr(unveil.body, "load_body_model", _fake_load_body_model)
-    monkeypatch.setattr(unveil.io.exports, "write_exports", _fake_exports)
     STAGE_CALLS.update(lift=0, fit=0)
 
 
@@ -413,13 +434,11 @@ def test_6_summary_is_strict_json(tmp_path, capsys, stages):
 
 # ------------------------------------------------------------------ 7: exit 0 with missing outputs
 def test_7_full_disk_during_exports_fails_the_run(tmp_path, capsys, stages, monkeypatch):
-    import unveil.io.exports
+    def no_space(ctx):
+        ctx.exported = {"files": [], "notes": [f"{b.id}.glb not written (OSError: [Errno 28] No space left on device)"
+                                               for b in ctx.bodies]}
 
-    def no_space(out_dir, bodies, body_model, fps, **kw):
-        return {"files": [], "notes": [f"{b.id}.glb not written (OSError: [Errno 28] No space left on device)"
-                                       for b in bodies]}
-
-    monkeypatch.setattr(unveil.io.exports, "write_exports", no_space)
+    use_stages(monkeypatch, export=no_space)
     out = tmp_path / "out"
     rc, err = run_cli(capsys, "run", "--keypoints", kp_file(tmp_path / "kp.json"), "-o", out, "--no-render")
     assert_one_line_error(rc, err, "run incomplete", "No space left", code=4)
@@ -447,10 +466,13 @@ def test_7_full_disk_on_a_track_file(tmp_path, capsys, stages, monkeypatch):
 
 
 def test_7_missing_stage_fails_the_run(tmp_path, capsys, stages, monkeypatch):
-    monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace())
+    def unimportable(ctx):
+        from unveil.motion import no_such_lifter  # noqa: F401  (ImportError: a lifter that is not built)
+
+    use_stages(monkeypatch, lift=unimportable)
     out = tmp_path / "out"
     rc, err = run_cli(capsys, "run", "--keypoints", kp_file(tmp_path / "kp.json"), "-o", out, "--no-render")
-    assert_one_line_error(rc, err, "no 3D joints", "lift_tracks", code=4)
+    assert_one_line_error(rc, err, "no 3D joints", "lift failed (ImportError", "no_such_lifter", code=4)
     assert json.loads((out / "summary.json").read_text())["status"] == "failed"
 
 
@@ -673,10 +695,10 @@ def test_10_sigkill_leaves_no_temporaries_after_the_next_run(tmp_path, capsys, s
 def test_10_late_error_leaves_no_out(tmp_path, capsys, stages, monkeypatch):
     from unveil.errors import UnveilError
 
-    def broken(tracks, camera):
+    def broken(ctx):
         raise UnveilError("the lift stage refused this input")
 
-    monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace(lift_tracks=broken))
+    use_stages(monkeypatch, lift=broken)
     out = tmp_path / "out"
     rc, err = run_cli(capsys, "run", "--keypoints", kp_file(tmp_path / "kp.json"), "-o", out)
     assert_one_line_error(rc, err, "refused this input", code=2)
@@ -690,10 +712,10 @@ def test_10_late_error_in_an_existing_out_marks_it_failed(tmp_path, capsys, stag
     kp = kp_file(tmp_path / "kp.json")
     assert run_cli(capsys, "run", "--keypoints", kp, "-o", out)[0] == 0
 
-    def broken(tracks, camera):
+    def broken(ctx):
         raise UnveilError("the lift stage refused this input")
 
-    monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace(lift_tracks=broken))
+    use_stages(monkeypatch, lift=broken)
     rc, err = run_cli(capsys, "run", "--keypoints", kp, "-o", out, "--focal", "800")
     assert_one_line_error(rc, err, "refused this input", code=2)
     s = json.loads((out / "summary.json").read_text())

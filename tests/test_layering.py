@@ -19,8 +19,14 @@ SRC = Path(os.environ.get("UNVEIL_LAYERING_SRC", Path(__file__).resolve().parent
 # margin: they may only go down; lower the number when you remove one). main before this step had
 # 10 private imports (motion.masked imported stage._weights_present) and 57 cycle edges; 55 after the
 # recipes moved to unveil.training and the IK bench to unveil.bench.ik (fit no longer reaches data/render).
+# 56 (wt31, stages as objects): pipeline -> motion was an importlib.import_module("unveil.motion.stage")
+# string that grimp could not see; it is now a real (deferred) import, so the existing edge is counted.
+# It is on a cycle only at this package granularity, through offline code still inside motion/
+# (motion.render_train -> bench.accuracy, while bench.speed/live/multiview -> pipeline); no module-level
+# chain leads from motion back to pipeline (grimp find_shortest_chain: None). It leaves the count when
+# render_train moves under bench/training.
 PRIVATE_IMPORTS_MAX = 9
-CYCLE_EDGES_MAX = 55
+CYCLE_EDGES_MAX = 56
 
 
 def private_imports(root: Path = SRC / "unveil") -> list[str]:

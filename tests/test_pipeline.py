@@ -1,19 +1,19 @@
-"""`unveil run --keypoints`: stages with stand-in lift/fit modules (and a tiny stand-in body model the
-exports can skin) write the output contract; a rerun resumes from the cache; a changed input
-invalidates it; a missing stage is skipped with a note; bad input exits non-zero with one line.
-The real stages end to end: tests/test_e2e.py."""
+"""`unveil run --keypoints`: stand-in lift/fit stages (the real stages' declarations with another
+``run``, passed to ``pipeline.run(stages=...)``; and a tiny stand-in body model the exports can skin)
+write the output contract; a rerun resumes from the cache; a changed input invalidates it; a stage
+that does not import is skipped with a note; bad input exits non-zero with one line. The stage
+loop itself: tests/test_stages.py; the real stages end to end: tests/test_e2e.py."""
 
 from __future__ import annotations
 
 import json
-import sys
-import types
 
 import numpy as np
 import pytest
 
 from unveil import pipeline
 from unveil.io.keypoints_json import dump
+from unveil.stages import substitute
 from unveil.types import BodyTrack, Track2D, Track3D
 
 from assets import need_detector
@@ -41,15 +41,23 @@ def _fake_fit(tracks3d, tracks2d, camera, body_model):
     return out
 
 
+def _lift_stage(ctx):
+    ctx.tracks3d = _fake_lift([t for t in ctx.tracks2d if t.id not in ctx.no_3d], ctx.camera)
+
+
+def _fit_stage(ctx):
+    ctx.bodies = _fake_fit(ctx.tracks3d, ctx.tracks2d, ctx.camera, None)
+
+
 @pytest.fixture
 def stand_ins(monkeypatch):
+    """The stage list with stand-in lift and fit (and the stand-in body model for exports / overlay)."""
     import unveil.body
 
-    monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace(lift_tracks=_fake_lift))
-    monkeypatch.setitem(sys.modules, "unveil.fit.stage", types.SimpleNamespace(fit_tracks=_fake_fit))
     model = standin_model()
     monkeypatch.setattr(unveil.body, "load_body_model", lambda spec="anny", device="cpu": model)
     CALLS.update(lift=0, fit=0)
+    return substitute(pipeline.STAGES, lift=_lift_stage, fit=_fit_stage)
 
 
 def _kp_file(path, n=12, shift=0.0):
@@ -66,7 +74,7 @@ def test_run_writes_contract_and_resumes(tmp_path, stand_ins):
     _kp_file(kp)
     out = tmp_path / "out"
     s = pipeline.run(keypoints_json=kp, out_dir=out, render=True, progress=False, overlay="2d",  # stand-in body: no mesh
-                     evidence_fit=False)
+                     evidence_fit=False, stages=stand_ins)
     assert s["stages_done"] == ["keypoints", "lift", "fit"]
     assert [n for n in s["notes"] if "--no-evidence-fit" not in n] == []
     assert [(t["id"], t["first_frame"], t["last_frame"]) for t in s["tracks"]] == [(0, 0, 11), (1, 4, 11)]
@@ -85,23 +93,31 @@ def test_run_writes_contract_and_resumes(tmp_path, stand_ins):
                                              "viewer.html"]
     assert all((out / f).stat().st_size > 0 for f in s["exports"]["files"])
     # rerun: every stage comes from the cache
-    s2 = pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, evidence_fit=False)
+    s2 = pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, evidence_fit=False,
+                      stages=stand_ins)
     assert CALLS == {"lift": 1, "fit": 1} and set(s2["stages_cached"]) == {"lift", "fit"}
     # a changed input invalidates the cache
     _kp_file(kp, shift=5.0)
-    pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, evidence_fit=False)
+    pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, evidence_fit=False, stages=stand_ins)
     assert CALLS == {"lift": 2, "fit": 2}
     # a changed option (focal) re-runs lift and fit too
-    pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, focal=900.0, evidence_fit=False)
+    pipeline.run(keypoints_json=kp, out_dir=out, render=False, progress=False, focal=900.0, evidence_fit=False,
+                 stages=stand_ins)
     assert CALLS == {"lift": 3, "fit": 3}
 
 
-def test_missing_stage_is_skipped_with_a_note(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "unveil.motion.stage", types.SimpleNamespace())  # no lift_tracks
+def _unimportable_lift(ctx):
+    from unveil.motion import no_such_lifter  # noqa: F401  (ImportError: a lifter that is not built)
+
+
+def test_missing_stage_is_skipped_with_a_note(tmp_path):
     kp = tmp_path / "kp.json"
     _kp_file(kp)
-    s = pipeline.run(keypoints_json=kp, out_dir=tmp_path / "o", render=False, progress=False, evidence_fit=False)
-    assert s["stages_done"] == ["keypoints"] and any("lift_tracks" in n for n in s["notes"])
+    s = pipeline.run(keypoints_json=kp, out_dir=tmp_path / "o", render=False, progress=False, evidence_fit=False,
+                     stages=substitute(pipeline.STAGES, lift=_unimportable_lift))
+    assert s["stages_done"] == ["keypoints"] and s["status"] == "failed"
+    assert any(n.startswith("lift failed (ImportError") and "no_such_lifter" in n for n in s["notes"]), s["notes"]
+    assert s["problems"][0].startswith("no 3D joints: lift failed (ImportError")
     z = np.load(tmp_path / "o" / "tracks" / "0.npz")
     assert "keypoints2d" in z.files and "joints_cam" not in z.files
 

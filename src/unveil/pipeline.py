@@ -1,17 +1,22 @@
 """`unveil run VIDEO|--keypoints KP.json -o OUT`: the stage sequence, each stage cached under OUT/.
 
-Stages (shared/design/pipeline.md): **keypoints** (video -> people -> BlazePose-33 2D tracks, or an
-imported JSON) -> **lift** (MoPO, :func:`unveil.motion.stage.lift_tracks`) -> **fit** (ARTS,
-:func:`unveil.fit.stage.fit_tracks`) -> **write** (tracks/<id>.npz, keypoints.json, summary.json,
-overlay.mp4). A later stage whose module does not import (not built yet, or failing) is skipped
-with a note in summary.json, and the fields it would fill are left out of the npz.
+Stages (shared/design/pipeline.md), the :class:`~unveil.stages.Stage` objects in :data:`STAGES`,
+run in order by :func:`unveil.stages.run_stages` (one timing / error / caching policy):
+**keypoints** (video -> people -> BlazePose-33 2D tracks, or an imported JSON; too-short tracks
+dropped) -> **lift** (MoPO, :func:`unveil.motion.stage.lift_tracks`) -> **fit** (ARTS,
+:func:`unveil.fit.stage.fit_tracks`) -> **trajectory** (RopeTP prior) -> **evidence** (body onto
+the visible 2D keypoints) -> **write** (tracks/<id>.npz, keypoints.json) -> **export** (GLB, BVH,
+TRC, viewer.html) -> **render** (overlay.mp4); then summary.json. A 3D stage that fails (or whose
+module does not import) is skipped with a note in summary.json, and the fields it would fill are
+left out of the npz.
 
-Caching: each stage writes ``OUT/cache/<stage>.npz`` and ``<stage>.json`` (its key: the SHA-256 of
-the content of every input file that affects it -- video or keypoints file, detector models, body
-model file, shipped weights and code -- never their paths or times, the frame range, the stage
-options, and the previous stage's key; :mod:`unveil.digest`). A rerun with the same key loads the
-result instead of recomputing (resume); any change to the input or an option invalidates that stage
-and everything after it.
+Caching: keypoints (video), lift, fit and evidence write ``OUT/cache/<stage>.npz`` and
+``<stage>.json`` (its key: the SHA-256 of the content of every input file that affects it -- video
+or keypoints file, detector models, body model file, the stage's declared modules and weight files
+-- never their paths or times, the frame range, the stage options, and the previous stage's key;
+:func:`unveil.stages.stage_key`, :mod:`unveil.digest`). A rerun with the same key loads the result
+instead of recomputing (resume); any change to the input or an option invalidates that stage and
+everything after it.
 
 Hostile input (:mod:`unveil.validate`, :mod:`unveil.outdir`): every option and input is checked
 before OUT is created; one run owns OUT at a time (a lock), files of an earlier run that this run
@@ -27,98 +32,35 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import hashlib
 import importlib
 import json
 import os
 import sys
-import time
-import traceback
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Sequence
 
 import numpy as np
 
 from . import __version__, outdir
-from .atomic import record, save_npz, write_text
+from .atomic import save_npz, write_text
 from .digest import body_model_sha256, detector_sha256, file_sha256
 from .errors import UnveilError
+from .io.keypoints_json import dump
 from .io.track_filter import MIN_CONFIDENCE, MIN_FRAMES, filter_tracks
+from .io.video import iter_frames
 from .skeleton import default_focal, to_coco17
+from .stages import RunContext, Stage, pack_tracks, run_stages, unpack_tracks
+from .trajectory.camera import frame_confidence, root_translation
+from .trajectory.world import to_world, world_from_camera
 from .types import BodyTrack, Camera, Track2D, Track3D
 from .validate import IncompleteRunError, check_run, check_threads, explain_tracks, outcome
 
-STAGE_VERSION = {"keypoints": 1, "lift": 1, "fit": 1, "evidence": 1}
-
-
-# ------------------------------------------------------------------------------------ caching
-def _key_hash(key: dict) -> str:
-    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _cache_load(out: Path, stage: str, key: dict):
-    meta, data = out / "cache" / f"{stage}.json", out / "cache" / f"{stage}.npz"
-    if not (meta.is_file() and data.is_file()):
-        return None
-    try:
-        m = json.loads(meta.read_text())
-        if m.get("hash") != _key_hash(key):
-            return None
-        with np.load(data, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        record(meta), record(data)  # reused: part of this run's output (outdir manifest)
-        return arrays, m
-    except Exception:
-        return None
-
-
-def _cache_save(out: Path, stage: str, key: dict, arrays: dict, info: dict) -> None:
-    save_npz(out / "cache" / f"{stage}.npz", **arrays)
-    write_text(out / "cache" / f"{stage}.json", json.dumps({"hash": _key_hash(key), "key": key, **info}, default=str))
-
-
-def _source_hash(*rel: str) -> str:
-    """Hash of some of unveil's own files (glob patterns under the package: source and shipped
-    weights): changed code or retrained weights invalidate the stage's cache."""
-    h = hashlib.sha256()
-    root = Path(__file__).resolve().parent
-    for r in rel:
-        files = sorted(root.glob(r))
-        if not files:
-            h.update(r.encode())
-        for p in files:
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()[:12]
-
-
-def _pack(tracks, fields) -> dict:
-    arr = {"ids": np.array([t.id for t in tracks], np.int64)}
-    for t in tracks:
-        for f in fields:
-            v = getattr(t, f, None)
-            if v is not None:
-                arr[f"t{t.id}_{f}"] = np.asarray(v)
-        for k, v in (getattr(t, "extras", None) or {}).items():
-            arr[f"t{t.id}_x_{k}"] = np.asarray(v)
-    return arr
-
-
-def _unpack(arr: dict, cls, fields, **const) -> list:
-    out = []
-    for tid in arr["ids"].tolist():
-        kw = {f: arr[f"t{tid}_{f}"] for f in fields if f"t{tid}_{f}" in arr}
-        if cls is Track2D:
-            pre = f"t{tid}_x_"
-            kw["extras"] = {k[len(pre):]: v for k, v in arr.items() if k.startswith(pre)}
-            kw["layout"] = str(arr.get(f"t{tid}_layout", np.array("blazepose33")))
-        out.append(cls(id=int(tid), **kw, **const))
-    return out
-
-
-_T2D = ("frames", "keypoints", "boxes", "world_landmarks")
-_T3D = ("frames", "joints", "occluded", "confidence")
-_BT = ("frames", "global_orient", "body_pose", "transl", "shape", "joints_cam", "joints_world",
-       "keypoints3d_body", "observed", "observed_weight")
+# the fields each cached stage stores per track (unveil.stages.pack_tracks)
+T2D_FIELDS = ("frames", "keypoints", "boxes", "world_landmarks")
+T3D_FIELDS = ("frames", "joints", "occluded", "confidence")
+BODY_FIELDS = ("frames", "global_orient", "body_pose", "transl", "shape", "joints_cam", "joints_world",
+               "keypoints3d_body", "observed", "observed_weight")
 
 
 # ---------------------------------------------------------------------------------- progress
@@ -139,15 +81,7 @@ class _Progress:
             self.bar.close()
 
 
-def _optional(mod: str, attr: str, notes: list):
-    try:
-        return getattr(importlib.import_module(mod), attr)
-    except Exception as e:  # not built yet, or broken: skip the stage, say so
-        notes.append(f"{mod}.{attr} unavailable ({type(e).__name__}: {e}); stage skipped")
-        return None
-
-
-# --------------------------------------------------------------------------------------- run
+# --------------------------------------------------------------------------------- threads
 # torch intra-op threads for the model stages after the 2D front end (lift, fit, trajectory prior,
 # exports): their tensors are small (T x 24 joints), and on a shared 2-core box 2 OpenMP threads
 # cost 10-20x more CPU than 1 (measured on vtest.avi, load ~6: ARTS fit 19.4 vs 2.0 CPU-s for 8
@@ -159,7 +93,7 @@ TORCH_THREADS = 1
 @contextlib.contextmanager
 def torch_threads(n: int = TORCH_THREADS):
     """Run a block with ``n`` torch intra-op threads (restored after)."""
-    import torch
+    import torch  # deferred: torch is heavy and `unveil run --no-lift` never needs it
 
     old = torch.get_num_threads()
     if n and n != old:
@@ -174,7 +108,7 @@ def torch_threads(n: int = TORCH_THREADS):
 def _pin_torch_threads(n: int = TORCH_THREADS) -> None:
     """Back to ``n`` torch threads inside :func:`run` (``load_body_model`` and other loaders call
     ``runtime.init_torch``, which sets all cores)."""
-    import torch
+    import torch  # deferred: torch (see torch_threads)
 
     if n and torch.get_num_threads() != n:
         torch.set_num_threads(n)
@@ -185,6 +119,210 @@ _CALL_STATS = ("detect_calls", "frame_detect_calls", "tile_detect_calls", "searc
                "landmark_calls", "follow_calls")
 
 
+# ------------------------------------------------------------------------------------ stages
+# Each stage: a run(ctx) function (and, for a cached stage, its key / save / load) plus one Stage(...)
+# entry in STAGES. The model code is imported inside run() so that torch and the weights load only
+# when the stage computes (a cache hit or --no-lift never imports them).
+def _from_video(ctx: RunContext) -> bool:
+    return ctx.opt.video is not None
+
+
+def _video_key(ctx: RunContext) -> dict:
+    o = ctx.opt
+    return {"video_sha256": file_sha256(Path(o.video)), "detector_sha256": detector_sha256(), "start": o.start,
+            "end": o.end, "stride": o.stride, "max_frames": o.max_frames, "redetect_every": o.redetect_every,
+            "tiles": o.tiles}
+
+
+def _detect(ctx: RunContext) -> None:
+    """People + 2D keypoints from the video (:func:`unveil.detect.people.track_video`)."""
+    from .detect.people import track_video  # deferred: ai-edge-litert and the detector models
+
+    o = ctx.opt
+    total = ctx.checked.video_info.n_frames
+    if total is not None:
+        total = len(range(o.start, min(o.end or total, total), o.stride))
+        if o.max_frames:
+            total = min(total, o.max_frames)
+    bar = _Progress(total, "people+keypoints", o.progress)
+    stats: dict = {}
+    try:
+        ctx.tracks2d = track_video(Path(o.video), start=o.start, end=o.end, stride=o.stride,
+                                   max_frames=o.max_frames, redetect_every=o.redetect_every, tiles=o.tiles,
+                                   stats=stats, progress=bar)
+    finally:
+        bar.close()
+    ctx.stats = dict(stats)
+
+
+def _save_2d(ctx: RunContext) -> tuple[dict, dict]:
+    arr = pack_tracks(ctx.tracks2d, T2D_FIELDS)
+    for t in ctx.tracks2d:
+        arr[f"t{t.id}_layout"] = np.array(t.layout)
+    return arr, {"stats": ctx.stats}
+
+
+def _load_2d(ctx: RunContext, arr: dict, info: dict) -> None:
+    ctx.tracks2d = unpack_tracks(arr, Track2D, T2D_FIELDS)
+    ctx.stats = info.get("stats", {})
+
+
+def _detected(ctx: RunContext) -> None:
+    """After detection (or its cache): frame count, the front end's own timings, then the track filter."""
+    s = ctx.stats
+    ctx.n_frames = int(s.get("frames", 0))
+    ctx.frame_indices = s.get("frame_indices", [])
+    ctx.seconds.update({f"keypoints.{k}": float(s[k]) for k in ("decode", "detect", "landmarks", "tracking")
+                        if k in s})
+    ctx.cpu_seconds.update({f"keypoints.{k}": float(s[f"{k}_cpu"]) for k in ("decode", "detect", "landmarks")
+                            if f"{k}_cpu" in s})
+    _select_tracks(ctx)
+
+
+def _imported(ctx: RunContext) -> None:
+    """The 2D tracks of a ``--keypoints`` file (read and checked by :func:`unveil.validate.check_run`)."""
+    ctx.tracks2d = ctx.checked.keypoints.tracks
+    allf = np.concatenate([t.frames for t in ctx.tracks2d]) if ctx.tracks2d else np.zeros(0, int)
+    ctx.frame_indices = sorted(set(allf.tolist()))
+    ctx.n_frames = len(ctx.frame_indices)
+    _select_tracks(ctx)
+
+
+def _select_tracks(ctx: RunContext) -> None:
+    """Drop too-short / low-confidence tracks, say which get no 3D, and set the camera."""
+    o = ctx.opt
+    ctx.tracks2d, ctx.dropped = filter_tracks(ctx.tracks2d, o.min_frames, o.min_confidence,
+                                              detected=o.video is not None)
+    ctx.no_3d = explain_tracks(ctx.tracks2d, ctx.n_frames, o.video is not None, ctx.notes)
+    ctx.camera = Camera(focal=float(ctx.focal or default_focal(ctx.width, ctx.height)), cx=ctx.width / 2.0,
+                        cy=ctx.height / 2.0, width=int(ctx.width), height=int(ctx.height))
+
+
+def _lift_input(ctx: RunContext) -> list[Track2D]:
+    return [t for t in ctx.tracks2d if t.id not in ctx.no_3d]
+
+
+def _lift(ctx: RunContext) -> None:
+    """2D -> 3D joints (MoPO: occlusion, lift, completion)."""
+    from .motion.stage import lift_tracks  # deferred: torch and the lifter weights
+
+    ctx.tracks3d = lift_tracks(_lift_input(ctx), ctx.camera)
+
+
+def _fit(ctx: RunContext) -> None:
+    """3D joints -> body-model parameters (ARTS: shape, IK, TIK)."""
+    from .body import load_body_model  # deferred: torch
+    from .fit.stage import fit_tracks  # deferred: torch and the fit weights
+
+    bm = load_body_model(ctx.opt.body_model)
+    _pin_torch_threads()  # loading a body model resets torch to all cores
+    ctx.bodies = fit_tracks(ctx.tracks3d, ctx.tracks2d, ctx.camera, bm)
+
+
+def _save_bodies(ctx: RunContext, **info) -> tuple[dict, dict]:
+    name = str(ctx.bodies[0].body_model) if ctx.bodies else str(ctx.opt.body_model)
+    return pack_tracks(ctx.bodies, BODY_FIELDS), {**info, "body_model_name": name}
+
+
+def _load_bodies(ctx: RunContext, arr: dict, info: dict) -> None:
+    # the model's own name as the fit gave it (a rerun must equal a fresh run)
+    name = str(info.get("body_model_name", ctx.opt.body_model))
+    ctx.bodies = unpack_tracks(arr, BodyTrack, BODY_FIELDS, body_model=name)
+
+
+def _trajectory(ctx: RunContext) -> None:
+    """The fit gives a camera-space root from reprojection (depth-poor); the RopeTP prior regenerates
+    the world trajectory from the local motion + foot contacts and is fused with it (one sparse
+    least-squares solve per track, in one world frame shared by all tracks)."""
+    _pin_torch_threads()
+    from .trajectory.diffusion import refine_trajectory  # deferred: torch and the RopeTP weights
+
+    bodies = ctx.bodies
+    world = world_from_camera(np.concatenate([np.asarray(b.joints_cam) for b in bodies], 0))
+    by2 = {t.id: t for t in ctx.tracks2d}
+    for b in bodies:
+        t2 = by2.get(b.id)
+        if t2 is None or len(b.frames) < 3:
+            continue
+        sel = np.clip(np.searchsorted(np.asarray(t2.frames), np.asarray(b.frames)), 0, len(t2.frames) - 1)
+        conf = frame_confidence(to_coco17(np.asarray(t2.keypoints), t2.layout)[sel])
+        old = np.asarray(b.joints_cam, np.float32)
+        new = refine_trajectory(old, conf, ctx.fps, world=world)
+        b.transl = (np.asarray(b.transl) + (new[:, 0] - old[:, 0])).astype(np.float32)
+        b.joints_cam = new.astype(np.float32)
+
+
+def _evidence(ctx: RunContext) -> None:
+    """Pull the body onto the visible 2D keypoints (:mod:`unveil.fit.evidence`)."""
+    from .body import load_body_model  # deferred: torch
+    from .fit.evidence import evidence_tracks  # deferred: torch and the pose prior
+
+    _pin_torch_threads()
+    ctx.bodies, ctx.evidence_info = evidence_tracks(ctx.bodies, ctx.tracks2d, ctx.tracks3d, ctx.camera,
+                                                    load_body_model(ctx.opt.body_model))
+
+
+def _write(ctx: RunContext) -> None:
+    ctx.track_files = _write_tracks(ctx.out, ctx.tracks2d, ctx.tracks3d, ctx.bodies, ctx.camera, ctx.notes,
+                                    ctx.opt.body_model, ctx.opt.save_vertices)
+    dump(ctx.out / "keypoints.json", ctx.tracks2d, ctx.fps, ctx.width, ctx.height, ctx.camera.focal)
+
+
+def _export(ctx: RunContext) -> None:
+    """<id>.glb, scene.glb, <id>.bvh, <id>.trc, viewer.html (:func:`unveil.io.exports.write_exports`)."""
+    _pin_torch_threads()
+    from .io.exports import write_exports  # deferred: torch, roma
+
+    o = ctx.opt
+    ctx.exported = write_exports(ctx.out, ctx.bodies, o.body_model, ctx.fps, verbose=not o.quiet, rig=o.rig_names,
+                                 frame_rate=ctx.fps * (o.stride if o.video is not None else 1))
+
+
+def _render(ctx: RunContext) -> None:
+    o = ctx.opt
+    res = _render_overlay(ctx.out / "overlay.mp4", o.video, ctx.tracks2d, ctx.fps, ctx.width, ctx.height, o.start,
+                          o.end, o.stride, o.max_frames, ctx.frame_indices, ctx.camera, o.overlay, ctx.bodies,
+                          ctx.tracks3d, o.body_model, progress=o.progress, n_frames=ctx.n_frames)
+    ctx.notes += [f"overlay: {n}" for n in res["notes"]]
+    ctx.overlay_written = True
+
+
+# The 3D stages: an UnveilError (a problem with the user's input) ends the run; any other failure is a
+# note and the run goes on without the stage's product.
+_SOFT = dict(soft=(Exception,), hard=(UnveilError,))
+
+STAGES: tuple[Stage, ...] = (
+    Stage("keypoints", 1, _detect, hashes=("detect/*.py",), key=_video_key, save=_save_2d, load=_load_2d,
+          finish=_detected, when=_from_video),
+    Stage("keypoints", 1, _imported, key=lambda c: {"keypoints_sha256": file_sha256(Path(c.opt.keypoints_json))},
+          when=lambda c: not _from_video(c)),
+    Stage("lift", 1, _lift, hashes=("motion/*.py", "weights/mopo_*.pt", "weights/perframe.pt"), after="keypoints",
+          key=lambda c: {"focal": c.camera.focal, "tracks": [int(t.id) for t in c.tracks2d]},
+          save=lambda c: (pack_tracks(c.tracks3d, T3D_FIELDS), {}),
+          load=lambda c, arr, info: setattr(c, "tracks3d", unpack_tracks(arr, Track3D, T3D_FIELDS)),
+          switch="lift", off_note="lift disabled (--no-lift)", when=lambda c: bool(_lift_input(c)),
+          failure="lift failed ({kind}: {message}); later stages skipped", **_SOFT),
+    Stage("fit", 1, _fit, hashes=("fit/*.py", "trajectory/*.py", "weights/tik*.pt", "weights/shape*.pt",
+                                  "weights/ropetp*.pt"), after="lift",
+          key=lambda c: {"body_model": body_model_sha256(c.opt.body_model)}, save=_save_bodies, load=_load_bodies,
+          switch="fit", when=lambda c: bool(c.tracks3d),
+          failure="fit failed ({kind}: {message}); body-model fields left out", **_SOFT),
+    Stage("trajectory", 1, _trajectory, switch="traj_prior", off_note="trajectory prior disabled (--no-traj-prior)",
+          when=lambda c: bool(c.bodies), soft=(Exception,), failure="trajectory prior skipped ({kind}: {message})"),
+    Stage("evidence", 1, _evidence, hashes=("fit/evidence.py", "fit/pose_prior.py", "weights/pose_prior*.npz",
+                                            "weights/keypoint_offsets*.npz", "trajectory/*.py"), after="fit",
+          key=lambda c: {"traj_prior": bool(c.opt.traj_prior), "fps": c.fps},
+          save=lambda c: _save_bodies(c, tracks=c.evidence_info), load=_load_bodies,
+          switch="evidence_fit", off_note="evidence fit disabled (--no-evidence-fit)", when=lambda c: bool(c.bodies),
+          soft=(Exception,), failure="evidence fit skipped ({kind}: {message})"),
+    Stage("write", 1, _write),
+    Stage("export", 1, _export, switch="export", off_note="disabled (--no-export)", note_to="export_notes",
+          when=lambda c: bool(c.bodies), soft=(Exception,), failure="export failed ({kind}: {message})"),
+    Stage("render", 1, _render, switch="render", soft=(UnveilError,), failure="overlay not written: {message}"),
+)
+
+
+# --------------------------------------------------------------------------------------- run
 def run(*args, **kwargs) -> dict:
     # :func:`_run` with torch at TORCH_THREADS threads (signature and docstring copied below); the
     # OUT that _run claims is finished or failed here (unveil.outdir), and an OS error (full disk,
@@ -198,12 +336,12 @@ def run(*args, **kwargs) -> dict:
 
 
 def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny", focal: float | None = None,
-        render: bool = True, start: int = 0, end: int | None = None, stride: int = 1,
-        max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
-        progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
-        export: bool = True, traj_prior: bool = True, evidence_fit: bool = True, save_vertices: bool = False,
-        overlay: str = "mesh", rig_names: str = "smpl", min_frames: int | None = None,
-        min_confidence: float | None = None) -> dict:
+         render: bool = True, start: int = 0, end: int | None = None, stride: int = 1,
+         max_frames: int | None = None, redetect_every: int = 5, tiles: bool = True,
+         progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
+         export: bool = True, traj_prior: bool = True, evidence_fit: bool = True, save_vertices: bool = False,
+         overlay: str = "mesh", rig_names: str = "smpl", min_frames: int | None = None,
+         min_confidence: float | None = None, stages: Sequence[Stage] | None = None) -> dict:
     """Run the pipeline; returns the summary dict (also written to OUT/summary.json).
 
     ``evidence_fit``: pull the body onto the visible 2D keypoints (:mod:`unveil.fit.evidence`);
@@ -211,285 +349,75 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     (``mesh`` | ``2d`` | ``both``); ``rig_names``: joint names in the GLB files (``smpl`` | ``mixamo``
     | ``vrm``); ``min_frames`` / ``min_confidence``: tracks shorter than this many frames, or with a
     lower mean keypoint confidence, are dropped after the 2D stage (listed in summary.json; None:
-    :mod:`unveil.io.track_filter`'s defaults for video, keep all for ``keypoints_json``). The
-    Python API with typed results is :func:`unveil.api.run`."""
-    from .io.overlay import check_output_options
+    :mod:`unveil.io.track_filter`'s defaults for video, keep all for ``keypoints_json``);
+    ``stages``: the stages to run (default :data:`STAGES`; tests pass stand-ins,
+    :func:`unveil.stages.substitute`). The Python API with typed results is :func:`unveil.api.run`."""
+    opt = SimpleNamespace(**locals())  # the options, as the stages read them (ctx.opt)
+    from .io.overlay import check_output_options  # deferred: OpenCV
 
     check_output_options(overlay, rig_names)  # before any work: a typo fails at once
     # check every option and input before OUT is created: bad input leaves nothing behind
-    kf = check_run(video, keypoints_json, out_dir, body_model, focal, start, end, stride, max_frames,
-                   redetect_every, need_body=lift and fit).keypoints
+    checked = check_run(video, keypoints_json, out_dir, body_model, focal, start, end, stride, max_frames,
+                        redetect_every, need_body=lift and fit)
     out = Path(out_dir)
     od = outdir.open_run(out, {"input": str(video if video is not None else keypoints_json),
                                "kind": "video" if video is not None else "keypoints"})
-    if progress is None:
-        progress = sys.stderr.isatty()
-    notes: list[str] = []
-    seconds: dict[str, float] = {}
-    cpu_seconds: dict[str, float] = {}  # process CPU time (all threads) per stage: robust to other load
-    cached: list[str] = []
-
-    # ---------------------------------------------------------------- keypoints (2D tracks)
-    t0, c0 = time.perf_counter(), time.process_time()
+    opt.progress = sys.stderr.isatty() if progress is None else progress
+    ctx = RunContext(out=out, opt=opt, checked=checked)
     if video is not None:
-        from .io.video import probe
-
-        vpath = Path(video)
-        info = probe(vpath)
-        inp = {"video_sha256": file_sha256(vpath), "detector_sha256": detector_sha256()}
-        key = {"v": STAGE_VERSION["keypoints"], **inp, "start": start, "end": end, "stride": stride,
-               "max_frames": max_frames, "redetect_every": redetect_every, "tiles": tiles,
-               "code": _source_hash("detect/*.py")}
-        fps, width, height = info.fps / stride, info.width, info.height
-        hit = _cache_load(out, "keypoints", key)
-        stats: dict = {}
-        if hit is not None:
-            arr, meta = hit
-            tracks2d = _unpack(arr, Track2D, _T2D)
-            stats = meta.get("stats", {})
-            cached.append("keypoints")
-        else:
-            from .detect.people import track_video
-
-            total = info.n_frames
-            if total is not None:
-                total = len(range(start, min(end or total, total), stride))
-                if max_frames:
-                    total = min(total, max_frames)
-            bar = _Progress(total, "people+keypoints", progress)
-            try:
-                tracks2d = track_video(vpath, start=start, end=end, stride=stride, max_frames=max_frames,
-                                       redetect_every=redetect_every, tiles=tiles, stats=stats, progress=bar)
-            finally:
-                bar.close()
-            arr = _pack(tracks2d, _T2D)
-            for t in tracks2d:
-                arr[f"t{t.id}_layout"] = np.array(t.layout)
-            stats = {k: v for k, v in stats.items()}
-            _cache_save(out, "keypoints", key, arr, {"stats": stats})
-        n_frames = int(stats.get("frames", 0))
-        frame_indices = stats.get("frame_indices", [])
-        seconds.update({f"keypoints.{k}": float(stats[k]) for k in ("decode", "detect", "landmarks", "tracking")
-                        if k in stats})
-        cpu_seconds.update({f"keypoints.{k}": float(stats[f"{k}_cpu"]) for k in ("decode", "detect", "landmarks")
-                            if f"{k}_cpu" in stats})
+        info = checked.video_info
+        ctx.fps, ctx.width, ctx.height, ctx.focal = info.fps / stride, info.width, info.height, focal
     else:
-        kpath = Path(keypoints_json)
-        inp = {"keypoints_sha256": file_sha256(kpath)}
-        key = {"v": STAGE_VERSION["keypoints"], **inp}
-        tracks2d, fps, width, height = kf.tracks, kf.fps, kf.width, kf.height
-        focal = focal or kf.focal
-        allf = np.concatenate([t.frames for t in tracks2d]) if tracks2d else np.zeros(0, int)
-        frame_indices = sorted(set(allf.tolist()))
-        n_frames = len(frame_indices)
-        stats = {}
-    seconds["keypoints"] = time.perf_counter() - t0
-    cpu_seconds["keypoints"] = time.process_time() - c0
-    tracks2d, dropped = filter_tracks(tracks2d, min_frames, min_confidence, detected=video is not None)
-    no_3d = explain_tracks(tracks2d, n_frames, video is not None, notes)  # id -> why it gets no 3D
-    camera = Camera(focal=float(focal or default_focal(width, height)), cx=width / 2.0, cy=height / 2.0,
-                    width=int(width), height=int(height))
+        kf = checked.keypoints
+        ctx.fps, ctx.width, ctx.height, ctx.focal = kf.fps, kf.width, kf.height, focal or kf.focal
+    run_stages(STAGES if stages is None else stages, ctx)
+    summary = _summary(ctx)
+    write_text(out / "summary.json", json.dumps(summary, indent=1))
+    od.finish(summary["status"])  # earlier runs' files this run did not write are removed; manifest.json
+    return summary
 
-    # ---------------------------------------------------------------------------- lift (MoPO)
-    tracks3d: list[Track3D] | None = None
-    lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal,
-                "tracks": [int(t.id) for t in tracks2d],
-                "code": _source_hash("motion/*.py", "weights/mopo_*.pt", "weights/perframe.pt")}
-    lift_in = [t for t in tracks2d if t.id not in no_3d]
-    if lift and lift_in:
-        t0, c0 = time.perf_counter(), time.process_time()
-        hit = _cache_load(out, "lift", lift_key)
-        if hit is not None:
-            tracks3d = _unpack(hit[0], Track3D, _T3D)
-            cached.append("lift")
-        else:
-            fn = _optional("unveil.motion.stage", "lift_tracks", notes)
-            if fn is not None:
-                try:
-                    tracks3d = fn(lift_in, camera)
-                    _cache_save(out, "lift", lift_key, _pack(tracks3d, _T3D), {})
-                except UnveilError:
-                    raise
-                except Exception as e:
-                    notes.append(f"lift failed ({type(e).__name__}: {e}); later stages skipped")
-                    if not quiet:
-                        traceback.print_exc()
-                    tracks3d = None
-        seconds["lift"] = time.perf_counter() - t0
-        cpu_seconds["lift"] = time.process_time() - c0
-    elif not lift:
-        notes.append("lift disabled (--no-lift)")
 
-    # ----------------------------------------------------------------------------- fit (ARTS)
-    bodies: list[BodyTrack] | None = None
-    fit_key = {"v": STAGE_VERSION["fit"], "prev": _key_hash(lift_key), "body_model": body_model_sha256(body_model),
-               "code": _source_hash("fit/*.py", "trajectory/*.py", "weights/tik*.pt", "weights/shape*.pt",
-                                    "weights/ropetp*.pt")}
-    if fit and tracks3d:
-        t0, c0 = time.perf_counter(), time.process_time()
-        hit = _cache_load(out, "fit", fit_key)
-        if hit is not None:
-            # the model's own name as the fit gave it (a rerun must equal a fresh run)
-            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(hit[1].get("body_model_name", body_model)))
-            cached.append("fit")
-        else:
-            fn = _optional("unveil.fit.stage", "fit_tracks", notes)
-            if fn is not None:
-                try:
-                    from .body import load_body_model
-
-                    bm = load_body_model(body_model)
-                    _pin_torch_threads()  # loading a body model resets torch to all cores
-                    bodies = fn(tracks3d, tracks2d, camera, bm)
-                    _cache_save(out, "fit", fit_key, _pack(bodies, _BT),
-                                {"body_model_name": str(bodies[0].body_model) if bodies else str(body_model)})
-                except UnveilError:
-                    raise
-                except Exception as e:
-                    notes.append(f"fit failed ({type(e).__name__}: {e}); body-model fields left out")
-                    if not quiet:
-                        traceback.print_exc()
-                    bodies = None
-        seconds["fit"] = time.perf_counter() - t0
-        cpu_seconds["fit"] = time.process_time() - c0
-
-    # ----------------------------------------------------------------- trajectory (RopeTP prior)
-    # The fit gives a camera-space root from reprojection (depth-poor); the RopeTP prior regenerates
-    # the world trajectory from the local motion + foot contacts and is fused with it (one sparse
-    # least-squares solve per track, in one world frame shared by all tracks).
-    if traj_prior and bodies:
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            _pin_torch_threads()
-            from .trajectory.camera import frame_confidence
-            from .trajectory.diffusion import refine_trajectory
-            from .trajectory.world import world_from_camera
-
-            world = world_from_camera(np.concatenate([np.asarray(b.joints_cam) for b in bodies], 0))
-            by2 = {t.id: t for t in tracks2d}
-            for b in bodies:
-                t2 = by2.get(b.id)
-                if t2 is None or len(b.frames) < 3:
-                    continue
-                sel = np.clip(np.searchsorted(np.asarray(t2.frames), np.asarray(b.frames)), 0, len(t2.frames) - 1)
-                conf = frame_confidence(to_coco17(np.asarray(t2.keypoints), t2.layout)[sel])
-                old = np.asarray(b.joints_cam, np.float32)
-                new = refine_trajectory(old, conf, fps, world=world)
-                b.transl = (np.asarray(b.transl) + (new[:, 0] - old[:, 0])).astype(np.float32)
-                b.joints_cam = new.astype(np.float32)
-        except Exception as e:  # the camera-space root stays; say why
-            notes.append(f"trajectory prior skipped ({type(e).__name__}: {e})")
-            if not quiet:
-                traceback.print_exc()
-        seconds["trajectory"] = time.perf_counter() - t0
-        cpu_seconds["trajectory"] = time.process_time() - c0
-    elif not traj_prior:
-        notes.append("trajectory prior disabled (--no-traj-prior)")
-
-    # -------------------------------------------------------- evidence fit (body onto the 2D keypoints)
-    ev_key = {"v": STAGE_VERSION["evidence"], "prev": _key_hash(fit_key), "traj_prior": bool(traj_prior),
-              "fps": fps, "code": _source_hash("fit/evidence.py", "fit/pose_prior.py", "weights/pose_prior*.npz",
-                                               "weights/keypoint_offsets*.npz", "trajectory/*.py")}
-    evidence_done = False
-    if evidence_fit and bodies:
-        t0, c0 = time.perf_counter(), time.process_time()
-        hit = _cache_load(out, "evidence", ev_key)
-        if hit is not None:
-            bodies = _unpack(hit[0], BodyTrack, _BT, body_model=str(hit[1].get("body_model_name", body_model)))
-            cached.append("evidence")
-            evidence_done = True
-        else:
-            try:
-                from .body import load_body_model
-                from .fit.evidence import evidence_tracks
-
-                _pin_torch_threads()
-                bodies, ev_diag = evidence_tracks(bodies, tracks2d, tracks3d, camera, load_body_model(body_model))
-                _cache_save(out, "evidence", ev_key, _pack(bodies, _BT),
-                            {"tracks": ev_diag, "body_model_name": str(bodies[0].body_model) if bodies else str(body_model)})
-                evidence_done = True
-            except Exception as e:  # the ARTS fit stays; say why
-                notes.append(f"evidence fit skipped ({type(e).__name__}: {e})")
-                if not quiet:
-                    traceback.print_exc()
-        seconds["evidence"] = time.perf_counter() - t0
-        cpu_seconds["evidence"] = time.process_time() - c0
-    elif not evidence_fit:
-        notes.append("evidence fit disabled (--no-evidence-fit)")
-
-    # ---------------------------------------------------------------------------------- write
-    t0, c0 = time.perf_counter(), time.process_time()
-    track_files = _write_tracks(out, tracks2d, tracks3d, bodies, camera, notes, body_model, save_vertices)
-    from .io.keypoints_json import dump
-
-    dump(out / "keypoints.json", tracks2d, fps, width, height, camera.focal)
-    seconds["write"] = time.perf_counter() - t0
-    cpu_seconds["write"] = time.process_time() - c0
-
-    # ---------------------------------------------- export (EXPORT engineer: <id>.glb, <id>.bvh, viewer.html)
-    exported: dict = {"files": [], "notes": [] if export else ["disabled (--no-export)"]}
-    if export and bodies:
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:  # never fatal: a failure is a note in summary.json "exports"
-            _pin_torch_threads()
-            from .io.exports import write_exports
-
-            exported = write_exports(out, bodies, body_model, fps, verbose=not quiet, rig=rig_names,
-                                     frame_rate=fps * (stride if video is not None else 1))
-        except Exception as e:
-            exported["notes"].append(f"export failed ({type(e).__name__}: {e})")
-        seconds["export"] = time.perf_counter() - t0
-        cpu_seconds["export"] = time.process_time() - c0
-
-    overlay_written = False
-    if render:
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            res = _render_overlay(out / "overlay.mp4", video, tracks2d, fps, width, height, start, end, stride,
-                                  max_frames, frame_indices, camera, overlay, bodies, tracks3d, body_model,
-                                  progress=progress, n_frames=n_frames)
-            notes += [f"overlay: {n}" for n in res["notes"]]
-            overlay_written = True
-        except UnveilError as e:
-            notes.append(f"overlay not written: {e}")
-        seconds["render"] = time.perf_counter() - t0
-        cpu_seconds["render"] = time.process_time() - c0
-
+def _summary(ctx: RunContext) -> dict:
+    """``summary.json`` of a run (docs/outputs.md): inputs, camera, tracks, timings, notes, status."""
+    o = ctx.opt
+    video, keypoints_json, body_model = o.video, o.keypoints_json, o.body_model
+    start, end, stride, max_frames = o.start, o.end, o.stride, o.max_frames
+    tracks2d, tracks3d, bodies, stats, camera = ctx.tracks2d, ctx.tracks3d, ctx.bodies, ctx.stats, ctx.camera
+    n_frames = ctx.n_frames
     ppf = stats.get("people_per_frame") if stats else None
-    status, problems = outcome(tracks2d, tracks3d, bodies, exported, notes, lift=lift, fit=fit, export=export,
-                               render=render, overlay_written=overlay_written, no_3d=no_3d)
-    total_s = sum(v for k, v in seconds.items() if "." not in k)
-    summary = {
+    status, problems = outcome(tracks2d, tracks3d, bodies, ctx.exported, ctx.notes, lift=o.lift, fit=o.fit,
+                               export=o.export, render=o.render, overlay_written=ctx.overlay_written, no_3d=ctx.no_3d)
+    total_s = sum(v for k, v in ctx.seconds.items() if "." not in k)
+    return {
         "input": str(video if video is not None else keypoints_json),
         "kind": "video" if video is not None else "keypoints",
-        "fps": fps, "width": width, "height": height, "frames": n_frames,
+        "fps": ctx.fps, "width": ctx.width, "height": ctx.height, "frames": n_frames,
         "frame_range": {"start": start, "end": end, "stride": stride, "max_frames": max_frames},
         "camera": {"focal": camera.focal, "principal_point": [camera.cx, camera.cy],
-                   "focal_source": "given" if focal else "default_focal (55 deg vertical FoV guess)"},
+                   "focal_source": "given" if ctx.focal else "default_focal (55 deg vertical FoV guess)"},
         "body_model": str(body_model),
         "tracks": [{"id": int(t.id), "first_frame": int(t.frames[0]), "last_frame": int(t.frames[-1]),
                     "frames": int(len(t.frames)), "layout": t.layout,
-                    "mean_confidence": float(np.mean(t.keypoints[..., 2])), "file": track_files.get(t.id)}
+                    "mean_confidence": float(np.mean(t.keypoints[..., 2])), "file": ctx.track_files.get(t.id)}
                    for t in tracks2d],
-        "dropped_tracks": dropped,
+        "dropped_tracks": ctx.dropped,
         "people_per_frame": {"mean": float(np.mean(ppf)), "max": int(np.max(ppf))} if ppf else None,
-        "seconds": {k: round(v, 4) for k, v in seconds.items()},
-        "cpu_seconds": {k: round(v, 4) for k, v in cpu_seconds.items()},
+        "seconds": {k: round(v, 4) for k, v in ctx.seconds.items()},
+        "cpu_seconds": {k: round(v, 4) for k, v in ctx.cpu_seconds.items()},
         "fps_end_to_end": round(n_frames / total_s, 3) if total_s > 0 and n_frames else None,
         "model_calls_per_frame": ({k: round(stats[k] / n_frames, 4) for k in _CALL_STATS if k in stats}
                                   if stats and n_frames else None),
-        "stages_cached": cached,
+        "stages_cached": ctx.cached,
         "stages_done": ["keypoints"] + (["lift"] if tracks3d else []) + (["fit"] if bodies else [])
-                       + (["evidence"] if evidence_done else []),
-        "exports": exported,
-        "notes": notes,
+                       + (["evidence"] if "evidence" in ctx.completed else []),
+        "exports": ctx.exported,
+        "notes": ctx.notes,
         "status": status,
         "problems": problems,
         "versions": _versions(),
     }
-    write_text(out / "summary.json", json.dumps(summary, indent=1))
-    od.finish(status)  # earlier runs' files this run did not write are removed; manifest.json
-    return summary
+
+
 
 
 run = functools.wraps(_run)(run)  # run(...) shows _run's signature and docstring
@@ -506,25 +434,21 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
     # camera-frame joints when there is no body fit: lifted joints + the reprojection root
     cam_joints = {}
     if tracks3d and not bodies:
-        rt = _optional("unveil.trajectory.camera", "root_translation", notes)
-        if rt is not None:
-            for t2 in tracks2d:
-                t3 = by3.get(t2.id)
-                if t3 is None:
-                    continue
-                try:
-                    root = rt(t3.joints, to_coco17(t2.keypoints, t2.layout), camera)
-                    cam_joints[t2.id] = (t3.joints + root[:, None, :]).astype(np.float32)
-                except Exception as e:
-                    notes.append(f"root translation failed for track {t2.id} ({type(e).__name__}: {e})")
+        for t2 in tracks2d:
+            t3 = by3.get(t2.id)
+            if t3 is None:
+                continue
+            try:
+                root = root_translation(t3.joints, to_coco17(t2.keypoints, t2.layout), camera)
+                cam_joints[t2.id] = (t3.joints + root[:, None, :]).astype(np.float32)
+            except Exception as e:
+                notes.append(f"root translation failed for track {t2.id} ({type(e).__name__}: {e})")
     jc_all = [b.joints_cam for b in byb.values()] or list(cam_joints.values())
     if jc_all:
-        wf = _optional("unveil.trajectory.world", "world_from_camera", notes)
-        if wf is not None:
-            try:
-                world_rt = wf(np.concatenate([np.asarray(j) for j in jc_all], 0))
-            except Exception as e:
-                notes.append(f"world frame failed ({type(e).__name__}: {e})")
+        try:
+            world_rt = world_from_camera(np.concatenate([np.asarray(j) for j in jc_all], 0))
+        except Exception as e:
+            notes.append(f"world frame failed ({type(e).__name__}: {e})")
     files = {}
     mesh_model = None
     for t2 in tracks2d:
@@ -557,29 +481,27 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
             a["joints_cam"] = cam_joints[t2.id]
         rt = None  # this track's camera -> world transform
         if "joints_cam" in a and "joints_world" not in a and world_rt is not None:
-            from .trajectory.world import to_world
-
             a["joints_world"] = to_world(a["joints_cam"], *world_rt)
             rt = world_rt
             if b is not None:
                 b.joints_world = a["joints_world"]  # the exports use the shared world frame
         elif b is not None and b.joints_world is not None:
-            from .io.exports import camera_to_world
+            from .io.exports import camera_to_world  # deferred: torch, roma
 
             rt = camera_to_world(b)  # the rigid map between the fit's own joints_cam / joints_world
         if rt is not None:
             a["cam_to_world_R"] = np.asarray(rt[0], np.float32)
             a["cam_to_world_t"] = np.asarray(rt[1], np.float32)
             if b is not None:
-                from .io.body_arrays import world_pose
+                from .io.body_arrays import world_pose  # deferred: torch, roma
 
                 a["global_orient_world"], a["transl_world"] = world_pose(b.global_orient, b.transl, *rt)
         if b is not None and save_vertices:
             try:
-                from .io.body_arrays import pose_body
+                from .io.body_arrays import pose_body  # deferred: torch, roma
 
                 if mesh_model is None:
-                    from .body import load_body_model
+                    from .body import load_body_model  # deferred: torch
 
                     mesh_model = load_body_model(body_model)
                 mesh = pose_body(mesh_model, b.global_orient, b.body_pose, b.shape, b.transl)
@@ -599,8 +521,7 @@ def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end,
                     progress: bool = False, n_frames: int | None = None) -> dict:
     """``overlay.mp4`` over the video's frames (or a grey canvas for --keypoints input):
     :func:`unveil.io.overlay.write_run_overlay`."""
-    from .io.overlay import write_run_overlay
-    from .io.video import iter_frames
+    from .io.overlay import write_run_overlay  # deferred: OpenCV
 
     if video is not None:
         frames = iter_frames(video, start=start, end=end, stride=stride, max_frames=max_frames)
