@@ -19,7 +19,9 @@ SRC = Path(os.environ.get("UNVEIL_LAYERING_SRC", Path(__file__).resolve().parent
 # margin: they may only go down; lower the number when you remove one). main before this step had
 # 10 private imports (motion.masked imported stage._weights_present) and 57 cycle edges; 55 after the
 # recipes moved to unveil.training and the IK bench to unveil.bench.ik (fit no longer reaches data/render).
-PRIVATE_IMPORTS_MAX = 9
+# main at 43a87d3 had 8 private imports; 7 after the geometry helpers (wt32: motion.masked no longer
+# imports stage._savgol).
+PRIVATE_IMPORTS_MAX = 7
 CYCLE_EDGES_MAX = 55
 
 

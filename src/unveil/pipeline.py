@@ -25,7 +25,6 @@ Camera: ``--focal PX`` or :func:`unveil.skeleton.default_focal`, principal point
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import hashlib
 import importlib
@@ -42,6 +41,7 @@ from . import __version__, outdir
 from .atomic import record, save_npz, write_text
 from .digest import body_model_sha256, detector_sha256, file_sha256
 from .errors import UnveilError
+from .runtime import TORCH_THREADS, pin_torch_threads, torch_threads
 from .io.track_filter import MIN_CONFIDENCE, MIN_FRAMES, filter_tracks
 from .skeleton import default_focal, to_coco17
 from .types import BodyTrack, Camera, Track2D, Track3D
@@ -148,38 +148,6 @@ def _optional(mod: str, attr: str, notes: list):
 
 
 # --------------------------------------------------------------------------------------- run
-# torch intra-op threads for the model stages after the 2D front end (lift, fit, trajectory prior,
-# exports): their tensors are small (T x 24 joints), and on a shared 2-core box 2 OpenMP threads
-# cost 10-20x more CPU than 1 (measured on vtest.avi, load ~6: ARTS fit 19.4 vs 2.0 CPU-s for 8
-# tracks, RopeTP prior 35.1 vs 1.5 CPU-s; results equal to 1e-6; docs/frontend.md). The 2D front
-# end runs its own worker threads (ai-edge-litert, not torch).
-TORCH_THREADS = 1
-
-
-@contextlib.contextmanager
-def torch_threads(n: int = TORCH_THREADS):
-    """Run a block with ``n`` torch intra-op threads (restored after)."""
-    import torch
-
-    old = torch.get_num_threads()
-    if n and n != old:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != old:
-            torch.set_num_threads(old)
-
-
-def _pin_torch_threads(n: int = TORCH_THREADS) -> None:
-    """Back to ``n`` torch threads inside :func:`run` (``load_body_model`` and other loaders call
-    ``runtime.init_torch``, which sets all cores)."""
-    import torch
-
-    if n and torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-
-
 # the 2D front end's model-call counts (detect.people.PeopleTracker.counts) in summary.json
 _CALL_STATS = ("detect_calls", "frame_detect_calls", "tile_detect_calls", "search_detect_calls",
                "landmark_calls", "follow_calls")
@@ -339,7 +307,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                     from .body import load_body_model
 
                     bm = load_body_model(body_model)
-                    _pin_torch_threads()  # loading a body model resets torch to all cores
+                    pin_torch_threads()  # loading a body model resets torch to all cores
                     bodies = fn(tracks3d, tracks2d, camera, bm)
                     _cache_save(out, "fit", fit_key, _pack(bodies, _BT),
                                 {"body_model_name": str(bodies[0].body_model) if bodies else str(body_model)})
@@ -360,7 +328,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     if traj_prior and bodies:
         t0, c0 = time.perf_counter(), time.process_time()
         try:
-            _pin_torch_threads()
+            pin_torch_threads()
             from .trajectory.camera import frame_confidence
             from .trajectory.diffusion import refine_trajectory
             from .trajectory.world import world_from_camera
@@ -403,7 +371,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                 from .body import load_body_model
                 from .fit.evidence import evidence_tracks
 
-                _pin_torch_threads()
+                pin_torch_threads()
                 bodies, ev_diag = evidence_tracks(bodies, tracks2d, tracks3d, camera, load_body_model(body_model))
                 _cache_save(out, "evidence", ev_key, _pack(bodies, _BT),
                             {"tracks": ev_diag, "body_model_name": str(bodies[0].body_model) if bodies else str(body_model)})
@@ -431,7 +399,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     if export and bodies:
         t0, c0 = time.perf_counter(), time.process_time()
         try:  # never fatal: a failure is a note in summary.json "exports"
-            _pin_torch_threads()
+            pin_torch_threads()
             from .io.exports import write_exports
 
             exported = write_exports(out, bodies, body_model, fps, verbose=not quiet, rig=rig_names,
@@ -564,7 +532,7 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
             if b is not None:
                 b.joints_world = a["joints_world"]  # the exports use the shared world frame
         elif b is not None and b.joints_world is not None:
-            from .io.exports import camera_to_world
+            from .io.world_motion import camera_to_world
 
             rt = camera_to_world(b)  # the rigid map between the fit's own joints_cam / joints_world
         if rt is not None:

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..geometry import savgol_joints, savgol_time
 from ..paths import WEIGHTS_DIR
 
 WEIGHTS = WEIGHTS_DIR / "moro.pt"
@@ -234,9 +235,7 @@ def refine(lifted: np.ndarray, occluded24: np.ndarray, conf24: np.ndarray, steps
         best[t_idx] = centr[upd]
     poses = model.tokenizer.decode(out_tok, body_frame(J)).numpy()
     if smooth:  # tokens are quantised: smooth the decoded pose sequence (Savitzky-Golay, order 2)
-        from .stage import _savgol
-
-        poses = _savgol(poses, int(smooth))
+        poses = savgol_joints(poses, int(smooth))
     w = (occ & bad[:, None]).astype(np.float32)[..., None] * float(blend)
     out = lifted * (1 - w) + poses * w
     return (out - out[:, :1]).astype(np.float32)
@@ -260,8 +259,6 @@ class MoRoMethod:
 def _training_data(split: str, n: int, seed: int, log=print) -> dict:
     """Windows of synthetic 2D (+ extra occlusion augmentation) -> gt joints_rel, default-lifter
     estimate (TCN + Savitzky-Golay 9), occluded24 and conf24 from the MoPO detector."""
-    from scipy.signal import savgol_filter
-
     from ..data.synth2d import training_windows
     from . import tcn
     from .predict import occluded_smpl24
@@ -275,7 +272,7 @@ def _training_data(split: str, n: int, seed: int, log=print) -> dict:
             x = tcn.inputs(kp, torch.as_tensor(d["focal"])[:, None], torch.as_tensor(d["principal_point"]))
             lifted = tcn.load()(x).numpy()
         S2 = x[..., tcn.N_FEAT:tcn.N_FEAT + tcn.N_KP].numpy()
-        lifted = savgol_filter(lifted, 9, 2, axis=1).astype(np.float32)
+        lifted = savgol_time(lifted, 9, 2, axis=1, dtype=np.float32)
         lifted = lifted - lifted[..., :1, :]
         occ24 = occluded_smpl24(~(S2 > tcn._detector().threshold))
         parts.append({"gt": d["joints_rel"].astype(np.float32), "lifted": lifted, "occ24": occ24,
