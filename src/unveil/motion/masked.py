@@ -40,9 +40,11 @@ import torch
 from torch import nn
 
 from ..geometry import savgol_joints, savgol_time
+from ..checkpoint import load_pretrained_model, save_checkpoint
 from ..paths import WEIGHTS_DIR
 
 WEIGHTS = WEIGHTS_DIR / "moro.pt"
+ARCH = "moro"  # the checkpoint's "arch" (unveil.checkpoint); config: {}
 WINDOW = 64
 N_CODES = 256
 CODE_DIM = 64
@@ -189,10 +191,8 @@ def load(path: str | None = None) -> MoRo:
     p = Path(path) if path else WEIGHTS
     if not p.is_file():
         raise MissingAssetError(f"MoRo weights missing: {p} (run `unveil train moro`)")
-    m = MoRo()
-    sd = torch.load(p, map_location="cpu", weights_only=True)
-    m.load_state_dict({k: v.float() for k, v in sd.items()})
-    return m.eval()
+    m, _ = load_pretrained_model(p, ARCH, lambda c: MoRo())
+    return m
 
 
 def _conf24(S2: np.ndarray) -> np.ndarray:
@@ -382,13 +382,8 @@ def train(seed: int = 0, out: str | None = None, steps: int = 1500, tok_steps: i
                 "val_mpjpe_moro_mm": round(_mpjpe(outs[1.0], val["gt"]), 1),
                 "train_seconds": round(time.time() - t0, 1)})
     p = Path(out) if out else WEIGHTS
-    import io
-
-    from ..atomic import write_bytes
-
-    buf = io.BytesIO()
-    torch.save({k: v.half() for k, v in model.state_dict().items()}, buf)
-    write_bytes(p, buf.getvalue())
+    save_checkpoint(p, ARCH, {}, {k: v.half() for k, v in model.state_dict().items()},
+                    {"recipe": "unveil train moro", "seed": seed, "steps": steps, "val": res})
     load.cache_clear()
     log(str(res))
     return res
