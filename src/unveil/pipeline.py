@@ -262,7 +262,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     tracks3d: list[Track3D] | None = None
     lift_key = {"v": STAGE_VERSION["lift"], "prev": _key_hash(key), "focal": camera.focal,
                 "tracks": [int(t.id) for t in tracks2d],
-                "code": _source_hash("motion/*.py", "weights/mopo_*.pt", "weights/perframe.pt")}
+                "code": _source_hash("motion/*.py", "geometry.py", "checkpoint.py", "weights/mopo_*.pt",
+                                    "weights/perframe.pt")}
     lift_in = [t for t in tracks2d if t.id not in no_3d]
     if lift and lift_in:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -291,8 +292,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     # ----------------------------------------------------------------------------- fit (ARTS)
     bodies: list[BodyTrack] | None = None
     fit_key = {"v": STAGE_VERSION["fit"], "prev": _key_hash(lift_key), "body_model": body_model_sha256(body_model),
-               "code": _source_hash("fit/*.py", "trajectory/*.py", "weights/tik*.pt", "weights/shape*.pt",
-                                    "weights/ropetp*.pt")}
+               "code": _source_hash("fit/*.py", "trajectory/*.py", "checkpoint.py", "weights/tik*.pt",
+                                    "weights/shape*.pt", "weights/ropetp*.pt")}
     if fit and tracks3d:
         t0, c0 = time.perf_counter(), time.process_time()
         hit = _cache_load(out, "fit", fit_key)
