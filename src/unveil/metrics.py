@@ -44,7 +44,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .geometry import rigid_fit  # noqa: F401  (public here too: metrics.rigid_fit)
+from .geometry import rigid_fit
 from .skeleton import SMPL24_INDEX as _I
 
 PELVIS = 0
