@@ -31,6 +31,8 @@ import numpy as np
 from ..atomic import write_text
 from ..paths import cache_dir
 from ..skeleton import SMPL24_PARENTS
+from .exporter import ExportContext
+from .world_motion import camera_to_world, world_motion
 
 THREE_VERSION = "0.170.0"
 FALLBACK_NOTE = "3D viewer unavailable (three.js not in the cache: run scripts/fetch_viewer_assets.sh)"
@@ -368,5 +370,24 @@ def write_viewer(path, tracks: dict, fps: float = 30.0, title: str | None = None
     return bool(three_js)
 
 
+class ViewerExporter:
+    """``OUT/viewer.html``: every person's joints in the world frame, linking the GLB/BVH files
+    written before it (:func:`write_viewer`)."""
+
+    name, suffix, scope, requires = "viewer", ".html", "run", ()
+
+    def write(self, path, tracks, ctx: ExportContext) -> None:
+        data = {}
+        for b in tracks:
+            jw = b.joints_world
+            if jw is None:
+                m = world_motion(b, ctx.body_model, ctx.fps)
+                jw = np.asarray(b.joints_cam, np.float64) @ m.R.T + m.t
+            data[b.id] = (np.asarray(b.frames), np.asarray(jw), getattr(b, "observed", None))
+        # the 3D page when three.js is cached, else the 2D page, which says so itself
+        write_viewer(path, data, fps=ctx.fps, camera=camera_to_world(tracks[0]),
+                     links=[f for f in ctx.files if f.endswith((".glb", ".bvh"))])
+
+
 __all__ = ["write_viewer", "viewer_html", "load_three_js", "three_classic_script", "three_js_path",
-           "THREE_VERSION", "FALLBACK_NOTE"]
+           "THREE_VERSION", "FALLBACK_NOTE", "ViewerExporter"]
