@@ -44,7 +44,7 @@ from ..runtime import threads as _threads
 
 from ..types import Track2D
 from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, _iou
-from .stitch import colour_descriptor, stitch_tracks
+from .stitch import BODY_POINTS, colour_descriptor, stitch_tracks
 
 MIN_TRACK_LEN = 5  # frames: shorter tracks are dropped as detector noise (PeopleTracker min_len)
 
@@ -112,14 +112,18 @@ class _Track:
                                                       "colour": col})
 
 
-def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3) -> float:
-    """OKS-like similarity in [0, 1] of two 33-keypoint poses (scale = the larger box diagonal)."""
+def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3, points=None) -> float:
+    """OKS-like similarity in [0, 1] of two 33-keypoint poses (scale = the larger box diagonal).
+
+    ``points``: indices of the keypoints compared (default all 33; ``stitch.BODY_POINTS`` leaves out
+    the face and hands, whose 17 points otherwise dominate: see :meth:`PeopleTracker._merge_duplicates`)."""
     ba, bb = a.box(), b.box()
     s = max(np.hypot(*(ba[2:] - ba[:2])), np.hypot(*(bb[2:] - bb[:2])), 1.0)
-    sel = (a.keypoints[:, 2] >= min_vis) & (b.keypoints[:, 2] >= min_vis)
+    ka, kb = (a.keypoints, b.keypoints) if points is None else (a.keypoints[points], b.keypoints[points])
+    sel = (ka[:, 2] >= min_vis) & (kb[:, 2] >= min_vis)
     if sel.sum() < 4:
         sel[:] = True
-    d = np.linalg.norm(a.keypoints[sel, :2] - b.keypoints[sel, :2], axis=1) / s
+    d = np.linalg.norm(ka[sel, :2] - kb[sel, :2], axis=1) / s
     return float(np.exp(-(d ** 2) / (2 * 0.1 ** 2)).mean())
 
 
@@ -514,7 +518,7 @@ class PeopleTracker:
         self.live.sort(key=lambda t: t.id)
         keep: list[_Track] = []
         for tr in self.live:
-            k = next((k for k in keep if keypoint_similarity(tr.last, k.last) > 0.6), None)
+            k = next((k for k in keep if keypoint_similarity(tr.last, k.last, points=BODY_POINTS) > 0.6), None)
             if k is None:
                 keep.append(tr)
                 continue
