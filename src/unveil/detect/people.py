@@ -4,7 +4,10 @@ Per frame:
 
 1. **Follow** every live track with the landmark model on the ROI its helper points placed on the
    previous frame (MediaPipe's own tracking: no detector needed while the person is held). A pose
-   score below ``min_pose_score`` marks the person lost for that frame.
+   score below ``min_pose_score`` marks the person lost for that frame, unless a second try on the
+   crop that found them last time (moved on at their velocity; not when their box touches another
+   held person's) scores better. Tracks lost in the last ``coast`` (2) frames are followed on their
+   moved crop too, and taken back when it finds them.
 2. **Re-detect** every ``redetect_every`` frames (and whenever nobody is held): the BlazePose
    detector on the whole (letterboxed) frame for near people, plus on overlapping square tiles for
    small/distant ones (the detector alone misses people under ~1/4 of the frame height; OpenCV 5's
@@ -13,7 +16,8 @@ Per frame:
    by the landmark model (pose score) before it becomes a track.
 3. **Identity**: a new person is first matched to a track lost less than ``max_gap`` frames ago
    (box IoU + keypoint similarity, OKS-like, against the lost track's last pose), else starts a new
-   track. **Duplicates** (two held tracks with near-identical keypoints) are merged into the older.
+   track. **Duplicates** (two held tracks with near-identical body keypoints, the face and hands left out)
+   keep the one whose motion fits.
    Tracks lost for more than ``max_gap`` frames end; tracks shorter than ``min_len`` frames or
    with a mean visibility of the 17 COCO points under ``min_track_vis`` (objects that fooled the checks) are dropped.
 

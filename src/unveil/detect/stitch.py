@@ -19,13 +19,20 @@ a's end to fragment b's start, each term gated:
   on the keypoints; see :func:`colour_descriptor`) near the end of a and the start of b (gate 0.3 on
   [0, 1] RGB, Euclidean over the 6 numbers).
 
-Before linking, **appearance splits**: a track whose torso colour changes for good (mean over 8 held
+Before linking, **gap splits**: a track is cut where it was not held for 3 or more of its frames
+(:func:`split_at_gaps`: the tracker's local search may have re-acquired someone else there); the
+parts are linked again like any fragments. Then **appearance splits**: a track whose torso colour changes for good (mean over 8 held
 frames before vs after differs by > 0.3) is cut there (:func:`split_on_appearance`: the crop slid
 onto another person at a crossing; the parts are then linked like any fragments). Then
-**duplicates**: two tracks held in the same frames whose keypoints coincide (median
+**duplicates**: two tracks held in the same frames whose body keypoints (the 12 points shoulders to
+wrists and hips to ankles; not the face, which a mixed crop can take from another person) coincide (median
 distance under 0.2 box heights in >= 60 % of the shared frames (measured: 0.69 for a partial-pose duplicate on Demo_MultiPerson cam01, <= 0.44 for different people there): the tracker's own duplicate check
 missed a partial pose) are one person: the later one is dropped if it ends inside the other, else
 the person is handed over (the earlier track cut where the later starts, and joined).
+
+After linking, **ghosts**: a track with fewer held frames than the drop rule's length whose box
+overlaps (IoU >= 0.3) a longer track's box in at least 80 % of its held frames is dropped (a second,
+partial or mixed pose on someone already tracked: Demo_MultiPerson cam03, 14 frames on the man).
 
 A linked pair becomes one track: the gap frames get linearly interpolated positions with confidence
 0 and ``held`` False (as the tracker's own short gaps). Then the **drop rules**: a track with fewer
