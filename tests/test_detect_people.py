@@ -227,3 +227,93 @@ def test_scheduling_new_person_resets_backoff(monkeypatch):
     assert frames[5] == 80                   # found someone: back to every 5 frames
     tracks = tr.finish()
     assert len(tracks) == 2 and tracks[1].frames[0] == 75
+
+
+def test_scheduling_tiles_keep_their_rate_while_nobody_is_held(monkeypatch):
+    """An empty scene: the whole-frame detector runs every frame and the tiles (the only way to find
+    small people) every redetect_every * tile_every = 20 frames -- they used to back off with each
+    empty whole-frame search, to 160 frames apart (re-encoded vtest.avi: empty for 35 frames)."""
+    monkeypatch.setattr(sys.modules[__name__], "scene", lambda i: {})
+    monkeypatch.setattr(people, "PoseDetector", CountingDetector)
+    monkeypatch.setattr(people, "LandmarkModel", FakeLandmarks)
+    CountingDetector.calls = []
+    tr = people.PeopleTracker(redetect_every=5, tiles=True, tile_every=4, workers=1)
+    img = np.zeros((200, 400, 3), np.uint8)
+    for i in range(100):
+        img[0, 0, 0] = i
+        tr.step(i, img)
+    whole = sorted({f for f, w in CountingDetector.calls if w})
+    tiled = sorted({f for f, w in CountingDetector.calls if not w})
+    assert whole == list(range(100))
+    assert tiled == [0, 20, 40, 60, 80]
+
+
+class DippingLandmarks(FakeLandmarks):
+    """A's pose score dips under the threshold in frame 20 (as on compressed video)."""
+
+    def __call__(self, img, roi):
+        lm = super().__call__(img, roi)
+        i = int(img[0, 0, 0])
+        if i == 20 and np.hypot(*(scene(i)["A"] - lm.keypoints[:, :2].mean(0) + TEMPLATE.mean(0))) < 1:
+            lm.score = 0.3
+        return lm
+
+
+@pytest.mark.parametrize("coast", [2, 0])
+def test_lost_track_is_followed_on_its_crop_for_a_few_frames(monkeypatch, coast):
+    """A's score dips for one frame: with ``coast`` the next frame's crop (moved on at A's velocity)
+    picks A up again without a detector call; without it a local detector search is needed."""
+    def two(i):
+        return {"A": np.array([100.0 + 2 * i, 100.0]), "B": np.array([300.0, 120.0])}
+
+    monkeypatch.setattr(sys.modules[__name__], "scene", two)
+    monkeypatch.setattr(people, "PoseDetector", CountingDetector)
+    monkeypatch.setattr(people, "LandmarkModel", DippingLandmarks)
+    CountingDetector.calls = []
+    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1, coast=coast)
+    img = np.zeros((200, 400, 3), np.uint8)
+    for i in range(40):
+        img[0, 0, 0] = i
+        tr.step(i, img)
+    frames = sorted({f for f, _ in CountingDetector.calls})
+    assert (21 in frames) == (coast == 0)
+    assert tr.counts["coast_found"] == (1 if coast else 0)
+    tracks = tr.finish()
+    assert len(tracks) == 2
+    a = min(tracks, key=lambda t: t.keypoints[0, :, 0].mean())
+    assert a.frames.tolist() == list(range(40))
+    assert (~a.extras["held"]).nonzero()[0].tolist() == [20]
+
+
+class BadHelperLandmarks(FakeLandmarks):
+    """In frame 19 A's helper points (the next frame's crop) are far off; the pose itself is right."""
+
+    def __call__(self, img, roi):
+        lm = super().__call__(img, roi)
+        if int(img[0, 0, 0]) == 19 and lm.keypoints[:, 0].mean() < 200:
+            lm.aux = lm.aux + np.array([150.0, 0.0], np.float32)
+        return lm
+
+
+@pytest.mark.parametrize("retry", [True, False])
+def test_failed_helper_crop_is_retried_on_the_last_good_crop(monkeypatch, retry):
+    """A's helper points in frame 19 put the next crop far off: the crop that found A in frame 19
+    (moved on at A's velocity) is tried once more and holds A, no detector call needed."""
+    def two(i):
+        return {"A": np.array([100.0 + 2 * i, 100.0]), "B": np.array([350.0, 120.0])}
+
+    monkeypatch.setattr(sys.modules[__name__], "scene", two)
+    monkeypatch.setattr(people, "PoseDetector", CountingDetector)
+    monkeypatch.setattr(people, "LandmarkModel", BadHelperLandmarks)
+    CountingDetector.calls = []
+    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1, retry=retry)
+    img = np.zeros((200, 400, 3), np.uint8)
+    for i in range(30):
+        img[0, 0, 0] = i
+        tr.step(i, img)
+    assert tr.counts["retry_calls"] == (1 if retry else 0)
+    # without the retry A is lost in frame 20 and needs the local detector search (same frame)
+    assert (20 in {f for f, _ in CountingDetector.calls}) == (not retry)
+    assert tr.counts["search_detect_calls"] == (0 if retry else 1)
+    a = min(tr.finish(), key=lambda t: t.keypoints[0, :, 0].mean())
+    assert a.frames.tolist() == list(range(30)) and bool(a.extras["held"].all())

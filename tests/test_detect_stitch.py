@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unveil.detect.stitch import colour_descriptor, join, stitch_tracks
+from unveil.detect.stitch import colour_descriptor, join, split_at_gaps, stitch_tracks
 from unveil.types import Track2D
 
 rng = np.random.default_rng(1)
@@ -147,3 +147,62 @@ def test_crop_that_slides_onto_another_person_is_split_and_relinked():
     people = {"A": walk_a, "B": walk_b}
     assert sorted(owner(t, people) for t in out) == ["A", "B"]   # no track mixes the two any more
     assert len(out) == 2
+
+
+def test_mixed_pose_fragments_of_one_person_join_into_one_track():
+    """Demo_MultiPerson cam03, in miniature. M (red) walks past W (blue, standing). The tracker gave
+    M two tracks: ``m0`` (0-39) and ``mix`` (20-79), whose frames 20-33 are a second, offset pose on
+    M (a mixed crop), then 6 frames lost, then 40-79 on M -- with W's face and hands on M's body
+    (the landmark model on a crop holding both). It used to stay two tracks for M (and the face
+    points made ``mix`` a duplicate of W); now the gap cuts ``mix``, its later part continues
+    ``m0``, and its short offset part is dropped as a ghost on M."""
+    w_at = lambda f: np.array([300.0, 200.0])  # noqa: E731
+    m0 = fragment(0, range(0, 40), walk_a, RED)
+    w = fragment(1, range(0, 100), w_at, BLUE)
+    mix = fragment(2, range(20, 80), walk_a, RED)
+    mix.keypoints[:14, :, :2] += [10.0, 25.0]                   # 20-33: an offset pose on M
+    mix.extras["held"][14:20] = False                           # 34-39: lost
+    mix.keypoints[14:20, :, 2] = 0.0
+    face_hands = list(range(0, 11)) + list(range(15, 23))       # 40-79: W's face and hands
+    for j in range(20, 60):
+        mix.keypoints[j, face_hands, :2] = w_at(0) + POSE[face_hands]
+    info = {}
+    out = stitch_tracks([m0, w, mix], fps=60.0, frame_height=480, info=info)
+    assert info["duplicates"] == [] and info["gap_splits"] == [2] and len(info["ghosts"]) == 1
+    assert len(out) == 2
+    hips = lambda t, f: t.keypoints[list(t.frames).index(f), [23, 24], :2].mean(0)  # noqa: E731
+    m = next(t for t in out if t.frames[0] == 0 and np.hypot(*(hips(t, 0) - walk_a(0))) < 1)
+    assert m.frames.tolist() == list(range(80)) and bool(m.extras["held"].all())
+    assert all(np.hypot(*(hips(m, f) - walk_a(f) - POSE[[23, 24]].mean(0))) < 1e-3 for f in m.frames)
+    ww = next(t for t in out if t is not m)
+    assert ww.frames.tolist() == list(range(100))
+    # before: no cut at gaps, and face points counted as the same person
+    old = stitch_tracks([fragment(0, range(0, 40), walk_a, RED), fragment(1, range(0, 100), w_at, BLUE), mix],
+                        fps=60.0, frame_height=480, split_gap=0)
+    assert len(old) == 3
+
+
+def test_split_at_gaps():
+    t = fragment(0, range(0, 30), walk_a, RED)
+    t.extras["held"][[5, 10, 11, 12, 20, 21, 22, 23]] = False
+    parts = split_at_gaps(t, 3)
+    # 3+ unheld frames cut (10-12, 20-23); a 1-frame gap (5) stays inside its part
+    assert [p.frames.tolist() for p in parts] == [list(range(0, 10)), list(range(13, 20)), list(range(24, 30))]
+    assert all(p.extras["held"][[0, -1]].all() for p in parts)
+    assert [p.frames.tolist() for p in split_at_gaps(t, 4)] == [list(range(0, 20)), list(range(24, 30))]
+    assert split_at_gaps(t, 5) == [t]
+
+
+def test_same_person_is_decided_by_the_body_not_the_face(monkeypatch):
+    """Another person's face and hands on this body (a mixed crop): not the same person. With all 33
+    points compared (the old rule) the 19 face and hand points made it one."""
+    from unveil.detect import stitch
+
+    w_at = lambda f: np.array([300.0, 200.0])  # noqa: E731
+    w = fragment(1, range(0, 60), w_at, BLUE)
+    mix = fragment(2, range(0, 60), walk_a, RED)
+    face_hands = list(range(0, 11)) + list(range(15, 23))
+    mix.keypoints[:, face_hands, :2] = w_at(0) + POSE[face_hands]
+    assert stitch.same_person_frac(w, mix)[0] < 0.2
+    monkeypatch.setattr(stitch, "BODY_POINTS", list(range(33)))
+    assert stitch.same_person_frac(w, mix)[0] >= 0.6

@@ -4,7 +4,10 @@ Per frame:
 
 1. **Follow** every live track with the landmark model on the ROI its helper points placed on the
    previous frame (MediaPipe's own tracking: no detector needed while the person is held). A pose
-   score below ``min_pose_score`` marks the person lost for that frame.
+   score below ``min_pose_score`` marks the person lost for that frame, unless a second try on the
+   crop that found them last time (moved on at their velocity; not when their box touches another
+   held person's) scores better. Tracks lost in the last ``coast`` (2) frames are followed on their
+   moved crop too, and taken back when it finds them.
 2. **Re-detect** every ``redetect_every`` frames (and whenever nobody is held): the BlazePose
    detector on the whole (letterboxed) frame for near people, plus on overlapping square tiles for
    small/distant ones (the detector alone misses people under ~1/4 of the frame height; OpenCV 5's
@@ -13,7 +16,8 @@ Per frame:
    by the landmark model (pose score) before it becomes a track.
 3. **Identity**: a new person is first matched to a track lost less than ``max_gap`` frames ago
    (box IoU + keypoint similarity, OKS-like, against the lost track's last pose), else starts a new
-   track. **Duplicates** (two held tracks with near-identical keypoints) are merged into the older.
+   track. **Duplicates** (two held tracks with near-identical body keypoints, the face and hands left out)
+   keep the one whose motion fits.
    Tracks lost for more than ``max_gap`` frames end; tracks shorter than ``min_len`` frames or
    with a mean visibility of the 17 COCO points under ``min_track_vis`` (objects that fooled the checks) are dropped.
 
@@ -44,7 +48,7 @@ from ..runtime import threads as _threads
 
 from ..types import Track2D
 from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, _iou
-from .stitch import colour_descriptor, stitch_tracks
+from .stitch import BODY_POINTS, colour_descriptor, stitch_tracks
 
 MIN_TRACK_LEN = 5  # frames: shorter tracks are dropped as detector noise (PeopleTracker min_len)
 
@@ -112,14 +116,18 @@ class _Track:
                                                       "colour": col})
 
 
-def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3) -> float:
-    """OKS-like similarity in [0, 1] of two 33-keypoint poses (scale = the larger box diagonal)."""
+def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3, points=None) -> float:
+    """OKS-like similarity in [0, 1] of two 33-keypoint poses (scale = the larger box diagonal).
+
+    ``points``: indices of the keypoints compared (default all 33; ``stitch.BODY_POINTS`` leaves out
+    the face and hands, whose 17 points otherwise dominate: see :meth:`PeopleTracker._merge_duplicates`)."""
     ba, bb = a.box(), b.box()
     s = max(np.hypot(*(ba[2:] - ba[:2])), np.hypot(*(bb[2:] - bb[:2])), 1.0)
-    sel = (a.keypoints[:, 2] >= min_vis) & (b.keypoints[:, 2] >= min_vis)
+    ka, kb = (a.keypoints, b.keypoints) if points is None else (a.keypoints[points], b.keypoints[points])
+    sel = (ka[:, 2] >= min_vis) & (kb[:, 2] >= min_vis)
     if sel.sum() < 4:
         sel[:] = True
-    d = np.linalg.norm(a.keypoints[sel, :2] - b.keypoints[sel, :2], axis=1) / s
+    d = np.linalg.norm(ka[sel, :2] - kb[sel, :2], axis=1) / s
     return float(np.exp(-(d ** 2) / (2 * 0.1 ** 2)).mean())
 
 
@@ -258,7 +266,8 @@ class PeopleTracker:
     def __init__(self, redetect_every: int = 5, tiles: bool | int = True, tile_every: int = 4,
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
                  min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = MIN_TRACK_LEN, max_people: int = 20, min_track_vis: float = 0.5,
-                 num_threads: int | None = None, workers: int | None = None, max_backoff: int = 3):
+                 num_threads: int | None = None, workers: int | None = None, max_backoff: int = 3,
+                 coast: int = 2, retry: bool = True):
         # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
         # num_threads interpreter threads per call
         self.eng = _Engine(_threads() if workers is None else workers, min_det_score, num_threads)
@@ -277,6 +286,8 @@ class PeopleTracker:
         self._n_lost = 0        # held tracks lost so far (a loss resets the schedule)
         self._tiled = False     # this step's search ran the tiles
         self.search_gaps = {1, 2, 4, 7, 11}
+        self.coast = max(0, int(coast))  # frames a lost track is still followed on its moved crop
+        self.retry = bool(retry)  # a failed helper-point crop is tried once more on the last good crop
         self.min_track_vis = min_track_vis
         self.min_pose_score, self.max_gap, self.min_len, self.max_people = min_pose_score, max_gap, min_len, max_people
         self.live: list[_Track] = []
@@ -286,7 +297,8 @@ class PeopleTracker:
         self.n_steps = 0
         # landmark_calls = follow_calls (one per held person per frame) + checks of detector candidates
         self.counts = {"detect_calls": 0, "landmark_calls": 0, "follow_calls": 0, "search_detect_calls": 0,
-                       "frame_detect_calls": 0, "tile_detect_calls": 0}
+                       "frame_detect_calls": 0, "tile_detect_calls": 0, "retry_calls": 0,
+                       "coast_calls": 0, "coast_found": 0}
         self._tracking = 0.0
         self.people_per_frame: list[int] = []
         self.processed: list[int] = []
@@ -334,9 +346,14 @@ class PeopleTracker:
         return jobs
 
     def _reschedule(self, searched: bool, found: bool, lost: bool) -> None:
-        """Next search after this step: back to the base rate when someone was found or lost,
-        else (after a search that found nobody new) twice as far apart, up to ``max_backoff``."""
-        if found or lost:
+        """Next search after this step: back to the base rate when someone was found or lost or
+        nobody is held, else (after a search that found nobody new) twice as far apart, up to
+        ``max_backoff``."""
+        if found or lost or not self.live:
+            # nobody held: the whole-frame detector runs every frame anyway, and the tiles (the only
+            # way to find small people) keep their base rate instead of backing off: measured on a
+            # re-encoded vtest.avi, backing off here left the tiles 160 frames apart and the scene
+            # empty for 35 frames (docs/frontend.md)
             self.backoff = 0
             self._next_tiles = min(self._next_tiles, self.n_steps + self.redetect_every * self.tile_every)
         elif searched:
@@ -370,20 +387,50 @@ class PeopleTracker:
         n_lost0, found = self._n_lost, False
         # 1. follow held people (ROI from the helper points, moved on at the track's velocity)
         jobs = []
-        solo = len(self.live) == 1 and det_jobs is None
-        for tr in self.live:
+        # tracks lost in the last ``coast`` frames are followed too (their crop moved on at their
+        # velocity): a pose score that dips under the threshold for a frame or two (compressed
+        # video, a brief partial occlusion) does not wait for a detector search to be picked up
+        coasting = [tr for tr in self.lost if i - tr.last_frame <= self.coast]
+        solo = len(self.live) == 1 and not coasting and det_jobs is None
+        for tr in self.live + coasting:
             v = tr.velocity() * (i - tr.last_frame)
             roi = Roi(tr.roi.cx + float(v[0]), tr.roi.cy + float(v[1]), tr.roi.size, tr.roi.rotation)
             jobs.append((tr, self.eng.landmarks(img, roi, solo=solo)))
             self.counts["landmark_calls"] += 1
-            self.counts["follow_calls"] += 1
-        still = []
-        for tr, job in jobs:
+            self.counts["follow_calls" if len(jobs) <= len(self.live) else "coast_calls"] += 1
+        lms = [job.result() for _, job in jobs]
+        # 1a. a crop from the helper points that lost the person is tried once more where the last
+        #     good pose came from (the previous landmark call's own ROI moved on at the track's
+        #     velocity): on compressed video the helper points of small people are often off while
+        #     the person is still plainly there (re-encoded vtest.avi: the helper-point crop scored
+        #     0.08 where the detector's crop of the same person scored 1.0)
+        n_live = len(self.live)
+        #     Not at a crossing (the last box touches another held person's): there the crop is
+        #     failing because the person is being hidden, and keeping the track alive lets it
+        #     drift onto the person in front (measured on `unveil bench tracking`'s 3-person scene)
+        retry = [(k, tr) for k, (tr, _) in enumerate(jobs[:n_live])
+                 if self.retry and lms[k].score < self.min_pose_score
+                 and not any(_iou(tr.last.box(), o.last.box()[None])[0] > 0 for o in self.live if o is not tr)]
+        rjobs = []
+        for k, tr in retry:
+            v = tr.velocity() * (i - tr.last_frame)
+            r0 = tr.last.roi
+            rjobs.append((k, self.eng.landmarks(img, Roi(r0.cx + float(v[0]), r0.cy + float(v[1]), r0.size, r0.rotation))))
+            self.counts["landmark_calls"] += 1
+            self.counts["retry_calls"] += 1
+        for k, job in rjobs:
             lm = job.result()
+            if lm.score > lms[k].score:
+                lms[k] = lm
+        still = []
+        for k, ((tr, _), lm) in enumerate(zip(jobs, lms)):
             if lm.score >= self.min_pose_score:
+                if k >= n_live:
+                    self.lost.remove(tr)
+                    self.counts["coast_found"] += 1
                 tr.add(i, lm)
                 still.append(tr)
-            else:
+            elif k < n_live:
                 self.lost.append(tr)
                 self._n_lost += 1
         self.live = still
@@ -514,7 +561,7 @@ class PeopleTracker:
         self.live.sort(key=lambda t: t.id)
         keep: list[_Track] = []
         for tr in self.live:
-            k = next((k for k in keep if keypoint_similarity(tr.last, k.last) > 0.6), None)
+            k = next((k for k in keep if keypoint_similarity(tr.last, k.last, points=BODY_POINTS) > 0.6), None)
             if k is None:
                 keep.append(tr)
                 continue

@@ -19,13 +19,20 @@ a's end to fragment b's start, each term gated:
   on the keypoints; see :func:`colour_descriptor`) near the end of a and the start of b (gate 0.3 on
   [0, 1] RGB, Euclidean over the 6 numbers).
 
-Before linking, **appearance splits**: a track whose torso colour changes for good (mean over 8 held
+Before linking, **gap splits**: a track is cut where it was not held for 3 or more of its frames
+(:func:`split_at_gaps`: the tracker's local search may have re-acquired someone else there); the
+parts are linked again like any fragments. Then **appearance splits**: a track whose torso colour changes for good (mean over 8 held
 frames before vs after differs by > 0.3) is cut there (:func:`split_on_appearance`: the crop slid
 onto another person at a crossing; the parts are then linked like any fragments). Then
-**duplicates**: two tracks held in the same frames whose keypoints coincide (median
+**duplicates**: two tracks held in the same frames whose body keypoints (the 12 points shoulders to
+wrists and hips to ankles; not the face, which a mixed crop can take from another person) coincide (median
 distance under 0.2 box heights in >= 60 % of the shared frames (measured: 0.69 for a partial-pose duplicate on Demo_MultiPerson cam01, <= 0.44 for different people there): the tracker's own duplicate check
 missed a partial pose) are one person: the later one is dropped if it ends inside the other, else
 the person is handed over (the earlier track cut where the later starts, and joined).
+
+After linking, **ghosts**: a track with fewer held frames than the drop rule's length whose box
+overlaps (IoU >= 0.3) a longer track's box in at least 80 % of its held frames is dropped (a second,
+partial or mixed pose on someone already tracked: Demo_MultiPerson cam03, 14 frames on the man).
 
 A linked pair becomes one track: the gap frames get linearly interpolated positions with confidence
 0 and ``held`` False (as the tracker's own short gaps). Then the **drop rules**: a track with fewer
@@ -50,6 +57,7 @@ BODY17 = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # the 
 # bones (BlazePose-33 indices) whose length over the torso side gives a body-proportion cue
 _BONES = [((23, 25), (24, 26)), ((25, 27), (26, 28)), ((11, 13), (12, 14)), ((13, 15), (14, 16))]
 _TORSO_SIDES = ((11, 23), (12, 24))
+BODY_POINTS = [11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # shoulders..wrists, hips..ankles
 
 
 def colour_descriptor(img: np.ndarray, keypoints: np.ndarray, min_vis: float = 0.5) -> np.ndarray:
@@ -182,13 +190,17 @@ def link_cost(a: _Ends, b: _Ends, fps: float, weights=(1.0, 1.0, 0.5, 1.0)) -> f
 def same_person_frac(a: Track2D, b: Track2D, min_vis: float = 0.5, tol: float = 0.2) -> tuple[float, int]:
     """Fraction of the frames where both ``a`` and ``b`` are held in which their keypoints coincide
     (median distance of the keypoints visible in both < ``tol`` x the larger box height), and the
-    number of such shared frames."""
+    number of such shared frames. With 33 BlazePose points only the 12 body points (shoulders to
+    wrists, hips to ankles) are compared: the face's 11 points would otherwise carry a mixed pose
+    (another person's face on this body, Demo_MultiPerson cam03) into "the same person"."""
     ha, hb = _held(a), _held(b)
     fa, fb = np.asarray(a.frames)[ha], np.asarray(b.frames)[hb]
     common, ia, ib = np.intersect1d(fa, fb, return_indices=True)
     if len(common) == 0:
         return 0.0, 0
     ka, kb = a.keypoints[ha][ia], b.keypoints[hb][ib]
+    if ka.shape[1] == 33:
+        ka, kb = ka[:, BODY_POINTS], kb[:, BODY_POINTS]
     _, h1 = _centres_heights(Track2D(0, common, ka, boxes=None if a.boxes is None else a.boxes[ha][ia]))
     _, h2 = _centres_heights(Track2D(0, common, kb, boxes=None if b.boxes is None else b.boxes[hb][ib]))
     same = 0
@@ -232,6 +244,73 @@ def split_on_appearance(t: Track2D, gate: float = 0.3, k: int = 8) -> list[Track
     return split_on_appearance(first, gate, k) + split_on_appearance(second, gate, k)
 
 
+def split_at_gaps(t: Track2D, min_gap: int = 3) -> list[Track2D]:
+    """Cut a track where it was not held for ``min_gap`` or more consecutive frames of its own.
+
+    The tracker's local search re-acquires a lost person near where their motion put them; at a
+    crossing that can be the other person (seen on Demo_MultiPerson cam03: a track lost on a
+    mixed pose came back on the man 6 frames later while his own track was still held), so what
+    comes after a gap is only a candidate continuation: the parts are re-linked by the global
+    assignment like any other fragments (a true continuation costs little: same place, size
+    and colour). Leading / trailing unheld frames are removed.
+
+    Args:
+        t: a track with ``extras["held"]`` (T,) bool (without it the track is returned as is).
+        min_gap: shortest run of unheld frames that cuts.
+    Returns:
+        The parts, in time order (``[t]`` when there is no such gap).
+    """
+    if "held" not in t.extras:
+        return [t]
+    held = _held(t)
+    hi = np.nonzero(held)[0]
+    if len(hi) == 0:
+        return [t]
+    cuts = [j for j in range(1, len(hi)) if hi[j] - hi[j - 1] - 1 >= min_gap]
+    if not cuts:
+        return [t]
+    bounds = [hi[0]] + [hi[c] for c in cuts] + [None]
+    ends = [hi[c - 1] + 1 for c in cuts] + [hi[-1] + 1]
+    idx = np.arange(len(t.frames))
+    return [_slice(t, (idx >= a) & (idx < b)) for a, b in zip(bounds[:-1], ends)]
+
+
+def _ghosts(tracks: list[Track2D], min_len: int, min_frac: float = 0.8, min_iou: float = 0.3) -> list[int]:
+    """Indices of short tracks (< ``min_len`` held frames) whose box overlaps (IoU >= ``min_iou``)
+    the box of a longer track held in the same frame in at least ``min_frac`` of their held frames:
+    a second, partial or mixed pose on someone already tracked (the landmark model on a crop that
+    holds two people at a crossing)."""
+    out = []
+    held = [_held(t) for t in tracks]
+    boxes = [_kp_boxes(t.keypoints) if t.boxes is None else np.asarray(t.boxes, np.float64) for t in tracks]
+    for i, t in enumerate(tracks):
+        n = int(held[i].sum())
+        if n >= min_len or n == 0:
+            continue
+        fi = np.asarray(t.frames)[held[i]]
+        bi = boxes[i][held[i]]
+        over = np.zeros(n, bool)
+        for j, u in enumerate(tracks):
+            if j == i or held[j].sum() <= n:
+                continue
+            fu = np.asarray(u.frames)[held[j]]
+            common, ia, ib = np.intersect1d(fi, fu, return_indices=True)
+            if len(common) == 0:
+                continue
+            over[ia] |= _box_iou(bi[ia], boxes[j][held[j]][ib]) >= min_iou
+        if over.mean() >= min_frac:
+            out.append(i)
+    return out
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) IoU of row-paired (N, 4) boxes."""
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
+    return w * h / np.maximum(area(a) + area(b) - w * h, 1e-9)
+
+
 def _resolve_duplicates(tracks: list[Track2D], processed, min_frac: float, info: dict) -> list[Track2D]:
     """Two tracks on one person at once (the tracker's duplicate check missed a partial pose): the
     later-starting one is dropped when it ends inside the other, else the earlier one is cut where
@@ -273,7 +352,7 @@ def _slice(t: Track2D, sel: np.ndarray) -> Track2D:
 def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | None = None, max_gap_s: float = 3.0,
                   k: int = 10, no_link: float = 1.5, min_held: int = 10, min_held_s: float = 0.5,
                   min_vis: float = 0.8, frame_height: float | None = None, min_height_frac: float = 0.05,
-                  dup_frac: float = 0.6, info: dict | None = None) -> list[Track2D]:
+                  dup_frac: float = 0.6, split_gap: int = 3, info: dict | None = None) -> list[Track2D]:
     """Join the fragments of one person (module docstring), then drop short low-confidence tracks.
 
     Args:
@@ -290,7 +369,11 @@ def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | Non
             frame height are dropped (objects; no such rule when frame_height is None).
         dup_frac: two tracks held at once whose keypoints coincide in at least this fraction of the
             shared frames are one person (:func:`same_person_frac`, module docstring).
-        info: filled with ``splits`` (input ids cut by :func:`split_on_appearance`; their later
+        split_gap: tracks are first cut at runs of this many unheld frames (:func:`split_at_gaps`;
+            0: no such cut).
+        info: filled with ``gap_splits`` (input ids cut by :func:`split_at_gaps`), ``ghosts``
+            (ids dropped as second poses on a tracked person), ``splits`` (input ids cut by
+            :func:`split_on_appearance` or :func:`split_at_gaps`; their later
             parts get ids after the largest input id), ``links`` (list of (id_a, id_b, cost)),
             ``duplicates`` and ``dropped`` (ids), ``handovers`` (pairs of ids joined where they
             overlapped).
@@ -303,8 +386,14 @@ def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | Non
     parts = []
     next_id = max((int(t.id) for t in tracks), default=-1) + 1
     info["splits"] = []
+    info["gap_splits"] = []
     for t in tracks:
-        p = split_on_appearance(t)
+        p = []
+        g = split_at_gaps(t, split_gap) if split_gap else [t]
+        if len(g) > 1:
+            info["gap_splits"].append(int(t.id))
+        for q in g:
+            p += split_on_appearance(q)
         if len(p) > 1:
             info["splits"].append(int(t.id))
             for q in p[1:]:  # the later parts get fresh ids (listed in info as such)
@@ -343,7 +432,12 @@ def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | Non
     info["dropped"] = []
     kept = []
     min_len = max(min_held, int(round(min_held_s * fps)))
-    for t in out:
+    ghosts = set(_ghosts(out, min_len))
+    info["ghosts"] = [int(out[g].id) for g in sorted(ghosts)]
+    for g, t in enumerate(out):
+        if g in ghosts:
+            info["dropped"].append(int(t.id))
+            continue
         held = _held(t)
         vis = float(t.keypoints[held][:, BODY17 if t.keypoints.shape[1] == 33 else slice(None), 2].mean())
         if held.sum() < min_len and vis < min_vis:
