@@ -160,9 +160,21 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
                     m = world_motion(b, body_model, fps)
                     jw = np.asarray(b.joints_cam, np.float64) @ m.R.T + m.t
                 tracks[b.id] = (np.asarray(b.frames), np.asarray(jw), getattr(b, "observed", None))
+            mesh = None
+            if body_model is not None:
+                try:
+                    from .gltf import build_scene_glb
+
+                    # scene.glb's content with 4 skin influences per vertex: three.js reads one
+                    # JOINTS/WEIGHTS set (and renormalises it), so a second set would only add bytes
+                    mesh = build_scene_glb(bodies, body_model, fps, frame_rate, max_influences=4, rig="smpl")
+                except Exception as e:
+                    notes.append(f"viewer.html without body meshes ({type(e).__name__}: {e})")
+                    if verbose:
+                        traceback.print_exc()
             # the 3D page when three.js is cached, else the 2D page, which says so itself
             write_viewer(out / "viewer.html", tracks, fps=fps, camera=camera_to_world(bodies[0]),
-                         links=[f for f in files if f.endswith((".glb", ".bvh"))])
+                         links=[f for f in files if f.endswith((".glb", ".bvh"))], glb=mesh, frame_rate=frame_rate)
             files.append("viewer.html")
         except Exception as e:
             notes.append(f"viewer.html not written ({type(e).__name__}: {e})")

@@ -6,22 +6,31 @@ JSON at millimetre precision):
 - **3D** (default when the asset is present): three.js r170 (``build/three.module.min.js`` from the
   npm package, fetched once by ``scripts/fetch_viewer_assets.sh`` into ``$UNVEIL_CACHE/viewer``;
   MIT, its licence header kept) is inlined as a classic script. The page draws every person's
-  skeleton as bone cylinders with joint spheres (observed joints solid, inferred joints as white
-  wireframe spheres), a ground plane at y = 0, the video camera's frustum (a nominal 60 degree
-  horizontal field of view and 16:9 unless given; the exporter has no focal length), a person list
-  with show/hide toggles, play/pause and a frame slider; ``viewer.html#frame=N`` opens paused at
-  frame N. Drag orbits, wheel zooms. No skinned meshes: those are in the ``<id>.glb`` files, which
-  the page links to.
+  **skinned body mesh**: the people of ``scene.glb`` (same rest mesh, skin, animation and timeline;
+  4 skin influences per vertex, which is what three.js reads) embedded as base64 and loaded with
+  three.js's ``GLTFLoader`` (``examples/jsm``, inlined as a classic script by
+  :func:`module_classic_script`), posed at ``frame / frame_rate`` seconds (rounded to float32, as the keys are) and tinted in the
+  person's colour. Over it, each skeleton as bone cylinders with joint spheres (observed joints
+  solid, inferred joints as white wireframe spheres; drawn through the mesh while the mesh is
+  shown), a ground plane at y = 0, the video camera's frustum (a nominal 60 degree horizontal field
+  of view and 16:9 unless given; the exporter has no focal length), a person list with show/hide
+  toggles, "body mesh" / "skeleton" toggles, play/pause and a frame slider;
+  ``viewer.html#frame=N`` opens paused at frame N, ``&mesh=0`` / ``&skeleton=0`` hide those.
+  Drag orbits, wheel zooms. Without the cached loader, or with a scene GLB over
+  :data:`MAX_MESH_BYTES`, the page has skeletons only and says why. Size: about 0.9 MB of
+  three.js and loader plus ~1.1 MB per 150-frame person of base64 mesh and animation.
 - **2D fallback** (three.js not in the cache, or it could not be inlined): the earlier
   ~100-line canvas-2D stick-figure player (dots: observed joints, rings: inferred), with a note
   saying how to get the 3D one.
 
 Runtime errors in either page are appended to ``<pre id="errors">``; the 3D page sets
-``<body data-rendered="N">`` after its N-th rendered frame (the browser test reads both).
+``<body data-rendered="N">`` after its N-th rendered frame and ``data-meshes="M"`` once M body
+meshes are loaded (the browser test reads all three).
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -34,6 +43,10 @@ from ..skeleton import SMPL24_PARENTS
 
 THREE_VERSION = "0.170.0"
 FALLBACK_NOTE = "3D viewer unavailable (three.js not in the cache: run scripts/fetch_viewer_assets.sh)"
+LOADER_NOTE = "three.js's GLTFLoader not in the cache (run scripts/fetch_viewer_assets.sh)"
+# above this the page leaves the meshes out (the browser decodes the base64 into memory at once); a 150-frame
+# person is about 1 MB of GLB
+MAX_MESH_BYTES = 64_000_000
 
 ERROR_HOOK = """<pre id="errors" style="position:fixed;top:40px;left:10px;color:#f66;margin:0"></pre>
 <script>
@@ -137,15 +150,17 @@ canvas{display:block}
 #people span{display:inline-block;width:10px;height:10px;margin:0 5px 0 3px;border-radius:2px}
 </style></head><body>
 __ERRORS__
-<div id="info">unveil — __TITLE__ · drag: orbit · wheel: zoom · space: play/pause · #frame=N: open at frame N · solid sphere: joint seen in
-the video, white wireframe sphere: inferred · yellow: the video camera<br>__LINKS__</div>
-<div id="people"></div>
+<div id="info">unveil — __TITLE__ · drag: orbit · wheel: zoom · space: play/pause · #frame=N: open at frame N
+(&amp;mesh=0, &amp;skeleton=0: hide them) · solid sphere: joint seen in the video, white wireframe sphere: inferred ·
+yellow: the video camera__MESHNOTE__<br>__LINKS__</div>
+<div id="people"><label><input type="checkbox" id="show-mesh" checked>body mesh</label>
+<label><input type="checkbox" id="show-skeleton" checked>skeleton</label><br></div>
 <div id="bar"><button id="play">pause</button><input id="t" type="range" min="0" value="0"><span id="lbl"></span></div>
 <script id="data" type="application/json">__DATA__</script>
-<script>
+__GLB__<script>
 __THREE__
 </script>
-<script>
+__LOADER__<script>
 "use strict";
 const D = JSON.parse(document.getElementById("data").textContent);
 const slider = document.getElementById("t"), lbl = document.getElementById("lbl"), btn = document.getElementById("play");
@@ -196,6 +211,8 @@ if (D.camera) {   // x_world = R x_cam + t, camera looking along +z with y down 
 const UP = new THREE.Vector3(0, 1, 0);
 const boneGeo = new THREE.CylinderGeometry(1, 1, 1, 12), jointGeo = new THREE.SphereGeometry(1, 16, 12);
 const R_BONE = 0.022, R_SEEN = 0.035, R_INFERRED = 0.055;
+const H = new URLSearchParams(location.hash.slice(1));   // viewer.html#frame=N opens paused at frame N
+const SHOW = {mesh: H.get("mesh") !== "0", skeleton: H.get("skeleton") !== "0"};
 const list = document.getElementById("people");
 const people = D.tracks.map((t, ti) => {
   const col = COLORS[ti % COLORS.length], g = new THREE.Group();
@@ -204,21 +221,32 @@ const people = D.tracks.map((t, ti) => {
   const bones = D.parents.map(pk => { if (pk < 0) return null; const m = new THREE.Mesh(boneGeo, seen); g.add(m); return m; });
   const joints = D.parents.map(() => { const m = new THREE.Mesh(jointGeo, seen); g.add(m); return m; });
   scene.add(g);
-  const P = {t, g, seen, inferred, bones, joints, shown: true};
+  const P = {t, g, col, seen, inferred, bones, joints, shown: true, mesh: null};
   const row = document.createElement("label"), box = document.createElement("input"), sw = document.createElement("span");
   box.type = "checkbox"; box.checked = true; sw.style.background = col;
   box.onchange = () => { P.shown = box.checked; draw(); };
   row.append(box, sw, "person #" + t.id + " (" + t.frames.length + " frames)"); list.append(row, document.createElement("br"));
   return P;
 });
+for (const k of ["mesh", "skeleton"]) {
+  const box = document.getElementById("show-" + k);
+  box.checked = SHOW[k]; box.onchange = () => { SHOW[k] = box.checked; draw(); };
+}
+function xray(P, on) {   // skeleton drawn over the body mesh (else the mesh hides it)
+  for (const m of [P.seen, P.inferred]) if (m.depthTest === on) { m.depthTest = !on; m.transparent = on; m.needsUpdate = true; }
+  for (const m of P.g.children) m.renderOrder = on ? 2 : 0;
+}
 function pose(P, frame) {
   const i = P.t.index.get(frame);
-  P.g.visible = P.shown && i !== undefined;
+  if (P.mesh) P.mesh.visible = SHOW.mesh && P.shown && i !== undefined;
+  P.g.visible = SHOW.skeleton && P.shown && i !== undefined;
   if (!P.g.visible) return;
+  const xr = !!(P.mesh && P.mesh.visible), th = xr ? 0.55 : 1;   // over the mesh: drawn through it, thinner
+  xray(P, xr);
   const J = P.t.joints, o = 3 * NJ * i, pos = k => [J[o + 3*k], J[o + 3*k + 1], J[o + 3*k + 2]];
   for (let k = 0; k < NJ; k++) {
     const m = P.joints[k], s = !P.t.observed || P.t.observed[NJ * i + k];
-    m.position.set(...pos(k)); m.material = s ? P.seen : P.inferred; m.scale.setScalar(s ? R_SEEN : R_INFERRED);
+    m.position.set(...pos(k)); m.material = s ? P.seen : P.inferred; m.scale.setScalar(th * (s ? R_SEEN : R_INFERRED));
   }
   D.parents.forEach((pk, k) => {
     if (pk < 0) return;
@@ -227,13 +255,48 @@ function pose(P, frame) {
     const len = d.length();
     m.position.addVectors(p, q).multiplyScalar(0.5);
     m.quaternion.setFromUnitVectors(UP, len > 1e-9 ? d.divideScalar(len) : UP);
-    m.scale.set(R_BONE, Math.max(len, 1e-6), R_BONE);
+    m.scale.set(th * R_BONE, Math.max(len, 1e-6), th * R_BONE);
   });
+}
+
+// the skinned meshes: scene.glb's people (same rest mesh, skin and animation), base64 in the "glb" element,
+// posed by the glTF animation at time frame / frame_rate (the scene file's clock)
+let MIX = null;
+function report(e) { document.getElementById("errors").textContent += "mesh: " + (e && e.message || e) + "\\n"; console.error(e); }
+if (D.mesh && typeof UNVEIL_GLTF !== "undefined") {
+  const b64 = document.getElementById("glb").textContent.trim(), bin = atob(b64), buf = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) buf[i] = bin.charCodeAt(i);
+  new UNVEIL_GLTF.GLTFLoader().parse(buf.buffer, "", gltf => {
+    try {
+      let found = 0;
+      for (const P of people) {
+        gltf.scene.traverse(o => {
+          if (!o.isSkinnedMesh || (o.userData.name || o.name) !== "body_" + P.t.id) return;
+          const tint = new THREE.Color(P.col).lerp(new THREE.Color(0xffffff), 0.25);
+          o.material = new THREE.MeshStandardMaterial({color: tint, roughness: 0.65, metalness: 0});
+          o.frustumCulled = false;   // the bounds are the rest pose's; the animation moves the body far from it
+          P.mesh = o; found++;
+        });
+      }
+      const clip = gltf.animations[0], mixer = new THREE.AnimationMixer(gltf.scene);
+      const action = mixer.clipAction(clip); action.play();
+      MIX = {mixer, action, end: clip.duration};
+      scene.add(gltf.scene);
+      document.body.dataset.meshes = found;
+      draw();
+    } catch (e) { report(e); }
+  }, report);
+}
+function animate(frame) {
+  if (!MIX) return;
+  // rounded to float32 as the GLB's key times are: else a person's first key (f0 / rate rounded up to
+  // float32) can fall just after the double f0 / rate, where the STEP scale key still hides them
+  MIX.action.time = Math.fround(Math.max(0, Math.min(MIX.end, frame / D.frame_rate)));
+  MIX.mixer.update(0);   // applies action.time as it is (no advance, no wrap)
 }
 
 const cam = new THREE.PerspectiveCamera(45, 1, 0.01, 1000);
 let yaw = VIEW ? VIEW.yaw : 0.6, pitch = 0.3, dist = Math.max(3, 2.6 * radius, VIEW ? VIEW.dist : 0), frame = f0, playing = true, last = performance.now(), acc = 0, drawn = 0;
-const H = new URLSearchParams(location.hash.slice(1));   // viewer.html#frame=N opens paused at frame N
 if (H.has("frame") && isFinite(+H.get("frame"))) {
   frame = Math.max(f0, Math.min(f1, Math.round(+H.get("frame")))); playing = false;
   btn.textContent = "play";
@@ -243,6 +306,7 @@ function draw() {
                    c.z + dist * Math.cos(yaw) * Math.cos(pitch));
   cam.lookAt(c);
   for (const P of people) pose(P, frame);
+  animate(frame);
   renderer.render(scene, cam);
   slider.value = frame - f0; lbl.textContent = "frame " + frame + " / " + f1;
   document.body.dataset.rendered = ++drawn;
@@ -302,6 +366,89 @@ def three_classic_script(module_text: str) -> str:
     return header + "var THREE = (function () {\n" + body + "\nreturn {" + ",".join(names) + "};\n})();"
 
 
+def gltf_loader_paths():
+    """Where ``scripts/fetch_viewer_assets.sh`` puts three.js's GLTFLoader and the one module it
+    imports: ``($UNVEIL_CACHE/viewer/three-<v>.GLTFLoader.js, .../three-<v>.BufferGeometryUtils.js)``."""
+    d = cache_dir() / "viewer"
+    return d / f"three-{THREE_VERSION}.GLTFLoader.js", d / f"three-{THREE_VERSION}.BufferGeometryUtils.js"
+
+
+def _names(items: str, sep: str) -> list[tuple[str, str]]:
+    """``"A, B as C"`` -> ``[("A", "A"), ("B", "C")]`` (import/export list items: name, alias)."""
+    out = []
+    for item in items.split(","):
+        parts = item.split()
+        if len(parts) == 3 and parts[1] == "as":
+            out.append((parts[0], parts[2]))
+        elif len(parts) == 1:
+            out.append((parts[0], parts[0]))
+        elif parts:
+            raise ValueError(f"unexpected {sep} item {item!r}")
+    return out
+
+
+def module_classic_script(module_text: str, name: str, imports: dict[str, str]) -> str:
+    """Turn one of three.js's ``examples/jsm`` ES modules into a classic script defining ``var name``.
+
+    ``import {A, B as C} from 'spec';`` becomes ``const {A, B: C} = GLOBAL;`` with
+    ``GLOBAL = imports[spec]`` (e.g. ``{"three": "THREE"}``); ``export function f`` becomes
+    ``function f``; ``export {f, g as h};`` becomes the returned ``{f, h: g}``. The body runs in a
+    strict-mode function, as a module would.
+
+    Args:
+        module_text: the module's source.
+        name: the global the script defines.
+        imports: module specifier -> the global that already holds its exports.
+    Returns:
+        ``var name = (function () { "use strict"; ...; return {...}; })();``.
+    Raises:
+        ValueError: an import of an unlisted module, another form of import/export (default,
+        namespace, re-export, ``export const``), or text that would end the ``<script>`` early.
+    """
+    low = module_text.lower()
+    if "</script" in low or "<!--" in low:
+        raise ValueError("the library text would end the <script> element")
+
+    def imp(m):
+        spec = m.group(2)
+        if spec not in imports:
+            raise ValueError(f"import from an unlisted module {spec!r}")
+        return "const {" + ", ".join(a if a == b else f"{a}: {b}" for a, b in _names(m.group(1), "import")) + \
+            "} = " + imports[spec] + ";"
+
+    body = re.sub(r"^import\s*\{([^}]*)\}\s*from\s*'([^']+)'\s*;", imp, module_text, flags=re.M)
+    exported: list[tuple[str, str]] = []
+
+    def exp(m):
+        exported.extend((a, b) for a, b in _names(m.group(1), "export"))
+        return ""
+
+    body = re.sub(r"^export\s*\{([^}]*)\}\s*;", exp, body, flags=re.M)
+    for m in re.finditer(r"^export\s+function\s+([A-Za-z_$][\w$]*)", body, flags=re.M):
+        exported.append((m.group(1), m.group(1)))
+    body = re.sub(r"^export\s+function\s", "function ", body, flags=re.M)
+    if re.search(r"^\s*(import|export)\b", body, flags=re.M) or not exported:
+        raise ValueError("a module form this converter does not handle (or nothing exported)")
+    ret = ", ".join(f"{b}: {a}" for a, b in exported)
+    return f"var {name} = (function () {{\n\"use strict\";\n{body}\nreturn {{{ret}}};\n}})();"
+
+
+def load_gltf_loader() -> str | None:
+    """The cached GLTFLoader (and BufferGeometryUtils) as classic scripts defining
+    ``UNVEIL_GLTF.GLTFLoader`` (needs ``THREE``), with a licence line; None if missing or not
+    convertible (the page then has no meshes)."""
+    gltf, bgu = gltf_loader_paths()
+    try:
+        return (f"/* three.js r{THREE_VERSION.split('.')[1]} examples/jsm/utils/BufferGeometryUtils.js and "
+                "examples/jsm/loaders/GLTFLoader.js (npm 'three', MIT licence, Copyright 2010-2024 Three.js "
+                "Authors) */\n"
+                + module_classic_script(bgu.read_text(encoding="utf-8"), "UNVEIL_BGU", {"three": "THREE"}) + "\n"
+                + module_classic_script(gltf.read_text(encoding="utf-8"), "UNVEIL_GLTF",
+                                        {"three": "THREE", "../utils/BufferGeometryUtils.js": "UNVEIL_BGU"}))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
 def load_three_js() -> str | None:
     """The cached three.js as a classic script (:func:`three_classic_script`), or None if it is
     missing or cannot be inlined."""
@@ -313,7 +460,8 @@ def load_three_js() -> str | None:
 
 
 def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=(), camera=None,
-                three_js: str | None = "auto") -> str:
+                three_js: str | None = "auto", glb: bytes | None = None, frame_rate: float | None = None,
+                gltf_loader: str | None = "auto", max_mesh_bytes: int = MAX_MESH_BYTES) -> str:
     """The page's text.
 
     Args:
@@ -324,12 +472,21 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
             degrees, 16:9): drawn as a frustum in the 3D page.
         three_js: the classic-script three.js (:func:`three_classic_script`); ``"auto"`` loads the
             cached one (:func:`load_three_js`); None, or nothing cached, gives the 2D page.
+        glb: the bytes of a scene GLB (:func:`unveil.io.gltf.build_scene_glb`) whose skinned mesh
+            node ``body_<id>`` is person ``id``; the 3D page embeds it (base64) and plays it with
+            three.js's GLTFLoader. None, a file over ``max_mesh_bytes``, or no loader: no meshes
+            (the page says why).
+        frame_rate: the rate of the frame indices, i.e. the GLB's clock (frame f is at
+            ``f / frame_rate`` s); default ``fps``.
+        gltf_loader: :func:`load_gltf_loader`'s script; ``"auto"`` loads the cached one.
     Returns:
         The HTML text (one file, no external resources).
     """
     if three_js == "auto":
         three_js = load_three_js()
-    data = {"fps": float(fps) if fps and fps > 0 else 30.0, "parents": list(SMPL24_PARENTS), "tracks": []}
+    fps = float(fps) if fps and fps > 0 else 30.0
+    data = {"fps": fps, "frame_rate": float(frame_rate) if frame_rate and frame_rate > 0 else fps,
+            "parents": list(SMPL24_PARENTS), "tracks": []}
     for tid, (frames, joints, *rest) in sorted(tracks.items(), key=lambda kv: int(kv[0])):
         j = np.asarray(joints, np.float64).reshape(len(frames), 24, 3)
         j = np.where(np.isfinite(j), j, 0.0)
@@ -345,17 +502,39 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
                 and 0 < fov < 180 and aspect > 0):
             data["camera"] = {"R": np.round(R, 6).reshape(-1).tolist(), "t": np.round(tc, 4).tolist(),
                               "fov_deg": fov, "aspect": aspect}
+    glb_html, loader_html, mesh_note = "", "", ""
+    if three_js and glb is not None:
+        if gltf_loader == "auto":
+            gltf_loader = load_gltf_loader()
+        if len(glb) > max_mesh_bytes:
+            mesh_note = f" · no body meshes: scene.glb is {len(glb) / 1e6:.0f} MB (over {max_mesh_bytes / 1e6:.0f} MB)"
+        elif not gltf_loader:
+            mesh_note = " · no body meshes: " + LOADER_NOTE
+        else:
+            data["mesh"] = True
+            glb_html = ('<script id="glb" type="application/octet-stream">'
+                        + base64.b64encode(bytes(glb)).decode("ascii") + "</script>\n")
+            loader_html = "<script>\n" + gltf_loader + "\n</script>\n"
     js = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     link_html = " · ".join(f'<a href="{html.escape(str(p))}">{html.escape(str(p))}</a>' for p in links)
     page = (TEMPLATE_3D if three_js else TEMPLATE_2D).replace("__TITLE__", html.escape(str(title)))
     page = page.replace("__LINKS__", link_html).replace("__NOTE__", "" if three_js else FALLBACK_NOTE + "<br>")
+    page = page.replace("__MESHNOTE__", html.escape(mesh_note))
     page = page.replace("__ERRORS__", ERROR_HOOK).replace("__CONTROLS__", CONTROLS_JS).replace("__DATA__", js)
     page = page.replace("__ORBIT__", "-1" if three_js else "1")
-    return page.replace("__THREE__", three_js) if three_js else page
+    if not three_js:
+        return page
+    # the big texts last, each put in once, so that no placeholder is searched for inside them
+    # (the title, links and data come before __GLB__: rpartition finds the template's own marker)
+    head, _, rest = page.rpartition("__GLB__")
+    mid, _, rest = rest.partition("__THREE__")
+    mid2, _, tail = rest.partition("__LOADER__")
+    return head + glb_html + mid + three_js + mid2 + loader_html + tail
 
 
 def write_viewer(path, tracks: dict, fps: float = 30.0, title: str | None = None, links=(), camera=None,
-                 three_js: str | None = "auto") -> bool:
+                 three_js: str | None = "auto", glb: bytes | None = None, frame_rate: float | None = None,
+                 gltf_loader: str | None = "auto") -> bool:
     """Write the self-contained viewer page (atomically). See :func:`viewer_html`.
 
     Returns:
@@ -364,9 +543,11 @@ def write_viewer(path, tracks: dict, fps: float = 30.0, title: str | None = None
     if three_js == "auto":
         three_js = load_three_js()
     write_text(path, viewer_html(tracks, fps=fps, title=title or f"{len(tracks)} track(s)", links=links,
-                                 camera=camera, three_js=three_js))
+                                 camera=camera, three_js=three_js, glb=glb, frame_rate=frame_rate,
+                                 gltf_loader=gltf_loader))
     return bool(three_js)
 
 
 __all__ = ["write_viewer", "viewer_html", "load_three_js", "three_classic_script", "three_js_path",
-           "THREE_VERSION", "FALLBACK_NOTE"]
+           "load_gltf_loader", "module_classic_script", "gltf_loader_paths", "THREE_VERSION", "FALLBACK_NOTE",
+           "LOADER_NOTE", "MAX_MESH_BYTES"]
