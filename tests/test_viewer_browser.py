@@ -76,7 +76,10 @@ def test_viewer_renders_in_chromium(tmp_path):
     console = [ln for ln in log.splitlines() if "CONSOLE" in ln]
     assert not [ln for ln in console if "Uncaught" in ln or "Error" in ln], console
     assert int(re.search(r'data-rendered="(\d+)"', dom).group(1)) >= 1
-    assert dom.count('type="checkbox"') == 2        # the person list
+    assert len(re.findall(r'</span>person #\d+ \(\d+ frames\)</label>', dom)) == 2   # the person list
+    # the mesh and video toggles are hidden (neither given), the skeleton one shows
+    assert re.search(r'<label id="mesh-row" style="display: none;">', dom)
+    assert re.search(r'<label id="video-row" style="display: none;">', dom)
     from PIL import Image
 
     # rows below the text overlays and above the control bar
@@ -179,3 +182,29 @@ def test_viewer_draws_the_body_meshes_in_chromium(tmp_path):
         assert mesh_n[k] > 2 * bone_n[k] and bone_n[k] > 1000, (mesh_n, bone_n)
         assert np.abs(mesh_c[k] - bone_c[k]).max() < 25, (k, mesh_c, bone_c)   # the mesh is on its skeleton
     assert only_n["red"] < 20 and only_n["green"] > 0.5 * mesh_n["green"], only_n
+
+
+def test_viewer_shows_the_video_still_on_the_frustum(tmp_path):
+    """A blue still on the frustum's image plane (left quarter, where the frustum is), gone with
+    #video=0; no error."""
+    _need_browser_and_three()
+    import cv2
+    from PIL import Image
+
+    ok, jpg = cv2.imencode(".jpg", np.full((90, 160, 3), (255, 40, 0), np.uint8))   # BGR: blue
+    page = tmp_path / "viewer.html"
+    write_viewer(page, scene_tracks(), fps=10.0, camera=(*CAMERA, 60.0, 16 / 9), stills={0: jpg.tobytes(), 6: jpg.tobytes()})
+    counts = {}
+    for frag in ("frame=3", "frame=3&video=0"):
+        png = tmp_path / f"{frag.replace('&', '_')}.png"
+        dom, log = render(page, png, fragment="#" + frag)
+        assert re.search(r'<pre id="errors"[^>]*>(.*?)</pre>', dom, re.S).group(1).strip() == ""
+        assert not [ln for ln in log.splitlines() if "CONSOLE" in ln and ("Uncaught" in ln or "rror" in ln)], log
+        img = np.asarray(Image.open(png).convert("RGB")).astype(int)[80:-40]
+        blue = (img[..., 2] > 150) & (img[..., 0] < 90) & (img[..., 1] < 110)
+        counts[frag] = (int(blue.sum()), float(np.median(np.nonzero(blue)[1])) if blue.any() else -1.0)
+    # measured (800x600, chromium 150): 13085 blue px at median x 112 (the frustum's yellow lines are
+    # at x ~ 89), 0 with #video=0; bounds: half the count, the left quarter, under 20 px
+    n, x = counts["frame=3"]
+    assert n > 6500 and x < 800 / 4, counts
+    assert counts["frame=3&video=0"][0] < 20, counts

@@ -183,3 +183,43 @@ def test_cached_loader_defines_gltfloader(tmp_path):
     r = subprocess.run(["node", str(f)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == ["function", "function", "function"]
+
+
+def _jpeg(rgb) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(np.asarray(rgb, np.uint8), cv2.COLOR_RGB2BGR))
+    assert ok
+    return buf.tobytes()
+
+
+def test_viewer_embeds_video_stills():
+    tracks = {0: (np.arange(3), np.zeros((3, 24, 3)))}
+    stills = {2: _jpeg(np.full((6, 8, 3), 200)), 0: _jpeg(np.zeros((6, 8, 3)))}
+    page = viewer_html(tracks, three_js="var THREE = {};", camera=(np.eye(3), np.zeros(3), 70.0, 4 / 3),
+                       stills=stills, gltf_loader=None)
+    data = _data(page)
+    assert data["stills"] == {"frames": [0, 2]} and data["camera"]["fov_deg"] == 70.0
+    got = json.loads(re.search(r'<script id="stills" type="application/json">(.*?)</script>', page).group(1))
+    assert [base64.b64decode(g) for g in got] == [stills[0], stills[2]]
+    # no camera (nowhere to put them) or the 2D page: no stills
+    for kw in ({"three_js": "var THREE = {};"}, {"three_js": None, "camera": (np.eye(3), np.zeros(3))}):
+        page = viewer_html(tracks, stills=stills, gltf_loader=None, **kw)
+        assert '<script id="stills"' not in page and "__STILLS" not in page
+
+
+def test_video_stills_picks_evenly_spaced_frames(tmp_path):
+    """20 frames, each a flat grey level 10 * i; 5 stills wanted over the frames 4..19 (stride 1)."""
+    import cv2
+
+    from unveil.io.video import write_video
+    from unveil.io.viewer import video_stills
+
+    video = write_video(tmp_path / "v.mp4", (np.full((48, 64, 3), 10 * i, np.uint8) for i in range(20)), 10.0)
+    st = video_stills(video, np.arange(4, 20), max_images=5, width=32)
+    assert sorted(st) == [4, 8, 12, 15, 19]   # round(linspace(0, 15, 5)) = 0, 4, 8, 11, 15 -> frames +4
+    for f, jpg in st.items():
+        img = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR)
+        assert img.shape == (24, 32, 3)
+        assert abs(float(img.mean()) - 10 * f) < 6, (f, img.mean())   # H.264 + JPEG: a few levels off
+    assert video_stills(video, [], max_images=5) == {}

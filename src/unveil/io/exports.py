@@ -94,7 +94,8 @@ def world_motion(track: BodyTrack, body_model, fps: float) -> WorldMotion:
 
 def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb: bool = True,
                   bvh: bool = True, viewer: bool = True, verbose: bool = False, scene: bool = True,
-                  rig: str = "smpl", frame_rate: float | None = None, trc: bool = True) -> dict:
+                  rig: str = "smpl", frame_rate: float | None = None, trc: bool = True, image=None,
+                  video: dict | None = None) -> dict:
     """Write ``OUT/<id>.glb``, ``OUT/<id>.bvh``, ``OUT/<id>.trc``, ``OUT/scene.glb`` and
     ``OUT/viewer.html``; never raises.
 
@@ -102,6 +103,10 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
         fps: the tracks' frame rate (video fps / stride); ``frame_rate``: the rate of the frame
             indices (the video's; default ``fps``), which places people on the scene's timeline.
         rig: joint names in the GLB files (``smpl`` | ``mixamo`` | ``vrm``).
+        image: ``(width, height, focal)`` of the video in pixels: the viewer's camera frustum gets
+            the true field of view and aspect (default: a nominal 60 degrees, 16:9).
+        video: ``{"path", "start", "end", "stride", "max_frames"}``: the viewer shows downscaled
+            stills of the video on the frustum (:func:`unveil.io.viewer.video_stills`).
 
     Returns ``{"files": [...], "notes": [...]}`` (a failing file is a note, the others still get
     written), for summary.json.
@@ -172,8 +177,22 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
                     notes.append(f"viewer.html without body meshes ({type(e).__name__}: {e})")
                     if verbose:
                         traceback.print_exc()
+            cam = camera_to_world(bodies[0])
+            if image is not None:
+                w, h, f = (float(v) for v in image)
+                if w > 0 and h > 0 and f > 0:
+                    cam = (*cam, float(np.degrees(2 * np.arctan(w / (2 * f)))), w / h)
+            stills = None
+            if video is not None:
+                try:
+                    from .viewer import video_stills
+
+                    stills = video_stills(video["path"], np.concatenate([np.asarray(b.frames) for b in bodies]),
+                                          **{k: video[k] for k in ("start", "end", "stride", "max_frames") if k in video})
+                except Exception as e:
+                    notes.append(f"viewer.html without video stills ({type(e).__name__}: {e})")
             # the 3D page when three.js is cached, else the 2D page, which says so itself
-            write_viewer(out / "viewer.html", tracks, fps=fps, camera=camera_to_world(bodies[0]),
+            write_viewer(out / "viewer.html", tracks, fps=fps, camera=cam, stills=stills,
                          links=[f for f in files if f.endswith((".glb", ".bvh"))], glb=mesh, frame_rate=frame_rate)
             files.append("viewer.html")
         except Exception as e:

@@ -12,13 +12,15 @@ JSON at millimetre precision):
   :func:`module_classic_script`), posed at ``frame / frame_rate`` seconds (rounded to float32, as the keys are) and tinted in the
   person's colour. Over it, each skeleton as bone cylinders with joint spheres (observed joints
   solid, inferred joints as white wireframe spheres; drawn through the mesh while the mesh is
-  shown), a ground plane at y = 0, the video camera's frustum (a nominal 60 degree horizontal field
-  of view and 16:9 unless given; the exporter has no focal length), a person list with show/hide
-  toggles, "body mesh" / "skeleton" toggles, play/pause and a frame slider;
-  ``viewer.html#frame=N`` opens paused at frame N, ``&mesh=0`` / ``&skeleton=0`` hide those.
-  Drag orbits, wheel zooms. Without the cached loader, or with a scene GLB over
-  :data:`MAX_MESH_BYTES`, the page has skeletons only and says why. Size: about 0.9 MB of
-  three.js and loader plus ~1.1 MB per 150-frame person of base64 mesh and animation.
+  shown), a ground plane at y = 0, the video camera's frustum (the run's field of view and aspect;
+  a nominal 60 degrees and 16:9 when not given) with the video frame nearest the current one on its
+  image plane (downscaled JPEG stills, :func:`video_stills`, at most :data:`MAX_STILLS`), a person
+  list with show/hide toggles, "body mesh" / "skeleton" / "video" toggles, play/pause and a frame
+  slider; ``viewer.html#frame=N`` opens paused at frame N, ``&mesh=0`` / ``&skeleton=0`` /
+  ``&video=0`` hide those. Drag orbits, wheel zooms. Without the cached loader, or with a scene GLB
+  over :data:`MAX_MESH_BYTES`, the page has skeletons only and says why. Size (the demo: one person,
+  150 frames, 640x480): 0.78 MB of three.js + skeleton data, +1.34 MB of base64 mesh and animation,
+  +0.98 MB of stills = 3.1 MB.
 - **2D fallback** (three.js not in the cache, or it could not be inlined): the earlier
   ~100-line canvas-2D stick-figure player (dots: observed joints, rings: inferred), with a note
   saying how to get the 3D one.
@@ -47,6 +49,8 @@ LOADER_NOTE = "three.js's GLTFLoader not in the cache (run scripts/fetch_viewer_
 # above this the page leaves the meshes out (the browser decodes the base64 into memory at once); a 150-frame
 # person is about 1 MB of GLB
 MAX_MESH_BYTES = 64_000_000
+# video stills in the page: at most this many (evenly spaced over the people's frames), this wide (px)
+MAX_STILLS, STILL_WIDTH = 150, 192
 
 ERROR_HOOK = """<pre id="errors" style="position:fixed;top:40px;left:10px;color:#f66;margin:0"></pre>
 <script>
@@ -151,13 +155,14 @@ canvas{display:block}
 </style></head><body>
 __ERRORS__
 <div id="info">unveil — __TITLE__ · drag: orbit · wheel: zoom · space: play/pause · #frame=N: open at frame N
-(&amp;mesh=0, &amp;skeleton=0: hide them) · solid sphere: joint seen in the video, white wireframe sphere: inferred ·
+(&amp;mesh=0, &amp;skeleton=0, &amp;video=0: hide them) · solid sphere: joint seen in the video, white wireframe sphere: inferred ·
 yellow: the video camera__MESHNOTE__<br>__LINKS__</div>
-<div id="people"><label><input type="checkbox" id="show-mesh" checked>body mesh</label>
-<label><input type="checkbox" id="show-skeleton" checked>skeleton</label><br></div>
+<div id="people"><label id="mesh-row"><input type="checkbox" id="show-mesh" checked>body mesh</label>
+<label><input type="checkbox" id="show-skeleton" checked>skeleton</label>
+<label id="video-row"><input type="checkbox" id="show-video" checked>video</label><br></div>
 <div id="bar"><button id="play">pause</button><input id="t" type="range" min="0" value="0"><span id="lbl"></span></div>
 <script id="data" type="application/json">__DATA__</script>
-__GLB__<script>
+__STILLS____GLB__<script>
 __THREE__
 </script>
 __LOADER__<script>
@@ -193,7 +198,7 @@ ground.rotation.x = -Math.PI / 2; ground.position.set(Math.round(c.x), 0, Math.r
 const grid = new THREE.GridHelper(size, size, 0x60656f, 0x40444c);
 grid.position.set(Math.round(c.x), 0.002, Math.round(c.z)); scene.add(grid);
 
-let VIEW = null;
+let VIEW = null, FRUSTUM = null;
 if (D.camera) {   // x_world = R x_cam + t, camera looking along +z with y down (OpenCV)
   const R = D.camera.R, t = D.camera.t;
   const W = (x, y, z) => new THREE.Vector3(R[0]*x + R[1]*y + R[2]*z + t[0], R[3]*x + R[4]*y + R[5]*z + t[1],
@@ -201,6 +206,7 @@ if (D.camera) {   // x_world = R x_cam + t, camera looking along +z with y down 
   const o = W(0, 0, 0), dep = Math.max(0.3, 0.2 * o.distanceTo(c));
   const w = Math.tan(D.camera.fov_deg * Math.PI / 360) * dep, h = w / D.camera.aspect;
   const k = [[-1, -1], [1, -1], [1, 1], [-1, 1]].map(([sx, sy]) => W(sx * w, sy * h, dep));
+  FRUSTUM = k;   // the image plane's corners: top-left, top-right, bottom-right, bottom-left
   const up = W(0, -1.6 * h, dep);   // a tick above the top edge marks the image's up
   const pts = [o, k[0], o, k[1], o, k[2], o, k[3], k[0], k[1], k[1], k[2], k[2], k[3], k[3], k[0], k[0], up, up, k[1]];
   scene.add(new THREE.LineSegments(new THREE.BufferGeometry().setFromPoints(pts),
@@ -208,11 +214,12 @@ if (D.camera) {   // x_world = R x_cam + t, camera looking along +z with y down 
   VIEW = {yaw: Math.atan2(o.x - c.x, o.z - c.z) + 0.45, dist: 1.25 * Math.hypot(o.x - c.x, o.z - c.z) + radius};
 }
 
+function report(msg) { document.getElementById("errors").textContent += msg + "\\n"; console.error(msg); }
 const UP = new THREE.Vector3(0, 1, 0);
 const boneGeo = new THREE.CylinderGeometry(1, 1, 1, 12), jointGeo = new THREE.SphereGeometry(1, 16, 12);
 const R_BONE = 0.022, R_SEEN = 0.035, R_INFERRED = 0.055;
 const H = new URLSearchParams(location.hash.slice(1));   // viewer.html#frame=N opens paused at frame N
-const SHOW = {mesh: H.get("mesh") !== "0", skeleton: H.get("skeleton") !== "0"};
+const SHOW = {mesh: H.get("mesh") !== "0", skeleton: H.get("skeleton") !== "0", video: H.get("video") !== "0"};
 const list = document.getElementById("people");
 const people = D.tracks.map((t, ti) => {
   const col = COLORS[ti % COLORS.length], g = new THREE.Group();
@@ -228,7 +235,7 @@ const people = D.tracks.map((t, ti) => {
   row.append(box, sw, "person #" + t.id + " (" + t.frames.length + " frames)"); list.append(row, document.createElement("br"));
   return P;
 });
-for (const k of ["mesh", "skeleton"]) {
+for (const k of ["mesh", "skeleton", "video"]) {
   const box = document.getElementById("show-" + k);
   box.checked = SHOW[k]; box.onchange = () => { SHOW[k] = box.checked; draw(); };
 }
@@ -259,10 +266,39 @@ function pose(P, frame) {
   });
 }
 
+// the video's frames (downscaled JPEGs, base64 in the "stills" element) on the frustum's image plane:
+// the still nearest the frame shown
+let STILL = null;
+if (D.stills && FRUSTUM) {
+  const k = FRUSTUM, geo = new THREE.BufferGeometry().setFromPoints(k);
+  geo.setIndex([0, 2, 1, 0, 3, 2]);
+  geo.setAttribute("uv", new THREE.Float32BufferAttribute([0, 1, 1, 1, 1, 0, 0, 0], 2));   // top row: v = 1
+  const mat = new THREE.MeshBasicMaterial({side: THREE.DoubleSide, transparent: true, opacity: 0.92, depthWrite: false});
+  const plane = new THREE.Mesh(geo, mat); plane.visible = false; scene.add(plane);
+  STILL = {plane, mat, frames: D.stills.frames, jpeg: JSON.parse(document.getElementById("stills").textContent),
+           tex: new Map(), shown: -1};
+} else document.getElementById("video-row").style.display = "none";
+function still(frame) {
+  if (!STILL) return;
+  const F = STILL.frames; let lo = 0, hi = F.length - 1;
+  while (lo < hi) { const m = (lo + hi + 1) >> 1; if (F[m] <= frame) lo = m; else hi = m - 1; }
+  if (lo + 1 < F.length && F[lo + 1] - frame < frame - F[lo]) lo++;
+  let t = STILL.tex.get(lo);
+  if (!t) {
+    const img = new Image(); t = new THREE.Texture(img); t.colorSpace = THREE.SRGBColorSpace;
+    img.onload = () => { t.needsUpdate = true; t.userData.ready = true; draw(); };
+    img.onerror = () => report("video frame " + F[lo] + " could not be decoded");
+    img.src = "data:image/jpeg;base64," + STILL.jpeg[lo]; STILL.tex.set(lo, t);
+  }
+  if (t.userData.ready && STILL.shown !== lo) { STILL.mat.map = t; STILL.mat.needsUpdate = true; STILL.shown = lo; }
+  STILL.plane.visible = SHOW.video && STILL.shown >= 0;
+}
+
 // the skinned meshes: scene.glb's people (same rest mesh, skin and animation), base64 in the "glb" element,
 // posed by the glTF animation at time frame / frame_rate (the scene file's clock)
 let MIX = null;
-function report(e) { document.getElementById("errors").textContent += "mesh: " + (e && e.message || e) + "\\n"; console.error(e); }
+if (!D.mesh) document.getElementById("mesh-row").style.display = "none";
+function reportMesh(e) { report("mesh: " + (e && e.message || e)); }
 if (D.mesh && typeof UNVEIL_GLTF !== "undefined") {
   const b64 = document.getElementById("glb").textContent.trim(), bin = atob(b64), buf = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) buf[i] = bin.charCodeAt(i);
@@ -284,8 +320,8 @@ if (D.mesh && typeof UNVEIL_GLTF !== "undefined") {
       scene.add(gltf.scene);
       document.body.dataset.meshes = found;
       draw();
-    } catch (e) { report(e); }
-  }, report);
+    } catch (e) { reportMesh(e); }
+  }, reportMesh);
 }
 function animate(frame) {
   if (!MIX) return;
@@ -307,6 +343,7 @@ function draw() {
   cam.lookAt(c);
   for (const P of people) pose(P, frame);
   animate(frame);
+  still(frame);
   renderer.render(scene, cam);
   slider.value = frame - f0; lbl.textContent = "frame " + frame + " / " + f1;
   document.body.dataset.rendered = ++drawn;
@@ -461,7 +498,8 @@ def load_three_js() -> str | None:
 
 def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=(), camera=None,
                 three_js: str | None = "auto", glb: bytes | None = None, frame_rate: float | None = None,
-                gltf_loader: str | None = "auto", max_mesh_bytes: int = MAX_MESH_BYTES) -> str:
+                gltf_loader: str | None = "auto", max_mesh_bytes: int = MAX_MESH_BYTES,
+                stills: dict | None = None) -> str:
     """The page's text.
 
     Args:
@@ -479,6 +517,8 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
         frame_rate: the rate of the frame indices, i.e. the GLB's clock (frame f is at
             ``f / frame_rate`` s); default ``fps``.
         gltf_loader: :func:`load_gltf_loader`'s script; ``"auto"`` loads the cached one.
+        stills: ``{frame index: JPEG bytes}`` (:func:`video_stills`): the 3D page shows the one
+            nearest the current frame on the camera frustum's image plane (needs ``camera``).
     Returns:
         The HTML text (one file, no external resources).
     """
@@ -515,6 +555,13 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
             glb_html = ('<script id="glb" type="application/octet-stream">'
                         + base64.b64encode(bytes(glb)).decode("ascii") + "</script>\n")
             loader_html = "<script>\n" + gltf_loader + "\n</script>\n"
+    stills_html = ""
+    if three_js and stills and "camera" in data:
+        order = sorted(int(f) for f in stills)
+        data["stills"] = {"frames": order}
+        stills_html = ('<script id="stills" type="application/json">'
+                       + json.dumps([base64.b64encode(bytes(stills[f])).decode("ascii") for f in order])
+                       + "</script>\n")
     js = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     link_html = " · ".join(f'<a href="{html.escape(str(p))}">{html.escape(str(p))}</a>' for p in links)
     page = (TEMPLATE_3D if three_js else TEMPLATE_2D).replace("__TITLE__", html.escape(str(title)))
@@ -523,18 +570,53 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
     page = page.replace("__ERRORS__", ERROR_HOOK).replace("__CONTROLS__", CONTROLS_JS).replace("__DATA__", js)
     page = page.replace("__ORBIT__", "-1" if three_js else "1")
     if not three_js:
-        return page
+        return page.replace("__STILLS____GLB__", "")
     # the big texts last, each put in once, so that no placeholder is searched for inside them
     # (the title, links and data come before __GLB__: rpartition finds the template's own marker)
-    head, _, rest = page.rpartition("__GLB__")
+    head, _, rest = page.rpartition("__STILLS____GLB__")
     mid, _, rest = rest.partition("__THREE__")
     mid2, _, tail = rest.partition("__LOADER__")
-    return head + glb_html + mid + three_js + mid2 + loader_html + tail
+    return head + stills_html + glb_html + mid + three_js + mid2 + loader_html + tail
+
+
+def video_stills(video, frames, start: int = 0, end: int | None = None, stride: int = 1,
+                 max_frames: int | None = None, max_images: int = MAX_STILLS, width: int = STILL_WIDTH,
+                 quality: int = 70) -> dict[int, bytes]:
+    """Downscaled JPEG frames of the video for the viewer (one decoding pass, stops after the last).
+
+    Args:
+        video: the video file; ``start``/``end``/``stride``/``max_frames``: the run's frame range.
+        frames: the frame indices the viewer shows (the people's); at most ``max_images`` of them,
+            evenly spaced, get a still.
+        width: pixels (the height keeps the aspect ratio); ``quality``: JPEG quality.
+    Returns:
+        ``{frame index: JPEG bytes}`` (empty when no frame is wanted or decoded).
+    """
+    import cv2  # OpenCV: resize + JPEG (a dependency of the detector already)
+
+    from .video import iter_frames
+
+    fr = np.unique(np.asarray(frames, np.int64))
+    if fr.size == 0 or max_images < 1:
+        return {}
+    want = set(fr[np.unique(np.round(np.linspace(0, fr.size - 1, min(fr.size, int(max_images)))).astype(int))].tolist())
+    last = max(want)
+    out: dict[int, bytes] = {}
+    for f, rgb in iter_frames(video, start=start, end=end, stride=stride, max_frames=max_frames):
+        if f in want:
+            h, w = rgb.shape[:2]
+            small = cv2.resize(rgb, (int(width), max(1, round(h * width / w))), interpolation=cv2.INTER_AREA)
+            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+            if ok:
+                out[int(f)] = buf.tobytes()
+        if f >= last:
+            break
+    return out
 
 
 def write_viewer(path, tracks: dict, fps: float = 30.0, title: str | None = None, links=(), camera=None,
                  three_js: str | None = "auto", glb: bytes | None = None, frame_rate: float | None = None,
-                 gltf_loader: str | None = "auto") -> bool:
+                 gltf_loader: str | None = "auto", stills: dict | None = None) -> bool:
     """Write the self-contained viewer page (atomically). See :func:`viewer_html`.
 
     Returns:
@@ -544,10 +626,10 @@ def write_viewer(path, tracks: dict, fps: float = 30.0, title: str | None = None
         three_js = load_three_js()
     write_text(path, viewer_html(tracks, fps=fps, title=title or f"{len(tracks)} track(s)", links=links,
                                  camera=camera, three_js=three_js, glb=glb, frame_rate=frame_rate,
-                                 gltf_loader=gltf_loader))
+                                 gltf_loader=gltf_loader, stills=stills))
     return bool(three_js)
 
 
 __all__ = ["write_viewer", "viewer_html", "load_three_js", "three_classic_script", "three_js_path",
            "load_gltf_loader", "module_classic_script", "gltf_loader_paths", "THREE_VERSION", "FALLBACK_NOTE",
-           "LOADER_NOTE", "MAX_MESH_BYTES"]
+           "LOADER_NOTE", "MAX_MESH_BYTES", "video_stills", "MAX_STILLS", "STILL_WIDTH"]
