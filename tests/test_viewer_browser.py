@@ -185,13 +185,17 @@ def test_viewer_draws_the_body_meshes_in_chromium(tmp_path):
 
 
 def test_viewer_shows_the_video_still_on_the_frustum(tmp_path):
-    """A blue still on the frustum's image plane (left quarter, where the frustum is), gone with
-    #video=0; no error."""
+    """A still (left half blue, right half magenta) on the frustum's image plane (the left quarter of
+    the screen, where the frustum is), not mirrored (blue left of magenta: the view looks the way
+    the camera does), gone with #video=0; no error."""
     _need_browser_and_three()
     import cv2
     from PIL import Image
 
-    ok, jpg = cv2.imencode(".jpg", np.full((90, 160, 3), (255, 40, 0), np.uint8))   # BGR: blue
+    bgr = np.zeros((90, 160, 3), np.uint8)
+    bgr[:, :80] = (255, 40, 0)      # blue
+    bgr[:, 80:] = (255, 0, 255)     # magenta
+    ok, jpg = cv2.imencode(".jpg", bgr)
     page = tmp_path / "viewer.html"
     write_viewer(page, scene_tracks(), fps=10.0, camera=(*CAMERA, 60.0, 16 / 9), stills={0: jpg.tobytes(), 6: jpg.tobytes()})
     counts = {}
@@ -201,10 +205,12 @@ def test_viewer_shows_the_video_still_on_the_frustum(tmp_path):
         assert re.search(r'<pre id="errors"[^>]*>(.*?)</pre>', dom, re.S).group(1).strip() == ""
         assert not [ln for ln in log.splitlines() if "CONSOLE" in ln and ("Uncaught" in ln or "rror" in ln)], log
         img = np.asarray(Image.open(png).convert("RGB")).astype(int)[80:-40]
-        blue = (img[..., 2] > 150) & (img[..., 0] < 90) & (img[..., 1] < 110)
-        counts[frag] = (int(blue.sum()), float(np.median(np.nonzero(blue)[1])) if blue.any() else -1.0)
-    # measured (800x600, chromium 150): 13085 blue px at median x 112 (the frustum's yellow lines are
-    # at x ~ 89), 0 with #video=0; bounds: half the count, the left quarter, under 20 px
-    n, x = counts["frame=3"]
-    assert n > 6500 and x < 800 / 4, counts
-    assert counts["frame=3&video=0"][0] < 20, counts
+        r, g, b = img[..., 0], img[..., 1], img[..., 2]
+        for name, m in (("blue", (b > 150) & (r < 90) & (g < 110)), ("magenta", (r > 150) & (b > 150) & (g < 90))):
+            counts[frag, name] = (int(m.sum()), float(np.median(np.nonzero(m)[1])) if m.any() else -1.0)
+    # measured (800x600, chromium 150): blue 6344 px at median x 72, magenta 6705 px at x 149 (the
+    # frustum's lines are around x 89), none with #video=0; bounds: about half the counts, blue left
+    # of magenta, both in the left quarter, under 20 px without the video
+    (nb, xb), (nm, xm) = counts["frame=3", "blue"], counts["frame=3", "magenta"]
+    assert nb > 3000 and nm > 3000 and xb < xm < 800 / 4, counts
+    assert counts["frame=3&video=0", "blue"][0] < 20 and counts["frame=3&video=0", "magenta"][0] < 20, counts

@@ -18,9 +18,9 @@ JSON at millimetre precision):
   list with show/hide toggles, "body mesh" / "skeleton" / "video" toggles, play/pause and a frame
   slider; ``viewer.html#frame=N`` opens paused at frame N, ``&mesh=0`` / ``&skeleton=0`` /
   ``&video=0`` hide those. Drag orbits, wheel zooms. Without the cached loader, or with a scene GLB
-  over :data:`MAX_MESH_BYTES`, the page has skeletons only and says why. Size (the demo: one person,
-  150 frames, 640x480): 0.78 MB of three.js + skeleton data, +1.34 MB of base64 mesh and animation,
-  +0.98 MB of stills = 3.1 MB.
+  over :data:`MAX_MESH_BYTES`, the page has skeletons only and says why. Size (``unveil demo``: one person,
+  150 frames, 640x480): 3.10 MB = three.js 0.69 + GLTFLoader 0.14 + the base64 GLB (mesh, skin,
+  animation) 1.19 + 150 stills 0.98 + joint data 0.08.
 - **2D fallback** (three.js not in the cache, or it could not be inlined): the earlier
   ~100-line canvas-2D stick-figure player (dots: observed joints, rings: inferred), with a note
   saying how to get the 3D one.
