@@ -30,12 +30,14 @@ def test_one_line_per_stage_without_a_terminal():
         st(i)
     st.end("done", "2 track(s)")
     rep.start("lift").end("cached")
+    rep.start("trajectory").end("skipped", "traj_prior off")
     st = rep.start("fit")
     st.end("failed")
     st.end("done")        # idempotent: no second line
     rep.start("overlay", total=3)   # left open (an exception): close() ends it as failed
     rep.close()
     lines = buf.getvalue().splitlines()
+    assert lines.pop(2) == "unveil: [trajectory] skipped; traj_prior off"
     assert [STATUS.match(ln).groups() for ln in lines] == [
         ("keypoints", "done"), ("lift", "cached"), ("fit", "failed"), ("overlay", "failed")], lines
     assert "(5 frames, " in lines[0] and lines[0].endswith("; 2 track(s)")
@@ -109,3 +111,30 @@ def test_run_prints_one_status_line_per_stage(walker_video, tmp_path):
     again = dict(STATUS.match(ln).groups() for ln in run().splitlines() if STATUS.match(ln))
     assert all(again[s] == "cached" for s in ("keypoints", "lift", "fit", "evidence")), again
     assert not [ln for ln in run("--no-progress").splitlines() if is_status_line(ln)]
+
+
+def test_run_stages_reports_each_stage(tmp_path):
+    """The stage loop (unveil.stages.run_stages) gives every stage its status line: done, a soft
+    failure, switched off, a hard failure that ends the run; ctx.progress counts frames while a stage runs."""
+    from types import SimpleNamespace
+
+    from unveil.stages import RunContext, Stage, run_stages
+
+    def frames(ctx):
+        ctx.progress.set_total(3)
+        for i in range(3):
+            ctx.progress(i)
+
+    def boom(ctx):
+        raise RuntimeError("x")
+
+    buf = io.StringIO()
+    ctx = RunContext(out=tmp_path, opt=SimpleNamespace(quiet=True, off=False), reporter=Reporter(True, stream=buf))
+    stages = [Stage("a", 1, frames), Stage("b", 1, boom, soft=(RuntimeError,)), Stage("c", 1, frames, switch="off"),
+              Stage("d", 1, boom)]
+    with pytest.raises(RuntimeError):
+        run_stages(stages, ctx)
+    lines = buf.getvalue().splitlines()
+    assert [ln.split(" in ")[0] for ln in lines] == ["unveil: [a] done", "unveil: [b] failed",
+                                                     "unveil: [c] skipped; off off", "unveil: [d] failed"], lines
+    assert "(3 frames, " in lines[0] and lines[1].endswith("; RuntimeError") and ctx.progress is None

@@ -10,7 +10,8 @@ Narrow API (what :mod:`unveil.pipeline` calls)::
     rep.close()                          # a stage still open (an exception left it) ends as "failed"
 
 Every stage ends with exactly one line ``unveil: [<stage>] <status> in <s> s[ (<n> frames, <r>
-frames/s)]`` on stderr, terminal or not (logs, CI, ``2> file``). Where stderr is a terminal, or in
+frames/s)][; <detail>]`` on stderr (a skipped stage: ``unveil: [<stage>] skipped; <why>``),
+terminal or not (logs, CI, ``2> file``). Where stderr is a terminal, or in
 Jupyter (``tqdm.auto`` draws a widget there), a live bar shows while the stage runs: frames done of
 the total, or ``<stage>: running`` for stages without a frame count; the status lines are written
 through ``tqdm.write`` so they never land inside a bar. Without a terminal, a stage with a frame
@@ -85,7 +86,7 @@ class Stage:
             self.bar.close()
             self.bar = None
         if self.rep.enabled:
-            line = f"{PREFIX}{self.name}] {status} in {secs:.1f} s"
+            line = f"{PREFIX}{self.name}] {status}" + ("" if status == "skipped" else f" in {secs:.1f} s")
             if self.n:
                 line += f" ({self.n} {self.unit}s, {self.n / max(secs, 1e-9):.1f} {self.unit}s/s)"
             if detail:

@@ -275,7 +275,7 @@ def run_stages(stages: Sequence[Stage], ctx: RunContext) -> RunContext:
             if stage.off_note:
                 getattr(ctx, stage.note_to).append(stage.off_note)
             if rep is not None:
-                rep.start(stage.name).end("skipped", f"--no-{stage.switch.replace('_', '-')}")
+                rep.start(stage.name).end("skipped", f"{stage.switch} off")
             continue
         if not stage.when(ctx):
             continue
