@@ -7,7 +7,8 @@ Narrow API (what :mod:`unveil.pipeline` calls)::
     st.set_total(150)                    # optional: frames to go (a bar with a count)
     st()                                 # one frame done (a callable: pass it as a per-frame hook)
     st.end("done")                       # or "cached", "skipped", "failed"; prints the status line
-    rep.close()                          # a stage still open (an exception left it) ends as "failed"
+    st.close()                           # or: no line (an exception ends the run; its error says why)
+    rep.close()                          # a stage still open ends as "failed"
 
 Every stage ends with exactly one line ``unveil: [<stage>] <status> in <s> s[ (<n> frames, <r>
 frames/s)][; <detail>]`` on stderr (a skipped stage: ``unveil: [<stage>] skipped; <why>``),
@@ -73,6 +74,13 @@ class Stage:
                 self.last = now
                 of = f"/{self.total}" if self.total else ""
                 self.rep.write(f"{PREFIX}{self.name}] {self.n}{of} {self.unit}s, {now - self.t0:.0f} s")
+
+    def close(self) -> None:
+        """End without a status line (an exception that ends the run: its error line says why)."""
+        self.open = False
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def end(self, status: str = "done", detail: str = "") -> float:
         """Close the stage and print its status line; returns its wall seconds. Idempotent."""

@@ -22,8 +22,10 @@ stored in ``OUT/cache`` (``save`` / ``load``). Its ``run(ctx)`` reads its inputs
   (``failure`` formatted with ``kind`` and ``message``; the traceback on stderr unless
   ``ctx.quiet``) and the run goes on without the stage's product; any other ends the run.
 - **progress**: with ``ctx.reporter`` (:class:`unveil.progress.Reporter`), every stage that runs
-  ends with one status line on stderr (``done``, ``cached`` or ``failed``; a switched-off stage:
-  ``skipped``); ``ctx.progress`` is the running stage's frame counter (bars on a terminal).
+  ends with one status line on stderr (``done``, ``cached`` or ``failed`` for a soft failure; a
+  switched-off stage: ``skipped``; none for an exception that ends the run, whose error line is the
+  one line bad input gives); ``ctx.progress`` is the running stage's frame counter (bars on a
+  terminal).
 
 Tests pass stand-in stages (:func:`substitute`: the real declaration, another ``run``) to
 :func:`unveil.pipeline.run` (``stages=``) or put them in ``unveil.pipeline.STAGES``.
@@ -312,6 +314,7 @@ def run_stages(stages: Sequence[Stage], ctx: RunContext) -> RunContext:
             ctx.seconds[stage.name] = time.perf_counter() - t0
             ctx.cpu_seconds[stage.name] = time.process_time() - c0
             if ctx.progress is not None:
-                ctx.progress.end("failed")   # an exception that ends the run (a no-op after end())
+                # no line for an exception that ends the run: its one error line says why (a no-op after end())
+                ctx.progress.close()
                 ctx.progress = None
     return ctx
