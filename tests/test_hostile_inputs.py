@@ -244,23 +244,29 @@ def test_1_crafted_checkpoint_does_not_execute(tmp_path, loader):
 
 
 def test_1_every_torch_load_is_weights_only():
+    """One torch.load in the package: unveil.checkpoint.read_checkpoint, weights only."""
     import re
 
     src = Path(__file__).resolve().parents[1] / "src" / "unveil"
     calls = [(p.name, m.group(0)) for p in src.rglob("*.py")
              for m in re.finditer(r"torch\.load\((?:[^()]|\([^()]*\))*\)", p.read_text())]
-    assert len(calls) >= 10  # 13 calls at the time of writing
+    assert {c[0] for c in calls} == {"checkpoint.py"}, calls  # (its docstring names it too)
     assert [c for c in calls if "weights_only=True" not in c[1]] == []
 
 
 def test_1_shipped_checkpoints_load_weights_only():
-    import torch
+    """Every shipped .pt is in the one checkpoint format and has a card that says so."""
+    from unveil.checkpoint import read_checkpoint
 
     weights = Path(__file__).resolve().parents[1] / "src" / "unveil" / "weights"
     files = sorted(weights.glob("*.pt"))
-    assert files
+    assert len(files) >= 18  # 18 at the time of writing
     for p in files:
-        torch.load(p, map_location="cpu", weights_only=True)  # raises on any non-tensor object
+        ck = read_checkpoint(p)  # torch.load(weights_only=True): raises on any non-tensor object
+        assert ck["arch"] and isinstance(ck["config"], dict) and ck["state"], p.name
+        own = p.with_suffix(".md")  # the card beside it, or the shared card that names it
+        cards = [own] if own.exists() else [m for m in weights.glob("*.md") if p.stem in m.read_text()]
+        assert cards and "unveil.checkpoint" in cards[0].read_text(), f"{p.name}: no card with the format line"
 
 
 def test_1_real_body_model_pickle_still_loads(tmp_path):

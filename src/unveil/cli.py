@@ -16,6 +16,7 @@ import os
 import sys
 
 from .errors import UnveilError
+from .runtime import pin_torch_threads, threads
 
 # (command words) -> (module:function, one-line help). The function takes (argv, prog) -> int.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
@@ -55,16 +56,12 @@ def _usage() -> str:
 def set_threads(n: int | None = None) -> int:
     """Use ``n`` (default: $UNVEIL_THREADS or all cores) threads in torch / numpy / OpenCV."""
     if n is None:
-        from .runtime import threads
-
         n = threads()
     os.environ["UNVEIL_THREADS"] = str(n)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, str(n))
-    if "torch" in sys.modules:
-        import torch
-
-        torch.set_num_threads(n)
+    if "torch" in sys.modules:  # set now only when already imported (torch is heavy)
+        pin_torch_threads(n)
     return n
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UnveilError
+from .runtime import pin_torch_threads
 
 WINDOW = 81            # trailing frames the lifter sees (its receptive field)
 DELAY = 2              # default fixed latency in frames (future frames the lifter may see)
@@ -203,7 +204,7 @@ class LiveEstimator:
         self.lifter = tcn.load()
         self.predictor = predict.NumpyPredictor(predict.load(16, 8))
         self.model = load_body_model(body_model)
-        torch.set_num_threads(1)  # small tensors: one thread (pipeline.TORCH_THREADS)
+        pin_torch_threads(1)  # small tensors: one thread (runtime.TORCH_THREADS)
         self.people: dict[int, _Person] = {}
 
     def step(self, i: int, img: np.ndarray) -> list[dict]:

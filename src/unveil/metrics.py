@@ -44,6 +44,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .geometry import rigid_fit
 from .skeleton import SMPL24_INDEX as _I
 
 PELVIS = 0
@@ -209,17 +210,6 @@ def foot_sliding(pred, gt_world, contact=None, fps: float = 30.0,
 
 
 # ------------------------------------------------------------------------------ global accuracy
-def rigid_fit(src, dst) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 3) -> (N, 3) least-squares rotation R and translation t (no scale): dst ~ src @ R.T + t."""
-    X, Y = _f(src).reshape(-1, 3), _f(dst).reshape(-1, 3)
-    mx, my = X.mean(0), Y.mean(0)
-    H = (X - mx).T @ (Y - my)
-    U, _, Vt = np.linalg.svd(H)
-    d = np.sign(np.linalg.det(Vt.T @ U.T)) or 1.0
-    R = Vt.T @ np.diag([1.0, 1.0, d]) @ U.T
-    return R, my - mx @ R.T
-
-
 def gmpjpe(pred, gt, align: str = "first", n_first: int = 2, mask=None) -> float:
     """Global MPJPE in mm. ``pred`` (T, J, 3) absolute joints in any frame (e.g. camera), ``gt`` in
     world. One rigid transform fitted on the first ``n_first`` frames (``align="first"``, MoRo

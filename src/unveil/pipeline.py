@@ -30,7 +30,6 @@ Camera: ``--focal PX`` or :func:`unveil.skeleton.default_focal`, principal point
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import importlib
 import json
@@ -47,6 +46,7 @@ from .atomic import save_npz, write_text
 from .digest import body_model_sha256, detector_sha256, file_sha256
 from .errors import UnveilError
 from .io.keypoints_json import dump
+from .runtime import TORCH_THREADS, pin_torch_threads, torch_threads
 from .io.track_filter import MIN_CONFIDENCE, MIN_FRAMES, filter_tracks
 from .io.video import iter_frames
 from .progress import Reporter
@@ -62,39 +62,6 @@ T2D_FIELDS = ("frames", "keypoints", "boxes", "world_landmarks")
 T3D_FIELDS = ("frames", "joints", "occluded", "confidence")
 BODY_FIELDS = ("frames", "global_orient", "body_pose", "transl", "shape", "joints_cam", "joints_world",
                "keypoints3d_body", "observed", "observed_weight")
-
-
-# --------------------------------------------------------------------------------- threads
-# torch intra-op threads for the model stages after the 2D front end (lift, fit, trajectory prior,
-# exports): their tensors are small (T x 24 joints), and on a shared 2-core box 2 OpenMP threads
-# cost 10-20x more CPU than 1 (measured on vtest.avi, load ~6: ARTS fit 19.4 vs 2.0 CPU-s for 8
-# tracks, RopeTP prior 35.1 vs 1.5 CPU-s; results equal to 1e-6; docs/frontend.md). The 2D front
-# end runs its own worker threads (ai-edge-litert, not torch).
-TORCH_THREADS = 1
-
-
-@contextlib.contextmanager
-def torch_threads(n: int = TORCH_THREADS):
-    """Run a block with ``n`` torch intra-op threads (restored after)."""
-    import torch  # deferred: torch is heavy and `unveil run --no-lift` never needs it
-
-    old = torch.get_num_threads()
-    if n and n != old:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if torch.get_num_threads() != old:
-            torch.set_num_threads(old)
-
-
-def _pin_torch_threads(n: int = TORCH_THREADS) -> None:
-    """Back to ``n`` torch threads inside :func:`run` (``load_body_model`` and other loaders call
-    ``runtime.init_torch``, which sets all cores)."""
-    import torch  # deferred: torch (see torch_threads)
-
-    if n and torch.get_num_threads() != n:
-        torch.set_num_threads(n)
 
 
 # the 2D front end's model-call counts (detect.people.PeopleTracker.counts) in summary.json
@@ -196,7 +163,7 @@ def _fit(ctx: RunContext) -> None:
     from .fit.stage import fit_tracks  # deferred: torch and the fit weights
 
     bm = load_body_model(ctx.opt.body_model)
-    _pin_torch_threads()  # loading a body model resets torch to all cores
+    pin_torch_threads()  # loading a body model resets torch to all cores
     ctx.bodies = fit_tracks(ctx.tracks3d, ctx.tracks2d, ctx.camera, bm)
 
 
@@ -215,7 +182,7 @@ def _trajectory(ctx: RunContext) -> None:
     """The fit gives a camera-space root from reprojection (depth-poor); the RopeTP prior regenerates
     the world trajectory from the local motion + foot contacts and is fused with it (one sparse
     least-squares solve per track, in one world frame shared by all tracks)."""
-    _pin_torch_threads()
+    pin_torch_threads()
     from .trajectory.diffusion import refine_trajectory  # deferred: torch and the RopeTP weights
 
     bodies = ctx.bodies
@@ -238,7 +205,7 @@ def _evidence(ctx: RunContext) -> None:
     from .body import load_body_model  # deferred: torch
     from .fit.evidence import evidence_tracks  # deferred: torch and the pose prior
 
-    _pin_torch_threads()
+    pin_torch_threads()
     ctx.bodies, ctx.evidence_info = evidence_tracks(ctx.bodies, ctx.tracks2d, ctx.tracks3d, ctx.camera,
                                                     load_body_model(ctx.opt.body_model))
 
@@ -251,7 +218,7 @@ def _write(ctx: RunContext) -> None:
 
 def _export(ctx: RunContext) -> None:
     """<id>.glb, scene.glb, <id>.bvh, <id>.trc, viewer.html (:func:`unveil.io.exports.write_exports`)."""
-    _pin_torch_threads()
+    pin_torch_threads()
     from .io.exports import write_exports  # deferred: torch, roma
 
     o = ctx.opt
@@ -283,14 +250,15 @@ STAGES: tuple[Stage, ...] = (
           finish=_detected, when=_from_video),
     Stage("keypoints", 1, _imported, key=lambda c: {"keypoints_sha256": file_sha256(Path(c.opt.keypoints_json))},
           when=lambda c: not _from_video(c)),
-    Stage("lift", 1, _lift, hashes=("motion/*.py", "weights/mopo_*.pt", "weights/perframe.pt"), after="keypoints",
+    Stage("lift", 1, _lift, hashes=("motion/*.py", "geometry.py", "checkpoint.py", "weights/mopo_*.pt",
+                                  "weights/perframe.pt"), after="keypoints",
           key=lambda c: {"focal": c.camera.focal, "tracks": [int(t.id) for t in c.tracks2d]},
           save=lambda c: (pack_tracks(c.tracks3d, T3D_FIELDS), {}),
           load=lambda c, arr, info: setattr(c, "tracks3d", unpack_tracks(arr, Track3D, T3D_FIELDS)),
           switch="lift", off_note="lift disabled (--no-lift)", when=lambda c: bool(_lift_input(c)),
           failure="lift failed ({kind}: {message}); later stages skipped", **_SOFT),
-    Stage("fit", 1, _fit, hashes=("fit/*.py", "trajectory/*.py", "weights/tik*.pt", "weights/shape*.pt",
-                                  "weights/ropetp*.pt"), after="lift",
+    Stage("fit", 1, _fit, hashes=("fit/*.py", "trajectory/*.py", "checkpoint.py", "weights/tik*.pt",
+                                  "weights/shape*.pt", "weights/ropetp*.pt"), after="lift",
           key=lambda c: {"body_model": body_model_sha256(c.opt.body_model)}, save=_save_bodies, load=_load_bodies,
           switch="fit", when=lambda c: bool(c.tracks3d),
           failure="fit failed ({kind}: {message}); body-model fields left out", **_SOFT),
@@ -473,7 +441,7 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
             if b is not None:
                 b.joints_world = a["joints_world"]  # the exports use the shared world frame
         elif b is not None and b.joints_world is not None:
-            from .io.exports import camera_to_world  # deferred: torch, roma
+            from .io.world_motion import camera_to_world  # deferred: torch, roma
 
             rt = camera_to_world(b)  # the rigid map between the fit's own joints_cam / joints_world
         if rt is not None:

@@ -1,7 +1,13 @@
-"""Process-wide runtime settings (threads) shared by commands and benchmarks."""
+"""Process-wide runtime settings (threads) shared by commands and benchmarks: the one place that
+sets torch's thread pool (:func:`init_torch`, :func:`torch_threads`, :func:`pin_torch_threads`).
+
+torch is imported inside these functions on purpose (a heavy dependency): the CLI imports this
+module before any command, and ``unveil --help`` must not pay for torch.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 _configured = False
@@ -28,7 +34,7 @@ def init_torch(n: int | None = None):
     An explicit ``n`` always applies.
     """
     global _configured
-    import torch
+    import torch  # deferred: heavy (see the module docstring)
 
     if n is None and _configured:
         return torch
@@ -37,3 +43,35 @@ def init_torch(n: int | None = None):
         torch.set_num_threads(n)
     _configured = True
     return torch
+
+
+# torch intra-op threads for the model stages after the 2D front end (lift, fit, trajectory prior,
+# exports): their tensors are small (T x 24 joints), and on a shared 2-core box 2 OpenMP threads
+# cost 10-20x more CPU than 1 (measured on vtest.avi, load ~6: ARTS fit 19.4 vs 2.0 CPU-s for 8
+# tracks, RopeTP prior 35.1 vs 1.5 CPU-s; results equal to 1e-6; docs/frontend.md). The 2D front
+# end runs its own worker threads (ai-edge-litert, not torch).
+TORCH_THREADS = 1
+
+
+@contextlib.contextmanager
+def torch_threads(n: int = TORCH_THREADS):
+    """Run a block with ``n`` torch intra-op threads (the previous count is restored after)."""
+    import torch  # deferred: heavy (see the module docstring)
+
+    old = torch.get_num_threads()
+    if n and n != old:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != old:
+            torch.set_num_threads(old)
+
+
+def pin_torch_threads(n: int = TORCH_THREADS) -> None:
+    """Set ``n`` torch threads, not restored (e.g. back to ``n`` inside ``pipeline.run`` after a
+    loader called :func:`init_torch`, which sizes the pool to all cores)."""
+    import torch  # deferred: heavy (see the module docstring)
+
+    if n and torch.get_num_threads() != n:
+        torch.set_num_threads(n)

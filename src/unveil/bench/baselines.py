@@ -17,8 +17,8 @@ MoRo §5 compare against per-frame estimates and simple temporal filling/smoothi
 from __future__ import annotations
 
 import numpy as np
-from scipy.signal import savgol_filter
 
+from ..geometry import savgol_time
 from ..skeleton import COCO17_TO_SMPL24
 from .registry import register
 
@@ -58,11 +58,8 @@ def interpolate_low_confidence(joints: np.ndarray, conf: np.ndarray, thr: float 
 
 
 def savgol(joints: np.ndarray, window: int = SAVGOL_WINDOW, order: int = SAVGOL_ORDER) -> np.ndarray:
-    T = joints.shape[0]
-    w = min(window, T if T % 2 else T - 1)
-    if w <= order:
-        return joints.copy()
-    return savgol_filter(joints, w, order, axis=0).astype(joints.dtype)
+    """(T, J, 3) -> the same, Savitzky–Golay filtered along time (:func:`unveil.geometry.savgol_time`)."""
+    return savgol_time(joints, window, order)
 
 
 def _perframe(inputs):

@@ -95,7 +95,7 @@ def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = Tru
         res["mopo"] = f"unavailable ({type(e).__name__})"
     else:
         try:
-            from ..pipeline import TORCH_THREADS, torch_threads
+            from ..runtime import TORCH_THREADS, torch_threads
 
             with torch_threads(TORCH_THREADS):  # as `unveil run` runs it
                 res["mopo"] = speed_report(frames=max(n, 300))

@@ -357,7 +357,7 @@ def _worker_init(state):
 
 def _render_one(args):
     """Render frame i; returns (i, image, visible_frac (17,), visible_frac_any (17,))."""
-    from ..render.raster import vertex_normals
+    from ..geometry import vertex_normals
     from ..render.scene import render_frame, to_camera
 
     i, people_verts = args

@@ -45,6 +45,7 @@ import roma
 import torch
 
 from ..paths import WEIGHTS_DIR
+from ..runtime import torch_threads
 from ..skeleton import SMPL24_PARENTS, BLAZEPOSE33_TO_COCO17, SMPL24_INDEX as JI, forward_kinematics, to_coco17
 from ..types import BodyTrack, Camera, Track2D, Track3D
 from .ik import rotmats_to_axis_angle
@@ -383,62 +384,59 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     d_beta = torch.zeros_like(beta0, requires_grad=True)
     tau = tau0.clone().requires_grad_(True)
     params = [theta, d_beta, tau] if cfg.fit_shape else [theta, tau]
-    n_old = torch.get_num_threads()
-    torch.set_num_threads(max(1, cfg.threads))
+    with torch_threads(max(1, cfg.threads)):
+        def forward():
+            R = roma.rotvec_to_rotmat(theta)
+            if cfg.fit_shape:
+                rest = model.rest_joints((beta0 + d_beta).to(model.dtype)).float()
+                rest = (rest - rest[:, :1])[seg]
+            else:
+                rest = rest_fixed
+            glob, pos = forward_kinematics(R, rest)
+            kp3 = body_keypoints(glob, pos, offsets) + tau[:, None]
+            return R, pos, kp3
 
-    def forward():
-        R = roma.rotvec_to_rotmat(theta)
-        if cfg.fit_shape:
-            rest = model.rest_joints((beta0 + d_beta).to(model.dtype)).float()
-            rest = (rest - rest[:, :1])[seg]
-        else:
-            rest = rest_fixed
-        glob, pos = forward_kinematics(R, rest)
-        kp3 = body_keypoints(glob, pos, offsets) + tau[:, None]
-        return R, pos, kp3
+        def energy() -> tuple[torch.Tensor, dict]:
+            R, pos, kp3 = forward()
+            proj = kp3[..., :2] / kp3[..., 2:3].clamp_min(0.05) * K + c
+            r2 = ((proj - xy) ** 2).sum(-1) / scale ** 2
+            if cfg.dead_zone > 0:   # residuals within the detector's noise are not fitted
+                r2 = torch.relu(torch.sqrt(r2 + 1e-12) - cfg.dead_zone) ** 2
+            terms = {"2d": (w * _gm(r2, cfg.gm_sigma) / w_sum[:, None]).sum()}
+            d = pos - J0
+            terms["hidden"] = ((1 - o) * (d ** 2).sum(-1) * inv_T[:, None]).sum() / 24 / cfg.sigma_hidden ** 2
+            if cfg.w_hidden_rot > 0:   # a hidden bone keeps the prior's local rotation (it follows its parent)
+                dth = ((theta.index_select(1, _PARENT_IDX) - theta0.index_select(1, _PARENT_IDX)) ** 2).sum(-1)
+                terms["hidden_rot"] = ((1 - o[:, 1:]) * dth * inv_T[:, None]).sum() / 23 / cfg.sigma_hidden_rot ** 2
+            zr = kp3[..., 2] - 0.5 * (kp3[..., 11, 2] + kp3[..., 12, 2])[:, None]
+            terms["depth"] = (wz * (zr - z_target) ** 2 * inv_T[:, None]).sum() / 17 / cfg.sigma_depth ** 2
+            Jc = pos + tau[:, None]
+            if N > 2:
+                acc = ((Jc[2:] - 2 * Jc[1:-1] + Jc[:-2]) ** 2).sum(-1).mean(-1)
+                terms["accel"] = (acc * inv_trip).sum() / cfg.sigma_accel ** 2
+            if N > 1:
+                feet = Jc.index_select(1, _FEET_IDX)
+                step = ((feet[1:] - feet[:-1]) ** 2).sum(-1)
+                terms["foot"] = ((cpair * step).sum(-1) * inv_cp).sum() / cfg.sigma_foot ** 2
+            terms["root_depth"] = ((((tau[:, 2] - tau0[:, 2]) / (cfg.sigma_root_depth * z0)) ** 2) * inv_T).sum()
+            if cfg.fit_shape:
+                terms["shape"] = (d_beta ** 2).sum()
+            if prior is not None:
+                terms["prior"] = (prior.nll(pose_features(theta[:, 1:])) * inv_T).sum() / prior.dim
+            wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "hidden_rot": cfg.w_hidden_rot, "depth": cfg.w_depth,
+                   "accel": cfg.w_accel, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape,
+                   "prior": cfg.w_prior}
+            loss = sum(wts[k] * v for k, v in terms.items())
+            return loss, {k: round(float(v.detach()) / n, 4) for k, v in terms.items()}   # mean over tracks
 
-    def energy() -> tuple[torch.Tensor, dict]:
-        R, pos, kp3 = forward()
-        proj = kp3[..., :2] / kp3[..., 2:3].clamp_min(0.05) * K + c
-        r2 = ((proj - xy) ** 2).sum(-1) / scale ** 2
-        if cfg.dead_zone > 0:   # residuals within the detector's noise are not fitted
-            r2 = torch.relu(torch.sqrt(r2 + 1e-12) - cfg.dead_zone) ** 2
-        terms = {"2d": (w * _gm(r2, cfg.gm_sigma) / w_sum[:, None]).sum()}
-        d = pos - J0
-        terms["hidden"] = ((1 - o) * (d ** 2).sum(-1) * inv_T[:, None]).sum() / 24 / cfg.sigma_hidden ** 2
-        if cfg.w_hidden_rot > 0:   # a hidden bone keeps the prior's local rotation (it follows its parent)
-            dth = ((theta.index_select(1, _PARENT_IDX) - theta0.index_select(1, _PARENT_IDX)) ** 2).sum(-1)
-            terms["hidden_rot"] = ((1 - o[:, 1:]) * dth * inv_T[:, None]).sum() / 23 / cfg.sigma_hidden_rot ** 2
-        zr = kp3[..., 2] - 0.5 * (kp3[..., 11, 2] + kp3[..., 12, 2])[:, None]
-        terms["depth"] = (wz * (zr - z_target) ** 2 * inv_T[:, None]).sum() / 17 / cfg.sigma_depth ** 2
-        Jc = pos + tau[:, None]
-        if N > 2:
-            acc = ((Jc[2:] - 2 * Jc[1:-1] + Jc[:-2]) ** 2).sum(-1).mean(-1)
-            terms["accel"] = (acc * inv_trip).sum() / cfg.sigma_accel ** 2
-        if N > 1:
-            feet = Jc.index_select(1, _FEET_IDX)
-            step = ((feet[1:] - feet[:-1]) ** 2).sum(-1)
-            terms["foot"] = ((cpair * step).sum(-1) * inv_cp).sum() / cfg.sigma_foot ** 2
-        terms["root_depth"] = ((((tau[:, 2] - tau0[:, 2]) / (cfg.sigma_root_depth * z0)) ** 2) * inv_T).sum()
-        if cfg.fit_shape:
-            terms["shape"] = (d_beta ** 2).sum()
-        if prior is not None:
-            terms["prior"] = (prior.nll(pose_features(theta[:, 1:])) * inv_T).sum() / prior.dim
-        wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "hidden_rot": cfg.w_hidden_rot, "depth": cfg.w_depth,
-               "accel": cfg.w_accel, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape,
-               "prior": cfg.w_prior}
-        loss = sum(wts[k] * v for k, v in terms.items())
-        return loss, {k: round(float(v.detach()) / n, 4) for k, v in terms.items()}   # mean over tracks
-
-    with torch.no_grad():
-        kp3_init_t = forward()[2]
-    kp3_init = kp3_init_t.numpy()
-    # relative depth targets of the keypoints: the lifter's (through the incoming fit), blended with
-    # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
-    lift_rel = kp3_init_t[..., 2] - 0.5 * (kp3_init_t[..., 11, 2] + kp3_init_t[..., 12, 2])[:, None]
-    a = cfg.depth_blazepose * bp_ok[:, None]
-    z_target = (1 - a) * lift_rel + a * bp_rel
-    try:
+        with torch.no_grad():
+            kp3_init_t = forward()[2]
+        kp3_init = kp3_init_t.numpy()
+        # relative depth targets of the keypoints: the lifter's (through the incoming fit), blended with
+        # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
+        lift_rel = kp3_init_t[..., 2] - 0.5 * (kp3_init_t[..., 11, 2] + kp3_init_t[..., 12, 2])[:, None]
+        a = cfg.depth_blazepose * bp_ok[:, None]
+        z_target = (1 - a) * lift_rel + a * bp_rel
         with torch.no_grad():
             start = energy()[1]
             if cfg.root_solve:
@@ -464,8 +462,6 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         with torch.no_grad():
             end = energy()[1]
             R, pos, kp3 = forward()
-    finally:
-        torch.set_num_threads(n_old)
 
     go, bp = rotmats_to_axis_angle(R)
     tau_f = tau.detach().numpy().astype(np.float32)

@@ -31,11 +31,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model
 from ..skeleton import forward_kinematics
 from .ik import joints_to_rotations
 from .tik import WINDOW, _window_starts, blend_windows, rotmat_to_6d, sixd_to_rotmat
 
 EVIDENCE_DIM = 24 * 3 + 24 * 6 + 24 * 6 + 24  # joints, FIK 6D, TIK 6D, confidences
+ARCH = "arts_refine"  # the checkpoint's "arch" (unveil.checkpoint); config: window, dim, layers
 
 
 class CrossBlock(nn.Module):
@@ -139,12 +141,7 @@ def load_motion_refine(path=None) -> MotionRefine | None:
     if not path.exists():
         return None
     if str(path) not in _CACHE:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        layers = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
-        net = MotionRefine(window=state["pos"].shape[0], dim=state["pos"].shape[1], layers=layers)
-        net.load_state_dict(state)
-        net.eval()
-        _CACHE[str(path)] = net
+        _CACHE[str(path)], _ = load_pretrained_model(path, ARCH, lambda c: MotionRefine(**c))
     return _CACHE[str(path)]
 
 

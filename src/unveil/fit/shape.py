@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model
 from ..skeleton import SMPL24_PARENTS, bone_lengths as _bone_lengths
 
 PARENTS = SMPL24_PARENTS
@@ -258,6 +259,7 @@ def train_shape_mlp(model, init: str = "analytic", n_train: int = 4096, steps: i
 
 
 # ----------------------------------------------------------------------------------- front door
+ARCH = "shape_mlp"  # the checkpoint's "arch" (unveil.checkpoint); config: num_shape, hidden
 _WEIGHTS_CACHE: dict = {}
 
 
@@ -271,12 +273,9 @@ def load_shape_mlp(model) -> ShapeMLP | None:
         return None
     key = (str(path), int(model.num_shape))
     if key not in _WEIGHTS_CACHE:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state["fc.weight"].shape[0] != int(model.num_shape):
+        net, ck = load_pretrained_model(path, ARCH, lambda c: ShapeMLP(None, **c))
+        if ck["config"]["num_shape"] != int(model.num_shape):
             return None
-        net = ShapeMLP(None, num_shape=int(model.num_shape), hidden=state["mlp.0.weight"].shape[0])
-        net.load_state_dict(state)
-        net.eval()
         _WEIGHTS_CACHE[key] = net
     return _WEIGHTS_CACHE[key]
 

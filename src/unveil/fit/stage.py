@@ -19,6 +19,7 @@ import logging
 import numpy as np
 import torch
 
+from ..runtime import torch_threads
 from ..skeleton import COCO17_TO_SMPL24, forward_kinematics, to_coco17
 from ..types import BodyTrack, Camera, Track2D, Track3D
 from .disentangle import bone_lengths
@@ -97,9 +98,7 @@ def fit_tracks(tracks3d: list[Track3D], tracks2d: list[Track2D], camera: Camera,
     out = []
     # 1 torch thread: small tensors; 2 threads on a shared 2-core box cost ~10x the CPU (same
     # results; measured in docs/frontend.md)
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         # shape + IK per track, then the final fit of all tracks together (one forward kinematics
         # over every frame per iteration; each track keeps its own parameters: same result)
         states = [_initial_fit(tr.joints, model, tr.confidence, use_tik) for tr in tracks3d]
@@ -111,8 +110,6 @@ def fit_tracks(tracks3d: list[Track3D], tracks2d: list[Track2D], camera: Camera,
         for tr, st in zip(tracks3d, states):
             res = _final_joints(model, st, refine_iters > 0)
             out.append(_fit_track(tr, res, by_id, camera, model, body_model, joints_source))
-    finally:
-        torch.set_num_threads(n_threads)
     return out
 
 

@@ -30,10 +30,12 @@ import roma
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model
 from ..skeleton import forward_kinematics
 from .ik import joints_to_rotations
 
 WINDOW = 32
+ARCH = "tik"  # the checkpoint's "arch" (unveil.checkpoint); config: window, dim
 
 
 def rotmat_to_6d(R: torch.Tensor) -> torch.Tensor:
@@ -144,11 +146,7 @@ def load_tik(path=None) -> TIK | None:
     if not path.exists():
         return None
     if str(path) not in _CACHE:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net = TIK(window=state["pos"].shape[0], dim=state["pos"].shape[1])
-        net.load_state_dict(state)
-        net.eval()
-        _CACHE[str(path)] = net
+        _CACHE[str(path)], _ = load_pretrained_model(path, ARCH, lambda c: TIK(**c))
     return _CACHE[str(path)]
 
 

@@ -12,7 +12,7 @@ Format (Biovision BVH, as read by Blender, MotionBuilder and :mod:`unveil.data.b
 - ``Frame Time`` = 1 / fps; one row per track frame (a track with gaps is written densely, the
   frames in between are not interpolated: see the npz ``frames``).
 
-The motion is in the Y-up world frame of ``joints_world`` (see :mod:`unveil.io.exports`);
+The motion is in the Y-up world frame of ``joints_world`` (see :mod:`unveil.io.world_motion`);
 forward kinematics of the file gives the body model's posed joints (to the 6 printed decimals).
 """
 
@@ -26,7 +26,8 @@ from scipy.spatial.transform import Rotation
 from ..atomic import write_text
 from ..skeleton import SMPL24_NAMES, SMPL24_PARENTS
 from ..types import BodyTrack
-from .exports import world_motion
+from .exporter import ExportContext
+from .world_motion import world_motion
 
 ORDER = "ZXY"
 _END_CM = {10: 5.0, 11: 5.0, 15: 15.0, 22: 8.0, 23: 8.0}
@@ -89,4 +90,13 @@ def write_bvh(path, body_track: BodyTrack, body_model, fps: float) -> None:
     write_text(path, bvh_text(body_track, body_model, fps))
 
 
-__all__ = ["write_bvh", "bvh_text", "euler_zxy"]
+class BvhExporter:
+    """``OUT/<id>.bvh``: the SMPL-24 skeleton motion per person (:func:`write_bvh`)."""
+
+    name, suffix, scope, requires = "bvh", ".bvh", "track", ()
+
+    def write(self, path, tracks, ctx: ExportContext) -> None:
+        write_bvh(path, tracks[0], ctx.body_model, ctx.fps)
+
+
+__all__ = ["write_bvh", "bvh_text", "euler_zxy", "BvhExporter"]

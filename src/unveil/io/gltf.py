@@ -21,7 +21,7 @@ Joint node names: SMPL's (default), Mixamo's or VRM's (:mod:`unveil.io.rig_names
 
 Linear blend skinning with these transforms reproduces the body model's ``forward`` (SMPL Eq. 4:
 ``v' = sum_k w_k G_k(theta) G_k(0)^-1 v``) exactly when the model has no pose correctives; the
-motion is in the Y-up world frame of ``joints_world`` (see :mod:`unveil.io.exports`).
+motion is in the Y-up world frame of ``joints_world`` (see :mod:`unveil.io.world_motion`).
 """
 
 from __future__ import annotations
@@ -32,10 +32,12 @@ import roma
 import torch
 
 from ..atomic import write_bytes
+from ..geometry import vertex_normals
 from ..skeleton import SMPL24_PARENTS
 from ..types import BodyTrack
-from .exports import world_motion
+from .exporter import ExportContext
 from .rig_names import joint_names
+from .world_motion import world_motion
 
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 FLOAT, UBYTE, USHORT, UINT = 5126, 5121, 5123, 5125
@@ -53,16 +55,6 @@ def top_weights(weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     top[bad, 0] = 1.0  # an unweighted vertex follows the pelvis (index of argsort col 0)
     idx[top == 0] = 0  # unused slots: joint 0 with weight 0 (conventional)
     return idx, top
-
-
-def vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    n = np.zeros_like(v)
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    for c in range(3):
-        np.add.at(n, f[:, c], fn)
-    ln = np.linalg.norm(n, axis=1, keepdims=True)
-    n = np.where(ln > 1e-12, n / np.where(ln > 1e-12, ln, 1.0), np.array([0.0, 1.0, 0.0]))
-    return n.astype(np.float32)
 
 
 def continuous_quats(q: np.ndarray) -> np.ndarray:
@@ -131,7 +123,7 @@ def _add_person(g: gl.GLTF2, b: _Builder, body_track: BodyTrack, body_model, fps
     tid = body_track.id
 
     attrs = gl.Attributes(POSITION=b.add(pos, FLOAT, "VEC3", ARRAY_BUFFER, minmax=True),
-                          NORMAL=b.add(vertex_normals(pos, faces), FLOAT, "VEC3", ARRAY_BUFFER))
+                          NORMAL=b.add(vertex_normals(pos, faces, fallback=(0.0, 1.0, 0.0), dtype=np.float32), FLOAT, "VEC3", ARRAY_BUFFER))
     if colors is not None and colors.shape == (V, 3):
         rgba = np.concatenate([colors, np.full((V, 1), 255, np.uint8)], 1)
         attrs.COLOR_0 = b.add(rgba, UBYTE, "VEC4", ARRAY_BUFFER, normalized=True)
@@ -225,7 +217,7 @@ def build_scene_glb(bodies: list[BodyTrack], body_model, fps: float, frame_rate:
     """One GLB with every person on one timeline (``OUT/scene.glb``).
 
     Args:
-        bodies: the people (world frame shared, see :mod:`unveil.io.exports`).
+        bodies: the people (world frame shared, see :mod:`unveil.io.world_motion`).
         fps: frame rate of the tracks (the video's divided by ``--stride``).
         frame_rate: rate of the frame *indices* (the video's own; default ``fps``): person ``i``'s
             keys start at ``frames[0] / frame_rate`` seconds.
@@ -270,4 +262,23 @@ def write_scene_glb(path, bodies: list[BodyTrack], body_model, fps: float, frame
     write_bytes(path, build_scene_glb(bodies, body_model, fps, frame_rate, max_influences=max_influences, rig=rig))
 
 
-__all__ = ["write_glb", "build_glb", "write_scene_glb", "build_scene_glb", "top_weights"]
+class GlbExporter:
+    """``OUT/<id>.glb``: one skinned, animated body per person (:func:`write_glb`)."""
+
+    name, suffix, scope, requires = "glb", ".glb", "track", ()
+
+    def write(self, path, tracks, ctx: ExportContext) -> None:
+        write_glb(path, tracks[0], ctx.body_model, ctx.fps, rig=ctx.rig)
+
+
+class SceneGlbExporter:
+    """``OUT/scene.glb``: every person on the video's timeline (:func:`write_scene_glb`)."""
+
+    name, suffix, scope, requires = "scene", ".glb", "run", ("glb",)
+
+    def write(self, path, tracks, ctx: ExportContext) -> None:
+        write_scene_glb(path, tracks, ctx.body_model, ctx.fps, ctx.frame_rate, rig=ctx.rig)
+
+
+__all__ = ["write_glb", "build_glb", "write_scene_glb", "build_scene_glb", "top_weights", "GlbExporter",
+           "SceneGlbExporter"]

@@ -18,6 +18,8 @@ import numpy as np
 from ..atomic import write_text
 from ..skeleton import SMPL24_NAMES
 from ..types import BodyTrack
+from .exporter import ExportContext
+from .world_motion import camera_to_world
 
 
 def trc_text(joints_world: np.ndarray, frames: np.ndarray, fps: float, frame_rate: float | None = None,
@@ -53,14 +55,21 @@ def trc_text(joints_world: np.ndarray, frames: np.ndarray, fps: float, frame_rat
 
 def write_trc(path, body_track: BodyTrack, fps: float, frame_rate: float | None = None) -> None:
     """Write ``path`` (atomically) from the track's ``joints_world`` (or, without it, its
-    ``joints_cam`` moved by :func:`unveil.io.exports.camera_to_world`)."""
+    ``joints_cam`` moved by :func:`unveil.io.world_motion.camera_to_world`)."""
     jw = body_track.joints_world
     if jw is None:
-        from .exports import camera_to_world
-
         R, t = camera_to_world(body_track)
         jw = np.asarray(body_track.joints_cam, np.float64) @ R.T + t
     write_text(path, trc_text(jw, body_track.frames, fps, frame_rate, name=Path(path).name))
 
 
-__all__ = ["trc_text", "write_trc"]
+class TrcExporter:
+    """``OUT/<id>.trc``: the 24 joints as OpenSim markers per person (:func:`write_trc`)."""
+
+    name, suffix, scope, requires = "trc", ".trc", "track", ()
+
+    def write(self, path, tracks, ctx: ExportContext) -> None:
+        write_trc(path, tracks[0], ctx.fps, ctx.frame_rate)
+
+
+__all__ = ["trc_text", "write_trc", "TrcExporter"]

@@ -37,11 +37,16 @@ import html
 import json
 import re
 
+import cv2
 import numpy as np
 
 from ..atomic import write_text
 from ..paths import cache_dir
 from ..skeleton import SMPL24_PARENTS
+from .exporter import ExportContext
+from .gltf import build_scene_glb
+from .video import iter_frames
+from .world_motion import camera_to_world, world_motion
 
 THREE_VERSION = "0.170.0"
 FALLBACK_NOTE = "3D viewer unavailable (three.js not in the cache: run scripts/fetch_viewer_assets.sh)"
@@ -592,10 +597,6 @@ def video_stills(video, frames, start: int = 0, end: int | None = None, stride: 
     Returns:
         ``{frame index: JPEG bytes}`` (empty when no frame is wanted or decoded).
     """
-    import cv2  # OpenCV: resize + JPEG (a dependency of the detector already)
-
-    from .video import iter_frames
-
     fr = np.unique(np.asarray(frames, np.int64))
     if fr.size == 0 or max_images < 1:
         return {}
@@ -630,6 +631,49 @@ def write_viewer(path, tracks: dict, fps: float = 30.0, title: str | None = None
     return bool(three_js)
 
 
+class ViewerExporter:
+    """``OUT/viewer.html``: every person's joints in the world frame and skinned mesh (the content
+    of ``scene.glb``), the camera frustum with the video's stills, linking the GLB/BVH files written
+    before it (:func:`write_viewer`). Meshes or stills that cannot be made are a note, the page is
+    still written."""
+
+    name, suffix, scope, requires = "viewer", ".html", "run", ()
+
+    def write(self, path, tracks, ctx: ExportContext) -> None:
+        data = {}
+        for b in tracks:
+            jw = b.joints_world
+            if jw is None:
+                m = world_motion(b, ctx.body_model, ctx.fps)
+                jw = np.asarray(b.joints_cam, np.float64) @ m.R.T + m.t
+            data[b.id] = (np.asarray(b.frames), np.asarray(jw), getattr(b, "observed", None))
+        mesh = None
+        if ctx.body_model is not None:
+            try:
+                # scene.glb's content with 4 skin influences per vertex: three.js reads one
+                # JOINTS/WEIGHTS set (and renormalises it), so a second set would only add bytes
+                mesh = build_scene_glb(list(tracks), ctx.body_model, ctx.fps, ctx.frame_rate, max_influences=4,
+                                       rig="smpl")
+            except Exception as e:
+                ctx.notes.append(f"viewer.html without body meshes ({type(e).__name__}: {e})")
+        cam = camera_to_world(tracks[0])
+        if ctx.image is not None:
+            w, h, f = (float(v) for v in ctx.image)
+            if w > 0 and h > 0 and f > 0:
+                cam = (*cam, float(np.degrees(2 * np.arctan(w / (2 * f)))), w / h)
+        stills = None
+        if ctx.video is not None:
+            try:
+                v = ctx.video
+                stills = video_stills(v["path"], np.concatenate([np.asarray(b.frames) for b in tracks]),
+                                      **{k: v[k] for k in ("start", "end", "stride", "max_frames") if k in v})
+            except Exception as e:
+                ctx.notes.append(f"viewer.html without video stills ({type(e).__name__}: {e})")
+        # the 3D page when three.js is cached, else the 2D page, which says so itself
+        write_viewer(path, data, fps=ctx.fps, camera=cam, stills=stills, glb=mesh, frame_rate=ctx.frame_rate,
+                     links=[f for f in ctx.files if f.endswith((".glb", ".bvh"))])
+
+
 __all__ = ["write_viewer", "viewer_html", "load_three_js", "three_classic_script", "three_js_path",
            "load_gltf_loader", "module_classic_script", "gltf_loader_paths", "THREE_VERSION", "FALLBACK_NOTE",
-           "LOADER_NOTE", "MAX_MESH_BYTES", "video_stills", "MAX_STILLS", "STILL_WIDTH"]
+           "LOADER_NOTE", "MAX_MESH_BYTES", "video_stills", "MAX_STILLS", "STILL_WIDTH", "ViewerExporter"]

@@ -23,6 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model, save_checkpoint
+
+ARCH = "cross_attention_fusion"  # the checkpoint's "arch" (unveil.checkpoint); config: {}
+
 NUM_J = 24
 EVIDENCE_DIM = 8  # [x, y, conf, visible, X, Y, Z, is_world_landmark]
 
@@ -94,7 +98,6 @@ def train(steps: int = 1500, seed: int = 0, out=None, window: int = 32, n_train:
     """Train the fusion on top of the frozen shipped de-occlusion models (fixed pre-computed set)."""
     import time
 
-    from ..atomic import atomic_path
     from ..paths import WEIGHTS_DIR
     from . import windows
 
@@ -121,8 +124,7 @@ def train(steps: int = 1500, seed: int = 0, out=None, window: int = 32, n_train:
         after = float(torch.linalg.norm(model(va[0], va[1]) - va[2], dim=-1).mean()) * 1000
     res = {"val_mpjpe_completed_mm": before, "val_mpjpe_fused_mm": after, "train_seconds": time.time() - t0}
     path = out or (WEIGHTS_DIR / "mopo_fusion.pt")
-    with atomic_path(path) as tmp:
-        torch.save({"state": model.state_dict(), "seed": seed, "steps": steps, "val": res}, tmp)
+    save_checkpoint(path, ARCH, {}, model.state_dict(), {"seed": seed, "steps": steps, "val": res})
     log(f"[fusion] {res}; wrote {path}")
     return res
 
@@ -130,7 +132,5 @@ def train(steps: int = 1500, seed: int = 0, out=None, window: int = 32, n_train:
 def load(path=None) -> CrossAttentionFusion:
     from ..paths import WEIGHTS_DIR
 
-    ck = torch.load(path or (WEIGHTS_DIR / "mopo_fusion.pt"), map_location="cpu", weights_only=True)
-    m = CrossAttentionFusion()
-    m.load_state_dict(ck["state"])
-    return m.eval()
+    m, _ = load_pretrained_model(path or (WEIGHTS_DIR / "mopo_fusion.pt"), ARCH, lambda c: CrossAttentionFusion(**c))
+    return m

@@ -21,6 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model, read_checkpoint, save_checkpoint
+
+ARCH = "mopo_lifter"  # the checkpoint's "arch" (unveil.checkpoint); config: kind, window, use_conf
+
 NUM_KP = 17
 NUM_J = 24
 FEAT_DIM = NUM_KP * 3 + 3
@@ -235,7 +239,6 @@ def train(kind: str = "lstm", steps: int = 4000, seed: int = 0, out=None, window
     """Train a lifter on synthetic 2D windows (noise + occlusions) of the mocap train split."""
     import time
 
-    from ..atomic import atomic_path
     from ..paths import WEIGHTS_DIR
     from . import windows
 
@@ -243,7 +246,7 @@ def train(kind: str = "lstm", steps: int = 4000, seed: int = 0, out=None, window
     np.random.seed(seed)
     model = build(kind) if kind == "lstm" else build(kind, window=window)
     if init is not None:  # continue from a checkpoint (fine-tuning stage)
-        model.load_state_dict(torch.load(init, map_location="cpu", weights_only=True)["state"])
+        model.load_state_dict(read_checkpoint(init, ARCH)["state"])
     sampler = windows.WindowSampler("train", window=window, seed=seed)
     val = windows.WindowSampler("val", window=window, seed=seed + 1000).sample(128)
     vx = torch.as_tensor(windows.features(val, use_conf=use_conf))
@@ -255,9 +258,8 @@ def train(kind: str = "lstm", steps: int = 4000, seed: int = 0, out=None, window
     secs = time.time() - t0
     name = f"mopo_lift_{kind}" + ("" if use_conf else "_noconf")
     path = out or (WEIGHTS_DIR / f"{name}.pt")
-    with atomic_path(path) as tmp:
-        torch.save({"kind": kind, "state": model.state_dict(), "use_conf": use_conf, "window": window,
-                    "seed": seed, "steps": steps, "val_mpjpe_mm": v, "train_seconds": secs}, tmp)
+    save_checkpoint(path, ARCH, {"kind": kind, "window": window, "use_conf": use_conf}, model.state_dict(),
+                    {"seed": seed, "steps": steps, "val_mpjpe_mm": v, "train_seconds": secs})
     log(f"[lift/{kind}] val MPJPE {v:.1f} mm, {secs:.0f} s; wrote {path}")
     return {"val_mpjpe_mm": v, "train_seconds": secs}
 
@@ -266,11 +268,16 @@ def load(kind: str = "lstm", use_conf: bool = True, path=None) -> nn.Module:
     from ..paths import WEIGHTS_DIR
 
     name = f"mopo_lift_{kind}" + ("" if use_conf else "_noconf")
-    ck = torch.load(path or (WEIGHTS_DIR / f"{name}.pt"), map_location="cpu", weights_only=True)
-    model = build(ck["kind"]) if ck["kind"] == "lstm" else build(ck["kind"], window=ck["window"])
-    model.load_state_dict(ck["state"])
-    model.use_conf = ck["use_conf"]
-    return model.eval()
+    model, ck = load_pretrained_model(path or (WEIGHTS_DIR / f"{name}.pt"), ARCH, build_from_config)
+    model.use_conf = ck["config"]["use_conf"]
+    return model
+
+
+def build_from_config(config: dict) -> nn.Module:
+    """A lifter from a checkpoint's config ``{"kind", "window", "use_conf"}`` (the LSTM is
+    window-free: ``window`` is its training window)."""
+    kind = config["kind"]
+    return build(kind) if kind == "lstm" else build(kind, window=config["window"])
 
 
 # `unveil train` entry points (see unveil/train.py)

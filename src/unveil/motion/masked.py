@@ -39,9 +39,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..geometry import savgol_joints, savgol_time
+from ..checkpoint import load_pretrained_model, save_checkpoint
 from ..paths import WEIGHTS_DIR
 
 WEIGHTS = WEIGHTS_DIR / "moro.pt"
+ARCH = "moro"  # the checkpoint's "arch" (unveil.checkpoint); config: {}
 WINDOW = 64
 N_CODES = 256
 CODE_DIM = 64
@@ -188,10 +191,8 @@ def load(path: str | None = None) -> MoRo:
     p = Path(path) if path else WEIGHTS
     if not p.is_file():
         raise MissingAssetError(f"MoRo weights missing: {p} (run `unveil train moro`)")
-    m = MoRo()
-    sd = torch.load(p, map_location="cpu", weights_only=True)
-    m.load_state_dict({k: v.float() for k, v in sd.items()})
-    return m.eval()
+    m, _ = load_pretrained_model(p, ARCH, lambda c: MoRo())
+    return m
 
 
 def _conf24(S2: np.ndarray) -> np.ndarray:
@@ -234,9 +235,7 @@ def refine(lifted: np.ndarray, occluded24: np.ndarray, conf24: np.ndarray, steps
         best[t_idx] = centr[upd]
     poses = model.tokenizer.decode(out_tok, body_frame(J)).numpy()
     if smooth:  # tokens are quantised: smooth the decoded pose sequence (Savitzky-Golay, order 2)
-        from .stage import _savgol
-
-        poses = _savgol(poses, int(smooth))
+        poses = savgol_joints(poses, int(smooth))
     w = (occ & bad[:, None]).astype(np.float32)[..., None] * float(blend)
     out = lifted * (1 - w) + poses * w
     return (out - out[:, :1]).astype(np.float32)
@@ -260,8 +259,6 @@ class MoRoMethod:
 def _training_data(split: str, n: int, seed: int, log=print) -> dict:
     """Windows of synthetic 2D (+ extra occlusion augmentation) -> gt joints_rel, default-lifter
     estimate (TCN + Savitzky-Golay 9), occluded24 and conf24 from the MoPO detector."""
-    from scipy.signal import savgol_filter
-
     from ..data.synth2d import training_windows
     from . import tcn
     from .predict import occluded_smpl24
@@ -275,7 +272,7 @@ def _training_data(split: str, n: int, seed: int, log=print) -> dict:
             x = tcn.inputs(kp, torch.as_tensor(d["focal"])[:, None], torch.as_tensor(d["principal_point"]))
             lifted = tcn.load()(x).numpy()
         S2 = x[..., tcn.N_FEAT:tcn.N_FEAT + tcn.N_KP].numpy()
-        lifted = savgol_filter(lifted, 9, 2, axis=1).astype(np.float32)
+        lifted = savgol_time(lifted, 9, 2, axis=1, dtype=np.float32)
         lifted = lifted - lifted[..., :1, :]
         occ24 = occluded_smpl24(~(S2 > tcn._detector().threshold))
         parts.append({"gt": d["joints_rel"].astype(np.float32), "lifted": lifted, "occ24": occ24,
@@ -385,13 +382,8 @@ def train(seed: int = 0, out: str | None = None, steps: int = 1500, tok_steps: i
                 "val_mpjpe_moro_mm": round(_mpjpe(outs[1.0], val["gt"]), 1),
                 "train_seconds": round(time.time() - t0, 1)})
     p = Path(out) if out else WEIGHTS
-    import io
-
-    from ..atomic import write_bytes
-
-    buf = io.BytesIO()
-    torch.save({k: v.half() for k, v in model.state_dict().items()}, buf)
-    write_bytes(p, buf.getvalue())
+    save_checkpoint(p, ARCH, {}, {k: v.half() for k, v in model.state_dict().items()},
+                    {"recipe": "unveil train moro", "seed": seed, "steps": steps, "val": res})
     load.cache_clear()
     log(str(res))
     return res

@@ -29,6 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model, save_checkpoint
+
+ARCH = "occlusion_detector"  # the checkpoint's "arch" (unveil.checkpoint): one state per mode, keys "<mode>.<name>"
+
 ALPHA = 0.8
 THRESHOLD = 0.6
 SHARPNESS = 10.0  # logit = (S'' - THRESHOLD) * SHARPNESS when training
@@ -153,11 +157,10 @@ def train(steps: int = 600, seed: int = 0, out=None, window: int = 64, batch: in
     results["spatial"] = detector_scores(OcclusionDetector(mode="spatial").eval(),
                                          val["keypoints2d"][..., 2], ~val["occluded"])
     results["train_seconds"] = time.time() - t0
-    from ..atomic import atomic_path
-
     path = out or (WEIGHTS_DIR / "mopo_occlusion.pt")
-    with atomic_path(path) as tmp:
-        torch.save({"states": states, "hidden": 32, "seed": seed, "steps": steps, "val": results}, tmp)
+    save_checkpoint(path, ARCH, {"hidden": 32, "modes": sorted(states)},
+                    {f"{m}.{k}": v for m, sd in states.items() for k, v in sd.items()},
+                    {"seed": seed, "steps": steps, "val": results})
     log(f"[occlusion] wrote {path}: {results}")
     return results
 
@@ -168,6 +171,6 @@ def load(mode: str = "spatiotemporal", path=None) -> OcclusionDetector:
 
     det = OcclusionDetector(mode=mode)
     if mode != "spatial":
-        ck = torch.load(path or (WEIGHTS_DIR / "mopo_occlusion.pt"), map_location="cpu", weights_only=True)
-        det.load_state_dict(ck["states"][mode])
+        det, _ = load_pretrained_model(path or (WEIGHTS_DIR / "mopo_occlusion.pt"), ARCH,
+                                       lambda c: OcclusionDetector(mode=mode, hidden=c["hidden"]), prefix=f"{mode}.")
     return det.eval()

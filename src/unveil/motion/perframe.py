@@ -26,10 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model, save_checkpoint
 from ..paths import WEIGHTS_DIR
 from .normalize import normalize_keypoints
 
 WEIGHTS = WEIGHTS_DIR / "perframe.pt"
+ARCH = "perframe_lifter"  # the checkpoint's "arch" (unveil.checkpoint); config: {}
 HIDDEN = 384
 N_IN = 17 * 3 + 3
 
@@ -70,10 +72,8 @@ def load(path: str | None = None) -> PerFrameLifter:
     p = Path(path) if path else WEIGHTS
     if not p.is_file():
         raise MissingAssetError(f"per-frame lifter weights missing: {p} (run `unveil train perframe`)")
-    model = PerFrameLifter()
-    sd = torch.load(p, map_location="cpu", weights_only=True)
-    model.load_state_dict({k: v.float() for k, v in sd.items()})
-    return model.eval()
+    model, _ = load_pretrained_model(p, ARCH, lambda c: PerFrameLifter(**c))
+    return model
 
 
 @torch.no_grad()
@@ -99,8 +99,6 @@ def _dataset(split: str, n: int, seed: int, window: int = 32):
 def train(seed: int = 0, out: str | None = None, steps: int = 8000, windows: int = 8000,
           batch: int = 512, lr: float = 2e-3, log=print) -> dict:
     """Train the per-frame lifter; writes float16 weights to ``out`` (default: the shipped file)."""
-    from .. import atomic
-
     t0 = time.time()
     torch.manual_seed(seed)
     xtr, ytr = _dataset("train", windows, seed)
@@ -124,8 +122,8 @@ def train(seed: int = 0, out: str | None = None, steps: int = 8000, windows: int
     with torch.no_grad():
         val = torch.linalg.norm(model(xva) - yva, dim=-1).mean().item() * 1000
     path = Path(out) if out else WEIGHTS
-    with atomic.atomic_path(path) as tmp:
-        torch.save({k: v.half() for k, v in model.state_dict().items()}, tmp)
+    save_checkpoint(path, ARCH, {}, {k: v.half() for k, v in model.state_dict().items()},
+                    {"recipe": "unveil train perframe", "seed": seed, "steps": steps, "val_mpjpe_mm": round(val, 1)})
     load.cache_clear()
     res = {"val_mpjpe_mm": round(val, 1), "train_frames": len(xtr), "steps": steps,
            "seconds": round(time.time() - t0, 1), "weights": str(path)}

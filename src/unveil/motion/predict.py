@@ -27,6 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model, save_checkpoint
+
+ARCH = "motion_predictor"  # the checkpoint's "arch" (unveil.checkpoint); config: n_in, n_out, blocks
+
 NUM_J = 24
 
 # SMPL-24 joint <- the COCO-17 keypoints that show it (a joint is occluded when fewer than half are
@@ -189,7 +193,6 @@ def train(n_in: int = 16, n_out: int = 8, steps: int = 4000, seed: int = 0, out=
     """Train on root-relative camera-frame mocap windows of N + L frames (+ input noise)."""
     import time
 
-    from ..atomic import atomic_path
     from ..paths import WEIGHTS_DIR
     from . import windows
 
@@ -223,9 +226,8 @@ def train(n_in: int = 16, n_out: int = 8, steps: int = 4000, seed: int = 0, out=
     res = {"val_mm_per_future_frame": [round(float(e), 1) for e in err],
            "hold_last_frame_mm": [round(float(e), 1) for e in hold], "train_seconds": time.time() - t0}
     path = out or (WEIGHTS_DIR / f"mopo_predict_{n_in}_{n_out}.pt")
-    with atomic_path(path) as tmp:
-        torch.save({"state": model.state_dict(), "n_in": n_in, "n_out": n_out, "blocks": blocks,
-                    "seed": seed, "steps": steps, "val": res}, tmp)
+    save_checkpoint(path, ARCH, {"n_in": n_in, "n_out": n_out, "blocks": blocks}, model.state_dict(),
+                    {"seed": seed, "steps": steps, "val": res})
     log(f"[predict {n_in}:{n_out}] {res}; wrote {path}")
     return res
 
@@ -233,11 +235,9 @@ def train(n_in: int = 16, n_out: int = 8, steps: int = 4000, seed: int = 0, out=
 def load(n_in: int = 16, n_out: int = 8, path=None) -> MotionPredictor:
     from ..paths import WEIGHTS_DIR
 
-    ck = torch.load(path or (WEIGHTS_DIR / f"mopo_predict_{n_in}_{n_out}.pt"), map_location="cpu",
-                    weights_only=True)
-    m = MotionPredictor(ck["n_in"], ck["n_out"], ck["blocks"])
-    m.load_state_dict(ck["state"])
-    return m.eval()
+    m, _ = load_pretrained_model(path or (WEIGHTS_DIR / f"mopo_predict_{n_in}_{n_out}.pt"), ARCH,
+                                 lambda c: MotionPredictor(**c))
+    return m
 
 
 # `unveil train` entry points (see unveil/train.py): input:prediction lengths of MoPO Tab. 5

@@ -30,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checkpoint import save_checkpoint
 from ..skeleton import COCO17_FLIP, SMPL24_FLIP
+from . import lift
 
 ALL_KINDS = ("none", "object", "pole", "truncation", "person", "lower", "mixed")
 KINDS_PER_CLIP = 3
@@ -177,7 +179,6 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
     2D windows (see the module docstring); returns validation numbers before/after."""
     import torch
 
-    from ..atomic import atomic_path
     from ..paths import WEIGHTS_DIR
     from . import windows
     from .lift import load, train_steps
@@ -201,10 +202,10 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
     after = {"val_synth_mm": window_mpjpe(model, val_syn), "val_render_mm": window_mpjpe(model, val_ren)}
     secs = time.time() - t0
     path = Path(out) if out else WEIGHTS_DIR / WEIGHTS_NAME
-    with atomic_path(path) as tmp:
-        torch.save({"kind": "lstm", "state": model.state_dict(), "use_conf": True, "window": window, "seed": seed,
-                    "steps": steps, "render_fraction": render_fraction, "truth": truth, "train_pairs": int(pairs["offsets"][-1]),
-                    "val_before": before, "val_after": after, "train_seconds": secs}, tmp)
+    save_checkpoint(path, lift.ARCH, {"kind": "lstm", "window": window, "use_conf": True}, model.state_dict(),
+                    {"seed": seed, "steps": steps, "render_fraction": render_fraction, "truth": truth,
+                     "train_pairs": int(pairs["offsets"][-1]), "val_before": before, "val_after": after,
+                     "train_seconds": secs})
     log(f"[lift-render] after: val synthetic {after['val_synth_mm']:.1f} mm, val render {after['val_render_mm']:.1f} mm;"
         f" {secs:.0f} s; wrote {path}")
     return {"before": before, "after": after, "train_seconds": secs,

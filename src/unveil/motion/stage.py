@@ -16,6 +16,7 @@ import time
 import numpy as np
 import torch
 
+from ..geometry import savgol_joints
 from ..skeleton import to_coco17
 from ..types import Camera, Track2D, Track3D
 from . import lift as _lift
@@ -94,20 +95,8 @@ class MoPO:
             ev = keypoint_evidence(feats, torch.from_numpy(~occ17)[None], world_landmarks)
             joints = _fusion()(torch.from_numpy(joints)[None], ev)[0].numpy()
         if self.smooth:
-            joints = _savgol(joints, int(self.smooth))
+            joints = savgol_joints(joints, int(self.smooth))
         return {"joints": joints.astype(np.float32), "occluded": occ17, "occluded24": occ24, "confidence": S2}
-
-
-def _savgol(joints: np.ndarray, window: int, order: int = 2) -> np.ndarray:
-    """Savitzky-Golay filter along time (window shortened to the sequence, odd; no-op below order+1)."""
-    from scipy.signal import savgol_filter
-
-    T = joints.shape[0]
-    w = min(window, T if T % 2 else T - 1)
-    if w <= order:
-        return joints
-    out = savgol_filter(joints, w, order, axis=0).astype(np.float32)
-    return out - out[:, :1]
 
 
 def _confidence24(S2: np.ndarray) -> np.ndarray:
@@ -184,7 +173,7 @@ def speed_report(frames: int = 3000, occluded_fraction: float = 0.25, seed: int 
             j = _pred.complete(j, occ24, _predictor(*model.lengths), bidirectional=model.bidirectional,
                                blend_tau=model.blend_tau)
         if model.smooth:  # counted with the completion ("predictor_fps" = everything after the lifter)
-            j = _savgol(j, int(model.smooth))
+            j = savgol_joints(j, int(model.smooth))
         t3, c3 = time.perf_counter(), time.process_time()
     total = t3 - t0
     return {"frames": frames, "occluded_frames": int(occ24.any(-1).sum()),

@@ -40,11 +40,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model, save_checkpoint
 from ..paths import WEIGHTS_DIR
 
 WEIGHTS = WEIGHTS_DIR / "mopo_lift_tcn.pt"
 WINDOW = 81
 DILATIONS = (1, 3, 9, 27)
+ARCH = "tcn_lifter"  # the checkpoint's "arch" (unveil.checkpoint); config: channels, dilations
 N_KP = 17
 N_FEAT = N_KP * 3 + 3
 N_IN = N_FEAT + N_KP + 72
@@ -117,11 +119,9 @@ def load(path: str | None = None) -> TCNLifter:
     p = Path(path) if path else WEIGHTS
     if not p.is_file():
         raise MissingAssetError(f"TCN lifter weights missing: {p} (run `unveil train mopo-lift-tcn`)")
-    sd = dict(torch.load(p, map_location="cpu", weights_only=True))
-    dil = tuple(int(d) for d in sd.pop("dilations", torch.tensor(DILATIONS)))
-    model = TCNLifter(channels=sd["inp.weight"].shape[0], dilations=dil)
-    model.load_state_dict({k: v.float() for k, v in sd.items()})
-    return model.eval()
+    model, _ = load_pretrained_model(p, ARCH, lambda c: TCNLifter(channels=c["channels"],
+                                                                  dilations=tuple(c["dilations"])))
+    return model
 
 
 @torch.inference_mode()
@@ -213,8 +213,6 @@ def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int
     """Train the TCN lifter (see module docstring); writes float16 weights to ``out``.
     ``mix``: training sources (default: the Bandai corpus; :data:`BROAD_MIX` adds the CMU subset and
     mirrored copies). Validation windows come from the same sources' "val" clips."""
-    from .. import atomic
-
     t0 = time.time()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -258,9 +256,9 @@ def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int
     model.eval()
     val = evaluate(model, va)
     path = Path(out) if out else WEIGHTS
-    with atomic.atomic_path(path) as tmp:
-        torch.save({**{k: v.half() for k, v in model.state_dict().items()},
-                    "dilations": torch.tensor(dilations)}, tmp)
+    save_checkpoint(path, ARCH, {"channels": model.inp.out_channels, "dilations": [int(d) for d in dilations]},
+                    {k: v.half() for k, v in model.state_dict().items()},
+                    {"recipe": "unveil train mopo-lift-tcn", "seed": seed, "steps": steps, "val_mpjpe_mm": round(val, 1)})
     load.cache_clear()
     res = {"val_mpjpe_mm": round(val, 1), "train_windows": N, "window": window, "dilations": list(dilations),
            "mix": mix, "cameras": cameras,

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..geometry import vertex_normals
+
 _CHUNK_FRAGMENTS = 1_500_000
 
 
@@ -46,19 +48,6 @@ class RenderResult:
     depth: np.ndarray        # (H, W) float32 metres along z, inf where nothing was drawn
     object_id: np.ndarray    # (H, W) int32, -1 background
     tri_id: np.ndarray | None = None  # (H, W) int32 triangle index (of the concatenated draws), -1 none
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Area-weighted vertex normals (V, 3) of a triangle mesh (faces wound counter-clockwise seen
-    from outside in a right-handed frame)."""
-    v = np.asarray(vertices, dtype=np.float64)
-    f = np.asarray(faces)
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, f[:, k], fn)
-    n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
-    return n.astype(np.float32)
 
 
 def _intrinsics(camera, ss: int):

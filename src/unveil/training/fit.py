@@ -15,8 +15,10 @@ import numpy as np
 import torch
 
 from .. import atomic
+from ..checkpoint import save_checkpoint
 from ..paths import WEIGHTS_DIR
-from ..fit.shape import clip_rest
+from ..fit.motion_refine import ARCH as REFINE_ARCH
+from ..fit.shape import ARCH as SHAPE_ARCH, clip_rest
 from ..skeleton import bone_lengths, forward_kinematics
 
 
@@ -60,9 +62,8 @@ def model_rest_fn(body_model: str = "anny"):
     return fn
 
 
-def _save(net: torch.nn.Module, path: Path) -> None:
-    with atomic.atomic_path(path) as tmp:
-        torch.save({k: v.detach().clone() for k, v in net.state_dict().items()}, tmp)
+def _save(net: torch.nn.Module, path: Path, arch: str, config: dict, meta: dict) -> None:
+    save_checkpoint(path, arch, config, net.state_dict(), meta)
 
 
 @torch.no_grad()
@@ -102,7 +103,8 @@ def train_tik(seed: int = 0, out: str | None = None, steps: int = 2000, max_clip
     net = tik.train_tik(J, rest, steps=steps, seed=seed, time_limit=time_limit)
     train_s = time.time() - t0
     path = Path(out) if out else WEIGHTS_DIR / "tik.pt"
-    _save(net, path)
+    _save(net, path, tik.ARCH, {"window": net.window, "dim": int(net.pos.shape[1])},
+          {"recipe": "unveil train tik", "seed": seed, "steps": steps})
     val = [c.joints for c in load_split("val", max_clips=20, seed=seed)]
     res = {"weights": str(path), "train_seconds": round(train_s, 1), "train_clips": len(clips)}
     for p in (0.0, 0.02, 0.10):
@@ -124,7 +126,8 @@ def train_shape(seed: int = 0, out: str | None = None, steps: int = 1500, body_m
     train_s = time.time() - t0
     name = str(model.name).split("/")[-1].split(".")[0]
     path = Path(out) if out else WEIGHTS_DIR / f"shape_mlp_{name}.pt"
-    _save(net, path)
+    _save(net, path, SHAPE_ARCH, {"num_shape": net.fc.out_features, "hidden": net.mlp[0].out_features},
+          {"recipe": "unveil train shape", "seed": seed, "steps": steps, "init": init})
     B, S = make_shape_dataset(model, 256, seed=seed + 1000, noise=0.01)
     with torch.no_grad():
         s_mlp = net(B)
@@ -314,7 +317,8 @@ def train_arts_refine(seed: int = 0, out: str | None = None, steps: int = 2000, 
     net = train_net(J, rest, tik_net, steps=steps, seed=seed, time_limit=time_limit)
     train_s = time.time() - t0
     path = Path(out) if out else WEIGHTS_DIR / "arts_refine.pt"
-    _save(net, path)
+    _save(net, path, REFINE_ARCH, {"window": net.window, "dim": int(net.pos.shape[1]), "layers": len(net.blocks)},
+          {"recipe": "unveil train arts-refine", "seed": seed, "steps": steps})
     val = [c.joints for c in load_split("val", max_clips=20, seed=seed)]
     res = {"weights": str(path), "train_seconds": round(train_s, 1), "train_clips": len(clips),
            "theta_init": "TIK" if tik_net is not None else "FIK",

@@ -38,11 +38,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..checkpoint import load_pretrained_model, save_checkpoint
 from ..paths import WEIGHTS_DIR
 from . import canonical as C
 from .contact import FEET, contact_labels, contact_loss
 
 WEIGHTS = WEIGHTS_DIR / "ropetp.pt"
+ARCH = "ropetp_denoiser"  # the checkpoint's "arch" (unveil.checkpoint); config: hidden
 N_STEPS = 50          # training noise schedule
 SAMPLE_STEPS = 10     # DDIM steps at inference
 WINDOW = 64
@@ -186,12 +188,10 @@ def load(path: str | None = None) -> TrajDenoiser:
 
     p = WEIGHTS if path is None else path
     try:
-        ck = torch.load(p, map_location="cpu", weights_only=True)
+        model, _ = load_pretrained_model(p, ARCH, lambda c: TrajDenoiser(**c))
     except FileNotFoundError as e:
         raise MissingAssetError(f"RopeTP weights missing: {p} (train them: unveil train ropetp)") from e
-    model = TrajDenoiser(**ck.get("config", {}))
-    model.load_state_dict(ck["state"])
-    return model.eval()
+    return model
 
 
 # -------------------------------------------------------------------------------------- fusion
@@ -414,7 +414,6 @@ def evaluate(model, data, seed: int = 0, max_clips: int = 40) -> dict:
 def train(seed: int = 0, out=None, steps: int = 2000, batch: int = 32, lr: float = 2e-3,
           time_limit: float = 540.0, log=print) -> dict:
     """Train on corpus "train", report on "val"; writes ``ropetp.pt`` (the ``unveil train ropetp`` row)."""
-    from .. import atomic
     from ..data.corpus import load_split
 
     torch.manual_seed(seed)
@@ -460,11 +459,7 @@ def train(seed: int = 0, out=None, steps: int = 2000, batch: int = 32, lr: float
     from pathlib import Path
 
     path = Path(out) if out else WEIGHTS
-    import io
-
-    buf = io.BytesIO()
-    torch.save({"state": model.state_dict(), "config": {"hidden": model.hidden}, "seed": seed, "val": res}, buf)
-    atomic.write_bytes(path, buf.getvalue())
+    save_checkpoint(path, ARCH, {"hidden": model.hidden}, model.state_dict(), {"seed": seed, "val": res})
     load.cache_clear()
     res["weights"] = str(path)
     return res

@@ -1,0 +1,82 @@
+"""The world-frame motion that every export writes (``<id>.glb``, ``scene.glb``, ``<id>.bvh``,
+``<id>.trc``, ``viewer.html``; ``docs/outputs.md``).
+
+The body fit (:class:`unveil.types.BodyTrack`) is in the OpenCV camera frame; the exports are in the
+Y-up world frame of the npz's ``joints_world``. :func:`world_motion` recovers the rigid
+camera->world transform ``x_w = R x_c + t`` from the track's own ``joints_cam``/``joints_world`` pair
+(Kabsch, :func:`unveil.geometry.rigid_fit`, exact for a rigid map), so the exported motion lands
+exactly on ``joints_world``; without ``joints_world`` it uses
+:func:`unveil.trajectory.world.world_from_camera`, and failing that the OpenCV->Y-up flip
+``diag(1, -1, -1)``. World pose: ``R_root' = R R_root``, ``transl' = R transl + t``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import gcd
+
+import numpy as np
+import roma
+import torch
+
+from ..geometry import rigid_fit
+from ..trajectory.world import world_from_camera
+from ..types import BodyTrack
+
+FLIP_YUP = np.diag([1.0, -1.0, -1.0])
+
+
+@dataclass
+class WorldMotion:
+    rotmats: np.ndarray      # (T, 24, 3, 3) float64 SMPL-24 local rotations, root = world orientation
+    transl: np.ndarray       # (T, 3) float64 world pelvis position, metres
+    shape: np.ndarray        # (S,) float32
+    rest_joints: np.ndarray  # (24, 3) float64, pelvis at the origin
+    times: np.ndarray        # (T,) float64 seconds from the track's first frame
+    R: np.ndarray            # (3, 3) camera -> world rotation
+    t: np.ndarray            # (3,) camera -> world translation
+
+
+def camera_to_world(track: BodyTrack) -> tuple[np.ndarray, np.ndarray]:
+    """(R, t) with x_world = R x_cam + t for this track (see the module docstring)."""
+    jc = np.asarray(track.joints_cam, np.float64)
+    if track.joints_world is not None:
+        return rigid_fit(jc, track.joints_world)
+    try:
+        R, t = world_from_camera(jc)
+        return np.asarray(R, np.float64), np.asarray(t, np.float64)
+    except Exception:
+        return FLIP_YUP.copy(), np.zeros(3)
+
+
+def frame_times(frames: np.ndarray, fps: float) -> np.ndarray:
+    """Seconds from the first frame. ``frames`` are video indices; a constant stride (the gcd of the
+    steps, e.g. ``--stride 2`` with ``fps`` already divided by it) counts as one frame at ``fps``."""
+    f = np.asarray(frames, np.int64)
+    if f.size < 2:
+        return np.zeros(f.size)
+    step = 0
+    for d in np.diff(f).tolist():
+        step = gcd(step, int(d))
+    step = max(step, 1)
+    return (f - f[0]) / step / float(fps)
+
+
+def world_motion(track: BodyTrack, body_model, fps: float) -> WorldMotion:
+    """The track's pose, root path and rest skeleton in the world frame (see the module docstring)."""
+    T = len(track.frames)
+    go = np.asarray(track.global_orient, np.float64).reshape(T, 3)
+    bp = np.asarray(track.body_pose, np.float64).reshape(T, 23, 3)
+    rot = roma.rotvec_to_rotmat(torch.from_numpy(np.concatenate([go[:, None], bp], 1))).numpy()
+    R, t = camera_to_world(track)
+    rot[:, 0] = R @ rot[:, 0]
+    transl = np.asarray(track.transl, np.float64) @ R.T + t
+    shape = np.asarray(track.shape, np.float32)
+    with torch.no_grad():
+        rest = body_model.rest_joints(torch.from_numpy(shape)[None].to(body_model.dtype))[0]
+    rest = rest.double().cpu().numpy()
+    return WorldMotion(rotmats=rot, transl=transl, shape=shape, rest_joints=rest - rest[:1],
+                       times=frame_times(track.frames, fps), R=R, t=t)
+
+
+__all__ = ["WorldMotion", "camera_to_world", "frame_times", "world_motion", "FLIP_YUP"]
