@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import roma
 import torch
-from assets import need_anny
+from assets import absent, need_anny
 from test_viewer import need_three
 
 from unveil.io.exports import write_exports
@@ -31,10 +31,14 @@ def _data(page: str) -> dict:
 
 
 def need_loader() -> str:
+    """The cached GLTFLoader script; absent: a failure on CI where setup could fetch it (npm found), else a skip."""
     need_three()
     loader = load_gltf_loader()
     if loader is None:
-        pytest.skip("three.js's GLTFLoader not cached (run scripts/fetch_viewer_assets.sh)")
+        reason = "three.js's GLTFLoader not cached (run scripts/fetch_viewer_assets.sh)"
+        if shutil.which("npm"):
+            absent(reason)
+        pytest.skip(reason + "; no npm")
     return loader
 
 
