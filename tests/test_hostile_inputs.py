@@ -29,6 +29,7 @@ import pytest
 from unveil import atomic
 from unveil.cli import main as cli_main
 from unveil.io.keypoints_json import dump
+from unveil.progress import is_status_line
 from unveil.types import BodyTrack, Track2D, Track3D
 
 STAGE_CALLS = {"lift": 0, "fit": 0}
@@ -46,7 +47,8 @@ def assert_one_line_error(rc: int, err: str, *words: str, code: int | None = Non
     assert rc != 0, err
     if code is not None:
         assert rc == code, (rc, err)
-    lines = [ln for ln in err.splitlines() if not ln.startswith("unveil: note:")]
+    # progress status lines ("unveil: [stage] ...", unveil.progress) aside
+    lines = [ln for ln in err.splitlines() if not ln.startswith("unveil: note:") and not is_status_line(ln)]
     assert len(lines) == 1 and lines[0].startswith("unveil: error:"), err
     for w in words:
         assert w in lines[0], (w, lines[0])

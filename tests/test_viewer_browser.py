@@ -76,7 +76,10 @@ def test_viewer_renders_in_chromium(tmp_path):
     console = [ln for ln in log.splitlines() if "CONSOLE" in ln]
     assert not [ln for ln in console if "Uncaught" in ln or "Error" in ln], console
     assert int(re.search(r'data-rendered="(\d+)"', dom).group(1)) >= 1
-    assert dom.count('type="checkbox"') == 2        # the person list
+    assert len(re.findall(r'</span>person #\d+ \(\d+ frames\)</label>', dom)) == 2   # the person list
+    # the mesh and video toggles are hidden (neither given), the skeleton one shows
+    assert re.search(r'<label id="mesh-row" style="display: none;">', dom)
+    assert re.search(r'<label id="video-row" style="display: none;">', dom)
     from PIL import Image
 
     # rows below the text overlays and above the control bar
@@ -133,3 +136,81 @@ def test_fallback_2d_viewer_renders_in_chromium(tmp_path):
     # observed flags: lines only, no dots); bounds: about half the counts, red left of green
     assert red.sum() > 900 and green.sum() > 450, (red.sum(), green.sum())
     assert np.median(np.nonzero(red)[1]) < np.median(np.nonzero(green)[1])
+
+
+def test_viewer_draws_the_body_meshes_in_chromium(tmp_path):
+    """The skinned meshes of two Anny people (test_viewer_mesh.anny_people) render where their
+    skeletons are, each only while tracked, with no error: mesh-only and skeleton-only screenshots
+    of the same frame, and a frame where only one person is tracked."""
+    _need_browser_and_three()
+    from test_viewer_mesh import anny_people, need_loader
+
+    from assets import need_anny
+    from unveil.io.exports import write_exports
+
+    need_loader()
+    model = need_anny()
+    bodies, _, _ = anny_people(model)
+    assert write_exports(tmp_path, bodies, model, fps=10.0, glb=False, bvh=False, trc=False,
+                         scene=False)["files"] == ["viewer.html"]
+    page = tmp_path / "viewer.html"
+    from PIL import Image
+
+    def shot(fragment):
+        png = tmp_path / f"{fragment.replace('&', '_').replace('=', '')}.png"
+        dom, log = render(page, png, fragment="#" + fragment)
+        errors = re.search(r'<pre id="errors"[^>]*>(.*?)</pre>', dom, re.S).group(1).strip()
+        assert errors == "", errors
+        assert not [ln for ln in log.splitlines() if "CONSOLE" in ln and ("Uncaught" in ln or "rror" in ln)], log
+        assert 'data-meshes="2"' in dom, re.search(r"<body[^>]*>", dom).group(0)
+        img = np.asarray(Image.open(png).convert("RGB")).astype(int)[80:-40, :560]   # left of the person list
+        r, g, b = img[..., 0], img[..., 1], img[..., 2]
+        # person 2 (listed first: red #e6194b), person 7 (green #3cb44b); the mesh is the colour
+        # lerped 25% to white, lit
+        m = {"red": (r > 110) & (r > g + 50) & (r > b + 25), "green": (g > 90) & (g > r + 20) & (g > b + 15)}
+        return {k: int(v.sum()) for k, v in m.items()}, {k: np.median(np.argwhere(v), 0) if v.any() else None
+                                                          for k, v in m.items()}
+
+    mesh_n, mesh_c = shot("frame=5&skeleton=0")
+    bone_n, bone_c = shot("frame=5&mesh=0")
+    only_n, _ = shot("frame=1&skeleton=0")       # person 2 starts at frame 4
+    # measured (800x600, chromium 150, swiftshader): frame 5 mesh only red 7244 / green 5904 px,
+    # skeleton only 2483 / 2147 px (mesh 2.9x / 2.75x the skeleton), medians (row, col) of mesh vs
+    # skeleton pixels 2-6 px apart; frame 1 mesh only: red 0, green 6012. Bounds: mesh > 2x the
+    # skeleton, medians within 25 px, red < 20 px and green > half its frame-5 count at frame 1
+    for k in ("red", "green"):
+        assert mesh_n[k] > 2 * bone_n[k] and bone_n[k] > 1000, (mesh_n, bone_n)
+        assert np.abs(mesh_c[k] - bone_c[k]).max() < 25, (k, mesh_c, bone_c)   # the mesh is on its skeleton
+    assert only_n["red"] < 20 and only_n["green"] > 0.5 * mesh_n["green"], only_n
+
+
+def test_viewer_shows_the_video_still_on_the_frustum(tmp_path):
+    """A still (left half blue, right half magenta) on the frustum's image plane (the left quarter of
+    the screen, where the frustum is), not mirrored (blue left of magenta: the view looks the way
+    the camera does), gone with #video=0; no error."""
+    _need_browser_and_three()
+    import cv2
+    from PIL import Image
+
+    bgr = np.zeros((90, 160, 3), np.uint8)
+    bgr[:, :80] = (255, 40, 0)      # blue
+    bgr[:, 80:] = (255, 0, 255)     # magenta
+    ok, jpg = cv2.imencode(".jpg", bgr)
+    page = tmp_path / "viewer.html"
+    write_viewer(page, scene_tracks(), fps=10.0, camera=(*CAMERA, 60.0, 16 / 9), stills={0: jpg.tobytes(), 6: jpg.tobytes()})
+    counts = {}
+    for frag in ("frame=3", "frame=3&video=0"):
+        png = tmp_path / f"{frag.replace('&', '_')}.png"
+        dom, log = render(page, png, fragment="#" + frag)
+        assert re.search(r'<pre id="errors"[^>]*>(.*?)</pre>', dom, re.S).group(1).strip() == ""
+        assert not [ln for ln in log.splitlines() if "CONSOLE" in ln and ("Uncaught" in ln or "rror" in ln)], log
+        img = np.asarray(Image.open(png).convert("RGB")).astype(int)[80:-40]
+        r, g, b = img[..., 0], img[..., 1], img[..., 2]
+        for name, m in (("blue", (b > 150) & (r < 90) & (g < 110)), ("magenta", (r > 150) & (b > 150) & (g < 90))):
+            counts[frag, name] = (int(m.sum()), float(np.median(np.nonzero(m)[1])) if m.any() else -1.0)
+    # measured (800x600, chromium 150): blue 6344 px at median x 72, magenta 6705 px at x 149 (the
+    # frustum's lines are around x 89), none with #video=0; bounds: about half the counts, blue left
+    # of magenta, both in the left quarter, under 20 px without the video
+    (nb, xb), (nm, xm) = counts["frame=3", "blue"], counts["frame=3", "magenta"]
+    assert nb > 3000 and nm > 3000 and xb < xm < 800 / 4, counts
+    assert counts["frame=3&video=0", "blue"][0] < 20 and counts["frame=3&video=0", "magenta"][0] < 20, counts

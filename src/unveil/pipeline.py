@@ -49,6 +49,7 @@ from .io.keypoints_json import dump
 from .runtime import TORCH_THREADS, pin_torch_threads, torch_threads
 from .io.track_filter import MIN_CONFIDENCE, MIN_FRAMES, filter_tracks
 from .io.video import iter_frames
+from .progress import Reporter
 from .skeleton import default_focal, to_coco17
 from .stages import RunContext, Stage, pack_tracks, run_stages, unpack_tracks
 from .trajectory.camera import frame_confidence, root_translation
@@ -61,24 +62,6 @@ T2D_FIELDS = ("frames", "keypoints", "boxes", "world_landmarks")
 T3D_FIELDS = ("frames", "joints", "occluded", "confidence")
 BODY_FIELDS = ("frames", "global_orient", "body_pose", "transl", "shape", "joints_cam", "joints_world",
                "keypoints3d_body", "observed", "observed_weight")
-
-
-# ---------------------------------------------------------------------------------- progress
-class _Progress:
-    def __init__(self, total: int | None, desc: str, enabled: bool):
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm  # a notebook widget under Jupyter (the Python API), text elsewhere
-
-            self.bar = tqdm(total=total, desc=desc, unit="frame", file=sys.stderr, leave=False)
-
-    def __call__(self, _i=None):
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.close()
 
 
 # the 2D front end's model-call counts (detect.people.PeopleTracker.counts) in summary.json
@@ -111,14 +94,12 @@ def _detect(ctx: RunContext) -> None:
         total = len(range(o.start, min(o.end or total, total), o.stride))
         if o.max_frames:
             total = min(total, o.max_frames)
-    bar = _Progress(total, "people+keypoints", o.progress)
+    if ctx.progress is not None:
+        ctx.progress.set_total(total)
     stats: dict = {}
-    try:
-        ctx.tracks2d = track_video(Path(o.video), start=o.start, end=o.end, stride=o.stride,
-                                   max_frames=o.max_frames, redetect_every=o.redetect_every, tiles=o.tiles,
-                                   stats=stats, progress=bar)
-    finally:
-        bar.close()
+    ctx.tracks2d = track_video(Path(o.video), start=o.start, end=o.end, stride=o.stride,
+                               max_frames=o.max_frames, redetect_every=o.redetect_every, tiles=o.tiles,
+                               stats=stats, progress=ctx.progress)
     ctx.stats = dict(stats)
 
 
@@ -242,14 +223,20 @@ def _export(ctx: RunContext) -> None:
 
     o = ctx.opt
     ctx.exported = write_exports(ctx.out, ctx.bodies, o.body_model, ctx.fps, verbose=not o.quiet, rig=o.rig_names,
-                                 frame_rate=ctx.fps * (o.stride if o.video is not None else 1))
+                                 frame_rate=ctx.fps * (o.stride if o.video is not None else 1),
+                                 image=(ctx.camera.width, ctx.camera.height, ctx.camera.focal),
+                                 video=None if o.video is None else {"path": str(o.video), "start": o.start,
+                                                                     "end": o.end, "stride": o.stride,
+                                                                     "max_frames": o.max_frames})
 
 
 def _render(ctx: RunContext) -> None:
     o = ctx.opt
+    if ctx.progress is not None:
+        ctx.progress.set_total(ctx.n_frames)
     res = _render_overlay(ctx.out / "overlay.mp4", o.video, ctx.tracks2d, ctx.fps, ctx.width, ctx.height, o.start,
                           o.end, o.stride, o.max_frames, ctx.frame_indices, ctx.camera, o.overlay, ctx.bodies,
-                          ctx.tracks3d, o.body_model, progress=o.progress, n_frames=ctx.n_frames)
+                          ctx.tracks3d, o.body_model, on_frame=ctx.progress)
     ctx.notes += [f"overlay: {n}" for n in res["notes"]]
     ctx.overlay_written = True
 
@@ -330,8 +317,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     out = Path(out_dir)
     od = outdir.open_run(out, {"input": str(video if video is not None else keypoints_json),
                                "kind": "video" if video is not None else "keypoints"})
-    opt.progress = sys.stderr.isatty() if progress is None else progress
-    ctx = RunContext(out=out, opt=opt, checked=checked)
+    # a status line per stage on stderr (bars on a terminal); progress=False: silent (unveil.progress)
+    ctx = RunContext(out=out, opt=opt, checked=checked, reporter=Reporter(progress))
     if video is not None:
         info = checked.video_info
         ctx.fps, ctx.width, ctx.height, ctx.focal = info.fps / stride, info.width, info.height, focal
@@ -486,7 +473,7 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
 
 def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end, stride, max_frames, frame_indices,
                     camera: Camera, mode: str = "mesh", bodies=None, tracks3d=None, body_model="anny",
-                    progress: bool = False, n_frames: int | None = None) -> dict:
+                    on_frame=None) -> dict:
     """``overlay.mp4`` over the video's frames (or a grey canvas for --keypoints input):
     :func:`unveil.io.overlay.write_run_overlay`."""
     from .io.overlay import write_run_overlay  # deferred: OpenCV
@@ -496,12 +483,8 @@ def _render_overlay(path: Path, video, tracks2d, fps, width, height, start, end,
     else:
         blank = np.full((int(height), int(width), 3), 40, np.uint8)
         frames = ((f, blank.copy()) for f in frame_indices)
-    bar = _Progress(n_frames or None, f"overlay ({mode})", progress)
-    try:
-        return write_run_overlay(path, frames, tracks2d, camera, fps, mode=mode, bodies=bodies, tracks3d=tracks3d,
-                                 body_model=body_model, on_frame=bar)
-    finally:
-        bar.close()
+    return write_run_overlay(path, frames, tracks2d, camera, fps, mode=mode, bodies=bodies, tracks3d=tracks3d,
+                             body_model=body_model, on_frame=on_frame)
 
 
 def _versions() -> dict:
@@ -546,6 +529,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
                     help="add the posed mesh (vertices, faces) to each tracks/<id>.npz (large: T x V x 3 floats)")
     ap.add_argument("--rig-names", choices=("smpl", "mixamo", "vrm"), default="smpl",
                     help="joint names in the GLB files (mixamo / vrm: humanoid names retargeting tools map)")
+    ap.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                    help="no status line per stage (nor live bars) on stderr")
     ap.add_argument("--min-frames", type=int, default=None,
                     help=f"drop tracks with fewer frames (default {MIN_FRAMES} for video; --keypoints: keep all)")
     ap.add_argument("--min-confidence", type=float, default=None,
@@ -575,7 +560,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
             render=a.render, start=a.start, end=a.end, stride=a.stride, max_frames=a.max_frames,
             redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=not os.environ.get("UNVEIL_DEBUG"),
             export=a.export, traj_prior=a.traj_prior, evidence_fit=a.evidence_fit, save_vertices=a.save_vertices,
-            overlay=a.overlay, rig_names=a.rig_names, min_frames=a.min_frames, min_confidence=a.min_confidence)
+            overlay=a.overlay, rig_names=a.rig_names, min_frames=a.min_frames, min_confidence=a.min_confidence,
+            progress=a.progress)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:

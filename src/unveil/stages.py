@@ -21,6 +21,11 @@ stored in ``OUT/cache`` (``save`` / ``load``). Its ``run(ctx)`` reads its inputs
 - **errors**: an exception of a type in ``hard`` ends the run; one in ``soft`` becomes a note
   (``failure`` formatted with ``kind`` and ``message``; the traceback on stderr unless
   ``ctx.quiet``) and the run goes on without the stage's product; any other ends the run.
+- **progress**: with ``ctx.reporter`` (:class:`unveil.progress.Reporter`), every stage that runs
+  ends with one status line on stderr (``done``, ``cached`` or ``failed`` for a soft failure; a
+  switched-off stage: ``skipped``; none for an exception that ends the run, whose error line is the
+  one line bad input gives); ``ctx.progress`` is the running stage's frame counter (bars on a
+  terminal).
 
 Tests pass stand-in stages (:func:`substitute`: the real declaration, another ``run``) to
 :func:`unveil.pipeline.run` (``stages=``) or put them in ``unveil.pipeline.STAGES``.
@@ -42,6 +47,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .atomic import record, save_npz, write_text
+from .progress import Reporter
+from .progress import Stage as ProgressStage
 from .types import BodyTrack, Camera, Track2D, Track3D
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -84,6 +91,10 @@ class RunContext:
     cached: list[str] = field(default_factory=list)     # stages loaded from OUT/cache
     completed: list[str] = field(default_factory=list)  # stages that ran (or loaded) without failing
     keys: dict[str, dict] = field(default_factory=dict)  # stage name -> its cache key
+    # progress (unveil.progress): the run's reporter (None: silent) and, while a stage runs, its
+    # counter: call it once per frame (a per-frame hook), set_total(n) when the frame count is known
+    reporter: Reporter | None = None
+    progress: ProgressStage | None = None
 
     @property
     def quiet(self) -> bool:
@@ -260,14 +271,18 @@ def run_stages(stages: Sequence[Stage], ctx: RunContext) -> RunContext:
     Returns:
         ``ctx`` (products, notes, seconds, cached and completed stages filled in).
     """
+    rep = ctx.reporter
     for stage in stages:
         if stage.switch is not None and not getattr(ctx.opt, stage.switch):
             if stage.off_note:
                 getattr(ctx, stage.note_to).append(stage.off_note)
+            if rep is not None:
+                rep.start(stage.name).end("skipped", f"{stage.switch} off")
             continue
         if not stage.when(ctx):
             continue
         t0, c0 = time.perf_counter(), time.process_time()
+        ctx.progress = rep.start(stage.name) if rep is not None else None
         try:
             key = stage_key(stage, ctx) if stage.key is not None else None
             if key is not None:
@@ -284,14 +299,22 @@ def run_stages(stages: Sequence[Stage], ctx: RunContext) -> RunContext:
                 if stage.finish is not None:
                     stage.finish(ctx)
                 ctx.completed.append(stage.name)
+                if ctx.progress is not None:
+                    ctx.progress.end("cached" if hit is not None else "done")
             except stage.hard:
                 raise
             except stage.soft as e:
                 getattr(ctx, stage.note_to).append(
                     stage.failure.format(name=stage.name, kind=type(e).__name__, message=e))
+                if ctx.progress is not None:
+                    ctx.progress.end("failed", type(e).__name__)
                 if not ctx.quiet:
                     traceback.print_exc(file=sys.stderr)
         finally:
             ctx.seconds[stage.name] = time.perf_counter() - t0
             ctx.cpu_seconds[stage.name] = time.process_time() - c0
+            if ctx.progress is not None:
+                # no line for an exception that ends the run: its one error line says why (a no-op after end())
+                ctx.progress.close()
+                ctx.progress = None
     return ctx

@@ -31,6 +31,10 @@ class ExportContext:
         frame_rate: the rate of the frame indices (the video's; default ``fps``).
         rig: joint names in skinned files (``smpl`` | ``mixamo`` | ``vrm``).
         files: the files written so far in this run, in order (the viewer links the GLB/BVH ones).
+        notes: the run's export notes (``summary.json``): an exporter that writes its file with
+            something left out says so here (a failure is raised instead).
+        image: ``(width, height, focal)`` of the video in pixels, or None.
+        video: ``{"path", "start", "end", "stride", "max_frames"}`` of the run's video, or None.
     """
 
     body_model: object
@@ -38,6 +42,9 @@ class ExportContext:
     frame_rate: float | None = None
     rig: str = "smpl"
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    image: tuple | None = None
+    video: dict | None = None
 
 
 @runtime_checkable

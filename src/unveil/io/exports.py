@@ -19,8 +19,8 @@ from .exporter import ExportContext, file_name
 
 def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb: bool = True,
                   bvh: bool = True, viewer: bool = True, verbose: bool = False, scene: bool = True,
-                  rig: str = "smpl", frame_rate: float | None = None, trc: bool = True,
-                  **switches: bool) -> dict:
+                  rig: str = "smpl", frame_rate: float | None = None, trc: bool = True, image=None,
+                  video: dict | None = None, **switches: bool) -> dict:
     """Write ``OUT/<id>.glb``, ``OUT/<id>.bvh``, ``OUT/<id>.trc``, ``OUT/scene.glb`` and
     ``OUT/viewer.html`` (every registered exporter that is switched on); never raises on a failing
     file.
@@ -31,6 +31,10 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
         fps: the tracks' frame rate (video fps / stride); ``frame_rate``: the rate of the frame
             indices (the video's; default ``fps``), which places people on the scene's timeline.
         rig: joint names in the GLB files (``smpl`` | ``mixamo`` | ``vrm``).
+        image: ``(width, height, focal)`` of the video in pixels: the viewer's camera frustum gets
+            the true field of view and aspect (default: a nominal 60 degrees, 16:9).
+        video: ``{"path", "start", "end", "stride", "max_frames"}``: the viewer shows downscaled
+            stills of the video on the frustum (:func:`unveil.io.viewer.video_stills`).
 
     Returns ``{"files": [...], "notes": [...]}`` (a failing file is a note, the others still get
     written), for summary.json.
@@ -51,7 +55,8 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
             body_model = load_body_model(body_model)
         except Exception as e:
             return {"files": [], "notes": [f"export skipped: body model unavailable ({type(e).__name__}: {e})"]}
-    ctx = ExportContext(body_model=body_model, fps=fps, frame_rate=frame_rate, rig=rig, files=files)
+    ctx = ExportContext(body_model=body_model, fps=fps, frame_rate=frame_rate, rig=rig, files=files, notes=notes,
+                        image=image, video=video)
     enabled = [e for e in exporters if on.get(e.name, True) and all(on.get(r, True) for r in e.requires)]
 
     def attempt(exporter, name: str, tracks: list[BodyTrack]) -> None:
