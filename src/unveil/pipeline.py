@@ -43,6 +43,7 @@ import numpy as np
 
 from . import __version__, outdir
 from .atomic import save_npz, write_text
+from .detect.assets import model_path
 from .digest import body_model_sha256, detector_sha256, file_sha256
 from .errors import UnveilError
 from .io.keypoints_json import dump
@@ -81,7 +82,7 @@ def _video_key(ctx: RunContext) -> dict:
     o = ctx.opt
     return {"video_sha256": file_sha256(Path(o.video)), "detector_sha256": detector_sha256(), "start": o.start,
             "end": o.end, "stride": o.stride, "max_frames": o.max_frames, "redetect_every": o.redetect_every,
-            "tiles": o.tiles}
+            "tiles": o.tiles, **({"image_features": True} if o.image_features else {})}
 
 
 def _detect(ctx: RunContext) -> None:
@@ -99,7 +100,7 @@ def _detect(ctx: RunContext) -> None:
     stats: dict = {}
     ctx.tracks2d = track_video(Path(o.video), start=o.start, end=o.end, stride=o.stride,
                                max_frames=o.max_frames, redetect_every=o.redetect_every, tiles=o.tiles,
-                               stats=stats, progress=ctx.progress)
+                               stats=stats, progress=ctx.progress, features=o.image_features)
     ctx.stats = dict(stats)
 
 
@@ -107,11 +108,16 @@ def _save_2d(ctx: RunContext) -> tuple[dict, dict]:
     arr = pack_tracks(ctx.tracks2d, T2D_FIELDS)
     for t in ctx.tracks2d:
         arr[f"t{t.id}_layout"] = np.array(t.layout)
+        for k, v in (t.features or {}).items():  # image tokens (--image-features): cache only
+            arr[f"t{t.id}_f_{k}"] = np.asarray(v)
     return arr, {"stats": ctx.stats}
 
 
 def _load_2d(ctx: RunContext, arr: dict, info: dict) -> None:
     ctx.tracks2d = unpack_tracks(arr, Track2D, T2D_FIELDS)
+    for t in ctx.tracks2d:
+        pre = f"t{t.id}_f_"
+        t.features = {k[len(pre):]: v for k, v in arr.items() if k.startswith(pre)} or None
     ctx.stats = info.get("stats", {})
 
 
@@ -296,7 +302,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
          progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
          export: bool = True, traj_prior: bool = True, evidence_fit: bool = True, save_vertices: bool = False,
          overlay: str = "mesh", rig_names: str = "smpl", min_frames: int | None = None,
-         min_confidence: float | None = None, stages: Sequence[Stage] | None = None) -> dict:
+         min_confidence: float | None = None, image_features: bool = False,
+         stages: Sequence[Stage] | None = None) -> dict:
     """Run the pipeline; returns the summary dict (also written to OUT/summary.json).
 
     ``evidence_fit``: pull the body onto the visible 2D keypoints (:mod:`unveil.fit.evidence`);
@@ -305,6 +312,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     | ``vrm``); ``min_frames`` / ``min_confidence``: tracks shorter than this many frames, or with a
     lower mean keypoint confidence, are dropped after the 2D stage (listed in summary.json; None:
     :mod:`unveil.io.track_filter`'s defaults for video, keep all for ``keypoints_json``);
+    ``image_features``: run the tapped landmark model and keep per-person image tokens
+    (``Track2D.features``, :mod:`unveil.detect.taps`) in the keypoints stage's cache;
     ``stages``: the stages to run (default :data:`STAGES`; tests pass stand-ins,
     :func:`unveil.stages.substitute`). The Python API with typed results is :func:`unveil.api.run`."""
     opt = SimpleNamespace(**locals())  # the options, as the stages read them (ctx.opt)
@@ -314,6 +323,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     # check every option and input before OUT is created: bad input leaves nothing behind
     checked = check_run(video, keypoints_json, out_dir, body_model, focal, start, end, stride, max_frames,
                         redetect_every, need_body=lift and fit)
+    if image_features and video is not None:  # the tapped landmark model (`unveil models fetch` derives it)
+        model_path("pose_landmark_full_taps.tflite")
     out = Path(out_dir)
     od = outdir.open_run(out, {"input": str(video if video is not None else keypoints_json),
                                "kind": "video" if video is not None else "keypoints"})
@@ -536,6 +547,9 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     ap.add_argument("--min-confidence", type=float, default=None,
                     help=f"drop tracks whose mean 2D keypoint confidence on the frames they were seen is lower "
                          f"(default {MIN_CONFIDENCE} for video; --keypoints: keep all)")
+    ap.add_argument("--image-features", action="store_true",
+                    help="also keep image feature tokens per person and frame from the tapped landmark model "
+                         "(cache/keypoints.npz only; docs/frontend.md)")
     a = ap.parse_args(argv)
     threads, capped = check_threads(a.threads)  # 1..cores (above: capped, said on stderr)
     if capped:
@@ -561,7 +575,7 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
             redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=not os.environ.get("UNVEIL_DEBUG"),
             export=a.export, traj_prior=a.traj_prior, evidence_fit=a.evidence_fit, save_vertices=a.save_vertices,
             overlay=a.overlay, rig_names=a.rig_names, min_frames=a.min_frames, min_confidence=a.min_confidence,
-            progress=a.progress)
+            progress=a.progress, image_features=a.image_features)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:

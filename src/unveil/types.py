@@ -51,6 +51,9 @@ class Track2D:
     boxes: np.ndarray | None = None    # (T, 4) x0, y0, x1, y1 pixels
     world_landmarks: np.ndarray | None = None  # (T, 33, 3) BlazePose hip-centred metres, if any
     extras: dict = field(default_factory=dict)  # detector-specific per-frame evidence
+    # image feature tokens of the tapped landmark model (unveil.detect.taps), only with
+    # ``features=True``: name -> (T, ...) float16, zero on frames the person was not held
+    features: dict | None = None
 
 
 @dataclass

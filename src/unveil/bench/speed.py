@@ -112,6 +112,48 @@ def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = Tru
     return res
 
 
+def taps_ratio(video, frames: int = 100, redetect_every: int = 5, tiles: bool = True, workers: int | None = None,
+               repeats: int = 3) -> dict:
+    """The 2D front end without and with the feature taps (:mod:`unveil.detect.taps`) on the same
+    frames, alternated ``repeats`` times; each number is the lowest over the runs of its variant
+    (other processes share the cores and only slow runs down).
+
+    Returns:
+        ``plain`` / ``taps``: CPU ms per frame (all threads, decode included), elapsed s, landmark
+        wall ms per call and (1-thread interpreters only) landmark CPU ms per call; ``*_ratio``:
+        taps / plain of each; ``keypoints_identical``: the tracks' frames and keypoints are equal.
+    """
+    from ..detect.people import track_video
+
+    runs: dict = {"plain": [], "taps": []}
+    kps: dict = {}
+    for _ in range(max(1, repeats)):
+        for name in ("plain", "taps"):
+            st: dict = {}
+            ru0 = resource.getrusage(resource.RUSAGE_SELF)
+            t = time.perf_counter()
+            tracks = track_video(video, max_frames=frames, redetect_every=redetect_every, tiles=tiles, stats=st,
+                                 workers=workers, features=name == "taps")
+            wall = time.perf_counter() - t
+            ru1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+            n, calls = max(st["frames"], 1), max(st["landmark_calls"], 1)
+            r = {"cpu_ms_per_frame": 1000 * cpu / n, "elapsed_s": wall,
+                 "landmarks_ms_per_call": 1000 * st["landmarks"] / calls}
+            if "landmarks_cpu" in st:
+                r["landmarks_cpu_ms_per_call"] = 1000 * st["landmarks_cpu"] / calls
+            runs[name].append(r)
+            kps[name] = [(t.frames, t.keypoints) for t in tracks]
+            calls_per_frame = st["landmark_calls"] / n
+    best = {k: {m: min(r[m] for r in v) for m in v[0]} for k, v in runs.items()}
+    same = len(kps["plain"]) == len(kps["taps"]) and all(
+        np.array_equal(fa, fb) and np.array_equal(ka, kb) for (fa, ka), (fb, kb) in zip(kps["plain"], kps["taps"]))
+    out = {**best, "runs": runs, "keypoints_identical": bool(same), "landmark_calls_per_frame": calls_per_frame}
+    for m in best["plain"]:
+        out[m.replace("_per_frame", "").replace("_per_call", "") + "_ratio"] = best["taps"][m] / max(best["plain"][m], 1e-9)
+    return out
+
+
 def blazepose_single(video, frames: int = 100, num_threads: int | None = None, min_score: float = 0.5) -> dict:
     """MediaPipe-style single-person BlazePose pipeline, the speed reference: decode, the detector
     on the whole frame only while nobody is held, then the landmark model on the crop its own helper
@@ -154,6 +196,9 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
     ap.add_argument("--baseline", action="store_true",
                     help="also time a MediaPipe-style single-person BlazePose pipeline on the same frames "
                          "(detector only while nobody is held) and print unveil's speed as a ratio of it")
+    ap.add_argument("--taps", action="store_true",
+                    help="also time the front end with the feature taps (image tokens) against without, "
+                         "alternated twice on the same frames, and print the ratio")
     a = ap.parse_args(argv)
     from ..runtime import threads
 
@@ -218,6 +263,18 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
               f"{b['landmark_calls'] / max(b['frames'], 1):.2f} landmark calls/frame)")
         print(f"unveil 2D front end / BlazePose single-person: {b['cpu_ms_per_frame'] / max(r['cpu_ms_per_frame'], 1e-9):.2f} "
               f"by CPU time per frame, {r['end_to_end_fps'] / max(b['fps'], 1e-9):.2f} by elapsed frames/s")
+    if a.taps:
+        tr = taps_ratio(video, frames=a.frames, redetect_every=a.redetect, tiles=a.tiles, workers=a.workers)
+        for k in ("plain", "taps"):
+            x = tr[k]
+            lc = (f", {x['landmarks_cpu_ms_per_call']:.2f} CPU-ms/call" if "landmarks_cpu_ms_per_call" in x else "")
+            print(f"2D front end {'with feature taps' if k == 'taps' else 'without taps':<18}: "
+                  f"{x['cpu_ms_per_frame']:.1f} CPU-ms/frame, {x['elapsed_s']:.2f} s elapsed, landmarks "
+                  f"{x['landmarks_ms_per_call']:.2f} ms/call{lc} (lowest of {len(tr['runs'][k])} alternated runs)")
+        lr = f", {tr['landmarks_cpu_ms_ratio']:.3f} landmark CPU per call" if "landmarks_cpu_ms_ratio" in tr else ""
+        print(f"feature taps / plain: {tr['cpu_ms_ratio']:.3f} by front-end CPU time per frame, "
+              f"{tr['elapsed_s_ratio']:.3f} by elapsed time, {tr['landmarks_ms_ratio']:.3f} landmark wall per call"
+              f"{lr}; keypoints identical: {'yes' if tr['keypoints_identical'] else 'NO'}")
     print(f"peak memory (max RSS): {r['peak_rss_mb']:.0f} MB")
     if note:
         print(f"note: {note}")

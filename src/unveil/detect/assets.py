@@ -7,6 +7,11 @@ SHA-256 against the pins below and deletes the wheel. Nothing is downloaded at r
 model raises :class:`~unveil.errors.MissingAssetError` telling the user to run ``unveil models fetch``.
 Idempotent: when the files are present with the right size it returns at once (the hash is checked
 on fetch and by ``unveil models list --verify``).
+
+``fetch`` also derives :data:`DERIVED` files from the extracted ones, locally and without a download:
+``pose_landmark_full_taps.tflite`` is the landmark model with inner tensors as extra outputs
+(:func:`unveil.detect.taps.derive_tapped`, a byte patch of the flatbuffer's output list), pinned by
+size and SHA-256 like the originals and written atomically beside them.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathlib import Path
 
 from ..errors import MissingAssetError, UnveilError
 from ..paths import models_dir
+from .taps import derive_tapped
 
 MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
 
@@ -34,6 +40,22 @@ MODELS: dict[str, tuple[str, int, str]] = {
         "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f"),
 }
 
+# derived name -> (source model in MODELS, size in bytes, sha256): made by `fetch` from the source
+DERIVED: dict[str, tuple[str, int, str]] = {
+    "pose_landmark_full_taps.tflite": (
+        "pose_landmark_full.tflite", 6_440_548,
+        "192504eab896064246faaacc56f53526b10c17a30ff8da18bba50229adb880b2"),
+}
+_DERIVE = {"pose_landmark_full_taps.tflite": derive_tapped}
+
+
+def _pin(name: str) -> tuple[int, str]:
+    if name in MODELS:
+        return MODELS[name][1:]
+    if name in DERIVED:
+        return DERIVED[name][1:]
+    raise UnveilError(f"unknown detector model {name!r} (known: {', '.join([*MODELS, *DERIVED])})")
+
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
@@ -44,8 +66,8 @@ def _sha256(path: Path) -> str:
 
 
 def model_status(name: str, verify: bool = False) -> str:
-    """'ok', 'missing', 'bad size' or 'bad hash' for one model file."""
-    _, size, sha = MODELS[name]
+    """'ok', 'missing', 'bad size' or 'bad hash' for one model file (original or derived)."""
+    size, sha = _pin(name)
     p = models_dir() / name
     if not p.is_file():
         return "missing"
@@ -58,19 +80,40 @@ def model_status(name: str, verify: bool = False) -> str:
 
 def model_path(name: str) -> Path:
     """Path of a present model, else a one-line MissingAssetError."""
-    if name not in MODELS:
-        raise UnveilError(f"unknown detector model {name!r} (known: {', '.join(MODELS)})")
+    _pin(name)
     if model_status(name) != "ok":
-        raise MissingAssetError(f"detector model {name} is missing from {models_dir()}: run `unveil models fetch`")
+        how = (f" (derives it from {DERIVED[name][0]}, no download when that is present)" if name in DERIVED else "")
+        raise MissingAssetError(f"detector model {name} is missing from {models_dir()}: run `unveil models fetch`{how}")
     return models_dir() / name
 
 
+def derive(force: bool = False) -> list[Path]:
+    """Write every :data:`DERIVED` model that is missing (or all with ``force``) from its present,
+    verified source; checks the result against its pin before the atomic write."""
+    from ..atomic import write_bytes
+
+    out = []
+    for name, (src, size, sha) in DERIVED.items():
+        if force or model_status(name) != "ok":
+            sp = model_path(src)
+            data = sp.read_bytes()
+            if hashlib.sha256(data).hexdigest() != MODELS[src][2]:
+                raise MissingAssetError(f"{sp} does not match its pinned sha256: run `unveil models fetch --force`")
+            new = _DERIVE[name](data)
+            if len(new) != size or hashlib.sha256(new).hexdigest() != sha:
+                raise MissingAssetError(f"derived {name} does not match its pinned size/sha256")
+            write_bytes(models_dir() / name, new)
+        out.append(models_dir() / name)
+    return out
+
+
 def fetch(force: bool = False, quiet: bool = False) -> list[Path]:
-    """Make sure every model in :data:`MODELS` is present and verified; returns their paths."""
+    """Make sure every model in :data:`MODELS` is present and verified and every :data:`DERIVED`
+    one derived; returns their paths."""
     out = models_dir()
     todo = [n for n in MODELS if force or model_status(n) != "ok"]
     if not todo:
-        return [out / n for n in MODELS]
+        return [out / n for n in MODELS] + derive(force=force)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="unveil-wheel-") as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
@@ -91,7 +134,7 @@ def fetch(force: bool = False, quiet: bool = False) -> list[Path]:
                 from ..atomic import write_bytes
 
                 write_bytes(out / name, data)
-    return [out / n for n in MODELS]
+    return [out / n for n in MODELS] + derive(force=True)
 
 
 def main(argv: list[str], prog: str = "unveil models fetch") -> int:
@@ -110,7 +153,7 @@ def list_main(argv: list[str], prog: str = "unveil models list") -> int:
     a = ap.parse_args(argv)
     print(f"models folder: {models_dir()}")
     bad = 0
-    for name in MODELS:
+    for name in [*MODELS, *DERIVED]:
         st = model_status(name, verify=a.verify)
         bad += st != "ok"
         print(f"  {name:<28} {st}")

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..runtime import threads as _threads
 from .assets import model_path
+from .taps import TAPS, check_tap_details, pool_tokens
 
 DET_SIZE = 224
 LMK_SIZE = 256
@@ -76,6 +77,7 @@ class Landmarks:
     world: np.ndarray           # (33, 3) metres, hip-centred, camera-aligned axes
     aux: np.ndarray             # (6, 2) helper points 33..38 in pixels
     roi: Roi                    # the crop they came from
+    tokens: dict | None = None  # feature tokens (unveil.detect.taps.TOKEN_SHAPES) when the model is tapped
 
     def next_roi(self) -> Roi:
         """The ROI for the next frame from the helper points (MediaPipe's tracking)."""
@@ -284,12 +286,21 @@ class PoseDetector:
 
 # ---------------------------------------------------------------------------------- landmarks
 class LandmarkModel:
-    """The 33-keypoint BlazePose GHUM landmark model (full) on a rotation-aligned crop."""
+    """The 33-keypoint BlazePose GHUM landmark model (full) on a rotation-aligned crop.
 
-    def __init__(self, num_threads: int | None = None):
-        self.it = _interpreter("pose_landmark_full.tflite", num_threads)
+    ``taps``: run the derived model whose outputs also include inner tensors
+    (``pose_landmark_full_taps.tflite``, :mod:`unveil.detect.taps`) and attach per-crop feature
+    tokens to each :class:`Landmarks` (``tokens``); the landmarks themselves are the same."""
+
+    def __init__(self, num_threads: int | None = None, taps: bool = False):
+        self.taps = bool(taps)
+        self.it = _interpreter("pose_landmark_full_taps.tflite" if self.taps else "pose_landmark_full.tflite",
+                               num_threads)
         self.inp = self.it.get_input_details()[0]["index"]
-        self.out = {d["name"]: d["index"] for d in self.it.get_output_details()}
+        details = self.it.get_output_details()
+        self.out = {d["name"]: d["index"] for d in details}
+        if self.taps:
+            check_tap_details(details)
 
     def __call__(self, image: np.ndarray, roi: Roi) -> Landmarks:
         patch = crop(image, roi, LMK_SIZE)
@@ -298,7 +309,11 @@ class LandmarkModel:
         raw = self.it.get_tensor(self.out["Identity"])[0].reshape(39, 5)
         score = float(np.ravel(self.it.get_tensor(self.out["Identity_1"]))[0])
         world = self.it.get_tensor(self.out["Identity_4"])[0].reshape(39, 3)[:33].copy()
-        return decode_landmarks(raw, score, world, roi)
+        lm = decode_landmarks(raw, score, world, roi)
+        if self.taps:
+            heat = self.it.get_tensor(self.out["Identity_3"])[0]
+            lm.tokens = pool_tokens(heat, {t.token: self.it.get_tensor(t.index)[0] for t in TAPS})
+        return lm
 
 
 def decode_landmarks(raw: np.ndarray, score: float, world: np.ndarray, roi: Roi) -> Landmarks:

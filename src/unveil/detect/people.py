@@ -22,7 +22,8 @@ Per frame:
    with a mean visibility of the 17 COCO points under ``min_track_vis`` (objects that fooled the checks) are dropped.
 
 Output: ``list[Track2D]`` with layout ``blazepose33`` (confidence = visibility), ``boxes`` (keypoint
-box), ``world_landmarks`` and ``extras`` (``presence`` (T,33), ``pose_score`` (T,), ``held`` (T,)).
+box), ``world_landmarks`` and ``extras`` (``presence`` (T,33), ``pose_score`` (T,), ``held`` (T,));
+with ``features=True`` also ``features`` (image tokens of the tapped landmark model, :mod:`.taps`).
 A track covers every processed frame from its first to its last; frames inside a short occlusion
 (not held) carry interpolated positions with confidence 0 and ``held`` False.
 
@@ -111,9 +112,17 @@ class _Track:
         col = np.full((len(full), 6), np.nan, np.float32)
         if len(self.colours) == len(f):
             col[np.searchsorted(full, f)] = np.stack(self.colours)
+        feats = None
+        if self.lms and all(l.tokens is not None for l in self.lms):  # zero on frames not held
+            pos = np.searchsorted(full, f)
+            feats = {}
+            for key in self.lms[0].tokens:
+                v = np.stack([l.tokens[key] for l in self.lms])
+                feats[key] = np.zeros((len(full),) + v.shape[1:], v.dtype)
+                feats[key][pos] = v
         return Track2D(id=self.id, frames=full, keypoints=kp, layout="blazepose33", boxes=boxes,
                        world_landmarks=world, extras={"presence": pres, "pose_score": score, "held": held,
-                                                      "colour": col})
+                                                      "colour": col}, features=feats)
 
 
 def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3, points=None) -> float:
@@ -183,8 +192,9 @@ class _Engine:
     interpreter runs on its caller's thread when it has 1 thread) are summed per stage.
     """
 
-    def __init__(self, workers: int, min_det_score: float, num_threads: int | None):
+    def __init__(self, workers: int, min_det_score: float, num_threads: int | None, taps: bool = False):
         self.workers = max(1, int(workers))
+        self.taps = bool(taps)  # landmark model with feature taps (unveil.detect.taps)
         self.min_det_score = min_det_score
         self.num_threads = 1 if self.workers > 1 else num_threads
         self._local = threading.local()
@@ -205,7 +215,7 @@ class _Engine:
         m = getattr(self._local, "models", None)
         if m is None:
             m = self._local.models = (PoseDetector(min_score=self.min_det_score, num_threads=self.num_threads),
-                                      LandmarkModel(num_threads=self.num_threads))
+                                      LandmarkModel(num_threads=self.num_threads, taps=self.taps))
         return m
 
     def _timed(self, stage: str, fn, *args):
@@ -242,7 +252,7 @@ class _Engine:
         single person; same outputs)."""
         if solo and self.pool is not None:
             if self._solo is None:
-                self._solo = LandmarkModel(num_threads=self.solo_threads)
+                self._solo = LandmarkModel(num_threads=self.solo_threads, taps=self.taps)
             t, c = time.perf_counter(), time.process_time()  # process time: the interpreter's threads
             out = self._solo(img, roi)
             with self._lock:
@@ -267,10 +277,11 @@ class PeopleTracker:
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
                  min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = MIN_TRACK_LEN, max_people: int = 20, min_track_vis: float = 0.5,
                  num_threads: int | None = None, workers: int | None = None, max_backoff: int = 3,
-                 coast: int = 2, retry: bool = True):
+                 coast: int = 2, retry: bool = True, features: bool = False):
         # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
-        # num_threads interpreter threads per call
-        self.eng = _Engine(_threads() if workers is None else workers, min_det_score, num_threads)
+        # num_threads interpreter threads per call; features: tapped landmark model, tokens per
+        # person and frame in Track2D.features (unveil.detect.taps)
+        self.eng = _Engine(_threads() if workers is None else workers, min_det_score, num_threads, taps=features)
         self.redetect_every, self.tiles, self.tile_every = max(1, redetect_every), tiles, max(1, tile_every)
         self.min_new_score, self.min_new_vis, self.min_new_aspect = min_new_score, min_new_vis, min_new_aspect
         self.n_detects = 0

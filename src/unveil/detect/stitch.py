@@ -344,9 +344,11 @@ def _resolve_duplicates(tracks: list[Track2D], processed, min_frac: float, info:
 
 def _slice(t: Track2D, sel: np.ndarray) -> Track2D:
     ex = {k: np.asarray(v)[sel] for k, v in t.extras.items()}
+    feats = None if t.features is None else {k: np.asarray(v)[sel] for k, v in t.features.items()}
     return Track2D(id=t.id, frames=np.asarray(t.frames)[sel], keypoints=t.keypoints[sel], layout=t.layout,
                    boxes=None if t.boxes is None else t.boxes[sel],
-                   world_landmarks=None if t.world_landmarks is None else t.world_landmarks[sel], extras=ex)
+                   world_landmarks=None if t.world_landmarks is None else t.world_landmarks[sel], extras=ex,
+                   features=feats)
 
 
 def stitch_tracks(tracks: list[Track2D], fps: float, processed: np.ndarray | None = None, max_gap_s: float = 3.0,
@@ -498,6 +500,15 @@ def join(parts: list[Track2D], processed: np.ndarray | None = None) -> Track2D:
             extras[key] = c
         else:
             extras[key] = fill([p.extras[key] for p in parts], True)
+    feats = None
+    if all(p.features is not None for p in parts):  # tokens: copied where held, zero in the gaps
+        feats = {}
+        for key in parts[0].features:
+            v = [np.asarray(p.features[key]) for p in parts]
+            f = np.zeros((len(full),) + v[0].shape[1:], v[0].dtype)
+            f[pos] = np.concatenate(v)
+            feats[key] = f
     return Track2D(id=int(parts[0].id), frames=full, keypoints=kp.astype(np.float32), layout=parts[0].layout,
                    boxes=None if boxes is None else boxes.astype(np.float32),
-                   world_landmarks=None if world is None else world.astype(np.float32), extras=extras)
+                   world_landmarks=None if world is None else world.astype(np.float32), extras=extras,
+                   features=feats)
