@@ -175,3 +175,15 @@ def test_run_image_features_without_the_derived_model_fails_before_out(tmp_path,
     err = capsys.readouterr().err.strip()
     assert rc != 0 and "pose_landmark_full_taps.tflite" in err and "unveil models fetch" in err, err
     assert len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_check_tap_details_rejects_a_wrong_model():
+    good = ([{"index": i, "name": f"Identity_{i}", "shape": (1, 1)} for i in taps.ORIGINAL_OUTPUTS]
+            + [{"index": t.index, "name": t.name_prefix + ";x", "shape": t.shape} for t in taps.TAPS])
+    taps.check_tap_details(good)
+    with pytest.raises(ValueError, match="expected"):
+        taps.check_tap_details(good[:5])  # the original model: no taps
+    bad = [dict(d) for d in good]
+    bad[5]["shape"] = (1, 8, 8, 864)  # the 864-channel expansion instead of the 288 map
+    with pytest.raises(ValueError, match="tap kp"):
+        taps.check_tap_details(bad)
