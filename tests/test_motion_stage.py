@@ -91,3 +91,19 @@ def test_default_lifter_reconstructs_validation_clip(mocap_dir):
     for kind, bound in DEFAULT_VAL_OCC_MM.items():
         assert res[kind]["occ"] < bound, res
     assert res["none"]["accel"] < DEFAULT_VAL_ACCEL, res
+
+
+def test_gated_blend_takes_hidden_lifter_where_hidden_with_a_soft_switch():
+    from unveil.motion.stage import gated_blend
+
+    T = 20
+    vis = np.zeros((T, 24, 3), np.float32)
+    hid = np.ones((T, 24, 3), np.float32)
+    occ = np.zeros((T, 24), bool)
+    occ[10:, 3] = True                    # joint 3 hidden from frame 10 on
+    out = gated_blend(vis, hid, occ, frames=5)
+    assert np.array_equal(out[:, 0], vis[:, 0])                        # never hidden: visible lifter
+    assert np.allclose(out[:, 3, 0], [0] * 8 + [0.2, 0.4, 0.6, 0.8] + [1] * 8)   # ramps over 5 frames
+    assert np.array_equal(gated_blend(vis, hid, occ, frames=1)[:, 3, 0], occ[:, 3].astype(np.float32))
+    with pytest.raises(ValueError, match="shapes"):
+        gated_blend(vis, hid[:5], occ)

@@ -32,6 +32,11 @@ BENCH_ROWS: dict[str, dict] = {
     "mopo-tcn": {"lifter": "tcn", "complete": False},
     "mopo-tcn-complete": {"lifter": "tcn", "bidirectional": True, "blend_tau": 30.0},
     "mopo-tcn-smooth": {"lifter": "tcn", "complete": False, "smooth": 9},
+    # issue 12: the TCN retrained on Bandai + CMU subset + mirrors, alone and gated with the
+    # Bandai-only TCN for the hidden joints (motion.stage.gated_blend)
+    "mopo-tcn-broad-smooth": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_broad.pt"},
+    "mopo-tcn-gated": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_broad.pt",
+                       "hidden_weights": "mopo_lift_tcn.pt"},
 }
 
 
@@ -50,6 +55,7 @@ def weights_present(cfg: dict) -> bool:
     need.append(f"mopo_lift_{cfg.get('lifter', 'lstm')}{'' if cfg.get('use_conf', True) else '_noconf'}.pt")
     if cfg.get("lifter") == "tcn":
         need += ["perframe.pt", "mopo_occlusion.pt"]
+        need += [str(cfg[k]) for k in ("weights", "hidden_weights") if cfg.get(k)]
     if cfg.get("complete", True):
         n, l = cfg.get("lengths", (16, 8))
         need.append(f"mopo_predict_{n}_{l}.pt")

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..geometry import savgol_joints
+from ..paths import WEIGHTS_DIR
 from ..skeleton import to_coco17
 from ..types import Camera, Track2D, Track3D
 from . import lift as _lift
@@ -57,13 +58,20 @@ class MoPO:
     complete: run the motion predictor on occluded joints; lengths: (N, L) of the predictor;
     bidirectional: fill gaps from both ends (offline extension, see predict.complete);
     smooth: Savitzky-Golay window (frames, order 2) applied to the output, None = off;
-    fusion: refine with the cross-attention fusion over the detector evidence.
+    fusion: refine with the cross-attention fusion over the detector evidence;
+    weights: the TCN lifter's weight file (name in ``unveil/weights`` or a path; None = the shipped
+    :data:`unveil.motion.tcn.WEIGHTS`);
+    hidden_weights: a second TCN weight file for the *hidden* joints (see :func:`gated_blend`);
+    None = one lifter for all joints;
+    gate_frames: width (frames) of the box filter that softens the occlusion gate.
     """
 
     def __init__(self, detector: str = "spatiotemporal", lifter: str = "lstm", use_conf: bool = True,
                  complete: bool = True, lengths: tuple[int, int] = (16, 8), fusion: bool = False,
-                 bidirectional: bool = False, blend_tau: float | None = None, smooth: int | None = None):
+                 bidirectional: bool = False, blend_tau: float | None = None, smooth: int | None = None,
+                 weights: str | None = None, hidden_weights: str | None = None, gate_frames: int = 9):
         self.detector_mode, self.lifter_kind, self.use_conf = detector, lifter, use_conf
+        self.weights, self.hidden_weights, self.gate_frames = weights, hidden_weights, gate_frames
         self.do_complete, self.lengths, self.fusion = complete, tuple(lengths), fusion
         self.bidirectional, self.blend_tau, self.smooth = bidirectional, blend_tau, smooth
 
@@ -81,7 +89,10 @@ class MoPO:
         if self.lifter_kind == "tcn":  # temporal-context lifter (sees S'' itself), see motion/tcn.py
             from . import tcn
 
-            joints = tcn.lift(kp, camera)
+            joints = tcn.lift(kp, camera, tcn.load(_weights_path(self.weights)))
+            if self.hidden_weights:
+                hidden = tcn.lift(kp, camera, tcn.load(_weights_path(self.hidden_weights)))
+                joints = gated_blend(joints, hidden, occluded_smpl24(occ17), self.gate_frames)
         else:
             lifter = _lifter(self.lifter_kind, self.use_conf)
             joints = lifter.infer(feats[0]) if hasattr(lifter, "infer") else lifter(feats)[0].numpy()
@@ -97,6 +108,41 @@ class MoPO:
         if self.smooth:
             joints = savgol_joints(joints, int(self.smooth))
         return {"joints": joints.astype(np.float32), "occluded": occ17, "occluded24": occ24, "confidence": S2}
+
+
+def _weights_path(name: str | None) -> str | None:
+    """A weight file name in ``unveil/weights`` (or a path) -> path string; None stays None."""
+    if name is None:
+        return None
+    return str(WEIGHTS_DIR / name) if "/" not in str(name) else str(name)
+
+
+def gated_blend(visible: np.ndarray, hidden: np.ndarray, occluded24: np.ndarray, frames: int = 9) -> np.ndarray:
+    """Per joint and frame, take ``hidden``'s estimate where the joint is hidden and ``visible``'s
+    where it is seen, through a soft gate (the occlusion mask box-filtered over ``frames`` frames, so
+    that the switch does not jump).
+
+    ``J = g ⊙ J_hidden + (1 − g) ⊙ J_visible``, ``g_tj = mean_{|s−t| ≤ frames/2} occluded_sj``.
+
+    Args:
+        visible: (T, 24, 3) root-relative joints of the lifter used for seen joints.
+        hidden: (T, 24, 3) root-relative joints of the lifter used for hidden joints.
+        occluded24: (T, 24) bool, the occlusion detector's decision per SMPL-24 joint.
+        frames: box-filter width (>= 1; 1 = a hard switch).
+    Returns:
+        (T, 24, 3) float32.
+    """
+    visible, hidden = np.asarray(visible, np.float32), np.asarray(hidden, np.float32)
+    occ = np.asarray(occluded24, np.float32)
+    if visible.shape != hidden.shape or visible.shape[:2] != occ.shape or visible.shape[-1] != 3:
+        raise ValueError(f"gated_blend: shapes {visible.shape}, {hidden.shape}, {occ.shape} do not match (T,24,3)/(T,24)")
+    k = max(1, int(frames))
+    if k > 1 and len(occ) > 1:
+        pad = np.pad(occ, ((k // 2, k - 1 - k // 2), (0, 0)), mode="edge")
+        c = np.cumsum(np.concatenate([np.zeros((1, occ.shape[1]), np.float32), pad]), 0)
+        occ = (c[k:] - c[:-k]) / k
+    g = occ[..., None]
+    return (g * hidden + (1 - g) * visible).astype(np.float32)
 
 
 def _confidence24(S2: np.ndarray) -> np.ndarray:
