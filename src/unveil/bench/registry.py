@@ -27,7 +27,7 @@ METHOD_MODULES: tuple[str, ...] = (
     "unveil.trajectory.bench",
     "unveil.bench.moro_rows",
     "unveil.data.synthvideo",
-    "unveil.motion.render_train",
+    "unveil.bench.render_rows",
     "unveil.bench.pipeline_rows",
 )
 
