@@ -19,6 +19,7 @@ from ..motion import tcn
 from ..motion.masked import (ARCH, N_CODES, WEIGHTS, WINDOW, MoRo, body_frame, condition, load, refine)
 from ..motion.predict import occluded_smpl24
 from ..motion.stage import confidence24
+from .tcn import augment_occlusions
 
 
 def _training_data(split: str, n: int, seed: int, log=print) -> dict:
@@ -28,7 +29,7 @@ def _training_data(split: str, n: int, seed: int, log=print) -> dict:
     parts = []
     for i in range(0, n, 200):
         d = training_windows(split, window=WINDOW, n=min(200, n - i), seed=seed * 1000 + i // 200)
-        kp = tcn.augment_occlusions(d["keypoints2d"], rng, p=0.5)
+        kp = augment_occlusions(d["keypoints2d"], rng, p=0.5)
         with torch.no_grad():
             x = tcn.inputs(kp, torch.as_tensor(d["focal"])[:, None], torch.as_tensor(d["principal_point"]))
             lifted = tcn.load()(x).numpy()
