@@ -4,6 +4,7 @@ completion), a fixed pre-computed set of windows, MPJPE of the fused joints."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -16,11 +17,16 @@ from ..paths import WEIGHTS_DIR
 from . import windows
 
 
+@functools.lru_cache(maxsize=1)
+def shipped_models():
+    """The frozen shipped detector, LSTM lifter and 16:8 predictor, loaded once (in this order: the
+    recipe's torch random state, hence its fusion weights for a seed, depends on it)."""
+    return occlusion.load("spatiotemporal"), lift.load("lstm", use_conf=True), predict.load(16, 8)
+
+
 def _prepare(batch: dict):
     """Run the shipped de-occlusion (detector + LSTM lifter + completion) on a batch of windows."""
-    det = occlusion.load("spatiotemporal")
-    lifter = lift.load("lstm", use_conf=True)
-    pred = predict.load(16, 8)
+    det, lifter, pred = shipped_models()
     with torch.inference_mode():
         kp = torch.as_tensor(batch["keypoints2d"])
         vis = det(kp[..., 2]) > det.threshold
