@@ -24,7 +24,7 @@ METHOD_MODULES: tuple[str, ...] = (
     "unveil.bench.baselines",
     "unveil.bench.mopo_rows",
     "unveil.fit.stage",
-    "unveil.trajectory.bench",
+    "unveil.bench.trajectory",
     "unveil.bench.moro_rows",
     "unveil.data.synthvideo",
     "unveil.bench.render_rows",
