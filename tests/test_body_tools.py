@@ -40,7 +40,7 @@ def _anny_or_skip():
 
 def test_bench_body_prints_a_table(capsys):
     _anny_or_skip()
-    from unveil.body.bench import main
+    from unveil.bench.body import main
 
     assert main(["--model", "anny", "--batch", "1", "4", "--repeats", "2", "--warmup", "1"]) == 0
     out = capsys.readouterr().out
@@ -55,7 +55,7 @@ def test_show_renders_the_posed_body(tmp_path):
     body = _anny_or_skip()
     from PIL import Image
 
-    from unveil.body.show import pose_from_joints, render_png
+    from unveil.bench.body_show import pose_from_joints, render_png
 
     # mocap-like joints: the body's own rest pose with the left arm down, moved somewhere
     rot = torch.eye(3).repeat(1, 24, 1, 1)
@@ -74,7 +74,7 @@ def test_show_renders_the_posed_body(tmp_path):
 
 def test_show_cli_from_cmu_bvh(tmp_path, mocap_dir, capsys):
     _anny_or_skip()
-    from unveil.body.show import main
+    from unveil.bench.body_show import main
 
     out = tmp_path / "cmu.png"
     assert main(["--bvh", str(mocap_dir / "cmu" / "01_01.bvh"), "--frame", "10", "-o", str(out),

@@ -44,7 +44,7 @@ def test_model_sees_future_frames():
 
 
 def test_augment_occlusions_only_lowers_confidence_in_hidden_spans():
-    from unveil.motion.tcn import augment_occlusions
+    from unveil.training.tcn import augment_occlusions
 
     kp = np.stack([_kp(60, s) for s in range(8)])
     out = augment_occlusions(kp, np.random.default_rng(0), p=1.0)

@@ -3,7 +3,9 @@
 import torch
 
 from unveil.data import synth2d
-from unveil.motion import lift, windows
+from unveil.motion import lift
+from unveil.training import windows
+from unveil.training.lift import train_steps
 
 
 def test_train_steps_lowers_the_window_loss():
@@ -15,7 +17,7 @@ def test_train_steps_lowers_the_window_loss():
     y = torch.as_tensor(windows.root_relative(batch["joints_cam"]))
     with torch.no_grad():
         before = float(lift.mpjpe(model(x), y))
-    lift.train_steps(model, lambda: batch, steps=30, lr=3e-3, tag="test", log=lambda *_: None)
+    train_steps(model, lambda: batch, steps=30, lr=3e-3, tag="test", log=lambda *_: None)
     assert not model.training
     with torch.no_grad():
         after = float(lift.mpjpe(model(x), y))

@@ -1,4 +1,4 @@
-"""motion.render_train: pair packing, window sampler (+ mirror), fine-tune smoke run; the
+"""training.render_lift: pair packing, window sampler (+ mirror), fine-tune smoke run; the
 blazepose-world bench row and joint-subset scoring (no rendering: stand-in sequences)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import torch
 from unveil.bench import accuracy
 from unveil.data import synth2d, synthvideo
 from unveil.errors import UnveilError
-from unveil.motion import render_train as rt
+from unveil.training import render_lift as rt
 from unveil.skeleton import COCO17_FLIP, COCO17_TO_SMPL24, SMPL24_FLIP
 from unveil.types import Camera
 
@@ -123,7 +123,8 @@ def test_scoring_on_a_joint_subset_ignores_other_joints():
 def test_finetune_smoke(tmp_path, monkeypatch):
     """Four steps on stand-in pairs (no rendering, no mocap): writes a loadable lifter that differs
     from the one it started from, and reports before/after numbers."""
-    from unveil.motion import lift, windows
+    from unveil.motion import lift
+    from unveil.training import windows
     from unveil.paths import WEIGHTS_DIR
 
     if not (WEIGHTS_DIR / "mopo_lift_lstm.pt").is_file():

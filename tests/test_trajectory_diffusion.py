@@ -10,6 +10,7 @@ from unveil.data.synth2d import standin_clip
 from unveil.trajectory import canonical as C
 from unveil.trajectory import contact as K
 from unveil.trajectory import diffusion as D
+from unveil.training import ropetp
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -98,16 +99,16 @@ def test_ddim_sampler_shapes_and_determinism():
 def test_training_loss_decreases_on_one_batch():
     torch.manual_seed(0)
     clip = standin_clip(120)
-    data = D._prepare([clip])
+    data = ropetp.prepare_clips([clip])
     model = D.TrajDenoiser(hidden=16)
     rng = np.random.default_rng(0)
     g = torch.Generator().manual_seed(0)
-    x, loc, noisy, c = D._batch(data, rng, 4)
+    x, loc, noisy, c = ropetp.sample_batch(data, rng, 4)
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     first = None
     for _ in range(30):
         g.manual_seed(0)
-        loss, _ = D._loss(model, x, loc, noisy, c, g)
+        loss, _ = ropetp.denoiser_loss(model, x, loc, noisy, c, g)
         first = loss.item() if first is None else first
         opt.zero_grad()
         loss.backward()

@@ -36,10 +36,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "speed"): ("unveil.bench.speed:main", "per-stage frames/s and peak memory"),
     ("bench", "tracking"): ("unveil.bench.tracking:main", "identity of 2-4 rendered people crossing: MOTA / IDF1 / ID switches"),
     ("bench", "multiview"): ("unveil.bench.multiview:main", "real calibrated multi-view video: monocular 3D vs triangulated keypoints"),
-    ("bench", "body"): ("unveil.body.bench:main", "body-model forward-pass timings"),
+    ("bench", "body"): ("unveil.bench.body:main", "body-model forward-pass timings"),
     ("bench", "ik"): ("unveil.bench.ik:main", "ARTS IK/shape ablations: FIK vs TIK under noise, shape fitting, round trip"),
-    ("bench", "trajectory"): ("unveil.trajectory.bench:main", "global trajectory on true local joints: camera root vs RopeTP prior"),
-    ("body", "show"): ("unveil.body.show:main", "render the body model posed from a mocap frame to PNG"),
+    ("bench", "trajectory"): ("unveil.bench.trajectory:main", "global trajectory on true local joints: camera root vs RopeTP prior"),
+    ("body", "show"): ("unveil.bench.body_show:main", "render the body model posed from a mocap frame to PNG"),
     ("train",): ("unveil.train:main", "train a model (fixed seed) and write its weights"),
 }
 

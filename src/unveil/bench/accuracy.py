@@ -145,7 +145,7 @@ def score_sequence(seq, pred: dict) -> dict:
     return {k: (float(v), w) for k, (v, w) in res.items() if v is not None and np.isfinite(v)}
 
 
-def _pool(per_clip: list[dict]) -> dict:
+def pool_clips(per_clip: list[dict]) -> dict:
     acc: dict[str, list] = {}
     for r in per_clip:
         for k, (v, w) in r.items():
@@ -180,7 +180,7 @@ def run_benchmark(seqs_by_kind: dict, method_names: list[str], log=print) -> dic
             dt = time.perf_counter() - t0
             results["timing"].setdefault(name, 0.0)
             results["timing"][name] += dt
-            rows[name] = _pool(per)
+            rows[name] = pool_clips(per)
         results["kinds"][kind] = {"clips": len(seqs), "frames": frames, "occluded_fraction": occ_frac,
                                   "rows": rows}
         log(f"  {kind}: {len(seqs)} clips, {frames} frames, {len(rows)} methods")

@@ -174,7 +174,7 @@ def render_sequence_png(model, clip, path, n_frames: int = 5, size=(360, 480)) -
     from PIL import Image, ImageDraw
 
     from .. import atomic
-    from ..body.show import view_camera
+    from .body_show import view_camera
     from ..render.raster import render
     from ..skeleton import SMPL24_BONES
     from ..fit.stage import fit_joints

@@ -24,10 +24,10 @@ METHOD_MODULES: tuple[str, ...] = (
     "unveil.bench.baselines",
     "unveil.bench.mopo_rows",
     "unveil.fit.stage",
-    "unveil.trajectory.bench",
+    "unveil.bench.trajectory",
     "unveil.bench.moro_rows",
     "unveil.data.synthvideo",
-    "unveil.motion.render_train",
+    "unveil.bench.render_rows",
     "unveil.bench.pipeline_rows",
 )
 

@@ -21,19 +21,16 @@ from ..paths import WEIGHTS_DIR
 from ..skeleton import to_coco17
 from ..types import Camera, Track2D, Track3D
 from . import lift as _lift
+from . import lifters
 from . import occlusion as _occ
 from . import predict as _pred
+from . import tcn
 from .predict import SMPL24_FROM_COCO17, occluded_smpl24
 
 
 @functools.lru_cache(maxsize=None)
 def _detector(mode):
     return _occ.load(mode)
-
-
-@functools.lru_cache(maxsize=None)
-def _lifter(kind, use_conf):
-    return _lift.load(kind, use_conf=use_conf)
 
 
 @functools.lru_cache(maxsize=None)
@@ -51,9 +48,10 @@ def _fusion():
 class MoPO:
     """Motion de-occlusion of one person's COCO-17 keypoints.
 
-    detector: "spatial" | "temporal" | "spatiotemporal";  lifter: "lstm" | "dual" | "tcn" (the
-    temporal-context lifter of :mod:`unveil.motion.tcn`, which reads the spatio-temporal detector's
-    output itself);
+    detector: "spatial" | "temporal" | "spatiotemporal";  lifter: a name of
+    :data:`unveil.motion.lifters.LIFTERS` ("tcn": the temporal-context lifter of
+    :mod:`unveil.motion.tcn`, which reads the spatio-temporal detector's output itself; "lstm";
+    "dual"; ...);
     use_conf: the lifter sees the detector confidences (else all 1: "estimated poses");
     complete: run the motion predictor on occluded joints; lengths: (N, L) of the predictor;
     bidirectional: fill gaps from both ends (offline extension, see predict.complete);
@@ -85,17 +83,10 @@ class MoPO:
         det = _detector(self.detector_mode)
         S2 = det(torch.from_numpy(np.ascontiguousarray(kp[..., 2]))[None])[0].numpy()
         occ17 = ~(S2 > det.threshold)
-        feats = _lift.features(kp, camera, use_conf=self.use_conf)[None]
-        if self.lifter_kind == "tcn":  # temporal-context lifter (sees S'' itself), see motion/tcn.py
-            from . import tcn
-
-            joints = tcn.lift(kp, camera, tcn.load(_weights_path(self.weights)))
-            if self.hidden_weights:
-                hidden = tcn.lift(kp, camera, tcn.load(_weights_path(self.hidden_weights)))
-                joints = gated_blend(joints, hidden, occluded_smpl24(occ17), self.gate_frames)
-        else:
-            lifter = _lifter(self.lifter_kind, self.use_conf)
-            joints = lifter.infer(feats[0]) if hasattr(lifter, "infer") else lifter(feats)[0].numpy()
+        joints = self._lift(kp, camera, self.weights)
+        if self.hidden_weights:
+            hidden = self._lift(kp, camera, self.hidden_weights)
+            joints = gated_blend(joints, hidden, occluded_smpl24(occ17), self.gate_frames)
         occ24 = occluded_smpl24(occ17)
         if self.do_complete:
             joints = _pred.complete(joints, occ24, _predictor(*self.lengths), bidirectional=self.bidirectional,
@@ -103,11 +94,20 @@ class MoPO:
         if self.fusion:
             from .fusion import keypoint_evidence
 
+            feats = _lift.features(kp, camera, use_conf=self.use_conf)[None]
             ev = keypoint_evidence(feats, torch.from_numpy(~occ17)[None], world_landmarks)
             joints = _fusion()(torch.from_numpy(joints)[None], ev)[0].numpy()
         if self.smooth:
             joints = savgol_joints(joints, int(self.smooth))
         return {"joints": joints.astype(np.float32), "occluded": occ17, "occluded24": occ24, "confidence": S2}
+
+    def _lift(self, kp: np.ndarray, camera: Camera, weights: str | None) -> np.ndarray:
+        """The registry's lifter ``self.lifter_kind``, or the TCN with another weight file."""
+        if weights is None:
+            return lifters.get(self.lifter_kind, self.use_conf).lift(kp, camera)
+        if self.lifter_kind != "tcn":
+            raise ValueError(f"weights= picks a TCN weight file; lifter {self.lifter_kind!r} has none")
+        return tcn.lift(kp, camera, tcn.load(_weights_path(weights)))
 
 
 def _weights_path(name: str | None) -> str | None:
@@ -145,7 +145,9 @@ def gated_blend(visible: np.ndarray, hidden: np.ndarray, occluded24: np.ndarray,
     return (g * hidden + (1 - g) * visible).astype(np.float32)
 
 
-def _confidence24(S2: np.ndarray) -> np.ndarray:
+def confidence24(S2: np.ndarray) -> np.ndarray:
+    """(..., 17) detector output S'' -> (..., 24) per-joint confidence in [0, 1] (the mean of the
+    COCO-17 points each SMPL-24 joint maps to; the hips for joints without one)."""
     out = np.ones(S2.shape[:-1] + (24,), np.float32)
     for j, src in enumerate(SMPL24_FROM_COCO17):
         out[..., j] = np.clip(S2[..., list(src or (11, 12))].mean(-1), 0, 1)
@@ -173,7 +175,7 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
 
             occ[:, list(BLAZEPOSE33_TO_COCO17)] = res["occluded"]
         out.append(Track3D(id=tr.id, frames=np.asarray(tr.frames), joints=res["joints"], occluded=occ,
-                           confidence=_confidence24(res["confidence"])))
+                           confidence=confidence24(res["confidence"])))
     return out
 
 
@@ -213,12 +215,8 @@ def speed_report(frames: int = 3000, occluded_fraction: float = 0.25, seed: int 
         det = _detector("spatiotemporal")
         S2 = det(torch.from_numpy(np.ascontiguousarray(kp[..., 2]))[None])[0].numpy()
         t1 = time.perf_counter()
-        if model.lifter_kind == "tcn":  # (runs the detector once more itself, counted as lifter time)
-            from . import tcn
-
-            j = tcn.lift(kp, cam)
-        else:
-            j = _lifter(model.lifter_kind, True).infer(_lift.features(kp, cam))
+        # (the TCN runs the detector once more itself, counted as lifter time)
+        j = lifters.get(model.lifter_kind, True).lift(kp, cam)
         t2 = time.perf_counter()
         occ24 = occluded_smpl24(~(S2 > det.threshold))
         if model.do_complete:

@@ -43,7 +43,7 @@ def main(argv: list[str], prog: str = "unveil bench body") -> int:
 
     from .. import runtime
     from ..errors import UnveilError
-    from .base import load_body_model
+    from ..body.base import load_body_model
 
     torch = runtime.init_torch(args.threads)
     specs = args.model or ["anny", "anny-native"]

@@ -5,7 +5,7 @@ Seed: issue 7 item 7 and MoRo §5 (the BEDLAM idea: fine-tune on rendered people
 so the model learns the *detector's* errors -- e.g. BlazePose putting a hidden ankle on top of the
 box, or keeping a hidden wrist at visibility 0.73 -- instead of a hand-made noise model). The
 lifter is MoPO's (§4.1, Eq. 3: ``P3d_t = LSTM(E(P2d_t), P3d_{t-1}, h_{t-1})``); the loss is the
-one of :func:`unveil.motion.lift.train`: ``MPJPE + 0.5 * velocity error`` on root-relative joints.
+one of :func:`unveil.training.lift.train`: ``MPJPE + 0.5 * velocity error`` on root-relative joints.
 
 - :func:`build_pairs` renders (cached, :mod:`unveil.data.synthvideo`) a seeded subset of a mocap
   split -- ``train`` for training, ``val`` for the decision, never ``eval`` -- runs the detector
@@ -13,14 +13,11 @@ one of :func:`unveil.motion.lift.train`: ``MPJPE + 0.5 * velocity error`` on roo
   Clip ``i`` is rendered in :data:`KINDS_PER_CLIP` scene kinds, rotating through all seven.
 - :class:`RenderWindowSampler` draws random windows from those pairs (plus a left/right mirror:
   ``u -> 2 cx - u`` with COCO/SMPL labels swapped and camera ``x`` negated), in the format of
-  :class:`unveil.motion.windows.WindowSampler`.
+  :class:`unveil.training.windows.WindowSampler`.
 - :func:`finetune` continues from the shipped ``mopo_lift_lstm.pt`` with each batch half rendered
   windows, half synthetic 2D windows, and writes ``mopo_lift_lstm_render.pt`` (a new file; the
   shipped lifter is untouched). ``unveil train mopo-lift-render`` runs it.
-- Bench rows (``unveil bench accuracy``): ``mopo-render`` = the ``mopo-bidir-blend`` row's MoPO
-  configuration with this lifter (the two differ only in the lifter's weights); ``mopo-limbs`` =
-  the pipeline's MoPO (``motion.stage.DEFAULT``) scored on the 12 limb joints only, the
-  like-for-like comparison for the ``blazepose-world`` row.
+- Bench rows (``mopo-render``, ``mopo-limbs``) and the validation-split decision: :mod:`unveil.bench.render_rows`.
 """
 
 from __future__ import annotations
@@ -29,10 +26,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from .. import atomic, paths
 from ..checkpoint import save_checkpoint
+from ..data import synthvideo
+from ..data.corpus import corpus_id, load_split
+from ..errors import UnveilError
+from ..motion import lift
+from ..motion.lift import mpjpe
+from ..paths import WEIGHTS_DIR
 from ..skeleton import COCO17_FLIP, SMPL24_FLIP
-from . import lift
+from . import windows
+from .lift import train_steps
 
 ALL_KINDS = ("none", "object", "pole", "truncation", "person", "lower", "mixed")
 KINDS_PER_CLIP = 3
@@ -54,12 +60,8 @@ def kinds_for_clip(i: int, per_clip: int = KINDS_PER_CLIP) -> list[str]:
 
 def pairs_path(split: str, n_clips: int, frames: int, seed: int, kinds=None, supersample: int = 2,
                truth: str = "body") -> Path:
-    from .. import paths
-
     tag = "rot" if kinds is None else "-".join(kinds)
     tt = "" if truth == "body" else f"_{truth}"
-    from ..data.corpus import corpus_id
-
     return (paths.cache_dir() / "render_train"
             / f"{split}_{n_clips}c_{frames}f_s{seed}_ss{supersample}_{tag}{tt}_{corpus_id()}.npz")
 
@@ -83,11 +85,6 @@ def build_pairs(split: str = "train", n_clips: int = TRAIN_CLIPS, frames: int = 
                 kinds=None, workers: int = 2, supersample: int = 2, truth: str = "body", log=print) -> dict:
     """Render ``n_clips`` clips of ``split`` (``kinds``: the same kinds for every clip, or None for
     :func:`kinds_for_clip`), run the detector, save and return the packed pairs (cached)."""
-    from .. import atomic
-    from ..data import synthvideo
-    from ..data.corpus import load_split
-    from ..errors import UnveilError
-
     if split == "eval":
         raise UnveilError("training pairs never come from the evaluation split")
     path = pairs_path(split, n_clips, frames, seed, kinds, supersample, truth)
@@ -154,18 +151,13 @@ class RenderWindowSampler:
                 "focal": d["focal"][[si for si, _ in rows]], "principal_point": d["principal_point"][[si for si, _ in rows]]}
 
 
-def _concat(a: dict, b: dict) -> dict:
+def concat_batches(a: dict, b: dict) -> dict:
     return {k: np.concatenate([a[k], b[k]]) for k in ("keypoints2d", "joints_cam", "occluded", "focal",
                                                       "principal_point")}
 
 
 def window_mpjpe(model, batch: dict) -> float:
     """Root-relative MPJPE (mm) of a lifter over a batch of windows."""
-    import torch
-
-    from . import windows
-    from .lift import mpjpe
-
     with torch.no_grad():
         x = torch.as_tensor(windows.features(batch))
         y = torch.as_tensor(windows.root_relative(batch["joints_cam"]))
@@ -177,12 +169,6 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
              init=None, truth: str = TRUTH, log=print) -> dict:
     """Fine-tune the shipped LSTM lifter on rendered+detected training pairs mixed with synthetic
     2D windows (see the module docstring); returns validation numbers before/after."""
-    import torch
-
-    from ..paths import WEIGHTS_DIR
-    from . import windows
-    from .lift import load, train_steps
-
     torch.manual_seed(seed)
     np.random.seed(seed)
     pairs = build_pairs("train", n_clips, frames, seed, supersample=TRAIN_SUPERSAMPLE, truth=truth, log=log)
@@ -191,14 +177,14 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
     val_syn = windows.WindowSampler("val", window=window, seed=seed + 1000).sample(128)
     vpairs = build_pairs("val", VAL_CLIPS, frames, seed, kinds=VAL_KINDS, truth=truth, log=log)
     val_ren = RenderWindowSampler(vpairs, window=window, seed=seed).all_windows(stride=window // 2)
-    model = load("lstm", path=init) if init else load("lstm")
+    model = lift.load("lstm", path=init) if init else lift.load("lstm")
     model.train()
     before = {"val_synth_mm": window_mpjpe(model, val_syn), "val_render_mm": window_mpjpe(model, val_ren)}
     log(f"[lift-render] before: val synthetic {before['val_synth_mm']:.1f} mm, val render "
         f"{before['val_render_mm']:.1f} mm ({len(val_ren['focal'])} windows)")
     n_r = int(round(batch * render_fraction))
     t0 = time.time()
-    train_steps(model, lambda: _concat(rs.sample(n_r), ss.sample(batch - n_r)), steps, lr, "lift-render", log)
+    train_steps(model, lambda: concat_batches(rs.sample(n_r), ss.sample(batch - n_r)), steps, lr, "lift-render", log)
     after = {"val_synth_mm": window_mpjpe(model, val_syn), "val_render_mm": window_mpjpe(model, val_ren)}
     secs = time.time() - t0
     path = Path(out) if out else WEIGHTS_DIR / WEIGHTS_NAME
@@ -215,90 +201,3 @@ def finetune(steps: int = 800, seed: int = 0, out=None, batch: int = 32, render_
 # `unveil train mopo-lift-render` (see unveil/train.py)
 def train_lift(**kw):
     return finetune(**kw)
-
-
-# ------------------------------------------------------------------------------------ validation
-def validate(n_clips: int = VAL_CLIPS, seed: int = 0, synthetic_clips: int = 12, truths=("mocap", "body"),
-             log=print) -> dict:
-    """The decision data: the pipeline's MoPO with the shipped lifter (``mopo-bidir-blend``) vs the
-    render-fine-tuned one (``mopo-render``) on rendered *validation* clips through the real detector
-    (the benchmark's kinds and protocol, the same renders as :func:`finetune`'s validation) and on
-    the synthetic-2D validation benchmark (:func:`unveil.bench.mopo_rows.validate`)."""
-    from ..bench import accuracy, registry
-    from ..data import synthvideo
-    from ..bench import mopo_rows
-    from ..data.corpus import load_split
-    from . import stage
-
-    registry.load_all()
-    names = [n for n in ("perframe", "mopo-tcn-smooth", BASE_ROW, "mopo-render") if n in registry.names()]
-    clips = load_split("val", max_clips=n_clips, seed=seed)
-    ren = {}
-    for truth in truths:
-        seqs = synthvideo.load_render_sequences(VAL_KINDS, clips, seed, max_frames=FRAMES, log=log, truth=truth)
-        by_kind: dict = {}
-        for sq in seqs:
-            by_kind.setdefault(sq.kind, []).append(sq)
-        ren[truth] = accuracy.run_benchmark(by_kind, names, log=lambda *a: None)
-        log(accuracy.markdown(ren[truth], f"## render source, validation split ({n_clips} clips x {FRAMES} frames, "
-                                          f"seed {seed}), truth = {truth} skeleton"))
-    cfgs = {"pipeline-default": dict(stage.DEFAULT), BASE_ROW: dict(mopo_rows.BENCH_ROWS[BASE_ROW])}
-    if "mopo-render" in names:
-        cfgs["mopo-render"] = dict(RENDER_CFG)
-    syn = mopo_rows.validate(cfgs, n_clips=synthetic_clips, seed=seed, baselines=("perframe",), log=log)
-    return {"render": ren, "synthetic": syn}
-
-
-# ------------------------------------------------------------------------------------ bench rows
-def _limbs_fn():
-    from ..data.synthvideo import LIMB_JOINTS
-    from .stage import DEFAULT, MoPO
-
-    model = MoPO(**DEFAULT)
-
-    def fn(inputs):
-        return {"joints": model(inputs.keypoints2d, inputs.camera)["joints"], "score_joints": LIMB_JOINTS}
-
-    return fn
-
-
-# the fine-tuned lifter in the configuration of the `mopo-bidir-blend` row (shipped LSTM lifter,
-# bidirectional completion + blend), so that the two rows differ only in the lifter's weights
-RENDER_CFG = {"lifter": "lstm_render", "bidirectional": True, "blend_tau": 30.0}
-BASE_ROW = "mopo-bidir-blend"
-
-
-def _render_fn():
-    from .stage import MoPO
-
-    model = MoPO(**RENDER_CFG)
-
-    def fn(inputs):
-        return {"joints": model(inputs.keypoints2d, inputs.camera)["joints"]}
-
-    return fn
-
-
-def register_bench(registry=None) -> list[str]:
-    from ..paths import WEIGHTS_DIR
-
-    if registry is None:
-        from ..bench import registry
-    names = ["mopo-limbs"]
-    registry.register("mopo-limbs", _limbs_fn(), group="mopo",
-                      note="MoPO (pipeline default) scored on the 12 limb joints (compare: blazepose-world)")
-    if (WEIGHTS_DIR / WEIGHTS_NAME).is_file():
-        registry.register("mopo-render", _render_fn(), group="mopo",
-                          note="mopo-bidir-blend with the LSTM lifter fine-tuned on rendered detector output")
-        names.append("mopo-render")
-    return names
-
-
-try:
-    register_bench()
-except Exception:  # noqa: BLE001 - training code must not depend on the benchmark
-    pass
-
-
-if __name__ == "__main__":  # pragma: no cover
-    validate()

@@ -25,14 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bench.registry import register
-from .camera import frame_confidence  # re-exported: moved to the runtime (the pipeline uses it)
+from .registry import register
+from ..trajectory.camera import frame_confidence
 
 
 def trajectories(joints_rel: np.ndarray, keypoints2d: np.ndarray, camera, fps: float) -> dict:
     """Camera-frame joints (T, 24, 3) for each trajectory variant from root-relative camera joints."""
-    from .camera import root_translation
-    from .diffusion import refine_trajectory
+    from ..trajectory.camera import root_translation
+    from ..trajectory.diffusion import refine_trajectory
 
     rel = np.asarray(joints_rel, np.float32)
     rel = rel - rel[:, :1]
@@ -45,15 +45,15 @@ def trajectories(joints_rel: np.ndarray, keypoints2d: np.ndarray, camera, fps: f
 
 
 def _local(inputs) -> np.ndarray:
-    from ..bench.baselines import savgol_row
+    from .baselines import savgol_row
 
     return savgol_row(inputs)["joints"]
 
 
 def _row(variant: str):
     def fn(inputs) -> dict:
-        from .camera import root_translation
-        from .diffusion import refine_trajectory
+        from ..trajectory.camera import root_translation
+        from ..trajectory.diffusion import refine_trajectory
 
         rel = _local(inputs)
         rel = rel - rel[:, :1]
@@ -77,7 +77,7 @@ register("traj-ropetp", _row("ropetp"), group="trajectory",
 # ------------------------------------------------------------------------------- oracle table
 def oracle(n_clips: int | None, kinds, seed: int = 0, max_frames: int | None = None, log=print) -> dict:
     """Score camera / contact / ropetp trajectories on ground-truth local joints (see module doc)."""
-    from ..bench.accuracy import _pool, score_sequence, synthetic_sequences
+    from .accuracy import pool_clips, score_sequence, synthetic_sequences
 
     seqs = synthetic_sequences(kinds, n_clips, seed, max_frames)
     res: dict = {"kinds": {}}
@@ -88,7 +88,7 @@ def oracle(n_clips: int | None, kinds, seed: int = 0, max_frames: int | None = N
             for name, jc in trajectories(rel, s.keypoints2d, s.camera, s.fps).items():
                 per[name].append(score_sequence(s, {"joints": rel, "joints_cam": jc}))
         res["kinds"][kind] = {"clips": len(ss), "frames": int(sum(len(s.joints_cam) for s in ss)),
-                              "rows": {f"gt-local+{k}": _pool(v) for k, v in per.items()}}
+                              "rows": {f"gt-local+{k}": pool_clips(v) for k, v in per.items()}}
         log(f"  {kind}: {len(ss)} clips")
     return res
 
@@ -106,7 +106,7 @@ def markdown(res: dict, header: str) -> str:
 
 def main(argv: list[str], prog: str = "unveil bench trajectory") -> int:
     from .. import atomic, paths
-    from ..bench.accuracy import KINDS
+    from .accuracy import KINDS
     from ..runtime import init_torch
 
     ap = argparse.ArgumentParser(prog=prog, description="Global trajectory on ground-truth local joints: "

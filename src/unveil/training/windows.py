@@ -1,4 +1,4 @@
-"""Training-window samplers for the MoPO models (a thin adapter over the project's data code).
+"""Training-window samplers for the MoPO recipes (a thin adapter over the project's data code).
 
 - :class:`WindowSampler`: synthetic 2D windows (noise + occlusions + ground truth) from
   ``unveil.data.synth2d.training_windows`` -> a dict of stacked arrays. A pool is generated once and
@@ -10,6 +10,10 @@
 from __future__ import annotations
 
 import numpy as np
+
+from ..data import corpus, synth2d
+from ..motion.lift import features as lift_features
+from ..skeleton import SMPL24_FLIP
 
 KINDS = ("none", "object", "truncation", "person", "lower", "mixed")
 
@@ -47,8 +51,6 @@ def _stack(raw) -> dict:
 class WindowSampler:
     def __init__(self, split: str = "train", window: int = 32, seed: int = 0, pool: int = 2048,
                  refresh: int = 32, kinds=KINDS):
-        from ..data import synth2d
-
         self._gen = synth2d.training_windows
         self.split, self.window, self.kinds = split, window, tuple(kinds)
         self.rng = np.random.default_rng(seed)
@@ -76,9 +78,8 @@ class WindowSampler:
 
 
 def features(batch: dict, use_conf: bool = True) -> np.ndarray:
-    from .lift import features as _features
-
-    return _features(batch["keypoints2d"], focal=batch["focal"], principal_point=batch["principal_point"],
+    """A window batch's (n, W, 17, 3) keypoints -> (n, W, FEAT_DIM) lifter features (numpy)."""
+    return lift_features(batch["keypoints2d"], focal=batch["focal"], principal_point=batch["principal_point"],
                      use_conf=use_conf).numpy()
 
 
@@ -107,8 +108,6 @@ class JointWindowSampler:
     """(n, window, 24, 3) root-relative camera-frame joint windows from a mocap split."""
 
     def __init__(self, split: str = "train", window: int = 24, seed: int = 0, max_clips=None):
-        from ..data import corpus
-
         clips = corpus.load_split(split, max_clips=max_clips, seed=seed)
         self.clips = [np.asarray(c.joints, np.float32) for c in clips if len(c.joints) >= window]
         if not self.clips:
@@ -127,8 +126,6 @@ class JointWindowSampler:
             w = clip[s:s + self.window]
             w = w - w[:, :1]
             if self.rng.random() < 0.5:  # mirror (swap left/right and negate x)
-                from ..skeleton import SMPL24_FLIP
-
                 w = w[:, list(SMPL24_FLIP)] * np.array([-1, 1, 1], np.float32)
             out[i] = w @ random_camera_rotation(self.rng).T
         return out

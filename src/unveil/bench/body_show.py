@@ -128,7 +128,7 @@ def main(argv: list[str], prog: str = "unveil body show") -> int:
     ap.add_argument("--no-dots", action="store_true", help="do not draw the mocap joints")
     args = ap.parse_args(argv)
 
-    from .base import load_body_model
+    from ..body.base import load_body_model
 
     try:
         width, height = (int(x) for x in args.size.lower().split("x"))
