@@ -106,7 +106,7 @@ def test_a_client_that_does_not_read_drops_frames_and_blocks_nothing():
 
 
 def test_live_page_is_self_contained():
-    page = live_page_html("ws://127.0.0.1:9999", focal_ratio=0.8)
+    page = live_page_html("ws://127.0.0.1:9999", focal=500.0, size=(640, 480))
     assert "ws://127.0.0.1:9999" in page and "new WebSocket(" in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched: opens offline
     with pytest.raises(ValueError):
@@ -168,3 +168,115 @@ def test_unveil_live_ws_end_to_end(walker_video, tmp_path):
 def test_write_live_page_atomic(tmp_path):
     write_live_page(tmp_path / "live.html", "ws://127.0.0.1:1234")
     assert [f.name for f in tmp_path.iterdir()] == ["live.html"]
+
+
+# ------------------------------------------------------------------------------ the page in chromium
+def _devtools(url: str, profile, size=(800, 600)):
+    """Headless chromium showing ``url``, driven over the DevTools protocol (a WebSocket too): the
+    page runs in real time (the screenshot tests' virtual time does not wait for WebSocket frames).
+    Returns (process, the page's DevTools connection)."""
+    import urllib.request
+
+    from websockets.sync.client import connect
+
+    from test_viewer_browser import chromium
+
+    proc = subprocess.Popen([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
+                             "--hide-scrollbars", f"--window-size={size[0]},{size[1]}", "--remote-debugging-port=0",
+                             f"--user-data-dir={profile}", url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    port, t_end = None, time.monotonic() + 60
+    while port is None and time.monotonic() < t_end:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        m = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
+        port = m.group(1) if m else None
+    assert port, "chromium gave no DevTools address"
+    targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
+    page = next(t for t in targets if t["type"] == "page")
+    return proc, connect(page["webSocketDebuggerUrl"], max_size=2 ** 26)
+
+
+class _Cdp:
+    def __init__(self, ws):
+        self.ws, self.n = ws, 0
+
+    def call(self, method, **params):
+        self.n += 1
+        self.ws.send(json.dumps({"id": self.n, "method": method, "params": params}))
+        while True:
+            r = json.loads(self.ws.recv(timeout=30))
+            if r.get("id") == self.n:
+                assert "error" not in r, r
+                return r["result"]
+
+    def js(self, expr):
+        return self.call("Runtime.evaluate", expression=expr, returnByValue=True)["result"].get("value")
+
+
+def test_live_page_draws_the_skeleton_in_chromium(walker_video, tmp_path):
+    """The live view opened from disk in headless chromium while `unveil live --ws` plays the walker:
+    it receives the frames, draws the person (pixels of its colour where a person is: the middle of
+    the view), reports no error, and shows the end of the run."""
+    pytest.importorskip("websockets", reason="pip install 'unveil[live]'")
+    from test_viewer_browser import chromium
+
+    if chromium() is None:
+        pytest.skip("no chromium binary (Debian: apt-get install chromium)")
+    import base64 as b64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    page = tmp_path / "live.html"
+    env = dict(os.environ, UNVEIL_THREADS="1")
+    p = subprocess.Popen([sys.executable, "-m", "unveil", "live", str(walker_video), "--ws", "0", "--ws-wait",
+                          "--ws-page", str(page), "--focal", "500", "--no-stdout"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    chrome = None
+    try:
+        err = ""
+        while "live view: " not in err:
+            line = p.stderr.readline()
+            if not line:
+                break
+            err += line
+        assert "live view: " in err, err
+        chrome, dev = _devtools(page.as_uri(), tmp_path / "profile")
+        cdp = _Cdp(dev)
+        t_end = time.monotonic() + 120
+        state = ""
+        while not state and time.monotonic() < t_end:
+            time.sleep(0.2)
+            state = cdp.js("document.body.dataset.closes") or ""  # the server's connection ended
+        err += p.communicate(timeout=60)[1]
+        assert p.returncode == 0, err
+        time.sleep(0.3)  # the next animation frame draws the last state
+        data = cdp.js("JSON.stringify(document.body.dataset)")
+        errors = cdp.js("document.getElementById('errors').textContent")
+        status = cdp.js("document.getElementById('status').textContent")
+        png = b64.b64decode(cdp.call("Page.captureScreenshot", format="png")["data"])
+        (tmp_path / "live.png").write_bytes(png)
+        dev.close()
+    finally:
+        for proc in (p, chrome):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    d = json.loads(data)
+    sent = int(re.search(r"(\d+) lines sent", err).group(1))
+    assert d["closes"] == "1000 " and d["state"].startswith("ended") and errors == "", (d, errors)  # one connection, closed normally
+    assert int(d["frames"]) == sent and int(d["drawn"]) >= 1 and "1 people" in status, (d, status, err)
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)[40:-50]  # below the text, above the bar
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    red = (r > 180) & (g < 80) & (b > 40) & (b < 120)  # person 0: #e6194b
+    ys, xs = np.nonzero(red)
+    print(f"chromium live view: {d}, red {red.sum()} px at median x {np.median(xs) if xs.size else -1}, "
+          f"rows {ys.min() if ys.size else -1}..{ys.max() if ys.size else -1} of {img.shape}")
+    # measured (800x600 window, chromium 150, swiftshader, the walker at focal 500): 2718 px of red
+    # at median x 399, rows 59..350 of 367. Bounds: half the count, centred within a quarter of the
+    # width, a person-sized figure (over 150 px tall)
+    W = img.shape[1]
+    assert red.sum() > 1300 and abs(np.median(xs) - W / 2) < W / 4 and np.ptp(ys) > 150, (red.sum(), img.shape)

@@ -498,7 +498,7 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
         page = Path(a.ws_page) if a.ws_page else cache_dir() / "live" / "live.html"
         try:
             page.parent.mkdir(parents=True, exist_ok=True)
-            write_live_page(page, ws.url, focal_ratio=info["focal"] / max(info["width"], 1))
+            write_live_page(page, ws.url, focal=info["focal"], size=(info["width"], info["height"]))
         except OSError as e:
             raise UnveilError(f"cannot write the live page {page} ({e.strerror or e})") from None
         print(f"unveil live: serving {ws.url} (127.0.0.1 only); live view: {page.resolve().as_uri()}",

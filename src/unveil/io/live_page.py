@@ -13,7 +13,8 @@ it can be opened before ``unveil live`` starts. ``live.html#ws=ws://127.0.0.1:PO
 address written into the page.
 
 For tests, ``<body>`` carries ``data-frames`` (lines received), ``data-drawn`` (frames drawn with
-at least one person) and ``data-state``; runtime errors go to ``<pre id="errors">``.
+at least one person), ``data-state`` and ``data-closes`` (the close codes of the connections that
+were open: 1000 when the run ended normally); runtime errors go to ``<pre id="errors">``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ function setState(s) { state = s; document.body.dataset.state = s; dirty = true;
 function connect() {
   let ws;
   try { ws = new WebSocket(URL_WS); } catch (e) { setState("bad address"); return; }
-  ws.onopen = () => setState("connected");
+  ws.onopen = () => { ws.opened = true; setState("connected"); };
   ws.onmessage = ev => {
     const rec = JSON.parse(ev.data);
     if (prevFrame !== null && rec.source_frame > prevFrame + 1) missed += rec.source_frame - prevFrame - 1;
@@ -63,6 +64,8 @@ function connect() {
     document.body.dataset.frames = received; dirty = true;
   };
   ws.onclose = ev => {
+    if (ws.opened) document.body.dataset.closes = (document.body.dataset.closes || "") + ev.code + " ";
+    if (!ws.opened && state.startsWith("ended")) { setTimeout(connect, 1000); return; }   // keep saying how it ended
     setState(ev.code === 1000 ? "ended (" + (ev.reason || "closed") + "), waiting for a new run" : "waiting for " + URL_WS);
     setTimeout(connect, 1000);
   };
@@ -73,9 +76,9 @@ function project(p) {   // camera frame (x right, y down, z forward) -> screen, 
   const cy = Math.cos(yaw), sy = Math.sin(yaw), cp = Math.cos(pitch), sp = Math.sin(pitch);
   const x1 = cy * x - sy * z, z1 = sy * x + cy * z;
   const y2 = cp * y - sp * z1, z2 = cp * z1 + sp * y;
-  const depth = z2 + center[2] / zoom;
+  const depth = z2 + center[2];
   if (depth < 0.05) return null;
-  const f = (CFG.focal_ratio || 1.0) * Math.min(cv.width, 1.33 * cv.height);
+  const f = 0.9 * CFG.focal * Math.min(cv.width / CFG.width, cv.height / CFG.height) * zoom;   // the video's framing, fitted
   return [cv.width / 2 + f * x1 / depth, cv.height / 2 + f * y2 / depth];
 }
 function line(a, b) { const p = project(a), q = project(b); if (!p || !q) return;
@@ -87,13 +90,17 @@ function draw() {
     const m = [0, 0, 0]; let n = 0;
     for (const P of people) for (const j of P.joints_cam) { m[0] += j[0]; m[1] += j[1]; m[2] += j[2]; n++; }
     const c = m.map(v => v / n);
+    let low = -Infinity;   // the lowest joint (y down): the floor is drawn there
+    for (const P of people) for (const j of P.joints_cam) low = Math.max(low, j[1]);
+    c.push(low);
     center = center ? center.map((v, k) => v + 0.2 * (c[k] - v)) : c;
     if (center[2] < 0.5) center[2] = 0.5;
   }
   if (center) {
-    ctx.strokeStyle = "#3a3d45"; ctx.lineWidth = 1;   // a floor grid 1 m below the centre, 1 m squares
-    const g = 4, y0 = center[1] + 0.9, cx = Math.round(center[0]), cz = Math.round(center[2]);
-    for (let k = -g; k <= g; k++) { line([cx + k, y0, cz - g], [cx + k, y0, cz + g]); line([cx - g, y0, cz + k], [cx + g, y0, cz + k]); }
+    ctx.strokeStyle = "#3a3d45"; ctx.lineWidth = 1;   // a floor grid at the lowest joint, 1 m squares
+    const g = 4, y0 = center[3], cx = Math.round(center[0]), cz = Math.round(center[2]);
+    const zn = Math.max(cz - g, 0.5);   // not behind the camera (the first view is from it)
+    for (let k = -g; k <= g; k++) { line([cx + k, y0, zn], [cx + k, y0, cz + g]); if (cz + k >= zn) line([cx - g, y0, cz + k], [cx + g, y0, cz + k]); }
   }
   for (const P of people) {
     if (!colorOf.has(P.id)) colorOf.set(P.id, COLORS[colorOf.size % COLORS.length]);
@@ -125,25 +132,30 @@ onresize = resize; resize(); setState("connecting"); connect(); requestAnimation
 """
 
 
-def live_page_html(url: str, focal_ratio: float | None = None) -> str:
+def live_page_html(url: str, focal: float = 1000.0, size: tuple[int, int] = (1280, 720)) -> str:
     """The page's text.
 
     Args:
         url: the WebSocket address the page connects to (``ws://127.0.0.1:PORT``).
-        focal_ratio: the source's focal / width (the first view then matches the video's field of
-            view); default 1.0 (about 53 degrees).
+        focal, size: the source's focal length (px) and ``(width, height)``: the first view frames
+            the people as the video does, the video's frame fitted into the window.
     Returns:
         The HTML (one file, no external resource).
+    Raises:
+        ValueError: not a ws:// address, or a focal / size that is not positive.
     """
     if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
         raise ValueError(f"url must be a ws:// address, got {url!r}")
-    cfg = {"url": url, "parents": list(SMPL24_PARENTS), "focal_ratio": float(focal_ratio or 1.0)}
+    if not (focal > 0 and len(size) == 2 and min(size) > 0):
+        raise ValueError(f"focal and size must be positive, got {focal}, {size}")
+    cfg = {"url": url, "parents": list(SMPL24_PARENTS), "focal": float(focal),
+           "width": int(size[0]), "height": int(size[1])}
     return TEMPLATE.replace("__CONFIG__", json.dumps(cfg).replace("</", "<\\/"))
 
 
-def write_live_page(path, url: str, focal_ratio: float | None = None) -> None:
+def write_live_page(path, url: str, focal: float = 1000.0, size: tuple[int, int] = (1280, 720)) -> None:
     """Write :func:`live_page_html` to ``path`` (atomically)."""
-    write_text(path, live_page_html(url, focal_ratio))
+    write_text(path, live_page_html(url, focal, size))
 
 
 __all__ = ["live_page_html", "write_live_page"]
