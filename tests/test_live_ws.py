@@ -17,7 +17,7 @@ import time
 import pytest
 
 from unveil import cli
-from unveil.io.live_page import live_page_html, write_live_page
+from unveil.live_page import live_page_html, write_live_page
 from unveil.live_ws import EXTRA_MSG
 
 FIELDS = {"source_frame", "time", "latency_ms", "delay_frames", "people"}
@@ -245,21 +245,21 @@ def test_live_page_draws_the_skeleton_in_chromium(walker_video, tmp_path):
             err += line
         assert "live view: " in err, err
         chrome, dev = _devtools(page.as_uri(), tmp_path / "profile")
-        cdp = _Cdp(dev)
-        t_end = time.monotonic() + 120
-        state = ""
-        while not state and time.monotonic() < t_end:
-            time.sleep(0.2)
-            state = cdp.js("document.body.dataset.closes") or ""  # the server's connection ended
-        err += p.communicate(timeout=60)[1]
-        assert p.returncode == 0, err
-        time.sleep(0.3)  # the next animation frame draws the last state
-        data = cdp.js("JSON.stringify(document.body.dataset)")
-        errors = cdp.js("document.getElementById('errors').textContent")
-        status = cdp.js("document.getElementById('status').textContent")
-        png = b64.b64decode(cdp.call("Page.captureScreenshot", format="png")["data"])
-        (tmp_path / "live.png").write_bytes(png)
-        dev.close()
+        with dev:
+            cdp = _Cdp(dev)
+            t_end = time.monotonic() + 120
+            state = ""
+            while not state and time.monotonic() < t_end:
+                time.sleep(0.2)
+                state = cdp.js("document.body.dataset.closes") or ""  # the server's connection ended
+            err += p.communicate(timeout=60)[1]
+            assert p.returncode == 0, err
+            time.sleep(0.3)  # the next animation frame draws the last state
+            data = cdp.js("JSON.stringify(document.body.dataset)")
+            errors = cdp.js("document.getElementById('errors').textContent")
+            status = cdp.js("document.getElementById('status').textContent")
+            png = b64.b64decode(cdp.call("Page.captureScreenshot", format="png")["data"])
+            (tmp_path / "live.png").write_bytes(png)
     finally:
         for proc in (p, chrome):
             if proc is not None and proc.poll() is None:

@@ -32,7 +32,7 @@ accurate mode: ``unveil bench live`` measures what this one gives up (docs/live.
 
 ``--ws [PORT]`` also serves every line on ``ws://127.0.0.1:PORT`` (:mod:`unveil.live_ws`; the
 optional extra ``unveil[live]``; slow clients drop frames, the pipeline never waits for them) and
-writes the live view ``live.html`` (:mod:`unveil.io.live_page`) that draws them.
+writes the live view ``live.html`` (:mod:`unveil.live_page`) that draws them.
 """
 
 from __future__ import annotations
@@ -492,7 +492,7 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
     def ready(info):
         if ws is None:
             return
-        from .io.live_page import write_live_page
+        from .live_page import write_live_page
         from .paths import cache_dir
 
         page = Path(a.ws_page) if a.ws_page else cache_dir() / "live" / "live.html"

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 
-from ..atomic import write_text
-from ..skeleton import SMPL24_PARENTS
+from .atomic import write_text
+from .skeleton import SMPL24_PARENTS
 
 TEMPLATE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>unveil live</title>
