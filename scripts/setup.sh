@@ -11,7 +11,7 @@ if ! python -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '
   pip install -q --upgrade pip
   pip install -q torch==2.13.0          # exact pin first: a range would pull GBs of CUDA wheels
 fi
-if ! python -c "import unveil, roma, anny, av, cv2, pygltflib, ai_edge_litert, pytest, coverage, ray, motmetrics, importlinter" 2>/dev/null; then
+if ! python -c "import unveil, roma, anny, av, cv2, pygltflib, ai_edge_litert, pytest, coverage, ray, motmetrics, importlinter, websockets" 2>/dev/null; then
   pip install -q -e ".[fit,dev]"
 fi
 unveil models fetch

@@ -25,9 +25,14 @@ when frame ``t + delay`` has been processed, ``delay`` = ``--delay`` frames, def
 Each line: ``{"source_frame" (the newest frame), "time" (its video time, s), "latency_ms" (capture
 of the newest frame -> this line), "delay_frames", "people": [{"id", "frame" (the frame this pose
 is for: ``delay`` processed frames before the newest), "keypoints2d" (17,3)
-COCO-17 px + score, "occluded" (17) bool, "joints_cam" (24,3) m, "global_orient" (3),
+COCO-17 px + score, "occluded" (17) bool, "occluded24" (24) bool (the SMPL-24 joints hidden, i.e.
+inferred), "joints_cam" (24,3) m, "global_orient" (3),
 "body_pose" (23,3) axis-angle, "transl" (3) m, "shape" (S)}]}``. Offline ``unveil run`` stays the
 accurate mode: ``unveil bench live`` measures what this one gives up (docs/live.md).
+
+``--ws [PORT]`` also serves every line on ``ws://127.0.0.1:PORT`` (:mod:`unveil.live_ws`; the
+optional extra ``unveil[live]``; slow clients drop frames, the pipeline never waits for them) and
+writes the live view ``live.html`` (:mod:`unveil.live_page`) that draws them.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UnveilError
+from .live_ws import DEFAULT_PORT as DEFAULT_WS_PORT
+from .live_ws import WsBroadcaster
 from .runtime import pin_torch_threads
 
 WINDOW = 81            # trailing frames the lifter sees (its receptive field)
@@ -305,6 +312,7 @@ class LiveEstimator:
         p.root_kp.append(p.kp[k])
         root = root_translation(np.stack(p.root_j), np.stack(p.root_kp), self.camera)[-1]
         return {"id": int(p.id), "frame": int(p.frames[k]), "keypoints2d": p.kp[k], "occluded": occ17,
+                "occluded24": occ24,
                 "joints_cam": (jb + root).astype(np.float32), "global_orient": go[0],
                 "body_pose": bp[0], "transl": root.astype(np.float32),
                 "shape": p.shape.numpy()}
@@ -336,7 +344,8 @@ def _jsonable(rec: dict) -> dict:
 
 def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = DELAY, focal: float | None = None,
              realtime: bool | None = None, max_frames: int | None = None, redetect_every: int = 5,
-             tiles: bool = False, fill: bool = True, workers: int | None = None, pipelined: bool = True) -> dict:
+             tiles: bool = False, fill: bool = True, workers: int | None = None, pipelined: bool = True,
+             on_ready=None) -> dict:
     """Run the live estimator on SOURCE; ``on_line(dict)`` receives every frame's record.
 
     ``pipelined``: the 2D front end and the 3D half run on two threads (frame t + 1's people while
@@ -347,6 +356,10 @@ def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = D
     per wall second), ``latency_ms`` (list: capture of each processed frame -> its line), ``delay_frames``,
     ``source_fps``, ``width``, ``height``, ``cpu_ms_per_frame`` (process CPU time, all threads, per
     processed frame: what a frame costs whatever else runs on the machine).
+
+    ``on_ready(stats)``: called once the models are loaded, just before the source starts (a file's
+    clock starts after it returns; ``unveil live --ws-wait`` waits there for a client); ``stats``
+    has ``width``, ``height``, ``focal``, ``source_fps``.
     """
     from .skeleton import default_focal
     from .types import Camera
@@ -358,6 +371,8 @@ def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = D
         est = LiveEstimator(cam, body_model=body_model, delay=delay, redetect_every=redetect_every, tiles=tiles,
                             fill=fill, workers=workers)
         est.warmup(src.height, src.width)
+        if on_ready is not None:
+            on_ready({"width": src.width, "height": src.height, "focal": f, "source_fps": src.fps})
         src.start()
         c0 = time.process_time()
         lat, n, t0 = [], 0, None
@@ -419,7 +434,8 @@ def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = D
 
 
 def main(argv: list[str], prog: str = "unveil live") -> int:
-    ap = argparse.ArgumentParser(prog=prog, description="online causal mode: one JSON line per frame on stdout")
+    ap = argparse.ArgumentParser(prog=prog, description="online causal mode: one JSON line per frame on stdout "
+                                 "(and on a local WebSocket with --ws)")
     ap.add_argument("source", help="camera index (0), video file (played at its frame rate), or rtsp:// / http:// URL")
     ap.add_argument("--delay", type=int, default=DELAY,
                     help=f"fixed latency in frames: the lifter sees this many future frames (default {DELAY})")
@@ -434,6 +450,15 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
                     help="people and body on one thread (lower latency, lower frame rate)")
     ap.add_argument("--as-fast-as-possible", dest="realtime", action="store_false", default=None,
                     help="a file: every frame, no pacing, none dropped")
+    ap.add_argument("--ws", nargs="?", type=int, const=DEFAULT_WS_PORT, default=None, metavar="PORT",
+                    help=f"also serve each line on ws://127.0.0.1:PORT (default {DEFAULT_WS_PORT}; 0: a free port) "
+                         "and write the live view page (needs pip install 'unveil[live]')")
+    ap.add_argument("--ws-wait", action="store_true",
+                    help="with --ws: start the source only once a first client has connected")
+    ap.add_argument("--ws-page", default=None, metavar="HTML",
+                    help="with --ws: where to write the live view (default $UNVEIL_CACHE/live/live.html)")
+    ap.add_argument("--no-stdout", dest="stdout", action="store_false", default=True,
+                    help="with --ws: the lines go to the WebSocket only (not to stdout)")
     a = ap.parse_args(argv)
     if a.focal is not None and not (math.isfinite(a.focal) and a.focal > 0):
         raise UnveilError("--focal must be a finite number > 0")
@@ -441,20 +466,60 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
         raise UnveilError("--max-frames must be >= 1")
     if a.redetect < 1:
         raise UnveilError("--redetect must be >= 1")
+    if a.ws is None and (a.ws_wait or a.ws_page or not a.stdout):
+        raise UnveilError("--ws-wait, --ws-page and --no-stdout need --ws")
+    ws = None
+    if a.ws is not None:
+        ws = WsBroadcaster(a.ws)  # the websockets extra is checked here, before any model loads
+        ws.start()
 
     def emit(rec):
         rec = {k: v for k, v in rec.items() if k not in ("captured", "emitted")}
-        sys.stdout.write(json.dumps(rec, separators=(",", ":")) + "\n")
-        sys.stdout.flush()
+        line = json.dumps(rec, separators=(",", ":"))
+        if ws is not None:
+            ws.publish(line)
+        if stdout_ok[0]:
+            try:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                if ws is None:
+                    raise
+                stdout_ok[0] = False  # stdout's reader went away: the WebSocket goes on
+
+    stdout_ok = [a.stdout]
+
+    def ready(info):
+        if ws is None:
+            return
+        from .live_page import write_live_page
+        from .paths import cache_dir
+
+        page = Path(a.ws_page) if a.ws_page else cache_dir() / "live" / "live.html"
+        try:
+            page.parent.mkdir(parents=True, exist_ok=True)
+            write_live_page(page, ws.url, focal=info["focal"], size=(info["width"], info["height"]))
+        except OSError as e:
+            raise UnveilError(f"cannot write the live page {page} ({e.strerror or e})") from None
+        print(f"unveil live: serving {ws.url} (127.0.0.1 only); live view: {page.resolve().as_uri()}",
+              file=sys.stderr, flush=True)
+        if a.ws_wait:
+            print("unveil live: waiting for a first WebSocket client ...", file=sys.stderr, flush=True)
+            ws.wait_client()
 
     try:
         s = run_live(a.source, emit, body_model=a.body_model, delay=a.delay, focal=a.focal, realtime=a.realtime,
                      max_frames=a.max_frames, redetect_every=a.redetect, tiles=a.tiles, fill=a.fill,
-                     pipelined=a.pipelined)
+                     pipelined=a.pipelined, on_ready=ready)
     except BrokenPipeError:
         return 0
+    finally:
+        wss = ws.close() if ws is not None else None
     lat = np.asarray(s["latency_ms"]) if s["latency_ms"] else np.zeros(1)
     print(f"unveil live: {s['frames']} frames in {s['wall_s']:.1f} s ({s['fps'] or 0:.1f} frames/s), "
           f"{s['dropped']} dropped; latency median {np.median(lat):.0f} ms, p95 {np.percentile(lat, 95):.0f} ms "
           f"+ {s['delay_frames']} frames delay", file=sys.stderr)
+    if wss is not None:
+        print(f"unveil live: WebSocket {wss['url']}: {wss['clients']} client(s); {wss['sent']} lines sent, "
+              f"{wss['dropped']} dropped for slow clients", file=sys.stderr)
     return 0

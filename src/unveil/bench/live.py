@@ -63,8 +63,55 @@ def _score(tracks: list[dict], truth: dict) -> dict:
     return {k: res[k] for k in keep if k in res}
 
 
-def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print) -> dict:
-    """Render (cached), run offline and live, score; returns the result dict (also OUT/bench_live.json)."""
+# a WebSocket client in its own process (as a browser tab would be): counts the lines, prints the count
+CLIENT = """import sys, time
+from websockets.sync.client import connect
+for _ in range(200):
+    try:
+        c = connect(sys.argv[1]); break
+    except OSError:
+        time.sleep(0.05)
+n = 0
+with c:
+    for m in c:
+        n += 1
+print(n)
+"""
+
+
+def _ws_row(live, video, recs: list, delay: int, focal: float):
+    """``run_live`` with every line serialised and published on a local WebSocket (as ``unveil
+    live --ws`` does) to one client process connected before the clip starts. Returns (stats,
+    {ws_sent, ws_dropped, client_received})."""
+    import subprocess
+    import sys
+
+    from ..live_ws import WsBroadcaster
+
+    ws = WsBroadcaster(0)
+    ws.start()
+    cl = subprocess.Popen([sys.executable, "-c", CLIENT, ws.url], stdout=subprocess.PIPE, text=True)
+    try:
+        if not ws.wait_client(60):
+            raise RuntimeError("the WebSocket client did not connect")
+
+        def on_line(rec):
+            recs.append(rec)
+            ws.publish(json.dumps({k: v for k, v in rec.items() if k not in ("captured", "emitted")},
+                                  separators=(",", ":")))
+
+        s = live.run_live(str(video), on_line, delay=delay, focal=focal, realtime=True)
+    finally:
+        w = ws.close()
+        got = cl.communicate(timeout=30)[0].strip()
+    return s, {"ws_sent": w["sent"], "ws_dropped": w["dropped"], "client_received": int(got or 0)}
+
+
+def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print, ws_pairs: int = 0) -> dict:
+    """Render (cached), run offline and live, score; returns the result dict (also OUT/bench_live.json).
+
+    ``ws_pairs``: also run the timed row this many times without, then with, the WebSocket and one
+    client process connected (``live (again)`` / ``live + WebSocket client`` rows)."""
     from .. import live
     from ..api import load
     from ..pipeline import run
@@ -88,6 +135,23 @@ def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print
                              "delay_ms": round(delay / s["source_fps"] * 1000, 1),
                              **_score(_live_tracks(recs), truth)}
     res["load_after_live"] = list(os.getloadavg())
+    for k in range(ws_pairs):  # the WebSocket's cost: plain and served rows in turn, same clip, same run
+        for name, served in (("live (again)", False), ("live + WebSocket client", True)):
+            name += f" #{k + 1}" if ws_pairs > 1 else ""
+            log(f"{name} ...")
+            recs = []
+            row = _ws_row(live, video, recs, delay, focal) if served else None
+            if row is None:
+                s = live.run_live(str(video), recs.append, delay=delay, focal=focal, realtime=True)
+            else:
+                s, extra_row = row
+            lat = np.asarray(s["latency_ms"])
+            res["rows"][name] = {"delay_frames": delay, "fps": round(s["fps"], 2),
+                                 "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), "frames": s["frames"],
+                                 "read": s["read"], "dropped": s["dropped"],
+                                 "latency_ms_median": round(float(np.median(lat)), 1),
+                                 "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
+                                 **(extra_row if served else {}), **_score(_live_tracks(recs), truth)}
     if extra:
         for name, kw in (("live all frames", {}), ("live all frames, delay 0", {"delay": 0}),
                          ("live all frames, no fill", {"fill": False})):
@@ -138,9 +202,31 @@ def main(argv: list[str], prog: str = "unveil bench live") -> int:
     ap.add_argument("--delay", type=int, default=None, help="live delay in frames (default: unveil live's)")
     ap.add_argument("--no-extra", dest="extra", action="store_false", default=True,
                     help="only the timed live row and offline (skip the all-frames accuracy rows)")
+    ap.add_argument("--ws", type=int, default=0, metavar="N",
+                    help="the WebSocket's cost: N pairs of timed rows without / with `--ws` and one client "
+                         "process connected (needs pip install 'unveil[live]')")
     a = ap.parse_args(argv)
-    res = run_bench(Path(a.out), a.delay, a.extra)
+    if a.ws < 0:
+        raise SystemExit("--ws must be >= 0")
+    res = run_bench(Path(a.out), a.delay, a.extra, ws_pairs=a.ws)
     print(table(res))
+    plain = [r for k, r in res["rows"].items() if k.startswith("live (again)")]
+    served = [r for k, r in res["rows"].items() if k.startswith("live + WebSocket client")]
+    for k, r in res["rows"].items():
+        if "ws_sent" in r:
+            print(f"{k}: {r['ws_sent']} lines sent, {r['ws_dropped']} dropped for the client, "
+                  f"{r['client_received']} received")
+    if plain and served:
+        def mean(rows, key):
+            return float(np.mean([r[key] for r in rows]))
+        print("WebSocket + 1 client vs without, mean of {} pair(s): frames/s {:.1f} vs {:.1f} (x{:.2f}), latency "
+              "median {:.0f} vs {:.0f} ms (x{:.2f}), p95 {:.0f} vs {:.0f} ms (x{:.2f}), CPU ms/frame {:.1f} vs {:.1f}"
+              .format(len(served), mean(served, "fps"), mean(plain, "fps"), mean(served, "fps") / mean(plain, "fps"),
+                      mean(served, "latency_ms_median"), mean(plain, "latency_ms_median"),
+                      mean(served, "latency_ms_median") / mean(plain, "latency_ms_median"),
+                      mean(served, "latency_ms_p95"), mean(plain, "latency_ms_p95"),
+                      mean(served, "latency_ms_p95") / mean(plain, "latency_ms_p95"),
+                      mean(served, "cpu_ms_per_frame"), mean(plain, "cpu_ms_per_frame")))
     print(f"load average before: {res['load_before'][0]:.2f}; after the timed run: {res['load_after_live'][0]:.2f} "
           f"({res['cpu_count']} cores); mm; latency = capture -> JSON line, the pose being `delay` frames older")
     return 0
