@@ -117,7 +117,7 @@ def write_overlay(path: Path, video: Path, truth: dict, track: dict | None, body
                   fps: float, text: str = "") -> Path:
     from .io.video import VideoWriter, iter_frames
     from .metrics import coco17_to_smpl24_mask
-    from .render.overlay import draw_frame, put_text
+    from .io.overlay import draw_frame, put_text
     from .skeleton import to_coco17
 
     rows = {}

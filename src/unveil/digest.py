@@ -6,7 +6,8 @@ change the key. Every file is hashed whole with SHA-256 (hashlib; about 1.1 GB/s
 development machine with SHA extensions, so a 1 GB video adds about a second per run). A file is
 hashed at most once per process for the same (path, size, mtime, ctime, inode) -- ctime changes on
 every write and cannot be set back, unlike mtime -- so the memo only saves time inside one process
-(two stages read the video); every new process hashes again.
+(two stages read the video); every new process hashes again. The body-model and detector hashes built on
+it are :func:`unveil.body.model_hash.body_model_sha256` and :func:`unveil.detect.assets.detector_sha256`.
 """
 
 from __future__ import annotations
@@ -49,36 +50,3 @@ def file_sha256(path: str | os.PathLike) -> str:
         raise UnveilError(f"cannot read {p} ({e.strerror or type(e).__name__})") from None
     _MEMO[memo_key] = digest
     return digest
-
-
-def body_model_sha256(spec: str) -> str:
-    """Content hash of the file behind a ``--body-model`` spec (``anny``: the Anny-SMPL cache file;
-    ``anny-native``: the ``anny`` package version; a path: that file). ``"missing"`` if absent."""
-    spec = str(spec)
-    if spec == "anny-native":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return f"anny-native-{version('anny')}"
-        except PackageNotFoundError:
-            return "anny-native"
-    if spec in ("anny", "anny-smpl"):
-        from .body.anny_smpl import anny_smpl_path
-
-        path = anny_smpl_path()
-    else:
-        path = Path(spec).expanduser()
-    return file_sha256(path) if path.is_file() else "missing"
-
-
-def detector_sha256() -> str:
-    """One hash over the 2D detector model files present (``unveil models fetch``)."""
-    import hashlib
-
-    from .detect.assets import MODELS, models_dir
-
-    h = hashlib.sha256()
-    for name in sorted(MODELS):
-        p = models_dir() / name
-        h.update(name.encode() + b"=" + (file_sha256(p) if p.is_file() else "missing").encode() + b";")
-    return h.hexdigest()

@@ -43,8 +43,9 @@ import numpy as np
 
 from . import __version__, outdir
 from .atomic import save_npz, write_text
-from .detect.assets import model_path
-from .digest import body_model_sha256, detector_sha256, file_sha256
+from .body.model_hash import body_model_sha256
+from .detect.assets import detector_sha256, model_path
+from .digest import file_sha256
 from .errors import UnveilError
 from .io.keypoints_json import dump
 from .runtime import TORCH_THREADS, pin_torch_threads, torch_threads

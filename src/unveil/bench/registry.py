@@ -26,7 +26,6 @@ METHOD_MODULES: tuple[str, ...] = (
     "unveil.fit.stage",
     "unveil.bench.trajectory",
     "unveil.bench.moro_rows",
-    "unveil.data.synthvideo",
     "unveil.bench.render_rows",
     "unveil.bench.pipeline_rows",
 )

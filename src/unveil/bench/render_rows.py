@@ -70,8 +70,11 @@ def _render_fn():
 
 
 def register_bench(registry=registry) -> list[str]:
-    """Register ``mopo-limbs`` and (when its weights exist) ``mopo-render``; returns the names."""
-    names = ["mopo-limbs"]
+    """Register ``blazepose-world`` (:func:`unveil.data.synthvideo.blazepose_world_row`), ``mopo-limbs``
+    and (when its weights exist) ``mopo-render``; returns the names."""
+    names = ["blazepose-world", "mopo-limbs"]
+    registry.register("blazepose-world", synthvideo.blazepose_world_row, group="render",
+                      note="BlazePose GHUM world landmarks -> 12 limb joints (scored on those only); render source only")
     registry.register("mopo-limbs", _limbs_fn(), group="mopo",
                       note="MoPO (pipeline default) scored on the 12 limb joints (compare: blazepose-world)")
     if (WEIGHTS_DIR / WEIGHTS_NAME).is_file():

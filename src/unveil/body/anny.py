@@ -57,7 +57,12 @@ _TARGETS: dict[int, tuple[int, tuple[float, float, float]]] = {
 }
 
 
-def _import_anny():
+def import_anny():
+    """Import the optional ``anny`` package (heavy: deferred until a model is built).
+
+    Returns:
+        The ``anny`` module, with ``ANNY_CACHE_DIR`` defaulting to the project cache dir.
+    """
     os.environ.setdefault("ANNY_CACHE_DIR", str(paths.anny_cache_dir()))
     import anny  # noqa: WPS433 (heavy, imported lazily)
 
@@ -83,7 +88,7 @@ class AnnyBody(BodyModel):
 
     def __init__(self, skinning_method: str | None = None):
         super().__init__()
-        anny = _import_anny()
+        anny = import_anny()
         # rig/topology "anny" (the default): never "smpl"/"smplx"
         self.anny = anny.Anny(skinning_method=skinning_method).to(torch.float32)
         labels = list(self.anny.bone_labels)

@@ -48,6 +48,7 @@ import roma
 import torch
 
 from ..errors import MissingAssetError, UnveilError
+from .model_hash import body_model_sha256
 
 NUM_JOINTS = 24
 PART_NAMES: tuple[str, ...] = ("skin", "hair", "shirt", "trousers", "shoes")
@@ -232,6 +233,4 @@ def load_body_model(spec: str = "anny", device: str = "cpu") -> BodyModel:
     spec = str(spec)
     if spec not in ("anny", "anny-smpl", "anny-native"):
         spec = str(Path(spec).expanduser().resolve())
-    from ..digest import body_model_sha256
-
     return _load(spec, str(device), body_model_sha256(spec))

@@ -26,9 +26,9 @@ def ensure_anny_cache(log=print) -> Path:
     if not _compact_files(cache):
         log(f"anny: building the model cache in {cache} (about a minute, once)...")
         t = time.perf_counter()
-        from .anny import _import_anny
+        from .anny import import_anny
 
-        _import_anny().Anny()
+        import_anny().Anny()
         log(f"anny: built in {time.perf_counter() - t:.0f} s")
     freed = 0
     keep = set(_compact_files(cache))

@@ -166,7 +166,7 @@ def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w
     import torch
 
     from ..fit.ik import joints_to_rotations
-    from ..fit.shape import _clamp
+    from ..fit.shape import clamp_shape
     from ..skeleton import forward_kinematics
 
     rng = np.random.default_rng(seed)
@@ -224,7 +224,7 @@ def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w
             opt.step()
             sched.step()
             with torch.no_grad():
-                shape.copy_(_clamp(model, shape))
+                shape.copy_(clamp_shape(model, shape))
                 if learn:
                     offs[mid] -= (offs[mid] * lat_t).sum(-1, keepdim=True) * lat_t
         per_joint = err.detach().sqrt().mean(0).numpy() * 1000

@@ -646,7 +646,7 @@ def contact_sheet(seqs: list[RenderSequence], path, per_row: int = 4, thumb_h: i
                     t2 = tuple(np.round(s.keypoints2d_true[i, k]).astype(int))
                     cv2.circle(img, t2, 7, (255, 0, 0), 2, cv2.LINE_AA)
             label = f"{s.kind} {s.name[:28]} f{i}"
-            from ..render.overlay import put_text
+            from ..io.overlay import put_text
 
             put_text(img, label)
             scale = thumb_h / img.shape[0]
@@ -783,12 +783,3 @@ def blazepose_world_row(inputs) -> dict:
     if wl is None:
         raise UnveilError("blazepose-world needs the detector's world landmarks (--source render only)")
     return {"joints": blazepose_world_to_smpl24(_fill_missing(wl)), "score_joints": LIMB_JOINTS}
-
-
-try:  # rows appear in `unveil bench accuracy` when the harness imports this module
-    from ..bench.registry import register as _register
-
-    _register("blazepose-world", blazepose_world_row, group="render",
-              note="BlazePose GHUM world landmarks -> 12 limb joints (scored on those only); render source only")
-except Exception:  # noqa: BLE001 - rendering must not depend on the benchmark code
-    pass

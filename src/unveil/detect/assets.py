@@ -24,6 +24,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from ..digest import file_sha256
 from ..errors import MissingAssetError, UnveilError
 from ..paths import models_dir
 from .taps import derive_tapped
@@ -135,6 +136,19 @@ def fetch(force: bool = False, quiet: bool = False) -> list[Path]:
 
                 write_bytes(out / name, data)
     return [out / n for n in MODELS] + derive(force=True)
+
+
+def detector_sha256() -> str:
+    """One hash over the 2D detector model files present (``unveil models fetch``), for the cache keys.
+
+    Returns:
+        64 hex characters (``name=<sha256 or "missing">;`` per file of :data:`MODELS`, hashed).
+    """
+    h = hashlib.sha256()
+    for name in sorted(MODELS):
+        p = models_dir() / name
+        h.update(name.encode() + b"=" + (file_sha256(p) if p.is_file() else "missing").encode() + b";")
+    return h.hexdigest()
 
 
 def main(argv: list[str], prog: str = "unveil models fetch") -> int:

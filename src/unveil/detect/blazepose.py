@@ -215,7 +215,7 @@ def ssd_anchors(size: int = DET_SIZE, strides=(8, 16, 32, 32, 32)) -> np.ndarray
     return np.concatenate(out).astype(np.float32)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of box a (4,) against boxes b (N, 4)."""
     x0 = np.maximum(a[0], b[:, 0]); y0 = np.maximum(a[1], b[:, 1])
     x1 = np.minimum(a[2], b[:, 2]); y1 = np.minimum(a[3], b[:, 3])
@@ -233,7 +233,7 @@ def weighted_nms(boxes, scores, keypoints, iou_thresh: float = 0.3):
     for i in range(len(scores)):
         if not alive[i]:
             continue
-        ious = _iou(boxes[i], boxes)
+        ious = box_iou(boxes[i], boxes)
         grp = alive & (ious > iou_thresh)
         grp[i] = True
         w = scores[grp][:, None]

@@ -48,7 +48,7 @@ import numpy as np
 from ..runtime import threads as _threads
 
 from ..types import Track2D
-from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, _iou
+from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, box_iou
 from .stitch import BODY_POINTS, colour_descriptor, stitch_tracks
 
 MIN_TRACK_LEN = 5  # frames: shorter tracks are dropped as detector noise (PeopleTracker min_len)
@@ -421,7 +421,7 @@ class PeopleTracker:
         #     drift onto the person in front (measured on `unveil bench tracking`'s 3-person scene)
         retry = [(k, tr) for k, (tr, _) in enumerate(jobs[:n_live])
                  if self.retry and lms[k].score < self.min_pose_score
-                 and not any(_iou(tr.last.box(), o.last.box()[None])[0] > 0 for o in self.live if o is not tr)]
+                 and not any(box_iou(tr.last.box(), o.last.box()[None])[0] > 0 for o in self.live if o is not tr)]
         rjobs = []
         for k, tr in retry:
             v = tr.velocity() * (i - tr.last_frame)
@@ -492,7 +492,7 @@ class PeopleTracker:
                         or (b[3] - b[1]) < self.min_new_aspect * (b[2] - b[0])):
                     continue
                 t = time.perf_counter()
-                if any(keypoint_similarity(lm, tr.last) > 0.5 or _iou(lm.box(), tr.last.box()[None])[0] > 0.6
+                if any(keypoint_similarity(lm, tr.last) > 0.5 or box_iou(lm.box(), tr.last.box()[None])[0] > 0.6
                        for tr in self.live):
                     self._tracking += time.perf_counter() - t
                     continue
@@ -557,7 +557,7 @@ class PeopleTracker:
             d = np.linalg.norm((b0[:2] + b0[2:]) / 2 - (b1[:2] + b1[2:]) / 2) / hgt
             moved = Landmarks(tr.last.score, tr.last.keypoints + np.array([*shift, 0.0], np.float32),
                               tr.last.presence, tr.last.z, tr.last.world, tr.last.aux, tr.last.roi)
-            s = 0.5 * float(_iou(b0, b1[None])[0]) + 0.5 * keypoint_similarity(lm, moved)
+            s = 0.5 * float(box_iou(b0, b1[None])[0]) + 0.5 * keypoint_similarity(lm, moved)
             if d < 0.5 + 0.03 * gap and s > 0.2 and s > best_s:
                 best, best_s = tr, s
         if best is not None:

@@ -34,7 +34,7 @@ from torch import nn
 from ..checkpoint import load_pretrained_model
 from ..skeleton import forward_kinematics
 from .ik import joints_to_rotations
-from .tik import WINDOW, _window_starts, blend_windows, rotmat_to_6d, sixd_to_rotmat
+from .tik import WINDOW, window_starts, blend_windows, rotmat_to_6d, sixd_to_rotmat
 
 EVIDENCE_DIM = 24 * 3 + 24 * 6 + 24 * 6 + 24  # joints, FIK 6D, TIK 6D, confidences
 ARCH = "arts_refine"  # the checkpoint's "arch" (unveil.checkpoint); config: window, dim, layers
@@ -123,7 +123,7 @@ def refine_sequence(net: MotionRefine, joints, rest_joints, fik=None, tik_net=No
         pad = W - T
         base, F, Jr, C = (torch.cat([x, x[-1:].expand(pad, *x.shape[1:])]) for x in (base, F, Jr, C))
     Tp = base.shape[0]
-    starts = _window_starts(Tp, W)
+    starts = window_starts(Tp, W)
     win = lambda x, ss: torch.stack([x[s:s + W] for s in ss])  # noqa: E731
     pred = torch.cat([net(win(base, starts[i:i + 64]), win(F, starts[i:i + 64]), win(Jr, starts[i:i + 64]),
                           win(C, starts[i:i + 64])) for i in range(0, len(starts), 64)])

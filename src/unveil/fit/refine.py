@@ -22,7 +22,7 @@ import roma
 import torch
 
 from ..skeleton import forward_kinematics
-from .shape import _clamp
+from .shape import clamp_shape
 
 
 def fit_to_joints(model, joints, rot0, shape0, iters: int = 60, lr: float = 0.02, w_delta: float = 1e-3,
@@ -62,7 +62,7 @@ def fit_to_joints(model, joints, rot0, shape0, iters: int = 60, lr: float = 0.02
             opt.step()
             sched.step()
         with torch.no_grad():
-            s.copy_(_clamp(model, s))
+            s.copy_(clamp_shape(model, s))
     _, delta, s = best
     with torch.no_grad():
         R = R0 @ roma.rotvec_to_rotmat(delta)
@@ -127,7 +127,7 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
             sched.step()
         with torch.no_grad():
             for s in ss:
-                s.copy_(_clamp(model, s))
+                s.copy_(clamp_shape(model, s))
     out = []
     for k, (_, delta, s) in enumerate(best):
         with torch.no_grad():

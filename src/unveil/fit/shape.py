@@ -67,7 +67,16 @@ def sample_shapes(model, n: int, generator: torch.Generator | None = None) -> to
 PCA_LIMIT = 3.0  # unbounded (PCA / betas) shape spaces: keep within +-3 standard deviations
 
 
-def _clamp(model, shape: torch.Tensor) -> torch.Tensor:
+def clamp_shape(model, shape: torch.Tensor) -> torch.Tensor:
+    """Clamp shape parameters into the model's box bounds, or to +-PCA_LIMIT for unbounded spaces.
+
+    Args:
+        model: body model (its ``shape_bounds`` decide the box).
+        shape: (..., S) shape parameters.
+
+    Returns:
+        (..., S) clamped copy.
+    """
     b = shape_bounds(model)
     return shape.clamp(b[0], b[1]) if b is not None else shape.clamp(-PCA_LIMIT, PCA_LIMIT)
 
@@ -174,7 +183,7 @@ def fit_shape_analytic(model, bones, iters: int = 4, lin: Linearisation | None =
         A = Dm.transpose(-1, -2) @ (W[..., None] * Dm) + lin.damping * eye
         rhs = Dm.transpose(-1, -2) @ (W * (r + (Dm @ (s - s0)[..., None]).squeeze(-1)))[..., None]
         # Gauss–Newton step of |D ds - r|_W^2 + λ|s - s0|^2 (the prior keeps off-manifold skeletons sane)
-        s = _clamp(model, s0 + torch.linalg.solve(A, rhs).squeeze(-1))
+        s = clamp_shape(model, s0 + torch.linalg.solve(A, rhs).squeeze(-1))
     return s.reshape(*batch, -1).float()
 
 
@@ -291,7 +300,7 @@ def fit_shape(model, bones, method: str = "auto") -> torch.Tensor:
         net = load_shape_mlp(model)
         if net is not None:
             with torch.no_grad():
-                return _clamp(model, net(B[None])[0])
+                return clamp_shape(model, net(B[None])[0])
         if method == "mlp":
             raise FileNotFoundError(f"no trained shape MLP for body model {getattr(model, 'name', '?')}")
     return fit_shape_analytic(model, B)

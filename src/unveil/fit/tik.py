@@ -81,7 +81,16 @@ class TIK(nn.Module):
         return torch.cat([out0[:, :, None], out[:, :, 1:]], 2)
 
 
-def _window_starts(T: int, W: int) -> list[int]:
+def window_starts(T: int, W: int) -> list[int]:
+    """Start frames of half-overlapping windows of length W covering T frames (last one flush).
+
+    Args:
+        T: number of frames.
+        W: window length.
+
+    Returns:
+        Sorted start indices; ``[0]`` when ``T <= W``.
+    """
     if T <= W:
         return [0]
     stride = W // 2
@@ -109,7 +118,7 @@ def refine_rotations(net: TIK, joints, rest_joints, fik=None) -> torch.Tensor:
         x = torch.cat([x, x[-1:].expand(pad, -1, -1, -1)])
         Jr = torch.cat([Jr, Jr[-1:].expand(pad, -1, -1)])
     Tp = x.shape[0]
-    starts = _window_starts(Tp, W)
+    starts = window_starts(Tp, W)
     pred = torch.cat([net(torch.stack([x[s:s + W] for s in starts[i:i + 64]]),
                           torch.stack([Jr[s:s + W] for s in starts[i:i + 64]])) for i in range(0, len(starts), 64)])
     return blend_windows(pred, starts, Tp)[:T].double()
