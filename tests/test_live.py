@@ -35,9 +35,9 @@ def test_live_lines_delay_and_causality(walker_video):
     short, _ = _run(walker_video, delay=2, max_frames=12)
     for a, b in zip(short, recs[:12]):
         assert a["people"] == b["people"]
-    # one thread (front end inline) gives the same poses as the two-thread pipeline
-    one, _ = _run(walker_video, delay=2, max_frames=12, pipelined=False)
-    assert [r["people"] for r in one] == [r["people"] for r in short]
+    # the two-thread pipeline gives the same poses as one thread (the default: front end inline)
+    two, _ = _run(walker_video, delay=2, max_frames=12, pipelined=True)
+    assert [r["people"] for r in two] == [r["people"] for r in short]
 
 
 def test_live_state_is_bounded(walker_video):
@@ -96,3 +96,4 @@ def test_models_created_on_threads_at_once_keep_stderr():
         t.join()
     after = os.fstat(2)
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+

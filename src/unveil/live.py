@@ -344,13 +344,15 @@ def _jsonable(rec: dict) -> dict:
 
 def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = DELAY, focal: float | None = None,
              realtime: bool | None = None, max_frames: int | None = None, redetect_every: int = 5,
-             tiles: bool = False, fill: bool = True, workers: int | None = None, pipelined: bool = True,
+             tiles: bool = False, fill: bool = True, workers: int | None = None, pipelined: bool = False,
              on_ready=None) -> dict:
     """Run the live estimator on SOURCE; ``on_line(dict)`` receives every frame's record.
 
     ``pipelined``: the 2D front end and the 3D half run on two threads (frame t + 1's people while
-    frame t's body), so the sustained rate is set by the slower half (a frame may wait for the 3D
-    half: more latency); False: one thread, frame by frame (lower latency, lower rate).
+    frame t's body), so the sustained rate is set by the slower half, but a frame waits in the
+    hand-over for the 3D half (median latency ~2x, p95 165-275 ms on the shared 2-core box);
+    False (the default): one thread, frame by frame (p95 85-143 ms there, a similar rate under
+    load; docs/live.md has the repeated measurements).
 
     Returns stats: ``frames`` (processed), ``read``, ``dropped``, ``wall_s``, ``fps`` (processed frames
     per wall second), ``latency_ms`` (list: capture of each processed frame -> its line), ``delay_frames``,
@@ -446,8 +448,11 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
     ap.add_argument("--tiles", action="store_true", help="also detect on tiles (small people; slower)")
     ap.add_argument("--no-fill", dest="fill", action="store_false", default=True,
                     help="do not fill hidden joints with the motion predictor")
-    ap.add_argument("--one-thread", dest="pipelined", action="store_false", default=True,
-                    help="people and body on one thread (lower latency, lower frame rate)")
+    ap.add_argument("--two-threads", dest="pipelined", action="store_true", default=False,
+                    help="people and body on two threads (a higher frame rate on an idle machine, about "
+                         "twice the latency); default: one thread")
+    ap.add_argument("--one-thread", dest="pipelined", action="store_false",
+                    help="people and body on one thread (the default; kept for scripts)")
     ap.add_argument("--as-fast-as-possible", dest="realtime", action="store_false", default=None,
                     help="a file: every frame, no pacing, none dropped")
     ap.add_argument("--ws", nargs="?", type=int, const=DEFAULT_WS_PORT, default=None, metavar="PORT",

@@ -6,8 +6,9 @@ The clip is the demo's (:mod:`unveil.demo`: the packaged evaluation-split walk b
 
 * ``offline``: ``unveil run`` on the video (:func:`unveil.pipeline.run`, the demo's focal; no
   overlay/exports), scored as ``unveil demo`` scores it (:func:`unveil.demo.score`).
-* ``live`` (the timed row): ``unveil live`` with the file played at its own frame rate (a frame the
-  estimator has not taken when the next is due is dropped, as with a camera). Latency = capture of
+* ``live`` (timed; ``live, two threads``: ``--two-threads``): ``unveil live`` with the file played
+  at its own frame rate (a frame the estimator has not taken when the next is due is dropped, as
+  with a camera). Latency = capture of
   a frame (its release by the player) -> its JSON line out; the pose on that line is
   ``delay`` frames older (stated beside it). Accuracy on the frames it processed.
 * ``live all frames`` (+ ``delay 0``, ``no fill``): every frame, no pacing -- accuracy only, to
@@ -107,9 +108,36 @@ def _ws_row(live, video, recs: list, delay: int, focal: float):
     return s, {"ws_sent": w["sent"], "ws_dropped": w["dropped"], "client_received": int(got or 0)}
 
 
-def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print, ws_pairs: int = 0) -> dict:
+SUMMARY_KEYS = ("fps", "latency_ms_median", "latency_ms_p95", "dropped", "cpu_ms_per_frame", "mpjpe", "mpjpe_occ",
+                "load_before")
+
+
+def summary(rows: list[dict]) -> dict:
+    """Mean, min and max of each of :data:`SUMMARY_KEYS` over repeated timed rows.
+
+    Args:
+        rows: timed rows of one configuration (dicts as in ``bench_live.json``'s ``rows``).
+
+    Returns:
+        ``{key: {"mean", "min", "max"}}`` for the keys present in every row, plus ``runs``.
+    """
+    if not rows:
+        raise ValueError("summary needs at least one row")
+    out: dict = {"runs": len(rows)}
+    for key in SUMMARY_KEYS:
+        if all(r.get(key) is not None for r in rows):
+            v = np.asarray([r[key] for r in rows], float)
+            out[key] = {"mean": round(float(v.mean()), 1), "min": round(float(v.min()), 1),
+                        "max": round(float(v.max()), 1)}
+    return out
+
+
+def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print, ws_pairs: int = 0,
+              repeat: int = 1) -> dict:
     """Render (cached), run offline and live, score; returns the result dict (also OUT/bench_live.json).
 
+    ``repeat``: run the two timed rows (one thread: the default; two threads) this many times, in
+    turn (rows ``live #k``, ``live, two threads #k``; their mean / min / max in ``repeated``).
     ``ws_pairs``: also run the timed row this many times without, then with, the WebSocket and one
     client process connected (``live (again)`` / ``live + WebSocket client`` rows)."""
     from .. import live
@@ -122,18 +150,24 @@ def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print
     focal = float(truth["focal"])
     res: dict = {"video": str(video), "frames": int(len(truth["joints_cam"])), "width": 640, "height": 480,
                  "cpu_count": os.cpu_count(), "load_before": list(os.getloadavg()), "rows": {}}
-    for name, pipelined in (("live", True), ("live, one thread", False)):
-        log(f"{name} (played at the clip's 30 fps, delay {delay} frames) ...")
-        recs: list[dict] = []
-        s = live.run_live(str(video), recs.append, delay=delay, focal=focal, realtime=True, pipelined=pipelined)
-        lat = np.asarray(s["latency_ms"])
-        res["rows"][name] = {"delay_frames": delay, "fps": round(s["fps"], 2),
-                             "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), "frames": s["frames"],
-                             "read": s["read"], "dropped": s["dropped"],
-                             "latency_ms_median": round(float(np.median(lat)), 1),
-                             "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
-                             "delay_ms": round(delay / s["source_fps"] * 1000, 1),
-                             **_score(_live_tracks(recs), truth)}
+    for k in range(repeat):  # the two timed configurations in turn, so both see the same load
+        for name, pipelined in (("live", False), ("live, two threads", True)):
+            name += f" #{k + 1}" if repeat > 1 else ""
+            log(f"{name} (played at the clip's 30 fps, delay {delay} frames) ...")
+            recs: list[dict] = []
+            load1 = os.getloadavg()[0]  # 1-minute load average before the row
+            s = live.run_live(str(video), recs.append, delay=delay, focal=focal, realtime=True, pipelined=pipelined)
+            lat = np.asarray(s["latency_ms"])
+            res["rows"][name] = {"delay_frames": delay, "fps": round(s["fps"], 2),
+                                 "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), "frames": s["frames"],
+                                 "read": s["read"], "dropped": s["dropped"],
+                                 "latency_ms_median": round(float(np.median(lat)), 1),
+                                 "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
+                                 "delay_ms": round(delay / s["source_fps"] * 1000, 1), "load_before": round(load1, 2),
+                                 **_score(_live_tracks(recs), truth)}
+    if repeat > 1:
+        res["repeated"] = {name: summary([r for k, r in res["rows"].items() if k.rsplit(" #", 1)[0] == name])
+                           for name in ("live", "live, two threads")}
     res["load_after_live"] = list(os.getloadavg())
     for k in range(ws_pairs):  # the WebSocket's cost: plain and served rows in turn, same clip, same run
         for name, served in (("live (again)", False), ("live + WebSocket client", True)):
@@ -205,11 +239,18 @@ def main(argv: list[str], prog: str = "unveil bench live") -> int:
     ap.add_argument("--ws", type=int, default=0, metavar="N",
                     help="the WebSocket's cost: N pairs of timed rows without / with `--ws` and one client "
                          "process connected (needs pip install 'unveil[live]')")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N",
+                    help="run the timed rows (one thread, two threads) N times in turn and print their mean / min / max")
     a = ap.parse_args(argv)
     if a.ws < 0:
         raise SystemExit("--ws must be >= 0")
-    res = run_bench(Path(a.out), a.delay, a.extra, ws_pairs=a.ws)
+    if a.repeat < 1:
+        raise SystemExit("--repeat must be >= 1")
+    res = run_bench(Path(a.out), a.delay, a.extra, ws_pairs=a.ws, repeat=a.repeat)
     print(table(res))
+    for name, sm in res.get("repeated", {}).items():
+        print(f"{name}, {sm['runs']} runs (mean [min-max]): " + ", ".join(
+            f"{k} {v['mean']:.1f} [{v['min']:.1f}-{v['max']:.1f}]" for k, v in sm.items() if k != "runs"))
     plain = [r for k, r in res["rows"].items() if k.startswith("live (again)")]
     served = [r for k, r in res["rows"].items() if k.startswith("live + WebSocket client")]
     for k, r in res["rows"].items():
