@@ -18,7 +18,7 @@ __all__ = ["__version__", *_API]
 
 def __getattr__(name: str):
     if name in _API:
-        from . import api
+        from . import api  # deferred: loads numpy
 
         return getattr(api, name)
     raise AttributeError(f"module 'unveil' has no attribute {name!r}")

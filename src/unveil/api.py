@@ -166,7 +166,7 @@ def run(source: str | Path, out_dir: str | Path | None = None, **options) -> Res
     Returns:
         :class:`Result` (also readable later with :func:`load`).
     """
-    from .pipeline import run as pipeline_run
+    from .pipeline import run as pipeline_run  # deferred: loads ijson, scipy, torch
 
     src = Path(source)
     out = Path(out_dir) if out_dir is not None else Path("unveil_out") / src.stem

@@ -45,6 +45,7 @@ from pathlib import Path
 from .atomic import write_text
 from .digest import file_sha256
 from .errors import UnveilError
+from .cli import set_threads
 
 BATCH_VERSION = 1
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts")
@@ -145,8 +146,7 @@ def process_one(source: str, out_dir: str, options: dict, threads: int) -> dict:
         ``frames``, ``fps``, ``tracks``, ``seconds`` (per stage), ``wall_s``, ``peak_rss_mb`` (the
         process's peak resident memory: this task's own in a fresh worker), ``pid``.
     """
-    from .cli import set_threads
-    from .pipeline import run
+    from .pipeline import run  # deferred: loads ijson, numpy, scipy, torch
 
     t0 = time.perf_counter()
     os.environ["UNVEIL_THREADS"] = str(threads)
@@ -335,7 +335,7 @@ def _frame_count(path: Path, options: dict) -> int | None:
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         return None
     try:
-        from .io.video import probe
+        from .io.video import probe  # deferred: loads numpy
 
         n = probe(path).n_frames
     except Exception:

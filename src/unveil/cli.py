@@ -17,6 +17,7 @@ import sys
 
 from .errors import UnveilError
 from .runtime import pin_torch_threads, threads
+from . import __version__
 
 # (command words) -> (module:function, one-line help). The function takes (argv, prog) -> int.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
@@ -77,8 +78,6 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0
     if argv[0] in ("-V", "--version"):
-        from . import __version__
-
         print(f"unveil {__version__}")
         return 0
     for n in (2, 1):

@@ -28,6 +28,8 @@ import numpy as np
 from . import atomic
 from .data.demo_motion import MOTION_CLIP, MOTION_FILE, MOTION_RANGE, build_motion, load_motion  # noqa: F401 (re-exported)
 from .errors import UnveilError
+from .io.video import VideoWriter, iter_frames
+from .types import Camera
 
 # ------------------------------------------------------------------------------------ scoring
 def _track_arrays(out: Path) -> list[dict]:
@@ -44,7 +46,7 @@ def _track_arrays(out: Path) -> list[dict]:
 def pick_track(tracks: list[dict], truth2d: np.ndarray) -> dict | None:
     """The track whose COCO-17 keypoints are closest to the subject's true projection, weighted by
     how many frames it covers."""
-    from .skeleton import to_coco17
+    from .skeleton import to_coco17  # deferred: loads torch
 
     best, best_score = None, -np.inf
     T = len(truth2d)
@@ -64,8 +66,8 @@ def pick_track(tracks: list[dict], truth2d: np.ndarray) -> dict | None:
 
 def score(track: dict | None, truth: dict) -> dict:
     """Accuracy of one output track against the rendered truth (mm), on the frames it covers."""
-    from . import metrics
-    from .skeleton import to_coco17
+    from . import metrics  # deferred: loads scipy, torch
+    from .skeleton import to_coco17  # deferred: loads torch
 
     T = len(truth["joints_cam"])
     res: dict = {"frames_total": T}
@@ -86,7 +88,7 @@ def score(track: dict | None, truth: dict) -> dict:
     res["detector_2d_err_pct_occ"] = float(e2[occ].mean()) if occ.any() else float("nan")
     if "world_landmarks" in track:
         # the CPU alternative: BlazePose's own 3D world landmarks, limb joints only
-        from .data.synthvideo import LIMB_JOINTS, blazepose_world_to_smpl24
+        from .data.synthvideo import LIMB_JOINTS, blazepose_world_to_smpl24  # deferred: loads torch
 
         wl = blazepose_world_to_smpl24(track["world_landmarks"][ok])[:, list(LIMB_JOINTS)]
         g = (truth["joints_cam"][fr_ok] - truth["joints_cam"][fr_ok][:, :1])[:, list(LIMB_JOINTS)]
@@ -115,10 +117,9 @@ def score(track: dict | None, truth: dict) -> dict:
 # ------------------------------------------------------------------------------------ overlay
 def write_overlay(path: Path, video: Path, truth: dict, track: dict | None, body_model: str, camera,
                   fps: float, text: str = "") -> Path:
-    from .io.video import VideoWriter, iter_frames
-    from .metrics import coco17_to_smpl24_mask
-    from .io.overlay import draw_frame, put_text
-    from .skeleton import to_coco17
+    from .metrics import coco17_to_smpl24_mask  # deferred: loads scipy, torch
+    from .io.overlay import draw_frame, put_text  # deferred: loads cv2, torch
+    from .skeleton import to_coco17  # deferred: loads torch
 
     rows = {}
     verts = faces = None
@@ -130,7 +131,7 @@ def write_overlay(path: Path, video: Path, truth: dict, track: dict | None, body
                 import roma
                 import torch
 
-                from .body import load_body_model
+                from .body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
                 body = load_body_model(str(track.get("body_model", body_model)) if "body_model" in track
                                        else body_model)
@@ -188,8 +189,7 @@ def main(argv: list[str], prog: str = "unveil demo") -> int:
     if a.build_motion:
         print(f"wrote {build_motion()}")
         return 0
-    from .data import synthvideo as sv
-    from .types import Camera
+    from .data import synthvideo as sv  # deferred: loads torch
 
     if a.kind not in sv.KINDS:
         raise UnveilError(f"--kind must be one of {', '.join(sv.KINDS)}")
@@ -216,7 +216,7 @@ def main(argv: list[str], prog: str = "unveil demo") -> int:
     t0 = time.time()
     summary, missing = {}, []
     try:
-        from .pipeline import run as run_pipeline
+        from .pipeline import run as run_pipeline  # deferred: loads ijson, scipy, torch
 
         summary = run_pipeline(video=str(r["video"]), out_dir=str(out), body_model=a.body_model,
                                focal=float(truth["focal"]), render=False)

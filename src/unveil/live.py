@@ -53,6 +53,8 @@ from .errors import UnveilError
 from .live_ws import DEFAULT_PORT as DEFAULT_WS_PORT
 from .live_ws import WsBroadcaster
 from .runtime import pin_torch_threads
+from .types import Camera
+from .paths import cache_dir
 
 WINDOW = 81            # trailing frames the lifter sees (its receptive field)
 DELAY = 2              # default fixed latency in frames (future frames the lifter may see)
@@ -199,9 +201,9 @@ class LiveEstimator:
                  tiles: bool = False, fill: bool = True, workers: int | None = None):
         import torch
 
-        from .body import load_body_model
-        from .detect.people import PeopleTracker
-        from .motion import occlusion, predict, tcn
+        from .body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
+        from .detect.people import PeopleTracker  # deferred: loads cv2, scipy
+        from .motion import occlusion, predict, tcn  # deferred: loads torch
 
         if delay < 0 or delay >= WINDOW // 2:
             raise UnveilError(f"--delay must be in 0..{WINDOW // 2 - 1} frames")
@@ -225,7 +227,7 @@ class LiveEstimator:
             ``[(id, (17, 3) COCO-17 px + score)]`` of the people seen on this frame, and the ids of
             every track still alive (held or briefly lost).
         """
-        from .skeleton import to_coco17
+        from .skeleton import to_coco17  # deferred: loads torch
 
         self.tracker.step(i, img)
         obs = [(tr.id, to_coco17(np.asarray(tr.last.keypoints, np.float32)[None], "blazepose33")[0])
@@ -271,13 +273,13 @@ class LiveEstimator:
     def _emit(self, p: _Person) -> dict | None:
         import torch
 
-        from .fit.disentangle import bone_lengths
-        from .fit.ik import joints_to_rotations, rotmats_to_axis_angle
-        from .fit.shape import fit_shape
-        from .motion import tcn
-        from .motion.predict import occluded_smpl24
-        from .skeleton import forward_kinematics
-        from .trajectory.camera import root_translation
+        from .fit.disentangle import bone_lengths  # deferred: loads torch
+        from .fit.ik import joints_to_rotations, rotmats_to_axis_angle  # deferred: loads roma, torch
+        from .fit.shape import fit_shape  # deferred: loads torch
+        from .motion import tcn  # deferred: loads torch
+        from .motion.predict import occluded_smpl24  # deferred: loads torch
+        from .skeleton import forward_kinematics  # deferred: loads torch
+        from .trajectory.camera import root_translation  # deferred: loads scipy, torch
 
         n = len(p.kp)
         k = n - 1 - self.delay  # the emitted frame's place in the window
@@ -363,8 +365,7 @@ def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = D
     clock starts after it returns; ``unveil live --ws-wait`` waits there for a client); ``stats``
     has ``width``, ``height``, ``focal``, ``source_fps``.
     """
-    from .skeleton import default_focal
-    from .types import Camera
+    from .skeleton import default_focal  # deferred: loads torch
 
     src = FrameSource(source, realtime=realtime, max_frames=max_frames)
     try:
@@ -497,8 +498,7 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
     def ready(info):
         if ws is None:
             return
-        from .live_page import write_live_page
-        from .paths import cache_dir
+        from .live_page import write_live_page  # deferred: loads torch
 
         page = Path(a.ws_page) if a.ws_page else cache_dir() / "live" / "live.html"
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from .errors import UnveilError
 
 _configured = False
 
@@ -20,8 +21,6 @@ def threads() -> int:
     try:
         n = int(raw)
     except ValueError:
-        from .errors import UnveilError
-
         raise UnveilError(f"UNVEIL_THREADS / --threads must be a whole number (got {raw!r})") from None
     return min(n, cores) if n > 0 else cores
 

@@ -14,6 +14,7 @@ import json
 import time
 
 from .errors import UnveilError
+from .runtime import init_torch
 
 TRAINERS: dict[str, str] = {
     "mopo-occlusion": "unveil.training.occlusion:train",
@@ -61,7 +62,6 @@ def main(argv: list[str], prog: str = "unveil train") -> int:
         return 0
     if a.name not in TRAINERS:
         raise UnveilError(f"unknown model {a.name!r}; choose one of: {', '.join(TRAINERS)}")
-    from .runtime import init_torch
 
     init_torch()
     mod, fn = TRAINERS[a.name].split(":")

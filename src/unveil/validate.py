@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UnveilError
+from . import body
 
 MAX_IMAGE_SIDE = 16384
 MAX_FPS = 1000.0
@@ -111,7 +112,7 @@ def check_run(video=None, keypoints_json=None, out_dir="out", body_model="anny",
     check_number("--end", end, lo=start + 1 if isinstance(start, int) else 1, integer=True)
     res = CheckedInputs()
     if video is not None:
-        from .io.video import probe
+        from .io.video import probe  # deferred: loads numpy
 
         info = probe(Path(video))
         if not (math.isfinite(info.fps) and 0 < info.fps <= MAX_FPS):
@@ -119,13 +120,13 @@ def check_run(video=None, keypoints_json=None, out_dir="out", body_model="anny",
         if max(info.width, info.height) > MAX_IMAGE_SIDE:
             raise UnveilError(f"video {video}: {info.width}x{info.height} is larger than {MAX_IMAGE_SIDE} px")
         if need_detector:
-            from .detect.assets import MODELS, model_path
+            from .detect.assets import MODELS, model_path  # deferred: loads numpy
 
             for name in MODELS:
                 model_path(name)  # MissingAssetError: run `unveil models fetch`
         res.video_info, res.width, res.height = info, info.width, info.height
     else:
-        from .io.keypoints_json import load
+        from .io.keypoints_json import load  # deferred: loads ijson, numpy
 
         kf = load(keypoints_json)
         res.keypoints, res.width, res.height = kf, kf.width, kf.height
@@ -133,8 +134,6 @@ def check_run(video=None, keypoints_json=None, out_dir="out", body_model="anny",
             _check_focal(f"'focal' in {keypoints_json}", kf.focal, kf.width, kf.height)
     _check_focal("--focal", focal, res.width, res.height)
     if need_body:
-        from . import body
-
         body.load_body_model(body_model)  # one-line UnveilError for a missing / bad / unsafe file
     return res
 
@@ -209,7 +208,7 @@ def explain_tracks(tracks2d, n_frames: int, from_video: bool, notes: list) -> di
 
     if not tracks2d:
         if from_video:
-            from .detect.people import MIN_TRACK_LEN
+            from .detect.people import MIN_TRACK_LEN  # deferred: loads cv2, numpy, scipy
 
             if n_frames < MIN_TRACK_LEN:
                 notes.append(f"no person track: only {n_frames} frame(s) were read and a track needs at least "

@@ -35,6 +35,11 @@ from .. import atomic, paths
 from ..errors import UnveilError
 from ..skeleton import camera_to_world
 from . import registry
+from ..data import cmu_subset, synth2d
+from ..data.corpus import load_split
+from ..paths import mocap_dir
+from ..data.synth2d import inputs_of
+from ..runtime import init_torch
 
 KINDS = ("none", "object", "truncation", "person", "lower", "mixed")
 COLUMNS = (("mpjpe", "MPJPE"), ("mpjpe_vis", "MPJPE-vis"), ("mpjpe_occ", "MPJPE-occ"),
@@ -52,9 +57,6 @@ def eval_clips(eval_set: str = "bandai", n_clips: int | None = None, seed: int =
     """The clips of an evaluation set: ``bandai`` = the 42-clip Bandai evaluation split, ``cmu`` =
     the CMU subset's subject 2 (10 clips of an actor no training clip shows,
     :mod:`unveil.data.cmu_subset`). ``n_clips``: a seeded subset (kept in name order)."""
-    from ..data import cmu_subset
-    from ..data.corpus import load_split
-
     if eval_set == "bandai":
         return load_split("eval", max_clips=n_clips, seed=seed)
     if eval_set != "cmu":
@@ -68,9 +70,6 @@ def eval_clips(eval_set: str = "bandai", n_clips: int | None = None, seed: int =
 
 def synthetic_sequences(kinds, n_clips: int | None, seed: int, max_frames: int | None = None,
                         eval_set: str = "bandai") -> dict:
-    from ..data import synth2d
-    from ..paths import mocap_dir
-
     if mocap_dir() is None:
         raise UnveilError("the accuracy benchmark needs the mocap data: set UNVEIL_SHARED=path/to/shared")
     clips = eval_clips(eval_set, n_clips, seed)
@@ -87,7 +86,7 @@ def synthetic_sequences(kinds, n_clips: int | None, seed: int, max_frames: int |
 
 def render_sequences(kinds, n_clips: int | None, seed: int, truth: str = "body") -> dict:
     try:
-        from ..data.synthvideo import load_render_sequences
+        from ..data.synthvideo import load_render_sequences  # deferred: sole statement of its block
     except ImportError as e:
         raise UnveilError(f"--source render needs unveil.data.synthvideo.load_render_sequences ({e})") from e
     kw = {} if n_clips is None else {"max_clips": n_clips}
@@ -100,14 +99,14 @@ def render_sequences(kinds, n_clips: int | None, seed: int, truth: str = "body")
 
 # ------------------------------------------------------------------------------------- scoring
 def _mask24(occluded17: np.ndarray) -> np.ndarray:
-    from .. import metrics
+    from .. import metrics  # deferred: loads scipy
 
     return np.asarray(metrics.coco17_to_smpl24_mask(occluded17), bool)
 
 
 def score_sequence(seq, pred: dict) -> dict:
     """{metric: (value, weight)} for one sequence and one method's output."""
-    from .. import metrics
+    from .. import metrics  # deferred: loads scipy
 
     gt_cam = np.asarray(seq.joints_cam, np.float64)
     gt_rel = gt_cam - gt_cam[:, :1]
@@ -160,8 +159,6 @@ def pool_clips(per_clip: list[dict]) -> dict:
 
 
 def run_benchmark(seqs_by_kind: dict, method_names: list[str], log=print) -> dict:
-    from ..data.synth2d import inputs_of
-
     results: dict = {"kinds": {}, "notes": [], "timing": {}}
     for kind, seqs in seqs_by_kind.items():
         if not seqs:
@@ -225,7 +222,6 @@ def main(argv: list[str], prog: str = "unveil bench accuracy") -> int:
     ap.add_argument("--out", default=None, help="output folder (default: $UNVEIL_CACHE/bench/accuracy-SOURCE)")
     a = ap.parse_args(argv)
     t0 = time.time()
-    from ..runtime import init_torch
 
     init_torch()
     kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]

@@ -21,6 +21,7 @@ import numpy as np
 from ..geometry import savgol_time
 from ..skeleton import COCO17_TO_SMPL24
 from .registry import register
+from ..motion.perframe import lift
 
 CONF_THRESHOLD = 0.6
 SAVGOL_WINDOW = 15
@@ -63,8 +64,6 @@ def savgol(joints: np.ndarray, window: int = SAVGOL_WINDOW, order: int = SAVGOL_
 
 
 def _perframe(inputs):
-    from ..motion.perframe import lift
-
     return lift(inputs.keypoints2d, inputs.camera)
 
 

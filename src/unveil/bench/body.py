@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from .. import runtime
+from ..errors import UnveilError
 
 
 def time_model(model, batch: int, repeats: int = 20, warmup: int = 3, seed: int = 0) -> dict:
@@ -41,9 +43,7 @@ def main(argv: list[str], prog: str = "unveil bench body") -> int:
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
 
-    from .. import runtime
-    from ..errors import UnveilError
-    from ..body.base import load_body_model
+    from ..body.base import load_body_model  # deferred: loads numpy, roma, torch
 
     torch = runtime.init_torch(args.threads)
     specs = args.model or ["anny", "anny-native"]

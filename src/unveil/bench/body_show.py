@@ -16,16 +16,18 @@ import argparse
 import numpy as np
 
 from ..errors import UnveilError
+from ..types import Camera
+from .. import atomic
 
 
 def mocap_joints(bvh: str | None, clip: str | None) -> tuple[np.ndarray, str]:
     """(T, 24, 3) SMPL-24 world joints (metres, Y up) and a label."""
     if bvh:
-        from ..data.bvh import bvh_to_smpl24
+        from ..data.bvh import bvh_to_smpl24  # deferred: loads torch
 
         joints, _, _, kind = bvh_to_smpl24(bvh)
         return np.asarray(joints, dtype=np.float64), f"{bvh} ({kind})"
-    from ..data import corpus
+    from ..data import corpus  # deferred: loads torch
 
     for split in corpus.SPLITS:
         for c in corpus.load_split(split):
@@ -38,7 +40,7 @@ def pose_from_joints(body, joints: np.ndarray):
     """(24, 3) world joints -> (vertices (V,3), posed joints (24,3)) numpy, via swing IK."""
     import torch
 
-    from ..fit.ik import joints_to_rotations
+    from ..fit.ik import joints_to_rotations  # deferred: loads roma, torch
 
     rest = body.rest_joints().detach().double()
     j = torch.as_tensor(joints, dtype=torch.float64)
@@ -54,8 +56,7 @@ def pose_from_joints(body, joints: np.ndarray):
 def view_camera(joints: np.ndarray, vertices: np.ndarray, width: int, height: int, azimuth_deg: float):
     """A camera 3.5 m from the pelvis, ``azimuth_deg`` around the body's facing direction, framing
     the mesh. Returns (Camera, R, t)."""
-    from ..render.scene import look_at
-    from ..types import Camera
+    from ..render.scene import look_at  # deferred: loads scipy, torch
 
     left = joints[1] - joints[2]
     left[1] = 0.0
@@ -76,14 +77,12 @@ def view_camera(joints: np.ndarray, vertices: np.ndarray, width: int, height: in
 def render_png(body, vertices, joints_mocap, path, width=640, height=800, azimuth=30.0, dots=True):
     from PIL import Image, ImageDraw
 
-    from .. import atomic
-
     cam, R, t = view_camera(joints_mocap, vertices, width, height, azimuth)
     vc = vertices @ R.T + t
     colors = body.vertex_colors().astype(np.float32) / 255.0
     faces = body.faces.cpu().numpy()
     try:
-        from ..render.raster import render
+        from ..render.raster import render  # deferred: loads scipy
 
         img = render(vc, faces, cam, colors=colors, background=(0.93, 0.93, 0.9)).image
     except ImportError:  # RENDER's rasteriser missing: a painter's-algorithm fallback
@@ -128,7 +127,7 @@ def main(argv: list[str], prog: str = "unveil body show") -> int:
     ap.add_argument("--no-dots", action="store_true", help="do not draw the mocap joints")
     args = ap.parse_args(argv)
 
-    from ..body.base import load_body_model
+    from ..body.base import load_body_model  # deferred: loads roma, torch
 
     try:
         width, height = (int(x) for x in args.size.lower().split("x"))

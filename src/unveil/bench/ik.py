@@ -27,14 +27,19 @@ import numpy as np
 import torch
 
 from .. import metrics
+from ..data.corpus import load_split
+from ..fit.disentangle import bone_lengths
+from ..fit.shape import bone_length_error, clip_rest, fit_shape, fit_shape_analytic, linearise, load_shape_mlp, make_shape_dataset, train_shape_mlp
+from ..skeleton import SMPL24_BONES, forward_kinematics
+from .. import atomic
+from .body_show import view_camera
+from ..render.raster import render
 
 GROUPS = {"legs": [1, 2, 4, 5, 7, 8, 10, 11], "spine+head": [3, 6, 9, 12, 15],
           "collars+shoulders": [13, 14, 16, 17], "arms+hands": [18, 19, 20, 21, 22, 23]}
 
 
 def _clips(n: int, seed: int):
-    from ..data.corpus import load_split
-
     return load_split("eval", max_clips=n, seed=seed)
 
 
@@ -48,16 +53,14 @@ def _forward_joints(model, R, shape) -> np.ndarray:
 
 
 def ik_rows(model, clips, noises=(0.0, 0.02, 0.10), seed: int = 0, log=print) -> list[dict]:
-    from ..fit.disentangle import bone_lengths
-    from ..fit.ik import joints_to_rotations
-    from ..fit.shape import fit_shape
-    from ..fit.tik import add_noise, load_tik, refine_rotations
+    from ..fit.ik import joints_to_rotations  # deferred: loads roma
+    from ..fit.tik import add_noise, load_tik, refine_rotations  # deferred: loads roma
 
     net = load_tik()
     methods = ["FIK"] + (["TIK"] if net is not None else [])
     if net is None:
         log("note: no TIK weights (unveil/weights/tik.pt): TIK rows skipped; run `unveil train tik`")
-    from ..fit.motion_refine import load_motion_refine, refine_sequence
+    from ..fit.motion_refine import load_motion_refine, refine_sequence  # deferred: loads roma
 
     mref = load_motion_refine()
     if mref is not None:
@@ -92,10 +95,6 @@ def ik_rows(model, clips, noises=(0.0, 0.02, 0.10), seed: int = 0, log=print) ->
 
 
 def shape_rows(model, clips, seed: int = 0, steps: int = 1500, log=print) -> list[dict]:
-    from ..fit.disentangle import bone_lengths
-    from ..fit.shape import (bone_length_error, fit_shape_analytic, linearise, load_shape_mlp, make_shape_dataset,
-                        train_shape_mlp)
-
     lin = linearise(model)
     B_noisy, _ = make_shape_dataset(model, 256, seed=seed + 1000, noise=0.01)
     B_clean, _ = make_shape_dataset(model, 256, seed=seed + 1000, noise=0.0)
@@ -126,9 +125,8 @@ def shape_rows(model, clips, seed: int = 0, steps: int = 1500, log=print) -> lis
 
 
 def round_trip_rows(model, clips, log=print) -> list[dict]:
-    from ..fit.ik import joints_to_rotations
-    from ..fit.stage import fit_joints
-    from ..fit.shape import clip_rest
+    from ..fit.ik import joints_to_rotations  # deferred: loads roma
+    from ..fit.stage import fit_joints  # deferred: loads roma
 
     template = model.rest_joints(model.default_shape()[None])[0].detach().double()
     template = template - template[:1]
@@ -149,8 +147,6 @@ def round_trip_rows(model, clips, log=print) -> list[dict]:
                 res = fit_joints(J, model, refine_iters=0, use_tik=False)
                 J = _forward_joints(model, res["rotmats"], res["shape"])  # a skeleton the body can take
             if kw is None:
-                from ..skeleton import forward_kinematics
-
                 rest = clip_rest(template, J)
                 R = joints_to_rotations(torch.as_tensor(J), rest)
                 _, P = forward_kinematics(R, rest.expand(len(J), 24, 3))
@@ -173,11 +169,7 @@ def render_sequence_png(model, clip, path, n_frames: int = 5, size=(360, 480)) -
     frames with the mocap skeleton drawn over it (red), bottom row the mocap skeleton alone."""
     from PIL import Image, ImageDraw
 
-    from .. import atomic
-    from .body_show import view_camera
-    from ..render.raster import render
-    from ..skeleton import SMPL24_BONES
-    from ..fit.stage import fit_joints
+    from ..fit.stage import fit_joints  # deferred: loads roma
 
     J = np.array(clip.joints, dtype=np.float64)
     res = fit_joints(J - J[:, :1], model, use_tik=False, refine_iters=60)
@@ -228,7 +220,7 @@ def main(argv: list[str], prog: str = "unveil bench ik") -> int:
     ap.add_argument("--json", default=None, help="also write the tables as JSON here")
     ap.add_argument("--png", default=None, help="also render a mesh sequence of the first clip beside its mocap skeleton")
     a = ap.parse_args(argv)
-    from ..body import load_body_model
+    from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
     model = load_body_model(a.body_model)
     clips = _clips(a.clips, a.seed)
@@ -253,7 +245,5 @@ def main(argv: list[str], prog: str = "unveil bench ik") -> int:
               f"(mesh-joint MPJPE on those frames {info['mpjpe_mm_shown_frames']} mm)")
         out["png"] = info
     if a.json:
-        from .. import atomic
-
         atomic.write_text(a.json, json.dumps(out, indent=1))
     return 0

@@ -28,11 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import write_text
+from ..data.demo_motion import load_motion
+from ..demo import pick_track, score
+from ..live_ws import WsBroadcaster
+from .. import live
+from ..api import load
 
 
 def _render(out: Path, frames: int = 150) -> tuple[Path, dict]:
-    from ..data import synthvideo as sv
-    from ..data.demo_motion import load_motion
+    from ..data import synthvideo as sv  # deferred: loads torch
 
     m = load_motion()
     r = sv.render_sequence(m["joints"][:frames], f"demo_{str(m['clip'])}", "object", 3, out / "render", 640, 480,
@@ -57,8 +61,6 @@ def _live_tracks(records: list[dict]) -> list[dict]:
 
 
 def _score(tracks: list[dict], truth: dict) -> dict:
-    from ..demo import pick_track, score
-
     res = score(pick_track(tracks, truth["keypoints2d_true"]), truth)
     keep = ("frames_scored", "frames_total", "mpjpe", "mpjpe_vis", "mpjpe_occ", "pa_mpjpe", "root_err_mm", "accel")
     return {k: res[k] for k in keep if k in res}
@@ -86,8 +88,6 @@ def _ws_row(live, video, recs: list, delay: int, focal: float):
     {ws_sent, ws_dropped, client_received})."""
     import subprocess
     import sys
-
-    from ..live_ws import WsBroadcaster
 
     ws = WsBroadcaster(0)
     ws.start()
@@ -140,9 +140,7 @@ def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print
     turn (rows ``live #k``, ``live, two threads #k``; their mean / min / max in ``repeated``).
     ``ws_pairs``: also run the timed row this many times without, then with, the WebSocket and one
     client process connected (``live (again)`` / ``live + WebSocket client`` rows)."""
-    from .. import live
-    from ..api import load
-    from ..pipeline import run
+    from ..pipeline import run  # deferred: loads ijson, scipy, torch
 
     delay = live.DELAY if delay is None else delay
     out.mkdir(parents=True, exist_ok=True)

@@ -554,7 +554,7 @@ def run_views(videos: list[Path], cams: list[CalibCamera], out: Path, tag: str, 
     Returns:
         the per-view output folders.
     """
-    from ..pipeline import main as run_main
+    from ..pipeline import main as run_main  # deferred: loads ijson
 
     dirs = []
     for vid, cam in zip(videos, cams):

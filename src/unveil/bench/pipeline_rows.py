@@ -20,6 +20,11 @@ from ..fit.stage import fit_tracks
 from ..motion.stage import lift_tracks
 from ..types import Track2D
 from .registry import register
+from ..demo import load_motion
+from ..fit.ik import rotmats_to_axis_angle
+from ..fit.stage import fit_joints
+from ..skeleton import forward_kinematics
+from ..types import BodyTrack, Camera, Track3D
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,12 +65,7 @@ def evidence_speed(frames: int = 300, seed: int = 0, people: int = 1) -> dict:
     import roma
     import torch
 
-    from ..demo import load_motion
-    from ..fit.evidence import EvidenceConfig, body_keypoints, default_offsets, fit_tracks
-    from ..fit.ik import rotmats_to_axis_angle
-    from ..fit.stage import fit_joints
-    from ..skeleton import forward_kinematics
-    from ..types import BodyTrack, Camera, Track3D
+    from ..fit.evidence import EvidenceConfig, body_keypoints, default_offsets, fit_tracks  # deferred: name fit_tracks clashes with a module-level name
 
     model = _model()
     cam = Camera(1000.0, 640.0, 360.0, 1280, 720)

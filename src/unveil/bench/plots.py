@@ -13,6 +13,9 @@ import numpy as np
 from .. import atomic
 from ..errors import UnveilError
 from ..skeleton import COCO17_NAMES, COCO17_TO_SMPL24, SMPL24_INDEX
+from ..data.occlusions import runs
+from ..data import synth2d
+from ..data.corpus import load_split
 
 
 def plot_clip(seq, preds: dict, joint: str, path) -> None:
@@ -67,8 +70,6 @@ def plot_clip(seq, preds: dict, joint: str, path) -> None:
 
 
 def _runs(m):
-    from ..data.occlusions import runs
-
     return runs(m)
 
 
@@ -80,9 +81,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("-o", "--out", required=True)
     a = ap.parse_args(argv)
-    from . import baselines
-    from ..data import synth2d
-    from ..data.corpus import load_split
+    from . import baselines  # deferred: loads scipy
 
     clips = load_split("eval")
     if a.clip:

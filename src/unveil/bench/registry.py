@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from typing import Callable
+from ..errors import UnveilError
 
 METHOD_MODULES: tuple[str, ...] = (
     "unveil.bench.baselines",
@@ -74,8 +75,6 @@ def names(group: str | None = None) -> list[str]:
 
 def get(name: str) -> Method:
     if name not in _METHODS:
-        from ..errors import UnveilError
-
         raise UnveilError(f"unknown method {name!r}; registered: {', '.join(_METHODS) or '(none)'}")
     return _METHODS[name]
 

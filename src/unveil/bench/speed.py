@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ..io.video import iter_frames, probe, write_video
+from ..runtime import threads
 
 
 def _default_video() -> Path:
@@ -39,8 +41,6 @@ def _default_video() -> Path:
 def _synthetic(path: Path, n: int = 60) -> Path:
     import cv2
 
-    from ..io.video import write_video
-
     def frames():
         for i in range(n):
             img = np.full((480, 640, 3), 90, np.uint8)
@@ -51,8 +51,7 @@ def _synthetic(path: Path, n: int = 60) -> Path:
 
 
 def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = True, workers: int | None = None) -> dict:
-    from ..detect.people import track_video
-    from ..io.video import iter_frames, probe
+    from ..detect.people import track_video  # deferred: loads cv2, scipy
 
     info = probe(video)
     t = time.perf_counter()
@@ -90,19 +89,19 @@ def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = Tru
     if len(res["cpu_ms"]) == 3:
         res["cpu_ms"]["rest"] = res["cpu_ms_per_frame"] - sum(res["cpu_ms"].values())
     try:
-        from ..motion.stage import speed_report
+        from ..motion.stage import speed_report  # deferred: loads scipy, torch
     except Exception as e:  # MoPO not importable
         res["mopo"] = f"unavailable ({type(e).__name__})"
     else:
         try:
-            from ..runtime import TORCH_THREADS, torch_threads
+            from ..runtime import TORCH_THREADS, torch_threads  # deferred: guarded by try
 
             with torch_threads(TORCH_THREADS):  # as `unveil run` runs it
                 res["mopo"] = speed_report(frames=max(n, 300))
         except Exception as e:
             res["mopo"] = f"failed ({type(e).__name__}: {e})"
     try:  # the evidence fit on a synthetic one-person track (body model needed)
-        from .pipeline_rows import evidence_speed
+        from .pipeline_rows import evidence_speed  # deferred: loads roma, scipy, torch
 
         res["evidence"] = {f"{n} fr x {k}": evidence_speed(n, people=k) for n, k in ((150, 1), (1000, 1), (150, 4))}
     except Exception as e:
@@ -123,7 +122,7 @@ def taps_ratio(video, frames: int = 100, redetect_every: int = 5, tiles: bool = 
         wall ms per call and (1-thread interpreters only) landmark CPU ms per call; ``*_ratio``:
         taps / plain of each; ``keypoints_identical``: the tracks' frames and keypoints are equal.
     """
-    from ..detect.people import track_video
+    from ..detect.people import track_video  # deferred: loads cv2, scipy
 
     runs: dict = {"plain": [], "taps": []}
     kps: dict = {}
@@ -162,8 +161,7 @@ def blazepose_single(video, frames: int = 100, num_threads: int | None = None, m
     Returns dict: frames, seconds (elapsed), cpu_s (process CPU time: every thread, decoding
     included), detect_calls, landmark_calls, fps, cpu_ms_per_frame.
     """
-    from ..detect.blazepose import LandmarkModel, PoseDetector
-    from ..io.video import iter_frames
+    from ..detect.blazepose import LandmarkModel, PoseDetector  # deferred: loads cv2
 
     det, lmk = PoseDetector(num_threads=num_threads), LandmarkModel(num_threads=num_threads)
     n = n_det = n_lmk = 0
@@ -200,7 +198,6 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
                     help="also time the front end with the feature taps (image tokens) against without, "
                          "alternated twice on the same frames, and print the ratio")
     a = ap.parse_args(argv)
-    from ..runtime import threads
 
     video = a.video
     note = ""

@@ -30,6 +30,9 @@ import numpy as np
 
 from ..detect.people import track_video
 from ..detect.stitch import BODY17, stitch_tracks
+from .. import atomic
+from ..data.demo_motion import load_motion
+from ..io.video import VideoWriter
 
 # (yaw in degrees about the path centre, sideways offset, offset along the walk; metres) of person
 # 0..n-1; the camera looks across the walk (sideways = depth), so opposite walkers cross in the image
@@ -60,10 +63,7 @@ def render_crossing(n_people: int, frames: int = 120, seed: int = 0, width: int 
                     workers: int = 2, out_dir: Path | None = None, log=None) -> dict:
     """Render (cached) one crossing scene. Returns {"video": path, "boxes": (n, T, 4) truth boxes
     (NaN where the person does not count), "fps": 30.0, "cached": bool}."""
-    from .. import atomic
-    from ..data import synthvideo as sv
-    from ..data.demo_motion import load_motion
-    from ..io.video import VideoWriter
+    from ..data import synthvideo as sv  # deferred: loads torch
 
     out_dir = Path(out_dir) if out_dir is not None else sv.cache_root() / "tracking"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -27,13 +27,17 @@ import numpy as np
 
 from .registry import register
 from ..trajectory.camera import frame_confidence
+from ..trajectory.camera import root_translation
+from ..trajectory.diffusion import refine_trajectory
+from .baselines import savgol_row
+from .accuracy import KINDS, pool_clips, score_sequence, synthetic_sequences
+from .. import atomic, paths
+from ..runtime import init_torch
+from ..errors import UnveilError
 
 
 def trajectories(joints_rel: np.ndarray, keypoints2d: np.ndarray, camera, fps: float) -> dict:
     """Camera-frame joints (T, 24, 3) for each trajectory variant from root-relative camera joints."""
-    from ..trajectory.camera import root_translation
-    from ..trajectory.diffusion import refine_trajectory
-
     rel = np.asarray(joints_rel, np.float32)
     rel = rel - rel[:, :1]
     root = root_translation(rel, keypoints2d, camera)
@@ -45,16 +49,11 @@ def trajectories(joints_rel: np.ndarray, keypoints2d: np.ndarray, camera, fps: f
 
 
 def _local(inputs) -> np.ndarray:
-    from .baselines import savgol_row
-
     return savgol_row(inputs)["joints"]
 
 
 def _row(variant: str):
     def fn(inputs) -> dict:
-        from ..trajectory.camera import root_translation
-        from ..trajectory.diffusion import refine_trajectory
-
         rel = _local(inputs)
         rel = rel - rel[:, :1]
         jc = rel + root_translation(rel, inputs.keypoints2d, inputs.camera)[:, None, :]
@@ -77,8 +76,6 @@ register("traj-ropetp", _row("ropetp"), group="trajectory",
 # ------------------------------------------------------------------------------- oracle table
 def oracle(n_clips: int | None, kinds, seed: int = 0, max_frames: int | None = None, log=print) -> dict:
     """Score camera / contact / ropetp trajectories on ground-truth local joints (see module doc)."""
-    from .accuracy import pool_clips, score_sequence, synthetic_sequences
-
     seqs = synthetic_sequences(kinds, n_clips, seed, max_frames)
     res: dict = {"kinds": {}}
     for kind, ss in seqs.items():
@@ -105,10 +102,6 @@ def markdown(res: dict, header: str) -> str:
 
 
 def main(argv: list[str], prog: str = "unveil bench trajectory") -> int:
-    from .. import atomic, paths
-    from .accuracy import KINDS
-    from ..runtime import init_torch
-
     ap = argparse.ArgumentParser(prog=prog, description="Global trajectory on ground-truth local joints: "
                                  "camera root vs + contacts vs + RopeTP prior (evaluation split).")
     ap.add_argument("--clips", type=int, default=None, help="N evaluation clips (seeded subset; default all)")
@@ -122,8 +115,6 @@ def main(argv: list[str], prog: str = "unveil bench trajectory") -> int:
     kinds = [k for k in a.kinds.split(",") if k]
     bad = [k for k in kinds if k not in KINDS]
     if bad:
-        from ..errors import UnveilError
-
         raise UnveilError(f"unknown kind(s) {', '.join(bad)}")
     res = oracle(a.clips, kinds, a.seed, a.frames)
     md = markdown(res, f"## unveil bench trajectory — seed {a.seed}, clips {a.clips or 'all'}, "

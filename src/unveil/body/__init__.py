@@ -8,7 +8,7 @@ __all__ = ["BodyModel", "load_body_model", "as_rotmats", "PART_NAMES", "PART_COL
 
 def __getattr__(name):
     if name in __all__:
-        from . import base
+        from . import base  # deferred: loads numpy, roma, torch
 
         return getattr(base, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

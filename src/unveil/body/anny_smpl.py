@@ -82,8 +82,8 @@ def build(n_samples: int = 256, seed: int = 0, path=None, log=print) -> dict:
     """Build the Anny-SMPL npz; returns a dict of build statistics."""
     import torch
 
-    from ..skeleton import SMPL24_PARENTS
-    from .anny import DEFAULT_PHENOTYPES, AnnyBody
+    from ..skeleton import SMPL24_PARENTS  # deferred: loads torch
+    from .anny import DEFAULT_PHENOTYPES, AnnyBody  # deferred: loads roma, torch
 
     t0 = time.perf_counter()
     path = path or anny_smpl_path()
@@ -141,7 +141,7 @@ def shape_from_phenotypes(phenotypes, body_smpl=None, body_native=None):
     extremes (the 10-component linear space does not hold every phenotype exactly)."""
     import torch
 
-    from .base import load_body_model
+    from .base import load_body_model  # deferred: loads roma, torch
 
     body_smpl = body_smpl or load_body_model("anny")
     body_native = body_native or load_body_model("anny-native")

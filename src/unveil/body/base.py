@@ -49,6 +49,8 @@ import torch
 
 from ..errors import MissingAssetError, UnveilError
 from .model_hash import body_model_sha256
+from .. import runtime
+from .anny_smpl import anny_smpl_path
 
 NUM_JOINTS = 24
 PART_NAMES: tuple[str, ...] = ("skin", "hair", "shirt", "trousers", "shoes")
@@ -202,23 +204,21 @@ class BodyModel(torch.nn.Module):
 @functools.lru_cache(maxsize=8)
 def _load(spec: str, device: str, content: str = "") -> BodyModel:
     # ``content``: the file's hash, so an edited file is loaded again (not served from this cache)
-    from .. import runtime
 
     runtime.init_torch()
     if spec in ("anny", "anny-smpl"):
-        from .anny_smpl import anny_smpl_path
-        from .smpl import SMPLBody
+        from .smpl import SMPLBody  # deferred: import cycle (unveil.body.smpl imports unveil.body.base at module level)
 
         path = anny_smpl_path()
         if not path.exists():
             raise MissingAssetError(f"the Anny-SMPL body model {path} is missing: run `unveil models build`")
         model = SMPLBody.from_file(path, name="anny")
     elif spec == "anny-native":
-        from .anny import AnnyBody
+        from .anny import AnnyBody  # deferred: import cycle (unveil.body.anny imports unveil.body.base at module level)
 
         model = AnnyBody()
     else:
-        from .smpl import SMPLBody
+        from .smpl import SMPLBody  # deferred: import cycle (unveil.body.smpl imports unveil.body.base at module level)
 
         p = Path(spec).expanduser()
         if not p.exists():

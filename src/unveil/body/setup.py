@@ -26,7 +26,7 @@ def ensure_anny_cache(log=print) -> Path:
     if not _compact_files(cache):
         log(f"anny: building the model cache in {cache} (about a minute, once)...")
         t = time.perf_counter()
-        from .anny import import_anny
+        from .anny import import_anny  # deferred: loads numpy, roma, torch
 
         import_anny().Anny()
         log(f"anny: built in {time.perf_counter() - t:.0f} s")
@@ -42,7 +42,7 @@ def ensure_anny_cache(log=print) -> Path:
 
 
 def ensure_anny_smpl(force: bool = False, log=print) -> Path:
-    from .anny_smpl import anny_smpl_path, build
+    from .anny_smpl import anny_smpl_path, build  # deferred: loads numpy
 
     path = anny_smpl_path()
     if force or not path.exists():

@@ -307,7 +307,7 @@ def to_smpl24(bvh: Bvh, gpos: np.ndarray, kind: str | None = None, grot: np.ndar
     if convention not in ("learned", "plain"):
         raise ValueError(f"convention must be 'learned' or 'plain', got {convention!r}")
     if convention == "learned" and grot is not None:
-        from .convention import to_smpl24 as learned
+        from .convention import to_smpl24 as learned  # deferred: import cycle (unveil.data.convention imports unveil.data.bvh at module level)
 
         out = learned(bvh, gpos, grot, kind)
         if out is not None:

@@ -49,6 +49,7 @@ from ..errors import MissingAssetError, UnveilError
 from ..skeleton import SMPL24_INDEX
 from . import bvh as bvhmod
 from . import corpus
+from .convention import load_table, table_path
 
 LAYOUT_VERSION = 2  # 2: floor shift measured on the 30 fps frames
 TARBALL = "cmu-subset-iclone.tar.xz"
@@ -106,8 +107,6 @@ def raw_dir() -> Path:
 def subset_id() -> str:
     """``v<LAYOUT_VERSION>-<sha1 of convention_cc.json>`` (``-plain`` without a table)."""
     import hashlib
-
-    from .convention import table_path
 
     t = table_path(KIND)
     if not t.is_file():
@@ -193,8 +192,6 @@ def floor_shift(joints: np.ndarray) -> float:
 def process(path: str | os.PathLike, convention: str = "learned") -> dict:
     """One CMU-subset BVH -> {"joints" (T,24,3) f32, "face" (T,5,3) f32, "fps_in", "dropped",
     "floor_shift"} at 30 fps, metres, Y up, floor y = 0 (see the module docstring)."""
-    from .convention import load_table
-
     b = bvhmod.read_bvh(path)
     kind = bvhmod.skeleton_kind(b)
     if kind != KIND:

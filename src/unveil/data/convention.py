@@ -36,6 +36,9 @@ import numpy as np
 
 from ..skeleton import SMPL24_NAMES, SMPL24_PARENTS
 from . import bvh as bvhmod
+from ..fit.shape import clamp_shape
+from ..skeleton import forward_kinematics
+from .. import atomic
 
 HERE = Path(__file__).parent
 
@@ -126,7 +129,7 @@ def _clip_arrays(path, kind_expected="bandai", stride: int = 4, max_frames: int 
         return None
     grot, gpos = bvhmod.forward_kinematics(b)
     if kind == "cc":  # the CMU subset: some clips start with an added T-pose frame
-        from .cmu_subset import first_motion_frame
+        from .cmu_subset import first_motion_frame  # deferred: import cycle (unveil.data.cmu_subset imports unveil.data.convention at module level)
 
         s0 = first_motion_frame(gpos, bvhmod.UNIT_SCALE[kind])
         grot, gpos = grot[s0:], gpos[s0:]
@@ -165,9 +168,7 @@ def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w
     import roma
     import torch
 
-    from ..fit.ik import joints_to_rotations
-    from ..fit.shape import clamp_shape
-    from ..skeleton import forward_kinematics
+    from ..fit.ik import joints_to_rotations  # deferred: loads roma
 
     rng = np.random.default_rng(seed)
     clips = [c for c in (_clip_arrays(f, kind, stride, max_frames, rng) for f in files) if c is not None]
@@ -266,7 +267,7 @@ def fit_convention(files: list, model, kind: str = "bandai", iters: int = 600, w
 
 def _kind_files(kind: str) -> tuple[dict, dict]:
     """(name -> BVH path, {"train", "val", "eval"} names) of the source of a skeleton kind."""
-    from . import cmu_subset, corpus
+    from . import cmu_subset, corpus  # deferred: import cycle (unveil.data.cmu_subset imports unveil.data.convention at module level)
 
     if kind == "cc":
         files = cmu_subset.unpack()
@@ -291,8 +292,7 @@ def main(argv: list[str], prog: str = "unveil data convention") -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--body-model", default="anny")
     a = ap.parse_args(argv)
-    from .. import atomic
-    from ..body import load_body_model
+    from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
     kind = a.kind
     by_name, splits = _kind_files(kind)

@@ -56,6 +56,8 @@ from .. import atomic, paths
 from ..errors import MissingAssetError, UnveilError
 from ..skeleton import COCO17_TO_SMPL24, SMPL24_FLIP, SMPL24_INDEX
 from . import bvh as bvhmod
+from .convention import load_table
+from ..skeleton import SMPL24_INDEX as I
 
 CORPUS_VERSION = 4  # 3: the learned joint convention (unveil.data.convention); 4: the body model's face
 FPS = 30.0
@@ -180,7 +182,6 @@ def process_bvh(path: str | os.PathLike, drop_first: bool = False) -> dict:
     # body joints where the body model has them (unveil.data.convention), and then the body
     # model's own face around its head joint; kinds without a learned table keep the plain
     # mapping and the anthropometric face
-    from .convention import load_table
 
     learned = load_table(kind) is not None
     joints = bvhmod.to_smpl24(b, gpos, kind, grot, convention="learned")
@@ -454,7 +455,7 @@ def mirror_clip(clip: MocapClip) -> MocapClip:
 def eval_clip_names() -> set[str]:
     """Every clip that must never reach training: the Bandai evaluation split and the CMU subset's
     evaluation subject (empty sets where ``UNVEIL_SHARED`` is unset)."""
-    from . import cmu_subset
+    from . import cmu_subset  # deferred: import cycle (unveil.data.cmu_subset imports unveil.data.corpus at module level)
 
     m = paths.mocap_dir()
     ev = set(read_eval_names(m)) if m is not None and (m / EVAL_LIST).is_file() else set()
@@ -464,7 +465,7 @@ def eval_clip_names() -> set[str]:
 def is_eval_clip(name: str, eval_names: set[str] | None = None) -> bool:
     """True for an evaluation clip or anything derived from one (a window, a mirrored copy).
     ``eval_names``: :func:`eval_clip_names` if already at hand (computed otherwise)."""
-    from . import cmu_subset
+    from . import cmu_subset  # deferred: import cycle (unveil.data.cmu_subset imports unveil.data.corpus at module level)
 
     b = base_name(name)
     ev = eval_clip_names() if eval_names is None else eval_names
@@ -499,8 +500,6 @@ def parse_mix(mix: str) -> tuple[dict[str, int], bool]:
 
 def median_leg_length(clips: list[MocapClip]) -> float:
     """Median over frames of the left leg length (hip-knee + knee-ankle, metres) of ``clips``."""
-    from ..skeleton import SMPL24_INDEX as I
-
     legs = []
     for c in clips:
         j = np.asarray(c.joints, np.float64)
@@ -534,7 +533,7 @@ def training_clips(split: str, mix: str = "bandai") -> list[MocapClip]:
     Returns:
         list of :class:`MocapClip` (Bandai first, then CMU; each mirrored copy after its source).
     """
-    from . import cmu_subset
+    from . import cmu_subset  # deferred: import cycle (unveil.data.cmu_subset imports unveil.data.corpus at module level)
 
     if split not in ("train", "val"):
         raise UnveilError(f"training clips come only from 'train' or 'val', not {split!r}")

@@ -24,7 +24,7 @@ def build_motion(out: Path = MOTION_FILE, clip: str = MOTION_CLIP, frames=MOTION
     import tarfile
     import tempfile
 
-    from .corpus import process_bvh
+    from .corpus import process_bvh  # deferred: loads torch
 
     mocap = paths.mocap_dir()
     if mocap is None:

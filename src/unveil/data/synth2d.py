@@ -43,6 +43,8 @@ from ..errors import UnveilError
 from ..skeleton import COCO17_TO_SMPL24, project
 from ..types import Camera
 from . import occlusions as occl
+from .corpus import eval_clip_names, is_eval_clip, training_clips
+from ..paths import mocap_dir
 
 KINDS = occl.KINDS
 WIDTH, HEIGHT = 1920, 1080
@@ -102,7 +104,7 @@ def _rng(seed: int, name: str, kind: str) -> np.random.Generator:
 def coco17_3d(clip) -> np.ndarray:
     """(T, 17, 3) world COCO-17 positions of a clip (corpus's definition when available)."""
     try:
-        from .corpus import coco17_3d as _c  # MOCAP's definition
+        from .corpus import coco17_3d as _c  # MOCAP's definition  # deferred: guarded by try
 
         return np.asarray(_c(clip), dtype=np.float64)
     except (ImportError, AttributeError):  # no corpus, or a stand-in clip object: same mapping
@@ -304,8 +306,6 @@ def _load_split(split: str, mix: str = "bandai"):
         raise UnveilError(f"training windows come only from 'train' or 'val', not {split!r}")
     key = (split, mix)
     if key not in _SPLIT_CACHE:
-        from .corpus import training_clips
-
         ev = eval_names()
         _SPLIT_CACHE[key] = [c for c in training_clips(split, mix) if not _is_eval(c, ev)]
     return _SPLIT_CACHE[key]
@@ -314,19 +314,14 @@ def _load_split(split: str, mix: str = "bandai"):
 def eval_names() -> set[str]:
     """Names of every evaluation clip: the Bandai evaluation split and the CMU subset's subject 2
     (empty without the shared data)."""
-    from ..paths import mocap_dir
-
     if mocap_dir() is None:
         return set()
-    from .corpus import eval_clip_names
 
     return eval_clip_names()
 
 
 def _is_eval(clip, ev: set[str] | None = None) -> bool:
     """An evaluation clip or one derived from it (``ev``: :func:`eval_names`, computed if None)."""
-    from .corpus import is_eval_clip
-
     return is_eval_clip(clip.name, eval_names() if ev is None else ev)
 
 

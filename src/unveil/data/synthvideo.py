@@ -57,6 +57,12 @@ from .. import atomic, paths
 from ..errors import UnveilError
 from ..skeleton import SMPL24_INDEX as JI
 from ..types import Camera
+from ..fit.disentangle import bone_lengths
+from ..fit.shape import fit_shape
+from .corpus import corpus_id, load_split
+from ..io.video import VideoWriter, iter_frames
+from ..skeleton import COCO17_EDGES, to_coco17
+from .demo_motion import load_motion
 
 KINDS = ("none", "object", "pole", "truncation", "person", "lower", "mixed")
 COCO_FROM_JOINT = {5: 16, 6: 17, 7: 18, 8: 19, 9: 20, 10: 21, 13: 4, 14: 5, 15: 7, 16: 8}
@@ -75,9 +81,7 @@ def _clip_shape(body_model, joints_world):
     ~20% larger than the Bandai actors and every monocular method's depth is off by that much."""
     import torch
 
-    from ..body import load_body_model
-    from ..fit.disentangle import bone_lengths
-    from ..fit.shape import fit_shape
+    from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
     body = load_body_model(body_model) if isinstance(body_model, str) else body_model
     if getattr(body, "num_shape", 0) < 2:  # no shape space to fit (e.g. a test stand-in body)
@@ -92,8 +96,8 @@ class BodyRig:
     def __init__(self, body_model="anny", shape=None, outfit=None, rng=None):
         import torch
 
-        from ..body import load_body_model
-        from ..render import scene
+        from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
+        from ..render import scene  # deferred: loads scipy
 
         self.body = load_body_model(body_model) if isinstance(body_model, str) else body_model
         with torch.no_grad():
@@ -173,7 +177,7 @@ class BodyRig:
         coco17 (all world, feet on the floor)."""
         import torch
 
-        from ..fit.ik import joints_to_rotations
+        from ..fit.ik import joints_to_rotations  # deferred: loads roma
 
         jw = np.asarray(joints_world, dtype=np.float64)
         rest = self.rest_joints
@@ -227,7 +231,7 @@ class Recipe:
 
 
 def _fit_distance(points, eye_dir, height, target, focal, W, H, margin=0.06):
-    from ..render.scene import look_at
+    from ..render.scene import look_at  # deferred: loads scipy
 
     for dist in np.arange(1.5, 20.0, 0.1):
         eye = np.array([target[0] + eye_dir[0] * dist, height, target[2] + eye_dir[1] * dist])
@@ -246,7 +250,7 @@ def _fit_distance(points, eye_dir, height, target, focal, W, H, margin=0.06):
 def make_recipe(kind: str, seed: int, vertices_world: np.ndarray, joints_world: np.ndarray,
                 width: int = 960, height: int = 540, name: str = "") -> Recipe:
     """A seeded scene for one occlusion ``kind`` around a posed clip (see the module docstring)."""
-    from ..render.scene import Occluder, Scene, look_at
+    from ..render.scene import Occluder, Scene, look_at  # deferred: loads scipy
 
     if kind not in KINDS:
         raise UnveilError(f"unknown scene kind {kind!r} (expected one of {', '.join(KINDS)})")
@@ -357,8 +361,8 @@ def _worker_init(state):
 
 def _render_one(args):
     """Render frame i; returns (i, image, visible_frac (17,), visible_frac_any (17,))."""
-    from ..geometry import vertex_normals
-    from ..render.scene import render_frame, to_camera
+    from ..geometry import vertex_normals  # deferred: loads scipy
+    from ..render.scene import render_frame, to_camera  # deferred: loads scipy
 
     i, people_verts = args
     sc = _W["scene"]
@@ -404,8 +408,6 @@ def sequence_stem(name: str, kind: str, seed: int, width: int, height: int, fram
 
 
 def _corpus_id() -> str:
-    from .corpus import corpus_id
-
     return corpus_id()
 
 
@@ -417,8 +419,6 @@ def render_sequence(joints_world: np.ndarray, name: str, kind: str = "none", see
 
     Returns {"video": path, "truth": path, "seconds": s, "fps_render": frames/s, "cached": bool}.
     """
-    from ..io.video import VideoWriter
-
     out_dir = Path(out_dir) if out_dir is not None else cache_root()
     stem = sequence_stem(name, kind, seed, width, height, len(joints_world), supersample)
     video, truth = out_dir / f"{stem}.mp4", out_dir / f"{stem}.npz"
@@ -503,8 +503,6 @@ def detect_to_coco17(tracks, truth2d: np.ndarray) -> tuple[np.ndarray, dict]:
     """Pick, per frame, the detected person closest to the truth (mean 2D distance of the body
     keypoints) and return its COCO-17 keypoints (T,17,3); frames without a detection get zeros
     (confidence 0) at the truth-free position of the last detection."""
-    from ..skeleton import to_coco17
-
     T = len(truth2d)
     out = np.zeros((T, 17, 3), np.float32)
     best = np.full(T, np.inf)
@@ -537,7 +535,7 @@ def run_detector(video: Path, truth: dict, cache: Path | None = None, force: boo
         d = load_truth(cache)
         return d["keypoints2d"], {"detected_frames": int(d["detected_frames"]), "frames": int(d["frames"]),
                                   "world_landmarks": d["world_landmarks"], "seconds": float(d["seconds"])}
-    from ..detect.people import track_video
+    from ..detect.people import track_video  # deferred: loads cv2, scipy
 
     t0 = time.time()
     tracks = track_video(str(video))
@@ -569,8 +567,6 @@ def load_render_sequences(kinds=("none", "object"), clips=None, seed: int = 0, m
     if truth not in ("body", "mocap"):
         raise UnveilError(f"unknown render truth {truth!r} (expected body or mocap)")
     if clips is None:
-        from .corpus import load_split
-
         clips = load_split("eval", max_clips=max_clips, seed=seed)
     out = []
     for clip in clips:
@@ -622,9 +618,6 @@ def contact_sheet(seqs: list[RenderSequence], path, per_row: int = 4, thumb_h: i
     (red rings)."""
     import cv2
 
-    from ..io.video import iter_frames
-    from ..skeleton import COCO17_EDGES
-
     rows = []
     for s in seqs:
         T = len(s.keypoints2d)
@@ -646,7 +639,7 @@ def contact_sheet(seqs: list[RenderSequence], path, per_row: int = 4, thumb_h: i
                     t2 = tuple(np.round(s.keypoints2d_true[i, k]).astype(int))
                     cv2.circle(img, t2, 7, (255, 0, 0), 2, cv2.LINE_AA)
             label = f"{s.kind} {s.name[:28]} f{i}"
-            from ..io.overlay import put_text
+            from ..io.overlay import put_text  # deferred: loads cv2
 
             put_text(img, label)
             scale = thumb_h / img.shape[0]
@@ -704,13 +697,9 @@ def main(argv: list[str], prog: str = "unveil data render") -> int:
     if a.clips == 0:
         from types import SimpleNamespace
 
-        from .demo_motion import load_motion
-
         m = load_motion()
         clips = [SimpleNamespace(name=f"demo_{m['clip']}", joints=m["joints"], fps=30.0)]
     else:
-        from .corpus import load_split
-
         clips = load_split("eval", max_clips=a.clips, seed=a.seed)
     t0 = time.time()
     seqs = load_render_sequences(kinds, clips, a.seed, None, a.frames, a.width, a.height, a.body_model,

@@ -28,6 +28,7 @@ from ..digest import file_sha256
 from ..errors import MissingAssetError, UnveilError
 from ..paths import models_dir
 from .taps import derive_tapped
+from ..atomic import write_bytes
 
 MEDIAPIPE_WHEEL = "mediapipe==0.10.21"
 
@@ -91,8 +92,6 @@ def model_path(name: str) -> Path:
 def derive(force: bool = False) -> list[Path]:
     """Write every :data:`DERIVED` model that is missing (or all with ``force``) from its present,
     verified source; checks the result against its pin before the atomic write."""
-    from ..atomic import write_bytes
-
     out = []
     for name, (src, size, sha) in DERIVED.items():
         if force or model_status(name) != "ok":
@@ -132,7 +131,6 @@ def fetch(force: bool = False, quiet: bool = False) -> list[Path]:
                 data = z.read(inner)
                 if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
                     raise MissingAssetError(f"{inner} in {wheels[0].name} does not match the pinned size/sha256")
-                from ..atomic import write_bytes
 
                 write_bytes(out / name, data)
     return [out / n for n in MODELS] + derive(force=True)

@@ -50,6 +50,7 @@ from ..runtime import threads as _threads
 from ..types import Track2D
 from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, box_iou
 from .stitch import BODY_POINTS, colour_descriptor, stitch_tracks
+from ..io.video import iter_frames, probe
 
 MIN_TRACK_LEN = 5  # frames: shorter tracks are dropped as detector noise (PeopleTracker min_len)
 
@@ -667,8 +668,6 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     offline afterwards (:func:`unveil.detect.stitch.stitch_tracks`; ``stats["stitch"]`` lists the
     links and dropped tracks).
     """
-    from ..io.video import iter_frames, probe
-
     tracker = PeopleTracker(redetect_every=redetect_every, tiles=tiles, num_threads=num_threads,
                             workers=workers, **kw)
     t_dec = 0.0

@@ -50,6 +50,7 @@ from ..skeleton import SMPL24_PARENTS, BLAZEPOSE33_TO_COCO17, SMPL24_INDEX as JI
 from ..types import BodyTrack, Camera, Track2D, Track3D
 from .ik import rotmats_to_axis_angle
 from .pose_prior import load_pose_prior, pose_features
+from ..skeleton import COCO17_TO_SMPL24
 
 # face points in the head joint's frame of the body model's rest pose (x = body's left, y up,
 # z forward), metres: the body model's own face (unveil.data.corpus.FACE_OFFSETS_BODY, measured on
@@ -253,8 +254,7 @@ def solve_root_smooth(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera:
         kp_rel: (T, 17, 3) body keypoints relative to the root (camera axes); xy: (T, 17, 2) pixels;
         w: (T, 17) weights; height: the body's standing height (m).
     """
-    from ..skeleton import COCO17_TO_SMPL24
-    from ..trajectory.camera import root_translation
+    from ..trajectory.camera import root_translation  # deferred: loads scipy
 
     body = [k for k, j in enumerate(COCO17_TO_SMPL24) if j >= 0]
     T = len(kp_rel)

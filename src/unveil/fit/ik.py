@@ -36,6 +36,7 @@ import roma
 import torch
 
 from ..skeleton import SMPL24_PARENTS, forward_kinematics
+from ..skeleton import SMPL24_FLIP
 
 PARENTS = SMPL24_PARENTS
 CHILDREN: tuple[tuple[int, ...], ...] = tuple(
@@ -115,8 +116,6 @@ def _multi_child_dirs(kids, t, d):
     A left/right pair (hips, collars) is used through its difference vector (robust to skeletons
     that hang the pair lower or higher than the body model does) together with the middle child's
     bone direction; other joints use every child direction."""
-    from ..skeleton import SMPL24_FLIP
-
     pair = [i for i, c in enumerate(kids) if SMPL24_FLIP[c] != c]
     mid = [i for i, c in enumerate(kids) if SMPL24_FLIP[c] == c]
     if len(pair) == 2 and len(mid) == 1:

@@ -35,6 +35,8 @@ from ..checkpoint import load_pretrained_model
 from ..skeleton import forward_kinematics
 from .ik import joints_to_rotations
 from .tik import WINDOW, window_starts, blend_windows, rotmat_to_6d, sixd_to_rotmat
+from .tik import add_noise, load_tik, refine_rotations, train_on_noisy_windows
+from ..paths import WEIGHTS_DIR
 
 EVIDENCE_DIM = 24 * 3 + 24 * 6 + 24 * 6 + 24  # joints, FIK 6D, TIK 6D, confidences
 ARCH = "arts_refine"  # the checkpoint's "arch" (unveil.checkpoint); config: window, dim, layers
@@ -104,8 +106,6 @@ def refine_sequence(net: MotionRefine, joints, rest_joints, fik=None, tik_net=No
     """Whole sequence: joints (T,24,3) + rest (24,3) -> refined local rotations (T,24,3,3) float64.
     ``fik`` precomputed FIK rotations; ``base`` precomputed θ_init (else TIK with ``tik_net`` or the
     shipped weights; FIK when there are none); ``conf`` (T,24) optional."""
-    from .tik import load_tik, refine_rotations
-
     J = torch.as_tensor(np.asarray(joints) if not isinstance(joints, torch.Tensor) else joints).double()
     rest = torch.as_tensor(np.asarray(rest_joints) if not isinstance(rest_joints, torch.Tensor) else rest_joints).double()
     J = J - J[:, :1]
@@ -135,8 +135,6 @@ _CACHE: dict = {}
 
 def load_motion_refine(path=None) -> MotionRefine | None:
     """The committed weights (weights/arts_refine.pt), or None when absent."""
-    from ..paths import WEIGHTS_DIR
-
     path = Path(path) if path else (WEIGHTS_DIR / "arts_refine.pt")
     if not path.exists():
         return None
@@ -151,8 +149,6 @@ def train_net(J: torch.Tensor, rest: torch.Tensor, tik_net, steps: int = 1500, b
     """J (N,W,24,3) clean windows, rest (N,24,3), frozen TIK (or None: θ_init = FIK) -> trained net
     (TIK's training loop and noise recipe, :func:`unveil.fit.tik.train_on_noisy_windows`, plus a
     joint-acceleration term)."""
-    from .tik import train_on_noisy_windows
-
     def step_loss(net, fik, Jn, gt, target, rest_b, W):
         with torch.no_grad():
             base = tik_net(fik, Jn) if tik_net is not None else fik
@@ -172,8 +168,6 @@ def train_net(J: torch.Tensor, rest: torch.Tensor, tik_net, steps: int = 1500, b
 @torch.no_grad()
 def evaluate(clips, rest_fn, net, tik_net, noise: float, seed: int = 0) -> dict:
     """Mean per-clip MPJPE / Accel (mm) of FK(rotations) vs the clean joints for FIK, TIK, TIK+refine."""
-    from .tik import add_noise, refine_rotations
-
     g = torch.Generator().manual_seed(seed)
     res = {k: ([], []) for k in ("FIK", "TIK", "TIK+refine")}
     for j in clips:

@@ -37,6 +37,7 @@ from torch import nn
 
 from ..checkpoint import load_pretrained_model
 from ..skeleton import SMPL24_PARENTS, bone_lengths as _bone_lengths
+from ..paths import WEIGHTS_DIR
 
 PARENTS = SMPL24_PARENTS
 
@@ -274,8 +275,6 @@ _WEIGHTS_CACHE: dict = {}
 
 def load_shape_mlp(model) -> ShapeMLP | None:
     """The committed analytic-init MLP for this body model (weights/shape_mlp_<name>.pt), or None."""
-    from ..paths import WEIGHTS_DIR
-
     name = str(getattr(model, "name", "model")).split("/")[-1].split(".")[0]
     path = WEIGHTS_DIR / f"shape_mlp_{name}.pt"
     if not path.exists():

@@ -26,13 +26,14 @@ from .disentangle import bone_lengths
 from .ik import joints_to_rotations, rotmats_to_axis_angle
 from .refine import fit_to_joints, fit_to_joints_many
 from .shape import fit_shape
+from .tik import load_tik, refine_rotations
 
 log = logging.getLogger(__name__)
 
 
 def _body(body_model):
     if isinstance(body_model, (str, bytes)) or body_model is None:
-        from ..body import load_body_model
+        from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
         return load_body_model(body_model or "anny")
     return body_model
@@ -62,8 +63,6 @@ def _initial_fit(joints, model, confidence, use_tik) -> dict:
     R = joints_to_rotations(torch.as_tensor(J), rest)
     method = "FIK"
     if use_tik is not False:
-        from .tik import load_tik, refine_rotations
-
         net = load_tik()
         if net is not None:
             R = refine_rotations(net, J, rest, fik=R)
@@ -125,7 +124,7 @@ def _fit_track(tr: Track3D, res: dict, by_id: dict, camera: Camera, model, body_
         notes.append("no 2D track: transl = 0")
     else:
         try:
-            from ..trajectory.camera import root_translation
+            from ..trajectory.camera import root_translation  # deferred: loads scipy
 
             kp = to_coco17(np.asarray(t2.keypoints), t2.layout)
             sel = np.searchsorted(np.asarray(t2.frames), np.asarray(tr.frames))

@@ -33,6 +33,8 @@ from torch import nn
 from ..checkpoint import load_pretrained_model
 from ..skeleton import forward_kinematics
 from .ik import joints_to_rotations
+from ..paths import WEIGHTS_DIR
+from ..skeleton import bone_lengths
 
 WINDOW = 32
 ARCH = "tik"  # the checkpoint's "arch" (unveil.checkpoint); config: window, dim
@@ -149,8 +151,6 @@ _CACHE: dict = {}
 
 def load_tik(path=None) -> TIK | None:
     """The committed TIK weights (weights/tik.pt), or None when absent."""
-    from ..paths import WEIGHTS_DIR
-
     path = path or (WEIGHTS_DIR / "tik.pt")
     if not path.exists():
         return None
@@ -162,8 +162,6 @@ def load_tik(path=None) -> TIK | None:
 # ------------------------------------------------------------------------------------- training
 def add_noise(joints: torch.Tensor, p, generator=None) -> torch.Tensor:
     """i.i.d. Gaussian noise, std = p × mean bone length (per leading batch item), on (..., T, 24, 3)."""
-    from ..skeleton import bone_lengths
-
     L = bone_lengths(joints).mean(dim=(-1, -2))  # (...,)
     p = torch.as_tensor(p, dtype=joints.dtype)
     std = (p * L)[..., None, None, None]

@@ -18,6 +18,9 @@ import cv2
 import numpy as np
 
 from ..skeleton import BLAZEPOSE33_EDGES, COCO17_EDGES, SMPL24_BONES, SMPL24_INDEX, to_coco17
+from ..errors import UnveilError
+from .rig_names import RIG_NAMES
+from .video import VideoWriter
 
 OVERLAY_MODES = ("mesh", "2d", "both")
 TRACK_COLORS = [(0.35, 0.75, 1.0), (1.0, 0.7, 0.3), (0.5, 1.0, 0.5), (1.0, 0.5, 0.9)]  # the demo's, RGB 0-1
@@ -59,9 +62,6 @@ def draw_person(img: np.ndarray, keypoints: np.ndarray, layout: str = "blazepose
 def check_output_options(overlay: str = "mesh", rig_names: str = "smpl") -> None:
     """Raise :class:`unveil.errors.UnveilError` (one line) for an unknown ``--overlay`` mode or
     ``--rig-names`` set."""
-    from ..errors import UnveilError
-    from .rig_names import RIG_NAMES
-
     if overlay not in OVERLAY_MODES:
         raise UnveilError(f"unknown overlay {overlay!r} (one of: {', '.join(OVERLAY_MODES)})")
     if rig_names not in RIG_NAMES:
@@ -84,7 +84,7 @@ def draw_frame(frame: np.ndarray, camera, people: list[dict], alpha: float = 0.5
     id from :data:`TRACK_COLORS`), ``label`` (text above the head), ``truth_joints_cam`` (24,3) drawn
     thin white. Occluded joints: red rings; visible joints: filled dots.
     """
-    from ..render.raster import Framebuffer, Light
+    from ..render.raster import Framebuffer, Light  # deferred: loads scipy
 
     img = frame.copy()
 
@@ -145,7 +145,7 @@ class _TrackMesh:
         self.start, self.verts, self.faces = -1, None, None
 
     def vertices(self, row: int) -> np.ndarray:
-        from .body_arrays import pose_body
+        from .body_arrays import pose_body  # deferred: loads roma
 
         if self.faces is None:
             self.faces = self.model.faces.cpu().numpy()
@@ -160,7 +160,7 @@ class _TrackMesh:
 def occluded24(occluded: np.ndarray, layout: str) -> np.ndarray:
     """(T, K) per-keypoint occlusion of a 2D layout -> (T, 24) per SMPL-24 joint (at least half of a
     joint's COCO-17 evidence occluded: :func:`unveil.metrics.coco17_to_smpl24_mask`)."""
-    from ..metrics import coco17_to_smpl24_mask
+    from ..metrics import coco17_to_smpl24_mask  # deferred: loads scipy
 
     occ = np.asarray(occluded, bool)
     if occ.shape[-1] == 24:
@@ -187,8 +187,6 @@ def write_run_overlay(path, frames, tracks2d, camera, fps: float, mode: str = "m
     Returns:
         ``{"mode": mode, "mesh": bool (a mesh was drawn), "notes": [...]}``.
     """
-    from .video import VideoWriter
-
     if mode not in OVERLAY_MODES:
         raise ValueError(f"overlay mode {mode!r} (one of {', '.join(OVERLAY_MODES)})")
     notes: list[str] = []
@@ -209,7 +207,7 @@ def write_run_overlay(path, frames, tracks2d, camera, fps: float, mode: str = "m
         model = body_model
         if bodies and (model is None or isinstance(model, (str, Path))):
             try:
-                from ..body import load_body_model
+                from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
                 model = load_body_model(str(model or "anny"))
             except Exception as e:  # the skeleton is still drawn

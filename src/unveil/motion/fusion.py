@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_pretrained_model
+from ..paths import WEIGHTS_DIR
 
 ARCH = "cross_attention_fusion"  # the checkpoint's "arch" (unveil.checkpoint); config: {}
 
@@ -75,7 +76,5 @@ class CrossAttentionFusion(nn.Module):
 
 
 def load(path=None) -> CrossAttentionFusion:
-    from ..paths import WEIGHTS_DIR
-
     m, _ = load_pretrained_model(path or (WEIGHTS_DIR / "mopo_fusion.pt"), ARCH, lambda c: CrossAttentionFusion(**c))
     return m

@@ -23,6 +23,7 @@ from torch import nn
 
 from ..checkpoint import load_pretrained_model
 from ..paths import WEIGHTS_DIR
+from .normalize import normalize_keypoints
 
 ARCH = "mopo_lifter"  # the checkpoint's "arch" (unveil.checkpoint); config: kind, window, use_conf
 
@@ -35,8 +36,6 @@ def features(keypoints2d, camera=None, *, focal=None, principal_point=None, use_
     """(..., T, 17, 3) pixels + confidence -> (..., T, FEAT_DIM) lifter input via
     :mod:`unveil.motion.normalize`. ``use_conf=False`` sets every confidence to 1 (the
     "estimated poses" ablation: the lifter is blind to what the detector doubts)."""
-    from .normalize import normalize_keypoints
-
     kp = torch.as_tensor(np.asarray(keypoints2d, dtype=np.float32))
     if not use_conf:
         kp = kp.clone()

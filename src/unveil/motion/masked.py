@@ -42,6 +42,9 @@ from torch import nn
 from ..geometry import savgol_joints
 from ..checkpoint import load_pretrained_model
 from ..paths import WEIGHTS_DIR
+from ..errors import MissingAssetError
+from .stage import confidence24
+from . import stage
 
 WEIGHTS = WEIGHTS_DIR / "moro.pt"
 ARCH = "moro"  # the checkpoint's "arch" (unveil.checkpoint); config: {}
@@ -186,8 +189,6 @@ class MoRo(nn.Module):
 
 @lru_cache(maxsize=2)
 def load(path: str | None = None) -> MoRo:
-    from ..errors import MissingAssetError
-
     p = Path(path) if path else WEIGHTS
     if not p.is_file():
         raise MissingAssetError(f"MoRo weights missing: {p} (run `unveil train moro`)")
@@ -196,8 +197,6 @@ def load(path: str | None = None) -> MoRo:
 
 
 def _conf24(S2: np.ndarray) -> np.ndarray:
-    from .stage import confidence24
-
     return confidence24(S2)
 
 
@@ -248,8 +247,6 @@ class MoRoMethod:
         self.steps, self.blend = steps, blend
 
     def __call__(self, keypoints2d, camera) -> np.ndarray:
-        from . import stage
-
         res = stage.MoPO(**stage.DEFAULT)(keypoints2d, camera)
         return refine(res["joints"], res["occluded24"], _conf24(res["confidence"]), steps=self.steps,
                       blend=self.blend)

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_pretrained_model
+from ..paths import WEIGHTS_DIR
 
 ARCH = "occlusion_detector"  # the checkpoint's "arch" (unveil.checkpoint): one state per mode, keys "<mode>.<name>"
 
@@ -126,8 +127,6 @@ def detector_scores(det: OcclusionDetector, conf: np.ndarray, visible_true: np.n
 
 def load(mode: str = "spatiotemporal", path=None) -> OcclusionDetector:
     """The shipped detector of ``mode`` (``spatial`` needs no weights)."""
-    from ..paths import WEIGHTS_DIR
-
     det = OcclusionDetector(mode=mode)
     if mode != "spatial":
         det, _ = load_pretrained_model(path or (WEIGHTS_DIR / "mopo_occlusion.pt"), ARCH,

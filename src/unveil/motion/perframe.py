@@ -28,6 +28,7 @@ from torch import nn
 from ..checkpoint import load_pretrained_model
 from ..paths import WEIGHTS_DIR
 from .normalize import normalize_keypoints
+from ..errors import MissingAssetError
 
 WEIGHTS = WEIGHTS_DIR / "perframe.pt"
 ARCH = "perframe_lifter"  # the checkpoint's "arch" (unveil.checkpoint); config: {}
@@ -66,8 +67,6 @@ def features(keypoints2d, focal, principal_point) -> torch.Tensor:
 
 @lru_cache(maxsize=2)
 def load(path: str | None = None) -> PerFrameLifter:
-    from ..errors import MissingAssetError
-
     p = Path(path) if path else WEIGHTS
     if not p.is_file():
         raise MissingAssetError(f"per-frame lifter weights missing: {p} (run `unveil train perframe`)")

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import load_pretrained_model
+from ..paths import WEIGHTS_DIR
 
 ARCH = "motion_predictor"  # the checkpoint's "arch" (unveil.checkpoint); config: n_in, n_out, blocks
 
@@ -189,8 +190,6 @@ def complete(joints, occluded, predictor: MotionPredictor, bidirectional: bool =
 
 
 def load(n_in: int = 16, n_out: int = 8, path=None) -> MotionPredictor:
-    from ..paths import WEIGHTS_DIR
-
     m, _ = load_pretrained_model(path or (WEIGHTS_DIR / f"mopo_predict_{n_in}_{n_out}.pt"), ARCH,
                                  lambda c: MotionPredictor(**c))
     return m

@@ -26,6 +26,9 @@ from . import occlusion as _occ
 from . import predict as _pred
 from . import tcn
 from .predict import SMPL24_FROM_COCO17, occluded_smpl24
+from . import fusion
+from .fusion import keypoint_evidence
+from ..skeleton import BLAZEPOSE33_TO_COCO17
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,8 +43,6 @@ def _predictor(n_in, n_out):
 
 @functools.lru_cache(maxsize=None)
 def _fusion():
-    from . import fusion
-
     return fusion.load()
 
 
@@ -92,8 +93,6 @@ class MoPO:
             joints = _pred.complete(joints, occ24, _predictor(*self.lengths), bidirectional=self.bidirectional,
                                    blend_tau=self.blend_tau)
         if self.fusion:
-            from .fusion import keypoint_evidence
-
             feats = _lift.features(kp, camera, use_conf=self.use_conf)[None]
             ev = keypoint_evidence(feats, torch.from_numpy(~occ17)[None], world_landmarks)
             joints = _fusion()(torch.from_numpy(joints)[None], ev)[0].numpy()
@@ -171,7 +170,6 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
             occ = res["occluded"]
         else:
             occ = ~(_occ.ema_confidence(kp[..., 2]) > _occ.THRESHOLD) if len(kp) else np.zeros(kp.shape[:2], bool)
-            from ..skeleton import BLAZEPOSE33_TO_COCO17
 
             occ[:, list(BLAZEPOSE33_TO_COCO17)] = res["occluded"]
         out.append(Track3D(id=tr.id, frames=np.asarray(tr.frames), joints=res["joints"], occluded=occ,

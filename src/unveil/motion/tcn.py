@@ -37,6 +37,9 @@ from torch import nn
 
 from ..checkpoint import load_pretrained_model
 from ..paths import WEIGHTS_DIR
+from . import occlusion, perframe
+from .normalize import normalize_keypoints
+from ..errors import MissingAssetError
 
 WEIGHTS = WEIGHTS_DIR / "mopo_lift_tcn.pt"
 WINDOW = 81
@@ -82,9 +85,6 @@ class TCNLifter(nn.Module):
 def inputs(keypoints2d, focal, principal_point, detector=None) -> torch.Tensor:
     """(..., T, 17, 3) pixels + confidence -> (..., T, N_IN) model input: normalised 2D features,
     MoPO detector output S'' (Eq. 2), per-frame lifter estimate (root-relative, 72)."""
-    from . import occlusion, perframe
-    from .normalize import normalize_keypoints
-
     kp = torch.as_tensor(np.asarray(keypoints2d, np.float32)) if not isinstance(keypoints2d, torch.Tensor) \
         else keypoints2d.float()
     feats = normalize_keypoints(kp, focal=focal, principal_point=principal_point).features()
@@ -99,15 +99,11 @@ def inputs(keypoints2d, focal, principal_point, detector=None) -> torch.Tensor:
 @lru_cache(maxsize=1)
 def default_detector():
     """The shipped spatio-temporal MoPO occlusion detector (cached), whose S'' the lifter reads."""
-    from . import occlusion
-
     return occlusion.load("spatiotemporal")
 
 
 @lru_cache(maxsize=2)
 def load(path: str | None = None) -> TCNLifter:
-    from ..errors import MissingAssetError
-
     p = Path(path) if path else WEIGHTS
     if not p.is_file():
         raise MissingAssetError(f"TCN lifter weights missing: {p} (run `unveil train mopo-lift-tcn`)")

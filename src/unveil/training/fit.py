@@ -20,19 +20,29 @@ from ..paths import WEIGHTS_DIR
 from ..fit.motion_refine import ARCH as REFINE_ARCH
 from ..fit.shape import ARCH as SHAPE_ARCH, clip_rest
 from ..skeleton import bone_lengths, forward_kinematics
+from ..fit.ik import joints_to_rotations, rest_skeleton_tpose, rotmats_to_axis_angle
+from ..fit.disentangle import bone_lengths as robust_bones
+from ..fit.shape import bone_length_error, fit_shape, fit_shape_analytic, linearise, make_shape_dataset, train_shape_mlp
+from ..fit.tik import add_noise, refine_rotations
+from ..data.corpus import load_split
+from ..fit import tik
+from ..fit.pose_prior import PRIOR_FILE, PosePrior, fit_gmm, pose_features
+from ..fit.evidence import OFFSETS_FILE, body_keypoints, default_offsets
+from ..skeleton import COCO17_FLIP
+from ..data import synthvideo as sv
+from ..fit.motion_refine import evaluate, train_net
 
 
 def rest_template(body_model: str = "anny") -> torch.Tensor:
     """The body model's default rest joints (pelvis at 0), or the hand-made T-pose without one."""
     try:
-        from ..body import load_body_model
+        from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
         m = load_body_model(body_model)
         with torch.no_grad():
             r = m.rest_joints().double()
         return r - r[:1]
     except Exception:  # no body model cache: the stand-in skeleton
-        from ..fit.ik import rest_skeleton_tpose
 
         return rest_skeleton_tpose()
 
@@ -42,16 +52,12 @@ def model_rest_fn(body_model: str = "anny"):
     lengths (what :func:`unveil.fit.stage.fit_joints` feeds the IK); the hand-made skeleton aligned
     to the clip's bones when no body model is available."""
     try:
-        from ..body import load_body_model
+        from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
         model = load_body_model(body_model)
     except Exception:
-        from ..fit.ik import rest_skeleton_tpose
-
         t = rest_skeleton_tpose()
         return lambda j: clip_rest(t, j)
-    from ..fit.disentangle import bone_lengths as robust_bones
-    from ..fit.shape import fit_shape
 
     def fn(joints):
         s = fit_shape(model, robust_bones(np.asarray(joints), robust=True))
@@ -70,9 +76,6 @@ def _save(net: torch.nn.Module, path: Path, arch: str, config: dict, meta: dict)
 def evaluate_ik(clips: list[np.ndarray], rest_fn, net=None, noise: float = 0.0, seed: int = 0):
     """Mean per-clip MPJPE / Accel (mm) of FK(IK(noisy joints)) against the clean joints, with the
     rest skeleton ``rest_fn(clean joints)`` of each clip."""
-    from ..fit.ik import joints_to_rotations
-    from ..fit.tik import add_noise, refine_rotations
-
     g = torch.Generator().manual_seed(seed)
     mp, ac = [], []
     for j in clips:
@@ -92,9 +95,6 @@ def evaluate_ik(clips: list[np.ndarray], rest_fn, net=None, noise: float = 0.0, 
 
 def train_tik(seed: int = 0, out: str | None = None, steps: int = 2000, max_clips: int = 300,
               n_windows: int = 8192, time_limit: float | None = None) -> dict:
-    from ..data.corpus import load_split
-    from ..fit import tik
-
     torch.manual_seed(seed)
     rest_fn = model_rest_fn()
     clips = [c.joints for c in load_split("train", max_clips=max_clips, seed=seed)]
@@ -117,8 +117,7 @@ def train_tik(seed: int = 0, out: str | None = None, steps: int = 2000, max_clip
 
 def train_shape(seed: int = 0, out: str | None = None, steps: int = 1500, body_model: str = "anny",
                 init: str = "analytic") -> dict:
-    from ..body import load_body_model
-    from ..fit.shape import bone_length_error, fit_shape_analytic, linearise, make_shape_dataset, train_shape_mlp
+    from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
     model = load_body_model(body_model)
     t0 = time.time()
@@ -138,7 +137,7 @@ def train_shape(seed: int = 0, out: str | None = None, steps: int = 1500, body_m
                "analytic": round(float(bone_length_error(model, s_an, Bc).mean()) * 1000, 2),
                "mlp": round(float(bone_length_error(model, s_mlp, Bc).mean()) * 1000, 2)}}
     try:  # the val-split mocap skeletons (off the body model's manifold)
-        from ..data.corpus import load_split
+        from ..data.corpus import load_split  # deferred: guarded by try
 
         Bv = torch.as_tensor(np.stack([bone_lengths(c.joints).mean(0) for c in load_split("val", max_clips=30, seed=seed)]))
         with torch.no_grad():
@@ -157,10 +156,6 @@ def train_pose_prior(seed: int = 0, out: str | None = None, k: int = 8, max_clip
     """Pose prior for the evidence fit (:mod:`unveil.fit.pose_prior`): FIK rotations of the training
     split's clips on the body-model shape fitted to each clip, every ``frame_step``-th frame, then
     a ``k``-component Gaussian mixture by EM. Held-out: mean log-likelihood on the val split."""
-    from ..data.corpus import load_split
-    from ..fit.ik import joints_to_rotations, rotmats_to_axis_angle
-    from ..fit.pose_prior import PRIOR_FILE, PosePrior, fit_gmm, pose_features
-
     rest_fn = model_rest_fn()
 
     def features(split: str, n: int | None) -> np.ndarray:
@@ -220,8 +215,6 @@ def fit_keypoint_offsets(data: list[dict], init: np.ndarray, iters: int = 300, m
                          sigma: float = 0.05) -> np.ndarray:
     """(17, 3) offsets minimising the robust (Geman-McClure, ``sigma`` × person height)
     reprojection error of :func:`unveil.fit.evidence.body_keypoints` onto the detections."""
-    from ..fit.evidence import body_keypoints
-
     off = torch.as_tensor(init, dtype=torch.float64).clone().requires_grad_(True)
     opt = torch.optim.Adam([off], lr=0.002)
     for _ in range(iters):
@@ -235,8 +228,6 @@ def fit_keypoint_offsets(data: list[dict], init: np.ndarray, iters: int = 300, m
 def symmetrise_offsets(off: np.ndarray) -> np.ndarray:
     """(17, 3) offsets -> left/right symmetric (mean of each keypoint and its mirrored partner;
     mirror = x negated in the rest pose's axes, x being the body's left)."""
-    from ..skeleton import COCO17_FLIP
-
     m = np.asarray(off, np.float64)[list(COCO17_FLIP)] * np.array([-1.0, 1.0, 1.0])
     return (0.5 * (np.asarray(off, np.float64) + m)).astype(np.float32)
 
@@ -267,10 +258,7 @@ def train_keypoint_offsets(seed: int = 0, out: str | None = None, clips: int = 8
     clips (scene ``none``, cached), run the real detector, and fit where BlazePose puts each COCO-17
     keypoint relative to the rendered body's joints (:data:`unveil.fit.evidence.KEYPOINT_ANCHOR` /
     ``KEYPOINT_FRAME``). The last ``held_out`` clips are scored, not fitted."""
-    from ..body import load_body_model
-    from ..data import synthvideo as sv
-    from ..data.corpus import load_split
-    from ..fit.evidence import OFFSETS_FILE, body_keypoints, default_offsets
+    from ..body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
 
     model = load_body_model("anny")
     t0 = time.time()
@@ -302,10 +290,6 @@ def train_keypoint_offsets(seed: int = 0, out: str | None = None, clips: int = 8
 def train_arts_refine(seed: int = 0, out: str | None = None, steps: int = 2000, max_clips: int = 150,
           n_windows: int = 4096, time_limit: float | None = 270.0) -> dict:
     """``unveil train arts-refine``: the recipe (TIK's data and noise), val-split numbers returned."""
-    from ..data.corpus import load_split
-    from ..fit import tik
-    from ..fit.motion_refine import evaluate, train_net
-
     torch.manual_seed(seed)
     rest_fn = model_rest_fn()
     t_data = time.time()

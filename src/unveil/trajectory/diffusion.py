@@ -41,6 +41,8 @@ from ..checkpoint import load_pretrained_model
 from ..paths import WEIGHTS_DIR
 from . import canonical as C
 from .contact import FEET, contact_loss
+from ..errors import MissingAssetError
+from .world import estimate_up, world_from_camera
 
 WEIGHTS = WEIGHTS_DIR / "ropetp.pt"
 ARCH = "ropetp_denoiser"  # the checkpoint's "arch" (unveil.checkpoint); config: hidden
@@ -183,8 +185,6 @@ def _contact_guidance(model, x0n, local, pc, steps, lr):
 @lru_cache(maxsize=2)
 def load(path: str | None = None) -> TrajDenoiser:
     """The shipped (or given) weights, eval mode."""
-    from ..errors import MissingAssetError
-
     p = WEIGHTS if path is None else path
     try:
         model, _ = load_pretrained_model(p, ARCH, lambda c: TrajDenoiser(**c))
@@ -208,8 +208,6 @@ def _resample(a: np.ndarray, n_out: int) -> np.ndarray:
 def up_from_legs(joints_cam: np.ndarray) -> np.ndarray:
     """Unit 'up' in camera coordinates: mean vector from the mid-ankle point to the pelvis (see
     :func:`unveil.trajectory.world.estimate_up`)."""
-    from .world import estimate_up
-
     return estimate_up(joints_cam, method="legs")
 
 
@@ -247,8 +245,6 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     """
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
-
-    from .world import world_from_camera
 
     jc = np.asarray(joints_cam, np.float64)
     T = jc.shape[0]
