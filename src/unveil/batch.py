@@ -45,7 +45,7 @@ from pathlib import Path
 from .atomic import write_text
 from .digest import file_sha256
 from .errors import UnveilError
-from .cli import set_threads
+from .runtime import set_threads
 
 BATCH_VERSION = 1
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts", ".mts")

@@ -16,7 +16,7 @@ import os
 import sys
 
 from .errors import UnveilError
-from .runtime import pin_torch_threads, threads
+from .runtime import set_threads, threads  # noqa: F401  (set_threads: the public name callers used here)
 from . import __version__
 
 # (command words) -> (module:function, one-line help). The function takes (argv, prog) -> int.
@@ -52,18 +52,6 @@ def _usage() -> str:
     lines += ["", "Run `unveil COMMAND --help` for a command's options.",
               "Environment: UNVEIL_CACHE, UNVEIL_MODELS, ANNY_CACHE_DIR, UNVEIL_SHARED, UNVEIL_THREADS."]
     return "\n".join(lines)
-
-
-def set_threads(n: int | None = None) -> int:
-    """Use ``n`` (default: $UNVEIL_THREADS or all cores) threads in torch / numpy / OpenCV."""
-    if n is None:
-        n = threads()
-    os.environ["UNVEIL_THREADS"] = str(n)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, str(n))
-    if "torch" in sys.modules:  # set now only when already imported (torch is heavy)
-        pin_torch_threads(n)
-    return n
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -58,7 +58,7 @@ from .trajectory.camera import frame_confidence, root_translation
 from .trajectory.world import to_world, world_from_camera
 from .types import BodyTrack, Camera, Track2D, Track3D
 from .validate import IncompleteRunError, check_run, check_threads, explain_tracks, outcome
-from .cli import set_threads
+from .runtime import set_threads
 
 # the fields each cached stage stores per track (unveil.stages.pack_tracks)
 T2D_FIELDS = ("frames", "keypoints", "boxes", "world_landmarks")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from .errors import UnveilError
 
 _configured = False
@@ -74,3 +75,15 @@ def pin_torch_threads(n: int = TORCH_THREADS) -> None:
 
     if n and torch.get_num_threads() != n:
         torch.set_num_threads(n)
+
+
+def set_threads(n: int | None = None) -> int:
+    """Use ``n`` (default: $UNVEIL_THREADS or all cores) threads in torch / numpy / OpenCV."""
+    if n is None:
+        n = threads()
+    os.environ["UNVEIL_THREADS"] = str(n)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, str(n))
+    if "torch" in sys.modules:  # set now only when already imported (torch is heavy)
+        pin_torch_threads(n)
+    return n
