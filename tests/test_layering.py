@@ -158,9 +158,9 @@ def test_runtime_imports_no_offline_code():
     code = """
 import importlib, pkgutil, sys
 import unveil
-OFFLINE = ("unveil.bench", "unveil.data", "unveil.demo", "unveil.train", "unveil.training")
+OFFLINE = ("unveil.bench", "unveil.data", "unveil.demo", "unveil.render", "unveil.train", "unveil.training")
 mods = ["unveil.pipeline", "unveil.api", "unveil.cli", "unveil.live", "unveil.batch"]
-for pkg in ("body", "detect", "fit", "io", "motion", "render", "trajectory"):
+for pkg in ("body", "detect", "fit", "io", "motion", "trajectory"):
     p = importlib.import_module("unveil." + pkg)
     mods += [m.name for m in pkgutil.iter_modules(p.__path__, p.__name__ + ".")]
 for m in mods:

@@ -3,7 +3,7 @@
 import numpy as np
 
 from unveil.fit.ik import rest_skeleton_tpose
-from unveil.render.raster import Framebuffer
+from unveil.io.raster import Framebuffer
 from unveil.render.scene import (HAIR, SHIRT, SHOES, SKIN, TROUSERS, Occluder, Scene, body_part_labels,
                                  draw_background, look_at, render_frame)
 from unveil.types import Camera
@@ -39,7 +39,7 @@ def test_occluders_and_people_share_the_depth_buffer():
     R, t = look_at((0.0, 0.8, 4.0), (0.0, 0.8, 0.0))
     sc = Scene(cam, R, t, occluders=[Occluder("pole", (0.0, 2.0), (0.1, 3.0)),
                                      Occluder("table", (1.0, 0.0), (1.0, 0.75, 0.6))])
-    from unveil.render.raster import box_mesh
+    from unveil.io.raster import box_mesh
 
     v, f = box_mesh((0.0, 0.9, 0.0), (0.5, 1.8, 0.3))    # a "person" behind the pole
     res = render_frame(sc, [(v, f, np.full((8, 3), 0.5, np.float32))])

@@ -10,7 +10,7 @@ import torch
 
 from unveil.data import synthvideo as sv
 from unveil.fit.ik import rest_skeleton_tpose
-from unveil.render.raster import cylinder_mesh
+from unveil.io.raster import cylinder_mesh
 from unveil.render.scene import Occluder, Scene, look_at
 from unveil.skeleton import SMPL24_PARENTS, forward_kinematics
 from unveil.types import Camera

@@ -4,7 +4,7 @@ Mocap joints (``--bvh FILE`` through :func:`unveil.data.bvh.bvh_to_smpl24`, or `
 the mocap corpus) -> local rotations by swing IK against the body's own T-pose joints
 (:func:`unveil.fit.ik.joints_to_rotations`, ``aim="direction"``: the
 mocap skeleton's proportions differ from the body's, so bone directions are transferred) -> the body model (pelvis placed on the mocap pelvis)
--> :func:`unveil.render.raster.render` (numpy z-buffer, part colours from
+-> :func:`unveil.io.raster.render` (numpy z-buffer, part colours from
 :attr:`BodyModel.vertex_parts`) seen from a three-quarter front view, with the mocap joints drawn
 as red dots on top (they should sit inside the mesh at the body's joints).
 """
@@ -82,7 +82,7 @@ def render_png(body, vertices, joints_mocap, path, width=640, height=800, azimut
     colors = body.vertex_colors().astype(np.float32) / 255.0
     faces = body.faces.cpu().numpy()
     try:
-        from ..render.raster import render  # deferred: loads scipy
+        from ..io.raster import render  # deferred: loads scipy
 
         img = render(vc, faces, cam, colors=colors, background=(0.93, 0.93, 0.9)).image
     except ImportError:  # RENDER's rasteriser missing: a painter's-algorithm fallback

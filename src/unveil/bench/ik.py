@@ -33,7 +33,7 @@ from ..fit.shape import bone_length_error, clip_rest, fit_shape, fit_shape_analy
 from ..skeleton import SMPL24_BONES, forward_kinematics
 from .. import atomic
 from .body_show import view_camera
-from ..render.raster import render
+from ..io.raster import render
 
 GROUPS = {"legs": [1, 2, 4, 5, 7, 8, 10, 11], "spine+head": [3, 6, 9, 12, 15],
           "collars+shoulders": [13, 14, 16, 17], "arms+hands": [18, 19, 20, 21, 22, 23]}

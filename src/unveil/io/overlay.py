@@ -1,7 +1,7 @@
 """``overlay.mp4`` of `unveil run` (and the drawing helpers of `unveil demo`'s overlay).
 
 - ``--overlay mesh`` (default): the recovered body mesh of every person, rendered semi-transparent
-  with the project's own rasteriser (:mod:`unveil.render.raster`, numpy only) through the run's
+  with the project's own rasteriser (:mod:`unveil.io.raster`, numpy only) through the run's
   camera, its SMPL-24 skeleton, joints judged occluded as red rings (visible ones filled), and the
   track id above the head. The mesh is the npz pose (``global_orient``, ``body_pose``, ``shape``,
   ``transl``, camera frame) through the body model.
@@ -84,7 +84,7 @@ def draw_frame(frame: np.ndarray, camera, people: list[dict], alpha: float = 0.5
     id from :data:`TRACK_COLORS`), ``label`` (text above the head), ``truth_joints_cam`` (24,3) drawn
     thin white. Occluded joints: red rings; visible joints: filled dots.
     """
-    from ..render.raster import Framebuffer, Light  # deferred: loads scipy
+    from .raster import Framebuffer, Light  # deferred: loads scipy
 
     img = frame.copy()
 

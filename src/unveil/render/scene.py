@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..skeleton import SMPL24_INDEX as J
-from .raster import Framebuffer, Light, box_mesh, cylinder_mesh
+from ..io.raster import Framebuffer, Light, box_mesh, cylinder_mesh
 
 # part labels
 SKIN, SHIRT, TROUSERS, SHOES, HAIR, EYES, LIPS = range(7)
@@ -313,7 +313,7 @@ def render_frame(sc: Scene, people: list[tuple[np.ndarray, np.ndarray, np.ndarra
     ``people``: [(vertices_world (V,3), faces (F,3), colours (V,3))]; person k gets object id k.
     ``cull_people``: drop back faces of the (closed, outward-wound) body meshes — same image, ~2x
     fewer fragments.
-    Returns the :class:`~unveil.render.raster.RenderResult` (and the framebuffer when
+    Returns the :class:`~unveil.io.raster.RenderResult` (and the framebuffer when
     ``keep_buffer``, for visibility queries).
     """
     fb = Framebuffer(sc.camera, supersample=supersample, light=sc.camera_light())

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from unveil.render.raster import Framebuffer, box_mesh, cylinder_mesh, render
+from unveil.io.raster import Framebuffer, box_mesh, cylinder_mesh, render
 from unveil.types import Camera
 
 
