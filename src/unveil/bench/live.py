@@ -44,6 +44,16 @@ def _render(out: Path, frames: int = 150) -> tuple[Path, dict]:
     return Path(r["video"]), sv.load_truth(r["truth"])
 
 
+def timing_row(s: dict, delay: int) -> dict:
+    """The timing fields of a bench row from a ``live.run_live`` summary ``s`` (fps, CPU per frame,
+    frames read / dropped, latency median and p95 in ms)."""
+    lat = np.asarray(s["latency_ms"])
+    return {"delay_frames": delay, "fps": round(s["fps"], 2), "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1),
+            "frames": s["frames"], "read": s["read"], "dropped": s["dropped"],
+            "latency_ms_median": round(float(np.median(lat)), 1),
+            "latency_ms_p95": round(float(np.percentile(lat, 95)), 1)}
+
+
 def _live_tracks(records: list[dict]) -> list[dict]:
     """Per-person arrays (frames, keypoints2d COCO-17, occluded, joints_cam) from live JSON records."""
     by: dict[int, dict] = {}
@@ -155,14 +165,8 @@ def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print
             recs: list[dict] = []
             load1 = os.getloadavg()[0]  # 1-minute load average before the row
             s = live.run_live(str(video), recs.append, delay=delay, focal=focal, realtime=True, pipelined=pipelined)
-            lat = np.asarray(s["latency_ms"])
-            res["rows"][name] = {"delay_frames": delay, "fps": round(s["fps"], 2),
-                                 "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), "frames": s["frames"],
-                                 "read": s["read"], "dropped": s["dropped"],
-                                 "latency_ms_median": round(float(np.median(lat)), 1),
-                                 "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
-                                 "delay_ms": round(delay / s["source_fps"] * 1000, 1), "load_before": round(load1, 2),
-                                 **_score(_live_tracks(recs), truth)}
+            res["rows"][name] = {**timing_row(s, delay), "delay_ms": round(delay / s["source_fps"] * 1000, 1),
+                                 "load_before": round(load1, 2), **_score(_live_tracks(recs), truth)}
     if repeat > 1:
         res["repeated"] = {name: summary([r for k, r in res["rows"].items() if k.rsplit(" #", 1)[0] == name])
                            for name in ("live", "live, two threads")}
@@ -177,13 +181,8 @@ def run_bench(out: Path, delay: int | None = None, extra: bool = True, log=print
                 s = live.run_live(str(video), recs.append, delay=delay, focal=focal, realtime=True)
             else:
                 s, extra_row = row
-            lat = np.asarray(s["latency_ms"])
-            res["rows"][name] = {"delay_frames": delay, "fps": round(s["fps"], 2),
-                                 "cpu_ms_per_frame": round(s["cpu_ms_per_frame"], 1), "frames": s["frames"],
-                                 "read": s["read"], "dropped": s["dropped"],
-                                 "latency_ms_median": round(float(np.median(lat)), 1),
-                                 "latency_ms_p95": round(float(np.percentile(lat, 95)), 1),
-                                 **(extra_row if served else {}), **_score(_live_tracks(recs), truth)}
+            res["rows"][name] = {**timing_row(s, delay), **(extra_row if served else {}),
+                                 **_score(_live_tracks(recs), truth)}
     if extra:
         for name, kw in (("live all frames", {}), ("live all frames, delay 0", {"delay": 0}),
                          ("live all frames, no fill", {"fill": False})):
