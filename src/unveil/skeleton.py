@@ -11,6 +11,8 @@ Conventions (every output follows them):
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -83,6 +85,30 @@ def bone_lengths(joints, parents=SMPL24_PARENTS):
     return np.linalg.norm(joints[..., idx, :] - joints[..., par, :], axis=-1)
 
 
+@functools.lru_cache(maxsize=16)
+def _fk_levels(parents: tuple[int, ...], device: str) -> tuple:
+    """The joints of a kinematic tree grouped by depth, for :func:`forward_kinematics`: per level
+    (joint indices, their parents' positions in the previous level, their parents), then the
+    permutation from level order back to joint order. Index tensors on ``device``."""
+    depth: list[int] = []
+    for j, p in enumerate(parents):
+        if p >= j:
+            raise ValueError(f"parents must come before their children (joint {j} has parent {p})")
+        depth.append(0 if p < 0 else depth[p] + 1)
+    levels, prev, order = [], [], []
+    for d in range(max(depth) + 1):
+        js = [j for j in range(len(parents)) if depth[j] == d]
+        t = lambda v: torch.tensor(v, dtype=torch.long, device=device)  # noqa: E731
+        levels.append((t(js), t([prev.index(parents[j]) for j in js]) if d else None,
+                       t([parents[j] for j in js]) if d else None))
+        prev = js
+        order += js
+    inv = [0] * len(order)
+    for k, j in enumerate(order):
+        inv[j] = k
+    return levels, torch.tensor(inv, dtype=torch.long, device=device)
+
+
 def forward_kinematics(local_rot: torch.Tensor, rest_joints: torch.Tensor,
                        parents=SMPL24_PARENTS) -> tuple[torch.Tensor, torch.Tensor]:
     """Posed joints from local rotations.
@@ -91,20 +117,31 @@ def forward_kinematics(local_rot: torch.Tensor, rest_joints: torch.Tensor,
     rest_joints: (..., J, 3) joint positions of the rest (zero) pose.
     Returns (global rotations (..., J, 3, 3), posed joints (..., J, 3)) with the root joint kept at
     its rest position (add a translation yourself).
+
+    The joints of one depth in the tree are posed together (SMPL-24: 9 levels instead of 24
+    joints: ~2.5x fewer autograd nodes, which dominate the cost of the small fits). The forward
+    values are those of the joint-by-joint chain bit for bit (the same products per joint);
+    gradients agree to float rounding (their sums are accumulated in another order).
+    Raises ValueError when the shapes do not match ``parents``.
     """
+    parents = tuple(int(p) for p in parents)
     J = len(parents)
-    glob = [None] * J
-    pos = [None] * J
-    for j in range(J):
-        p = parents[j]
-        if p < 0:
-            glob[j] = local_rot[..., j, :, :]
-            pos[j] = rest_joints[..., j, :]
-        else:
-            glob[j] = glob[p] @ local_rot[..., j, :, :]
-            offset = rest_joints[..., j, :] - rest_joints[..., p, :]
-            pos[j] = pos[p] + (glob[p] @ offset.unsqueeze(-1)).squeeze(-1)
-    return torch.stack(glob, dim=-3), torch.stack(pos, dim=-2)
+    if local_rot.shape[-3:] != (J, 3, 3) or rest_joints.shape[-2:] != (J, 3):
+        raise ValueError(f"expected local_rot (..., {J}, 3, 3) and rest_joints (..., {J}, 3), got "
+                         f"{tuple(local_rot.shape)} and {tuple(rest_joints.shape)}")
+    levels, inv = _fk_levels(parents, str(local_rot.device))
+    globs, poss = [], []
+    for js, prev_pos, par in levels:
+        loc = local_rot.index_select(-3, js)
+        if prev_pos is None:  # the roots
+            globs.append(loc)
+            poss.append(rest_joints.index_select(-2, js))
+            continue
+        gp = globs[-1].index_select(-3, prev_pos)
+        offset = rest_joints.index_select(-2, js) - rest_joints.index_select(-2, par)
+        globs.append(gp @ loc)
+        poss.append(poss[-1].index_select(-2, prev_pos) + (gp @ offset.unsqueeze(-1)).squeeze(-1))
+    return torch.cat(globs, -3).index_select(-3, inv), torch.cat(poss, -2).index_select(-2, inv)
 
 
 # ------------------------------------------------------------------------------ frame conventions
