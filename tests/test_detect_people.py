@@ -5,6 +5,7 @@ make one track, and a person who leaves ends their track."""
 from __future__ import annotations
 
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -178,13 +179,13 @@ class CountingDetector(FakeDetector):
         return super().__call__(img, region)
 
 
-def _run_counting(monkeypatch, scene_fn, n):
+def _run_counting(monkeypatch, scene_fn, n, fps=None):
     """Track ``n`` frames of ``scene_fn`` with the counting detector: (tracker, frames with a detector call)."""
     monkeypatch.setattr(sys.modules[__name__], "scene", scene_fn)
     monkeypatch.setattr(people, "PoseDetector", CountingDetector)
     monkeypatch.setattr(people, "LandmarkModel", FakeLandmarks)
     CountingDetector.calls = []
-    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1)
+    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1, fps=fps)
     img = np.zeros((200, 400, 3), np.uint8)
     for i in range(n):
         img[0, 0, 0] = i
@@ -211,6 +212,39 @@ def test_scheduling_detector_only_on_searches(monkeypatch):
     assert tr.counts["follow_calls"] == 120 - 4
     tracks = tr.finish()
     assert len(tracks) == 1 and tracks[0].frames.tolist() == list(range(120))
+
+
+@pytest.mark.parametrize("fps,scale", [(None, 1), (10.0, 1), (30.0, 1), (59.94, 2), (60.0, 2), (120.0, 4)])
+def test_scheduling_is_per_30fps_frame(monkeypatch, fps, scale):
+    """The search schedule counts frames of 30 fps video: at 60 fps the scheduled searches are twice
+    as many frames apart (same searches per second); at <= 30 fps (and unknown fps) it is unchanged."""
+    def one(i):
+        return {"A": np.array([100.0 + 0.5 * i, 100.0])}
+
+    tr, frames = _run_counting(monkeypatch, one, 200, fps=fps)
+    assert tr.search_scale == scale and tr.redetect_every == 5 * scale
+    want = [0] + [scale * f for f in (5, 15, 35, 75, 115, 155, 195)]
+    assert frames == [f for f in want if f < 200]
+    assert len(tr.finish()[0].frames) == 200
+
+
+def test_track_video_schedules_at_the_video_rate(monkeypatch):
+    """track_video tells the tracker the rate of the frames it feeds (the video's fps / stride)."""
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_tracker(**kw):
+        seen.update(kw)
+        raise Stop
+
+    monkeypatch.setattr(people, "PeopleTracker", fake_tracker)
+    monkeypatch.setattr(people, "probe", lambda p: types.SimpleNamespace(fps=60.0, height=100))
+    for stride, fps in ((1, 60.0), (2, 30.0)):
+        with pytest.raises(Stop):
+            people.track_video("x.mp4", stride=stride)
+        assert seen["fps"] == fps
 
 
 def test_scheduling_new_person_resets_backoff(monkeypatch):

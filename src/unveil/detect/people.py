@@ -278,12 +278,18 @@ class PeopleTracker:
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
                  min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = MIN_TRACK_LEN, max_people: int = 20, min_track_vis: float = 0.5,
                  num_threads: int | None = None, workers: int | None = None, max_backoff: int = 3,
-                 coast: int = 2, retry: bool = True, features: bool = False):
+                 coast: int = 2, retry: bool = True, features: bool = False, fps: float | None = None):
         # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
         # num_threads interpreter threads per call; features: tapped landmark model, tokens per
-        # person and frame in Track2D.features (unveil.detect.taps)
+        # person and frame in Track2D.features (unveil.detect.taps); fps: the rate of the frames fed
+        # to step() (None: unknown), see search_scale
         self.eng = _Engine(_threads() if workers is None else workers, min_det_score, num_threads, taps=features)
-        self.redetect_every, self.tiles, self.tile_every = max(1, redetect_every), tiles, max(1, tile_every)
+        # the search schedule is in frames of 30 fps video: people do not enter faster at a higher
+        # frame rate, so at 60 fps the scheduled searches (and their back-off) are twice as many
+        # frames apart (search_scale 2); at <= 44 fps (vtest's 10, the demo's 30) nothing changes
+        self.search_scale = max(1, int(round(float(fps) / 30.0))) if fps else 1
+        self.redetect_every = max(1, redetect_every) * self.search_scale
+        self.tiles, self.tile_every = tiles, max(1, tile_every)
         self.min_new_score, self.min_new_vis, self.min_new_aspect = min_new_score, min_new_vis, min_new_aspect
         self.n_detects = 0
         # search schedule (MediaPipe's tracking mode, generalised to many people): a held person
@@ -668,6 +674,8 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     offline afterwards (:func:`unveil.detect.stitch.stitch_tracks`; ``stats["stitch"]`` lists the
     links and dropped tracks).
     """
+    info = probe(path)
+    kw.setdefault("fps", (info.fps or 30.0) / max(1, stride))  # the search schedule is per 30 fps frame
     tracker = PeopleTracker(redetect_every=redetect_every, tiles=tiles, num_threads=num_threads,
                             workers=workers, **kw)
     t_dec = 0.0
@@ -702,7 +710,6 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     st_info: dict = {}
     if stitch:
         t = time.perf_counter()
-        info = probe(path)
         tracks = stitch_tracks(tracks, fps=info.fps or 30.0, processed=np.asarray(frames_seen, np.int64),
                                frame_height=info.height, info=st_info)  # probe: upright size
         tracker._tracking += time.perf_counter() - t
