@@ -167,3 +167,33 @@ def test_bad_input_leaves_no_output_folder(tmp_path):
         out = tmp_path / "out"
         assert main(argv + ["-o", str(out)]) != 0
         assert not out.exists()
+
+
+def test_bench_speed_end_to_end(walker_video, capsys):
+    """`unveil bench speed --end-to-end`: the whole pipeline (no render, no export) against the
+    BlazePose single-person reference on the same frames; npz written, per-stage CPU listed."""
+    from unveil.bench import speed
+
+    e = speed.end_to_end(walker_video, frames=24, repeats=1, warmup_frames=4)
+    assert e["files"] and all(f.endswith(".npz") for f in e["files"])
+    assert e["unveil"]["frames"] == e["blazepose"]["frames"] == e["decode"]["frames"] == 24
+    assert set(speed.E2E_STAGES) - {"trajectory"} <= set(e["stage_cpu_ms"])
+    assert e["cpu_ratio"] > 0 and e["fps_ratio"] > 0
+    assert e["cpu_ratio"] == e["blazepose"]["cpu_ms_per_frame"] / e["unveil"]["cpu_ms_per_frame"]
+    assert len(e["runs"]["unveil"]) == len(e["runs"]["blazepose"]) == 1
+    assert "detect_calls" in e["calls"]
+    assert speed.main([str(walker_video), "--frames", "12", "--end-to-end"]) == 0
+    out = capsys.readouterr().out
+    for word in ("unveil end to end", "BlazePose single-person", "by process CPU time", "by elapsed",
+                 "keypoints.landmarks", "evidence", "outside stages", "alternated 2x", "cold start"):
+        assert word in out, word
+
+
+def test_bench_speed_bad_frames(tmp_path, capsys):
+    from unveil.bench import speed
+    from unveil.cli import main
+
+    clip = speed._synthetic(tmp_path / "s.mp4", n=3)
+    assert main(["bench", "speed", str(clip), "--frames", "0", "--end-to-end"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--frames" in err

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from ..errors import UnveilError
 from ..io.video import iter_frames, probe, write_video
 from ..runtime import threads
 
@@ -183,6 +184,132 @@ def blazepose_single(video, frames: int = 100, num_threads: int | None = None, m
             "fps": n / max(dt, 1e-9), "cpu_ms_per_frame": 1000 * dc / max(n, 1)}
 
 
+# what `--end-to-end` runs of `unveil run` (the default stages minus the two that write files the
+# reference has no counterpart for): tracks/<id>.npz and keypoints.json are written
+E2E_STAGES = ("keypoints", "lift", "fit", "trajectory", "evidence", "write")
+E2E_LEFT_OUT = ("export (GLB/BVH/TRC/viewer.html)", "render (overlay.mp4)")
+
+
+def end_to_end(video, frames: int = 100, repeats: int = 2, warmup_frames: int = 10) -> dict:
+    """The whole ``unveil run`` pipeline (:func:`unveil.pipeline.run` with its default options but
+    ``render=False, export=False``: stages :data:`E2E_STAGES`, each run into a fresh output folder
+    so no stage cache is hit) against :func:`blazepose_single` on the same frames, alternated
+    ``repeats`` times in this process; every number is the lowest over the runs of its side (other
+    processes share the cores and only slow runs down).
+
+    A short warm-up run (``warmup_frames``) first pays the one-off costs of a process (imports of
+    torch and friends, weights read into the in-process caches); it is timed and reported as
+    ``cold_start`` but not in the ratios.
+
+    Args:
+        video: path of the video.
+        frames: frames to process (the first N).
+        repeats: alternations (>= 1).
+        warmup_frames: frames of the untimed-for-ratio warm-up run (0: none).
+
+    Returns:
+        dict: ``unveil`` / ``blazepose`` (best ``seconds``, ``cpu_s``, ``fps``, ``cpu_ms_per_frame``;
+        process CPU time, all threads), ``runs`` (every run), ``cpu_ratio`` (BlazePose CPU per frame /
+        unveil's: >= 1 means unveil is cheaper), ``fps_ratio`` (unveil fps / BlazePose fps),
+        ``stage_cpu_ms`` / ``stage_ms`` (per frame, of unveil's lowest-CPU run, from its
+        ``summary.json`` clocks; ``outside stages``: the run's process CPU not inside any stage),
+        ``decode``: decoding the same frames alone (PyAV + RGB, as both sides do; best of the runs),
+        ``calls`` (unveil's model calls per frame), ``people_per_frame``, ``tracks``, ``files``
+        (what the run wrote under ``tracks/``), ``cold_start``.
+    """
+    import tempfile
+
+    from ..pipeline import run as run_pipeline  # deferred: loads torch and the models on first use
+
+    runs: dict = {"unveil": [], "blazepose": [], "decode": []}
+    info: dict = {}
+    with tempfile.TemporaryDirectory(prefix="unveil-e2e-") as tmp:
+        cold = None
+        if warmup_frames > 0:
+            t, c = time.perf_counter(), time.process_time()
+            run_pipeline(video=video, out_dir=Path(tmp) / "warmup", render=False, export=False,
+                         max_frames=min(frames, warmup_frames), progress=False)
+            cold = {"frames": min(frames, warmup_frames), "seconds": time.perf_counter() - t,
+                    "cpu_s": time.process_time() - c}
+        for r in range(max(1, repeats)):
+            out = Path(tmp) / f"run{r}"
+            t, c = time.perf_counter(), time.process_time()
+            s = run_pipeline(video=video, out_dir=out, render=False, export=False, max_frames=frames,
+                             progress=False)
+            wall, cpu = time.perf_counter() - t, time.process_time() - c
+            n = max(int(s["frames"]), 1)
+            runs["unveil"].append({"frames": n, "seconds": wall, "cpu_s": cpu, "fps": n / max(wall, 1e-9),
+                                   "cpu_ms_per_frame": 1000 * cpu / n, "stage_cpu_s": s["cpu_seconds"],
+                                   "stage_s": s["seconds"], "status": s["status"]})
+            if not info:
+                info = {"calls": s.get("model_calls_per_frame") or {}, "tracks": len(s["tracks"]),
+                        "people_per_frame": (s.get("people_per_frame") or {}).get("mean", 0.0),
+                        "files": sorted(p.name for p in (out / "tracks").glob("*")) if (out / "tracks").is_dir()
+                        else [], "stages_done": s["stages_done"], "status": s["status"]}
+            b = blazepose_single(video, frames=frames)
+            runs["blazepose"].append({**b, "cpu_ms_per_frame": 1000 * b["cpu_s"] / max(b["frames"], 1)})
+            t, c = time.perf_counter(), time.process_time()  # decoding alone: a cost both sides pay
+            nd = sum(1 for _ in iter_frames(video, max_frames=frames))
+            runs["decode"].append({"frames": nd, "seconds": time.perf_counter() - t, "cpu_s": time.process_time() - c})
+            runs["decode"][-1].update(fps=nd / max(runs["decode"][-1]["seconds"], 1e-9),
+                                      cpu_ms_per_frame=1000 * runs["decode"][-1]["cpu_s"] / max(nd, 1))
+    best = {k: {m: min(r[m] for r in v) for m in ("seconds", "cpu_s", "fps", "cpu_ms_per_frame")}
+            for k, v in runs.items()}
+    for k, v in runs.items():
+        best[k]["fps"] = max(r["fps"] for r in v)
+        best[k]["frames"] = v[0]["frames"]
+    u = min(runs["unveil"], key=lambda r: r["cpu_s"])
+    n = u["frames"]
+    top = {k: v for k, v in u["stage_cpu_s"].items() if "." not in k}
+    stage_cpu = {k: 1000 * v / n for k, v in u["stage_cpu_s"].items()}
+    stage_cpu["outside stages"] = 1000 * (u["cpu_s"] - sum(top.values())) / n
+    b = runs["blazepose"][0]
+    return {"unveil": best["unveil"], "blazepose": best["blazepose"], "decode": best["decode"], "runs": runs,
+            "cpu_ratio": best["blazepose"]["cpu_ms_per_frame"] / max(best["unveil"]["cpu_ms_per_frame"], 1e-9),
+            "fps_ratio": best["unveil"]["fps"] / max(best["blazepose"]["fps"], 1e-9),
+            "stage_cpu_ms": stage_cpu, "stage_ms": {k: 1000 * v / n for k, v in u["stage_s"].items()},
+            "blazepose_calls": {"detect_calls": b["detect_calls"] / max(b["frames"], 1),
+                                "landmark_calls": b["landmark_calls"] / max(b["frames"], 1)},
+            "cold_start": cold, "load_avg": os.getloadavg(), **info}
+
+
+def print_end_to_end(e: dict, video) -> None:
+    """The table of :func:`end_to_end` on stdout."""
+    u, b = e["unveil"], e["blazepose"]
+    k = len(e["runs"]["unveil"])
+    print(f"end to end: `unveil run` stages {', '.join(E2E_STAGES)} (left out: {', '.join(E2E_LEFT_OUT)}) vs the "
+          f"BlazePose single-person pipeline, {u['frames']} frames of {video}, alternated {k}x, lowest of each; "
+          f"{threads()} threads, load average {e['load_avg'][0]:.2f} on {os.cpu_count()} cores")
+    print(f"| {'pipeline':<28} | {'frames/s':>9} | {'CPU ms/frame':>12} | notes")
+    print(f"|{'-' * 30}|{'-' * 11}|{'-' * 14}|{'-' * 40}")
+    c = e["calls"]
+    print(f"| {'unveil end to end':<28} | {u['fps']:>9.1f} | {u['cpu_ms_per_frame']:>12.1f} | {e['tracks']} tracks, "
+          f"{e['people_per_frame']:.2f} people/frame, {c.get('detect_calls', 0):.3f} detector + "
+          f"{c.get('landmark_calls', 0):.2f} landmark calls/frame; status {e['status']}; wrote "
+          f"{len(e['files'])} file(s) in tracks/")
+    bc = e["blazepose_calls"]
+    print(f"| {'BlazePose single-person':<28} | {b['fps']:>9.1f} | {b['cpu_ms_per_frame']:>12.1f} | "
+          f"{bc['detect_calls']:.3f} detector + {bc['landmark_calls']:.2f} landmark calls/frame, decode included")
+    d = e["decode"]
+    print(f"| {'(decode + RGB alone)':<28} | {d['fps']:>9.1f} | {d['cpu_ms_per_frame']:>12.1f} | "
+          f"PyAV with its own threads; inside both rows above")
+    print(f"unveil / BlazePose single-person: {e['cpu_ratio']:.3f} by process CPU time per frame, "
+          f"{e['fps_ratio']:.3f} by elapsed frames/s (target >= 0.8)")
+    ppf = max(e["people_per_frame"], 1e-9)
+    print(f"per person-frame (unveil follows {ppf:.2f} people/frame, the reference 1): "
+          f"{u['cpu_ms_per_frame'] / ppf:.1f} vs {b['cpu_ms_per_frame']:.1f} CPU-ms")
+    print("unveil CPU ms per frame by stage (lowest-CPU run; summary.json clocks, process CPU time; "
+          "keypoints.* are its parts, thread CPU of the model calls: decoding's own threads are in "
+          "keypoints, not keypoints.decode):")
+    for name, v in e["stage_cpu_ms"].items():
+        wall = e["stage_ms"].get(name)
+        print(f"  {name:<22} {v:8.2f}" + (f"   (wall {wall:.2f} ms/frame)" if wall is not None else ""))
+    if e["cold_start"]:
+        cs = e["cold_start"]
+        print(f"cold start (first run in this process: imports, weights; {cs['frames']} frames): "
+              f"{cs['seconds']:.2f} s elapsed, {cs['cpu_s']:.2f} CPU-s; not in the ratios")
+
+
 def main(argv: list[str], prog: str = "unveil bench speed") -> int:
     ap = argparse.ArgumentParser(prog=prog, description="per-stage frames/s and peak memory of the 2D front end")
     ap.add_argument("video", nargs="?", help="video to time (default: media/vtest.avi, else a synthetic clip)")
@@ -197,7 +324,13 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
     ap.add_argument("--taps", action="store_true",
                     help="also time the front end with the feature taps (image tokens) against without, "
                          "alternated twice on the same frames, and print the ratio")
+    ap.add_argument("--end-to-end", action="store_true",
+                    help="instead of the front-end table: time the whole `unveil run` pipeline (no render, no "
+                         "export; npz + keypoints.json written) against the BlazePose single-person pipeline "
+                         "on the same frames, alternated twice, with unveil's CPU per stage")
     a = ap.parse_args(argv)
+    if a.frames < 1:
+        raise UnveilError("--frames must be >= 1")
 
     video = a.video
     note = ""
@@ -211,6 +344,14 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
             video = _synthetic(Path(tmpdir.name) / "synthetic.mp4")
             note = ("no media/vtest.avi (run scripts/fetch_media.sh); timing a synthetic 640x480 clip "
                     "without people: landmark/tracking rates are not meaningful")
+    if a.end_to_end:
+        print_end_to_end(end_to_end(video, frames=a.frames), video)
+        if note:
+            print(f"note: {note}")
+        if tmpdir is not None:
+            tmpdir.cleanup()
+        sys.stdout.flush()
+        return 0
     r = measure(video, frames=a.frames, redetect_every=a.redetect, tiles=a.tiles, workers=a.workers)
     cm = r["cpu_ms"]
     ms = lambda k: f"{cm[k]:.1f}" if k in cm else "-"

@@ -8,7 +8,8 @@ Per frame:
    crop that found them last time (moved on at their velocity; not when their box touches another
    held person's) scores better. Tracks lost in the last ``coast`` (2) frames are followed on their
    moved crop too, and taken back when it finds them.
-2. **Re-detect** every ``redetect_every`` frames (and whenever nobody is held): the BlazePose
+2. **Re-detect** every ``redetect_every`` frames of 30 fps video (``search_scale``; backing off while
+   nothing new is found; every frame while nobody is held): the BlazePose
    detector on the whole (letterboxed) frame for near people, plus on overlapping square tiles for
    small/distant ones (the detector alone misses people under ~1/4 of the frame height; OpenCV 5's
    headless wheel has no HOG, and tiled BlazePose found more people on vtest.avi at lower cost).
