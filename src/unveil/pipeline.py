@@ -526,8 +526,9 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     ap.add_argument("--end", type=int, default=None, help="stop before this frame")
     ap.add_argument("--stride", type=int, default=1, help="use every N-th frame")
     ap.add_argument("--max-frames", type=int, default=None, help="at most this many frames")
-    ap.add_argument("--redetect", type=int, default=5, help="search for new people every N frames (default 5; frames of 30 fps video: at 60 fps every "
-                         "2N; the search backs off while it finds nobody new)")
+    ap.add_argument("--redetect", type=int, default=5,
+                    help="search for new people every N frames (default 5; frames of 30 fps video: at 60 fps "
+                         "every 2N; the search backs off while it finds nobody new)")
     ap.add_argument("--no-tiles", dest="tiles", action="store_false", default=True,
                     help="detector on the whole frame only (faster; misses small people)")
     ap.add_argument("--no-lift", dest="lift", action="store_false", default=True, help="stop after 2D keypoints")
