@@ -119,7 +119,7 @@ def forward_kinematics(local_rot: torch.Tensor, rest_joints: torch.Tensor,
     its rest position (add a translation yourself).
 
     The joints of one depth in the tree are posed together (SMPL-24: 9 levels instead of 24
-    joints: ~2.5x fewer autograd nodes, which dominate the cost of the small fits). The forward
+    joints: ~2x fewer autograd nodes, which dominate the cost of the small fits). The forward
     values are those of the joint-by-joint chain bit for bit (the same products per joint);
     gradients agree to float rounding (their sums are accumulated in another order).
     Raises ValueError when the shapes do not match ``parents``.
