@@ -104,6 +104,10 @@ class EvidenceConfig:
     root_solver: str = "smooth"      # "frame": per-frame LS held near the incoming depth; "smooth": all
                                      # frames, smoothness prior, IRLS, depth from the 2D
     calibrated_offsets: bool = True  # use weights/keypoint_offsets_blazepose.npz when present
+    shoulder_lateral: float | None = 0.0  # outward offset (m) of the shoulder keypoints from the joints, replacing
+                                    # the rendered-video calibration's -0.025 (inwards), which made real people's
+                                    # shoulders ~18 % too narrow (docs/fit/evidence.md); None = as calibrated;
+                                    # applies to the calibrated offsets only
 
 
 def keypoint_weights(track2d: Track2D, track3d: Track3D | None, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -190,18 +194,26 @@ def body_keypoints(glob: torch.Tensor, joints: torch.Tensor, offsets) -> torch.T
     return joints.index_select(-2, _ANCHOR_IDX) + (g * off[..., None, :]).sum(-1)
 
 
-def blazepose_relative_depth(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """BlazePose's own depth of each COCO-17 keypoint relative to its hip centre (T,17) metres
-    (world landmarks: hip-centred, z away from the camera) and (T,) whether the frame has them."""
+def blazepose_relative(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BlazePose's own 3D of each COCO-17 keypoint relative to its hip centre (T,17,3) metres
+    (world landmarks: hip-centred, x right, y down, z away from the camera) and (T,) whether the
+    frame has them."""
     T = len(frames)
     wl = track2d.world_landmarks
     if wl is None or np.asarray(wl).shape[-2:] != (33, 3):
-        return np.zeros((T, 17), np.float32), np.zeros(T, bool)
+        return np.zeros((T, 17, 3), np.float32), np.zeros(T, bool)
     sel = np.clip(np.searchsorted(np.asarray(track2d.frames), np.asarray(frames)), 0, len(track2d.frames) - 1)
-    z = np.asarray(wl, np.float64)[sel][..., list(BLAZEPOSE33_TO_COCO17), 2]
-    rel = z - 0.5 * (z[:, 11] + z[:, 12])[:, None]
-    ok = np.isfinite(rel).all(-1)
+    x = np.asarray(wl, np.float64)[sel][..., list(BLAZEPOSE33_TO_COCO17), :]
+    rel = x - 0.5 * (x[:, 11] + x[:, 12])[:, None]
+    ok = np.isfinite(rel).all((-1, -2))
     return np.nan_to_num(rel).astype(np.float32), ok
+
+
+def blazepose_relative_depth(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BlazePose's own depth of each COCO-17 keypoint relative to its hip centre (T,17) metres
+    (world landmarks: hip-centred, z away from the camera) and (T,) whether the frame has them."""
+    rel, ok = blazepose_relative(track2d, frames)
+    return rel[..., 2], ok
 
 
 def solve_root(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera, tau0: np.ndarray,
@@ -314,12 +326,15 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
     offsets = load_offsets() if cfg.calibrated_offsets else None
     if offsets is None:
         offsets = default_offsets(rest.numpy(), height)
+    elif cfg.shoulder_lateral is not None:   # x = the body's left: left shoulder +, right shoulder -
+        offsets = np.array(offsets, np.float32)
+        offsets[5, 0], offsets[6, 0] = cfg.shoulder_lateral, -cfg.shoulder_lateral
     J0c = torch.as_tensor(np.asarray(body.joints_cam), dtype=f32)
     feet = J0c.index_select(1, _FEET_IDX)
     fv = torch.zeros(T, 4)
     if T > 1:
         fv[1:] = (feet[1:] - feet[:-1]).norm(dim=-1)
-    bp_rel, bp_ok = blazepose_relative_depth(track2d, frames)
+    bp_rel, bp_ok = blazepose_relative(track2d, frames)
     return {"T": T, "xy": xy, "w": w, "obs": obs, "conf": conf, "beta0": beta0, "height": height,
             "rest": rest, "offsets": torch.as_tensor(np.asarray(offsets), dtype=f32),
             "theta0": torch.cat([torch.as_tensor(np.asarray(body.global_orient), dtype=f32)[:, None],
@@ -376,7 +391,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     cp_sum = torch.zeros(n).index_add_(0, seg[1:], cpair.sum(-1)).clamp_min(1.0)
     inv_cp = (1.0 / cp_sum)[seg[1:]]
     bp_ok = torch.as_tensor(np.concatenate([p["bp_ok"] for p in P]), dtype=f32)
-    bp_rel = torch.as_tensor(np.concatenate([p["bp_rel"] for p in P]), dtype=f32)
+    bp_rel3 = torch.as_tensor(np.concatenate([p["bp_rel"] for p in P]), dtype=f32)          # (N,17,3)
 
     if prior is None:
         prior = load_pose_prior()
@@ -436,7 +451,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
         lift_rel = kp3_init_t[..., 2] - 0.5 * (kp3_init_t[..., 11, 2] + kp3_init_t[..., 12, 2])[:, None]
         a = cfg.depth_blazepose * bp_ok[:, None]
-        z_target = (1 - a) * lift_rel + a * bp_rel
+        z_target = (1 - a) * lift_rel + a * bp_rel3[..., 2]
         with torch.no_grad():
             start = energy()[1]
             if cfg.root_solve:

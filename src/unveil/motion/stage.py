@@ -28,6 +28,7 @@ from . import tcn
 from .predict import SMPL24_FROM_COCO17, occluded_smpl24
 from . import fusion
 from .fusion import keypoint_evidence
+from .landmark_blend import landmark_blend
 from ..skeleton import BLAZEPOSE33_TO_COCO17
 
 
@@ -62,15 +63,20 @@ class MoPO:
     :data:`unveil.motion.tcn.WEIGHTS`);
     hidden_weights: a second TCN weight file for the *hidden* joints (see :func:`gated_blend`);
     None = one lifter for all joints;
-    gate_frames: width (frames) of the box filter that softens the occlusion gate.
+    gate_frames: width (frames) of the box filter that softens the occlusion gate;
+    landmarks: BlazePose's share in the seen limb joints (:mod:`unveil.motion.landmark_blend`; used
+    when the track has world landmarks, 0 = the lifter alone);
+    landmarks_whole: the blend fades out below this fraction of seen limb joints in a frame.
     """
 
     def __init__(self, detector: str = "spatiotemporal", lifter: str = "lstm", use_conf: bool = True,
                  complete: bool = True, lengths: tuple[int, int] = (16, 8), fusion: bool = False,
                  bidirectional: bool = False, blend_tau: float | None = None, smooth: int | None = None,
-                 weights: str | None = None, hidden_weights: str | None = None, gate_frames: int = 9):
+                 weights: str | None = None, hidden_weights: str | None = None, gate_frames: int = 9,
+                 landmarks: float = 0.0, landmarks_whole: float = 0.8):
         self.detector_mode, self.lifter_kind, self.use_conf = detector, lifter, use_conf
         self.weights, self.hidden_weights, self.gate_frames = weights, hidden_weights, gate_frames
+        self.landmarks, self.landmarks_whole = landmarks, landmarks_whole
         self.do_complete, self.lengths, self.fusion = complete, tuple(lengths), fusion
         self.bidirectional, self.blend_tau, self.smooth = bidirectional, blend_tau, smooth
 
@@ -89,6 +95,9 @@ class MoPO:
             hidden = self._lift(kp, camera, self.hidden_weights)
             joints = gated_blend(joints, hidden, occluded_smpl24(occ17), self.gate_frames)
         occ24 = occluded_smpl24(occ17)
+        if self.landmarks > 0 and world_landmarks is not None and np.shape(world_landmarks) == (T, 33, 3):
+            joints = landmark_blend(joints, world_landmarks, 1.0 - soft_gate(occ24, self.gate_frames), self.landmarks,
+                                    self.landmarks_whole)
         if self.do_complete:
             joints = _pred.complete(joints, occ24, _predictor(*self.lengths), bidirectional=self.bidirectional,
                                    blend_tau=self.blend_tau)
@@ -135,13 +144,20 @@ def gated_blend(visible: np.ndarray, hidden: np.ndarray, occluded24: np.ndarray,
     occ = np.asarray(occluded24, np.float32)
     if visible.shape != hidden.shape or visible.shape[:2] != occ.shape or visible.shape[-1] != 3:
         raise ValueError(f"gated_blend: shapes {visible.shape}, {hidden.shape}, {occ.shape} do not match (T,24,3)/(T,24)")
+    g = soft_gate(occ, frames)[..., None]
+    return (g * hidden + (1 - g) * visible).astype(np.float32)
+
+
+def soft_gate(occluded: np.ndarray, frames: int = 9) -> np.ndarray:
+    """(T, J) occlusion decisions -> (T, J) float32 gate in [0, 1]: the mask box-filtered over
+    ``frames`` frames (edges repeated; 1 = a hard gate)."""
+    occ = np.asarray(occluded, np.float32)
     k = max(1, int(frames))
     if k > 1 and len(occ) > 1:
         pad = np.pad(occ, ((k // 2, k - 1 - k // 2), (0, 0)), mode="edge")
         c = np.cumsum(np.concatenate([np.zeros((1, occ.shape[1]), np.float32), pad]), 0)
         occ = (c[k:] - c[:-k]) / k
-    g = occ[..., None]
-    return (g * hidden + (1 - g) * visible).astype(np.float32)
+    return occ.astype(np.float32)
 
 
 def confidence24(S2: np.ndarray) -> np.ndarray:
@@ -165,7 +181,8 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
     for tr in tracks:
         kp = np.asarray(tr.keypoints, np.float32)
         kp17 = to_coco17(kp, tr.layout)
-        res = model(kp17, camera, world_landmarks=tr.world_landmarks if model.fusion else None)
+        wl = tr.world_landmarks if (model.fusion or model.landmarks > 0) else None
+        res = model(kp17, camera, world_landmarks=wl)
         if tr.layout == "coco17":
             occ = res["occluded"]
         else:
@@ -186,10 +203,14 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
 # TCN through the occlusion gate (gated_blend): alone, the broad lifter's hidden joints were 7 mm
 # worse on rendered video with the real detector (docs/bench/cmu.md). Earlier default: {"lifter":
 # "tcn", "complete": False, "smooth": 9} (row mopo-tcn-smooth); before that {"bidirectional": True,
-# "blend_tau": 30.0} (row mopo-bidir-blend). The benchmark rows (``mopo-*`` variants of this switch
+# "blend_tau": 30.0} (row mopo-bidir-blend). Since the third session of 2026-12-07 the seen limb joints
+# are also blended with BlazePose's own world landmarks (share 0.3, only in frames where >= 80 % of the
+# limb joints are seen; unveil.motion.landmark_blend): on real video the two err largely independently
+# (Demo_MultiPerson, lift stage + ARTS alone: PA-MPJPE 76.3 -> 70.3 mm); on rendered video BlazePose's 3D
+# is poor (the demo clip: 132 mm MPJPE), which costs the demo 1.6 mm (docs/fit/evidence.md). The benchmark rows (``mopo-*`` variants of this switch
 # set) are in :mod:`unveil.bench.mopo_rows`.
 DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_broad.pt",
-           "hidden_weights": "mopo_lift_tcn.pt"}
+           "hidden_weights": "mopo_lift_tcn.pt", "landmarks": 0.3, "landmarks_whole": 0.8}
 
 
 # ---------------------------------------------------------------------------------------- speed
