@@ -19,7 +19,7 @@ For each frame t and limb joint j (shoulders, elbows, wrists, hips, knees, ankle
 
 with λ the share (``MoPO(landmarks=λ)``, default 0.3) and v_tj ∈ [0, 1] the joint's visibility (1 − the
 occlusion gate of :func:`unveil.motion.stage.gated_blend`), times a frame factor that fades from 1
-(all 12 limb joints seen) to 0 (a fraction ``whole`` = 0.8 or fewer seen). The joints BlazePose does not place
+(all 12 limb joints seen) to 0 (a fraction ``whole`` = 0.95 or fewer seen, i.e. any limb joint hidden). The joints BlazePose does not place
 (pelvis and spine, neck, head, collars, hands, feet) move with the limb joint they hang on:
 feet with the ankles, hands with the wrists, collars/neck/head/upper spine with the shoulders'
 mean, pelvis and lower spine with the hips' mean; the result is made root-relative again.

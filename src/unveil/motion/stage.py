@@ -73,7 +73,7 @@ class MoPO:
                  complete: bool = True, lengths: tuple[int, int] = (16, 8), fusion: bool = False,
                  bidirectional: bool = False, blend_tau: float | None = None, smooth: int | None = None,
                  weights: str | None = None, hidden_weights: str | None = None, gate_frames: int = 9,
-                 landmarks: float = 0.0, landmarks_whole: float = 0.8):
+                 landmarks: float = 0.0, landmarks_whole: float = 0.95):
         self.detector_mode, self.lifter_kind, self.use_conf = detector, lifter, use_conf
         self.weights, self.hidden_weights, self.gate_frames = weights, hidden_weights, gate_frames
         self.landmarks, self.landmarks_whole = landmarks, landmarks_whole
@@ -204,13 +204,14 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
 # worse on rendered video with the real detector (docs/bench/cmu.md). Earlier default: {"lifter":
 # "tcn", "complete": False, "smooth": 9} (row mopo-tcn-smooth); before that {"bidirectional": True,
 # "blend_tau": 30.0} (row mopo-bidir-blend). Since the third session of 2026-12-07 the seen limb joints
-# are also blended with BlazePose's own world landmarks (share 0.3, only in frames where >= 80 % of the
-# limb joints are seen; unveil.motion.landmark_blend): on real video the two err largely independently
-# (Demo_MultiPerson, lift stage + ARTS alone: PA-MPJPE 76.3 -> 70.3 mm); on rendered video BlazePose's 3D
-# is poor (the demo clip: 132 mm MPJPE), which costs the demo 1.6 mm (docs/fit/evidence.md). The benchmark rows (``mopo-*`` variants of this switch
-# set) are in :mod:`unveil.bench.mopo_rows`.
+# are also blended with BlazePose's own world landmarks (share 0.3, ramping in from 95 % of the limb joints
+# seen, i.e. only where all 12 are; unveil.motion.landmark_blend): on real video the two err largely
+# independently (Demo_MultiPerson, lift stage + ARTS alone: PA-MPJPE 76.3 -> 71.2 mm); on rendered video
+# BlazePose's 3D is poor (the demo clip: 132 mm MPJPE), which costs the demo 0.8 mm; a gate at 80 % cost
+# hidden joints of truncated bodies 5 mm (docs/fit/evidence.md). The benchmark rows (``mopo-*`` variants
+# of this switch set) are in :mod:`unveil.bench.mopo_rows`.
 DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_broad.pt",
-           "hidden_weights": "mopo_lift_tcn.pt", "landmarks": 0.3, "landmarks_whole": 0.8}
+           "hidden_weights": "mopo_lift_tcn.pt", "landmarks": 0.3, "landmarks_whole": 0.95}
 
 
 # ---------------------------------------------------------------------------------------- speed
