@@ -346,12 +346,7 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
                     "without people: landmark/tracking rates are not meaningful")
     if a.end_to_end:
         print_end_to_end(end_to_end(video, frames=a.frames), video)
-        if note:
-            print(f"note: {note}")
-        if tmpdir is not None:
-            tmpdir.cleanup()
-        sys.stdout.flush()
-        return 0
+        return _finish(note, tmpdir)
     r = measure(video, frames=a.frames, redetect_every=a.redetect, tiles=a.tiles, workers=a.workers)
     cm = r["cpu_ms"]
     ms = lambda k: f"{cm[k]:.1f}" if k in cm else "-"
@@ -414,6 +409,11 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
               f"{tr['elapsed_s_ratio']:.3f} by elapsed time, {tr['landmarks_ms_ratio']:.3f} landmark wall per call"
               f"{lr}; keypoints identical: {'yes' if tr['keypoints_identical'] else 'NO'}")
     print(f"peak memory (max RSS): {r['peak_rss_mb']:.0f} MB")
+    return _finish(note, tmpdir)
+
+
+def _finish(note: str, tmpdir) -> int:
+    """Print the run's note, remove the synthetic clip's folder, flush; exit status 0."""
     if note:
         print(f"note: {note}")
     if tmpdir is not None:
