@@ -89,10 +89,10 @@ def test_fit_many_in_spans_equals_one_graph():
     """fit_to_joints_many with the gradient accumulated over spans of frames (``chunk``: memory bounded on
     long videos; spans of 5 frames cut both tracks and cross from one to the other) gives the one-graph
     fit up to float summation order."""
-    from unveil.fit.refine import _spans, fit_to_joints_many
+    from unveil.fit.refine import frame_spans, fit_to_joints_many
 
-    assert _spans([16, 9], 5) == [[(0, 0, 5)], [(0, 5, 10)], [(0, 10, 15)], [(0, 15, 16), (1, 0, 4)], [(1, 4, 9)]]
-    assert _spans([16, 9], 0) == [[(0, 0, 16), (1, 0, 9)]]
+    assert frame_spans([16, 9], 5) == [[(0, 0, 5)], [(0, 5, 10)], [(0, 10, 15)], [(0, 15, 16), (1, 0, 4)], [(1, 4, 9)]]
+    assert frame_spans([16, 9], 0) == [[(0, 0, 16), (1, 0, 9)]]
     m, shape, J = _seq(T=16)
     _, _, J2 = _seq(T=9)
     items = []

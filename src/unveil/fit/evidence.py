@@ -438,7 +438,8 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
             if npair > 0:
                 feet = Jc.index_select(1, _FEET_IDX)
                 step = ((feet[1:1 + npair] - feet[:npair]) ** 2).sum(-1)
-                terms["foot"] = ((cpair[lo:lo + npair] * step).sum(-1) * inv_cp[lo:lo + npair]).sum() / cfg.sigma_foot ** 2
+                terms["foot"] = (((cpair[lo:lo + npair] * step).sum(-1) * inv_cp[lo:lo + npair]).sum()
+                                 / cfg.sigma_foot ** 2)
             terms["root_depth"] = ((((tau[lo:hi, 2] - tau0[lo:hi, 2]) / (cfg.sigma_root_depth * z0[lo:hi])) ** 2)
                                    * inv).sum()
             if cfg.fit_shape and lo == 0:

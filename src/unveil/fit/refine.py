@@ -108,7 +108,7 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
     best = [(float("inf"), d.detach().clone(), s.detach().clone()) for d, s in zip(deltas, ss)]
     R0_all = torch.cat(R0s)
     w_sums = [w.sum() for w in ws]
-    spans = _spans(T, chunk)
+    spans = frame_spans(T, chunk)
     for it in range(iters + 1):
         with torch.enable_grad():
             rest = [model.rest_joints(s[None])[0].float() for s in ss]           # as the single fit does
@@ -159,9 +159,15 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
     return out
 
 
-def _spans(T: list[int], chunk: int) -> list[list[tuple[int, int, int]]]:
-    """The frames of tracks of lengths ``T`` (concatenated in order) cut into spans of ``chunk`` frames
-    (0: one span): each span a list of ``(track, first frame, end frame)``."""
+def frame_spans(T: list[int], chunk: int) -> list[list[tuple[int, int, int]]]:
+    """The frames of several tracks, concatenated in order, cut into spans of ``chunk`` frames.
+
+    Args:
+        T: the tracks' lengths (frames).
+        chunk: frames per span (0 or less: one span).
+    Returns:
+        The spans in order, each a list of ``(track, first frame, end frame)`` pieces.
+    """
     N = sum(T)
     chunk = chunk if chunk and chunk > 0 else max(N, 1)
     spans, cur, room = [], [], chunk

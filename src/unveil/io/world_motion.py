@@ -85,7 +85,8 @@ def world_motion(track: BodyTrack, body_model, fps: float) -> WorldMotion:
     T = len(track.frames)
     go = np.asarray(track.global_orient, np.float64).reshape(T, 3)
     bp = np.asarray(track.body_pose, np.float64).reshape(T, 23, 3)
-    rot = by_frames(lambda rv: roma.rotvec_to_rotmat(torch.from_numpy(rv)).numpy(), np.concatenate([go[:, None], bp], 1))
+    rot = by_frames(lambda rv: roma.rotvec_to_rotmat(torch.from_numpy(rv)).numpy(),
+                    np.concatenate([go[:, None], bp], 1))
     R, t = camera_to_world(track)
     rot[:, 0] = R @ rot[:, 0]
     transl = np.asarray(track.transl, np.float64) @ R.T + t
