@@ -85,3 +85,23 @@ def test_openpose_folder(tmp_path):
         np.testing.assert_allclose(t.keypoints[..., :2], exp, atol=1e-3)
     with pytest.raises(UnveilError, match="no OpenPose"):
         load_openpose_dir(tmp_path / "nothing")
+
+
+def test_dump_in_chunks_writes_the_one_json_text(tmp_path):
+    """dump turns the keypoints into Python lists DUMP_CHUNK frames at a time (memory on long videos); the
+    file is still exactly json.dumps of the whole contract dict (tracks longer than a chunk, and none)."""
+    from unveil.io.keypoints_json import DUMP_CHUNK
+
+    rng = np.random.default_rng(0)
+    n = 2 * DUMP_CHUNK + 452
+    tracks = [Track2D(id=3, frames=np.arange(n) * 2, keypoints=rng.normal(300, 100, (n, 33, 3)).astype(np.float32),
+                      layout="blazepose33"),
+              Track2D(id=7, frames=np.arange(5), keypoints=rng.normal(300, 100, (5, 33, 3)).astype(np.float32),
+                      layout="blazepose33")]
+    for tr in (tracks, []):
+        p = tmp_path / "kp.json"
+        dump(p, tr, 30.0, 640, 480, 500.0)
+        d = {"fps": 30.0, "width": 640, "height": 480, "focal": 500.0, "layout": "blazepose33" if tr else "coco17",
+             "tracks": [{"id": int(t.id), "frames": [int(f) for f in t.frames],
+                         "keypoints": np.round(np.asarray(t.keypoints, np.float64), 3).tolist()} for t in tr]}
+        assert p.read_text() == json.dumps(d, separators=(",", ":"))

@@ -43,6 +43,26 @@ def test_model_sees_future_frames():
     assert d[40] > 0 and d[5] == 0
 
 
+def test_windowed_equals_one_pass():
+    """tcn.windowed (long videos: CHUNK output frames per call, each window with the receptive radius of
+    real context) gives exactly the one-pass output, edges included; with less context it would not."""
+    from unveil.motion.tcn import N_IN, TCNLifter, windowed
+
+    torch.manual_seed(0)
+    m = TCNLifter(channels=16)
+    torch.nn.init.normal_(m.out.weight, std=0.1)
+    x = torch.randn(1, 350, N_IN)
+    with torch.no_grad():
+        one = m(x)
+        # measured 2026-12-07: max difference 2.4e-7 (float roundoff of convolutions over other lengths;
+        # 0.0 with the shipped weights on a 10,000-frame track); with 39 frames of context instead of 40:
+        # 5.5e-6, with 30: 3.2e-3. Bound 1e-6
+        assert (windowed(m, x, chunk=100) - one).abs().max() < 1e-6
+        assert torch.equal(windowed(m, x, chunk=350), one)
+        shorter = m(x[:, 70:190])[:, 30:90]  # frames 100..159 with 30 frames of context: the padding reaches them
+        assert (shorter - one[:, 100:160]).abs().max() > 1e-4
+
+
 def test_augment_occlusions_only_lowers_confidence_in_hidden_spans():
     from unveil.training.tcn import augment_occlusions
 

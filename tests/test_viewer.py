@@ -47,6 +47,20 @@ def need_three() -> str:
     return three
 
 
+def test_long_track_joints_are_inlined_exactly():
+    """The joints' JSON is written JSON_CHUNK frames at a time (memory on long videos): a track longer
+    than two chunks, and 11 tracks (markers __JOINTS_1__ / __JOINTS_10__), still read back exactly."""
+    from unveil.io.viewer import JSON_CHUNK
+
+    rng = np.random.default_rng(3)
+    n = 2 * JSON_CHUNK + 37
+    tr = {k: (np.arange(n if k == 1 else 4), rng.normal(0, 1, (n if k == 1 else 4, 24, 3))) for k in range(11)}
+    d = _data(viewer_html(tr, three_js=None))
+    assert [t["id"] for t in d["tracks"]] == list(range(11))
+    for t in d["tracks"]:
+        assert t["joints"] == np.round(tr[t["id"]][1], 3).reshape(-1).tolist()
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_viewer_inlines_tracks(tmp_path, mode):
     tr = _tracks()

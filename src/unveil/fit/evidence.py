@@ -108,6 +108,9 @@ class EvidenceConfig:
                                     # the rendered-video calibration's -0.025 (inwards), which made real people's
                                     # shoulders ~18 % too narrow (docs/fit/evidence.md); None = as calibrated;
                                     # applies to the calibrated offsets only
+    chunk: int = 1024               # frames per autograd span: the gradient of the energy is accumulated
+                                    # span by span (same optimisation; memory bounded whatever the length);
+                                    # 0: all frames in one graph
 
 
 def keypoint_weights(track2d: Track2D, track3d: Track3D | None, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -399,53 +402,85 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     d_beta = torch.zeros_like(beta0, requires_grad=True)
     tau = tau0.clone().requires_grad_(True)
     params = [theta, d_beta, tau] if cfg.fit_shape else [theta, tau]
+    chunk = max(int(cfg.chunk), 3) if cfg.chunk else max(N, 1)
+    spans = [(lo, min(lo + chunk, N)) for lo in range(0, N, chunk)]
+    wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "hidden_rot": cfg.w_hidden_rot, "depth": cfg.w_depth,
+           "accel": cfg.w_accel, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape,
+           "prior": cfg.w_prior}
     with torch_threads(max(1, cfg.threads)):
-        def forward():
-            R = roma.rotvec_to_rotmat(theta)
+        def forward(lo: int = 0, hi: int | None = None):
+            """Rotations, joints and keypoints of frames [lo, hi) (all frames by default)."""
+            hi = N if hi is None else hi
+            R = roma.rotvec_to_rotmat(theta[lo:hi])
             if cfg.fit_shape:
                 rest = model.rest_joints((beta0 + d_beta).to(model.dtype)).float()
-                rest = (rest - rest[:, :1])[seg]
+                rest = (rest - rest[:, :1])[seg[lo:hi]]
             else:
-                rest = rest_fixed
+                rest = rest_fixed[lo:hi]
             glob, pos = forward_kinematics(R, rest)
-            kp3 = body_keypoints(glob, pos, offsets) + tau[:, None]
+            kp3 = body_keypoints(glob, pos, offsets[lo:hi]) + tau[lo:hi, None]
             return R, pos, kp3
 
-        def energy() -> tuple[torch.Tensor, dict]:
-            R, pos, kp3 = forward()
-            proj = kp3[..., :2] / kp3[..., 2:3].clamp_min(0.05) * K + c
-            r2 = ((proj - xy) ** 2).sum(-1) / scale ** 2
+        def energy(lo: int = 0, hi: int | None = None) -> dict:
+            """The terms of frames [lo, hi): the per-frame terms of those frames, the temporal terms of the
+            pairs / triples that start there (the body of frames hi, hi+1 is computed for them too) and
+            the shape term with the first span. Summed over spans that cover all frames once: the energy."""
+            hi = N if hi is None else hi
+            e = min(hi + 2, N)
+            R, pos, kp3 = forward(lo, e)
+            m = hi - lo
+            th = theta[lo:hi]
+            o_, inv = o[lo:hi], inv_T[lo:hi]
+            k3 = kp3[:m]
+            proj = k3[..., :2] / k3[..., 2:3].clamp_min(0.05) * K + c
+            r2 = ((proj - xy[lo:hi]) ** 2).sum(-1) / scale[lo:hi] ** 2
             if cfg.dead_zone > 0:   # residuals within the detector's noise are not fitted
                 r2 = torch.relu(torch.sqrt(r2 + 1e-12) - cfg.dead_zone) ** 2
-            terms = {"2d": (w * _gm(r2, cfg.gm_sigma) / w_sum[:, None]).sum()}
-            d = pos - J0
-            terms["hidden"] = ((1 - o) * (d ** 2).sum(-1) * inv_T[:, None]).sum() / 24 / cfg.sigma_hidden ** 2
+            terms = {"2d": (w[lo:hi] * _gm(r2, cfg.gm_sigma) / w_sum[lo:hi, None]).sum()}
+            d = pos[:m] - J0[lo:hi]
+            terms["hidden"] = ((1 - o_) * (d ** 2).sum(-1) * inv[:, None]).sum() / 24 / cfg.sigma_hidden ** 2
             if cfg.w_hidden_rot > 0:   # a hidden bone keeps the prior's local rotation (it follows its parent)
-                dth = ((theta.index_select(1, _PARENT_IDX) - theta0.index_select(1, _PARENT_IDX)) ** 2).sum(-1)
-                terms["hidden_rot"] = ((1 - o[:, 1:]) * dth * inv_T[:, None]).sum() / 23 / cfg.sigma_hidden_rot ** 2
-            zr = kp3[..., 2] - 0.5 * (kp3[..., 11, 2] + kp3[..., 12, 2])[:, None]
-            terms["depth"] = (wz * (zr - z_target) ** 2 * inv_T[:, None]).sum() / 17 / cfg.sigma_depth ** 2
-            Jc = pos + tau[:, None]
-            if N > 2:
-                acc = ((Jc[2:] - 2 * Jc[1:-1] + Jc[:-2]) ** 2).sum(-1).mean(-1)
-                terms["accel"] = (acc * inv_trip).sum() / cfg.sigma_accel ** 2
-            if N > 1:
+                dth = ((th.index_select(1, _PARENT_IDX) - theta0[lo:hi].index_select(1, _PARENT_IDX)) ** 2).sum(-1)
+                terms["hidden_rot"] = ((1 - o_[:, 1:]) * dth * inv[:, None]).sum() / 23 / cfg.sigma_hidden_rot ** 2
+            zr = k3[..., 2] - 0.5 * (k3[..., 11, 2] + k3[..., 12, 2])[:, None]
+            terms["depth"] = (wz[lo:hi] * (zr - z_target[lo:hi]) ** 2 * inv[:, None]).sum() / 17 / cfg.sigma_depth ** 2
+            Jc = pos + tau[lo:e, None]
+            nt = min(hi, N - 2) - lo          # triples (t, t+1, t+2) starting in [lo, hi)
+            if nt > 0:
+                acc = ((Jc[2:2 + nt] - 2 * Jc[1:1 + nt] + Jc[:nt]) ** 2).sum(-1).mean(-1)
+                terms["accel"] = (acc * inv_trip[lo:lo + nt]).sum() / cfg.sigma_accel ** 2
+            npair = min(hi, N - 1) - lo       # pairs (t, t+1) starting in [lo, hi)
+            if npair > 0:
                 feet = Jc.index_select(1, _FEET_IDX)
-                step = ((feet[1:] - feet[:-1]) ** 2).sum(-1)
-                terms["foot"] = ((cpair * step).sum(-1) * inv_cp).sum() / cfg.sigma_foot ** 2
-            terms["root_depth"] = ((((tau[:, 2] - tau0[:, 2]) / (cfg.sigma_root_depth * z0)) ** 2) * inv_T).sum()
-            if cfg.fit_shape:
+                step = ((feet[1:1 + npair] - feet[:npair]) ** 2).sum(-1)
+                terms["foot"] = (((cpair[lo:lo + npair] * step).sum(-1) * inv_cp[lo:lo + npair]).sum()
+                                 / cfg.sigma_foot ** 2)
+            terms["root_depth"] = ((((tau[lo:hi, 2] - tau0[lo:hi, 2]) / (cfg.sigma_root_depth * z0[lo:hi])) ** 2)
+                                   * inv).sum()
+            if cfg.fit_shape and lo == 0:
                 terms["shape"] = (d_beta ** 2).sum()
             if prior is not None:
-                terms["prior"] = (prior.nll(pose_features(theta[:, 1:])) * inv_T).sum() / prior.dim
-            wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "hidden_rot": cfg.w_hidden_rot, "depth": cfg.w_depth,
-                   "accel": cfg.w_accel, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape,
-                   "prior": cfg.w_prior}
-            loss = sum(wts[k] * v for k, v in terms.items())
-            return loss, {k: round(float(v.detach()) / n, 4) for k, v in terms.items()}   # mean over tracks
+                terms["prior"] = (prior.nll(pose_features(th[:, 1:])) * inv).sum() / prior.dim
+            return terms
+
+        def loss_of(terms: dict) -> torch.Tensor:
+            return sum(wts[k] * v for k, v in terms.items())
+
+        def energy_report() -> dict:
+            """The terms summed over all frames (no gradient), as the mean over tracks."""
+            tot: dict = {}
+            for lo, hi in spans:
+                for k, v in energy(lo, hi).items():
+                    tot[k] = tot.get(k, 0.0) + float(v)
+            return {k: round(v / n, 4) for k, v in tot.items()}
+
+        def forward_all() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            """:func:`forward` of every frame, span by span (no gradient)."""
+            parts = [forward(lo, hi) for lo, hi in spans]
+            return tuple(torch.cat([q[i] for q in parts]) for i in range(3))
 
         with torch.no_grad():
-            kp3_init_t = forward()[2]
+            kp3_init_t = forward_all()[2]
         kp3_init = kp3_init_t.numpy()
         # relative depth targets of the keypoints: the lifter's (through the incoming fit), blended with
         # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
@@ -453,7 +488,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         a = cfg.depth_blazepose * bp_ok[:, None]
         z_target = (1 - a) * lift_rel + a * bp_rel3[..., 2]
         with torch.no_grad():
-            start = energy()[1]
+            start = energy_report()
             if cfg.root_solve:
                 # the root alone first, in closed form, so that a misplaced root is not compensated
                 # by bending limbs
@@ -472,11 +507,14 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         opt = torch.optim.Adam(params, lr=cfg.lr)
         for _ in range(cfg.iters):
             opt.zero_grad(set_to_none=True)
-            energy()[0].backward()
+            # the gradient of the whole energy, accumulated span by span: the autograd graph holds one
+            # span's frames at a time (memory bounded by cfg.chunk, not by the video's length)
+            for lo, hi in spans:
+                loss_of(energy(lo, hi)).backward()
             opt.step()
         with torch.no_grad():
-            end = energy()[1]
-            R, pos, kp3 = forward()
+            end = energy_report()
+            R, pos, kp3 = forward_all()
 
     go, bp = rotmats_to_axis_angle(R)
     tau_f = tau.detach().numpy().astype(np.float32)

@@ -70,14 +70,19 @@ def fit_to_joints(model, joints, rot0, shape0, iters: int = 60, lr: float = 0.02
 
 
 def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta: float = 1e-3,
-                       w_shape: float = 1e-3, fit_shape: bool = True):
+                       w_shape: float = 1e-3, fit_shape: bool = True, chunk: int = 1024):
     """:func:`fit_to_joints` for several tracks at once (speed): ``items`` is a list of
     ``(joints, rot0, shape0, weights)``; returns a list of ``(rotmats, shape)``.
 
     Each track keeps its own parameters, loss, learning rates, best iterate and clamping (the total
     loss is the sum of the tracks' losses, which share no parameter), so the result is the
     per-track fit; only the forward kinematics run once on all frames, which removes the
-    per-track cost of ~100 small torch ops per iteration."""
+    per-track cost of ~100 small torch ops per iteration.
+
+    ``chunk``: the frames (of all tracks, in order) go through the forward kinematics and the backward
+    pass ``chunk`` at a time, the gradient accumulated span by span (every term is a sum over frames,
+    so it is the same gradient; the autograd graph, hence memory, stays bounded whatever the length);
+    0: all frames in one graph."""
     if not items:
         return []
     Js, R0s, s0s, ws, deltas, ss, scales, groups = [], [], [], [], [], [], [], []
@@ -102,28 +107,46 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
     T = [J.shape[0] for J in Js]
     best = [(float("inf"), d.detach().clone(), s.detach().clone()) for d, s in zip(deltas, ss)]
     R0_all = torch.cat(R0s)
+    w_sums = [w.sum() for w in ws]
+    spans = frame_spans(T, chunk)
     for it in range(iters + 1):
         with torch.enable_grad():
             rest = [model.rest_joints(s[None])[0].float() for s in ss]           # as the single fit does
             rest = [r - r[:1] for r in rest]
-            R = R0_all @ roma.rotvec_to_rotmat(torch.cat(deltas))
-            rest_f = torch.cat([rest[k].expand(T[k], 24, 3) for k in range(K)])
-            _, pos = forward_kinematics(R, rest_f)
-            losses = []
-            for k, p in enumerate(torch.split(pos, T)):
-                err = ((p - Js[k]) ** 2).sum(-1)
-                data = (err * ws[k]).sum() / ws[k].sum()
-                losses.append(data + w_delta * (deltas[k] ** 2).sum(-1).mean()
-                              + w_shape * ((ss[k] - s0s[k]) ** 2).sum() / scales[k] ** 2)
-            vals = torch.stack(losses).tolist()
+            # the spans' graphs start at the rest joints (their gradient is summed over the spans, then
+            # carried back to the shapes once)
+            rest_in = [r.detach().requires_grad_(fit_shape) for r in rest]
+            vals = [0.0] * K
+            for span in spans:       # span: [(track, first frame, end frame), ...] of consecutive frames
+                lo = sum(T[:span[0][0]]) + span[0][1]
+                hi = lo + sum(b - a for _, a, b in span)
+                R = R0_all[lo:hi] @ roma.rotvec_to_rotmat(torch.cat([deltas[k][a:b] for k, a, b in span]))
+                rest_f = torch.cat([rest_in[k].expand(b - a, 24, 3) for k, a, b in span])
+                _, pos = forward_kinematics(R, rest_f)
+                losses = []
+                for (k, a, b), p in zip(span, torch.split(pos, [b - a for _, a, b in span])):
+                    err = ((p - Js[k][a:b]) ** 2).sum(-1)
+                    data = (err * ws[k][a:b]).sum() / w_sums[k]
+                    d2 = (deltas[k][a:b] ** 2).sum(-1)
+                    # the mean over the track's (frames, joints): as one graph when the span holds the track
+                    loss = data + w_delta * (d2.mean() if (a, b) == (0, T[k]) else d2.sum() / (T[k] * d2.shape[1]))
+                    if a == 0:   # the shape term once per track
+                        loss = loss + w_shape * ((ss[k] - s0s[k]) ** 2).sum() / scales[k] ** 2
+                    losses.append(loss)
+                for (k, _, _), v in zip(span, torch.stack(losses).tolist()):
+                    vals[k] += v
+                if it < iters:
+                    torch.stack(losses).sum().backward()
             for k, v in enumerate(vals):  # keep each track's best iterate (never worse than the IK start)
                 if v < best[k][0]:
                     best[k] = (v, deltas[k].detach().clone(), ss[k].detach().clone())
             if it == iters:
                 break
-            opt.zero_grad()
-            torch.stack(losses).sum().backward()
+            if fit_shape:
+                torch.autograd.backward([r for r, g in zip(rest, rest_in) if g.grad is not None],
+                                        [g.grad for g in rest_in if g.grad is not None])
             opt.step()
+            opt.zero_grad()
             sched.step()
         with torch.no_grad():
             for s in ss:
@@ -134,3 +157,30 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
             R = R0s[k] @ roma.rotvec_to_rotmat(delta)
         out.append((R.detach(), s.detach()))
     return out
+
+
+def frame_spans(T: list[int], chunk: int) -> list[list[tuple[int, int, int]]]:
+    """The frames of several tracks, concatenated in order, cut into spans of ``chunk`` frames.
+
+    Args:
+        T: the tracks' lengths (frames).
+        chunk: frames per span (0 or less: one span).
+    Returns:
+        The spans in order, each a list of ``(track, first frame, end frame)`` pieces.
+    """
+    N = sum(T)
+    chunk = chunk if chunk and chunk > 0 else max(N, 1)
+    spans, cur, room = [], [], chunk
+    for k, n in enumerate(T):
+        a = 0
+        while a < n:
+            b = min(n, a + room)
+            cur.append((k, a, b))
+            room -= b - a
+            a = b
+            if room == 0:
+                spans.append(cur)
+                cur, room = [], chunk
+    if cur:
+        spans.append(cur)
+    return spans

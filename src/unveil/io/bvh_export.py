@@ -27,7 +27,7 @@ from ..atomic import write_text
 from ..skeleton import SMPL24_NAMES, SMPL24_PARENTS
 from ..types import BodyTrack
 from .exporter import ExportContext
-from .world_motion import world_motion
+from .world_motion import by_frames, world_motion
 
 ORDER = "ZXY"
 _END_CM = {10: 5.0, 11: 5.0, 15: 15.0, 22: 8.0, 23: 8.0}
@@ -79,7 +79,7 @@ def bvh_text(body_track: BodyTrack, body_model, fps: float) -> str:
         j = stack.pop()
         order.append(j)
         stack.extend(reversed(children[j]))
-    eul = euler_zxy(m.rotmats[:, order])                               # (T, 24, 3)
+    eul = by_frames(lambda r: euler_zxy(r[:, order]), m.rotmats)          # (T, 24, 3)
     rows = np.concatenate([m.transl * 100.0, eul.reshape(T, -1)], 1)   # (T, 3 + 72)
     np.savetxt(out, rows, fmt="%.6f", delimiter=" ")
     return out.getvalue()

@@ -37,7 +37,7 @@ from ..skeleton import SMPL24_PARENTS
 from ..types import BodyTrack
 from .exporter import ExportContext
 from .rig_names import joint_names
-from .world_motion import world_motion
+from .world_motion import by_frames, world_motion
 
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 FLOAT, UBYTE, USHORT, UINT = 5126, 5121, 5123, 5125
@@ -168,7 +168,7 @@ def _add_person(g: gl.GLTF2, b: _Builder, body_track: BodyTrack, body_model, fps
     if T == 1:
         times = np.zeros(1)
     t_acc = b.add((times + time_offset).astype(np.float32), FLOAT, "SCALAR", minmax=True)
-    q = roma.rotmat_to_unitquat(torch.from_numpy(m.rotmats)).numpy()  # (T, J, 4) XYZW
+    q = by_frames(lambda r: roma.rotmat_to_unitquat(torch.from_numpy(r)).numpy(), m.rotmats)  # (T, J, 4) XYZW
     q = continuous_quats(q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
     samplers, channels = [], []
     for j in range(J):

@@ -243,9 +243,20 @@ def dump(path, tracks: list[Track2D], fps: float, width: int, height: int, focal
     if focal:
         d["focal"] = float(focal)
     d["layout"] = layouts.pop() if layouts else "coco17"
-    d["tracks"] = [{"id": int(t.id), "frames": [int(f) for f in t.frames],
-                    "keypoints": np.round(np.asarray(t.keypoints, np.float64), 3).tolist()} for t in tracks]
-    write_text(path, json.dumps(d, separators=(",", ":")))
+    # the text of json.dumps(d | {"tracks": [...]}, separators=(",", ":")), with each track's keypoints
+    # turned into Python lists DUMP_CHUNK frames at a time (a list per keypoint and frame costs ~150 bytes:
+    # hundreds of MB for a long video if built at once)
+    sep = (",", ":")
+    tracks_text = ",".join(
+        '{"id":%d,"frames":%s,"keypoints":[%s]}' % (
+            int(t.id), json.dumps([int(f) for f in t.frames], separators=sep),
+            ",".join(json.dumps(np.round(np.asarray(t.keypoints[i:i + DUMP_CHUNK], np.float64), 3).tolist(),
+                                separators=sep)[1:-1] for i in range(0, len(t.keypoints), DUMP_CHUNK)))
+        for t in tracks)
+    write_text(path, json.dumps(d, separators=sep)[:-1] + ',"tracks":[' + tracks_text + "]}")
+
+
+DUMP_CHUNK = 1024  # frames per json.dumps call in dump
 
 
 # --------------------------------------------------------------------------------- OpenPose

@@ -532,11 +532,16 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
     fps = float(fps) if fps and fps > 0 else 30.0
     data = {"fps": fps, "frame_rate": float(frame_rate) if frame_rate and frame_rate > 0 else fps,
             "parents": list(SMPL24_PARENTS), "tracks": []}
-    for tid, (frames, joints, *rest) in sorted(tracks.items(), key=lambda kv: int(kv[0])):
+    joints_text = {}   # the joints' JSON text per track, put in after json.dumps (see below)
+    for k, (tid, (frames, joints, *rest)) in enumerate(sorted(tracks.items(), key=lambda kv: int(kv[0]))):
         j = np.asarray(joints, np.float64).reshape(len(frames), 24, 3)
         j = np.where(np.isfinite(j), j, 0.0)
-        t = {"id": int(tid), "frames": [int(f) for f in np.asarray(frames)],
-             "joints": np.round(j, 3).reshape(-1).tolist()}
+        # json.dumps(list) of the rounded joints, made JSON_CHUNK frames at a time (a Python float per
+        # coordinate costs ~32 bytes: tens of MB on a long video if built at once)
+        joints_text[f'"__JOINTS_{k}__"'] = "[" + ",".join(
+            json.dumps(np.round(j[i:i + JSON_CHUNK], 3).reshape(-1).tolist(), separators=(",", ":"))[1:-1]
+            for i in range(0, len(j), JSON_CHUNK)) + "]"
+        t = {"id": int(tid), "frames": [int(f) for f in np.asarray(frames)], "joints": f"__JOINTS_{k}__"}
         if rest and rest[0] is not None:
             t["observed"] = np.asarray(rest[0], bool).reshape(len(frames) * 24).astype(int).tolist()
         data["tracks"].append(t)
@@ -568,6 +573,8 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
                        + json.dumps([base64.b64encode(bytes(stills[f])).decode("ascii") for f in order])
                        + "</script>\n")
     js = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    for marker, text in joints_text.items():   # (data holds no text of the user's: the markers are unique)
+        js = js.replace(marker, text, 1)
     link_html = " · ".join(f'<a href="{html.escape(str(p))}">{html.escape(str(p))}</a>' for p in links)
     page = (TEMPLATE_3D if three_js else TEMPLATE_2D).replace("__TITLE__", html.escape(str(title)))
     page = page.replace("__LINKS__", link_html).replace("__NOTE__", "" if three_js else FALLBACK_NOTE + "<br>")
@@ -582,6 +589,9 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
     mid, _, rest = rest.partition("__THREE__")
     mid2, _, tail = rest.partition("__LOADER__")
     return head + stills_html + glb_html + mid + three_js + mid2 + loader_html + tail
+
+
+JSON_CHUNK = 1024  # frames per json.dumps call for the joints in viewer_html
 
 
 def video_stills(video, frames, start: int = 0, end: int | None = None, stride: int = 1,

@@ -62,12 +62,31 @@ def frame_times(frames: np.ndarray, fps: float) -> np.ndarray:
     return (f - f[0]) / step / float(fps)
 
 
+FRAME_CHUNK = 1024  # frames per call in by_frames
+
+
+def by_frames(fn, a: np.ndarray, chunk: int = FRAME_CHUNK) -> np.ndarray:
+    """``fn(a)`` for a per-frame function, computed ``chunk`` frames at a time (its temporary arrays
+    then stay bounded on a long video; the result is the same).
+
+    Args:
+        fn: maps (n, ...) -> (n, ...) frame by frame (numpy in, numpy out).
+        a: (T, ...) array.
+    Returns:
+        (T, ...) the concatenated results.
+    """
+    if len(a) <= chunk:
+        return fn(a)
+    return np.concatenate([fn(a[i:i + chunk]) for i in range(0, len(a), chunk)])
+
+
 def world_motion(track: BodyTrack, body_model, fps: float) -> WorldMotion:
     """The track's pose, root path and rest skeleton in the world frame (see the module docstring)."""
     T = len(track.frames)
     go = np.asarray(track.global_orient, np.float64).reshape(T, 3)
     bp = np.asarray(track.body_pose, np.float64).reshape(T, 23, 3)
-    rot = roma.rotvec_to_rotmat(torch.from_numpy(np.concatenate([go[:, None], bp], 1))).numpy()
+    rot = by_frames(lambda rv: roma.rotvec_to_rotmat(torch.from_numpy(rv)).numpy(),
+                    np.concatenate([go[:, None], bp], 1))
     R, t = camera_to_world(track)
     rot[:, 0] = R @ rot[:, 0]
     transl = np.asarray(track.transl, np.float64) @ R.T + t
@@ -79,4 +98,4 @@ def world_motion(track: BodyTrack, body_model, fps: float) -> WorldMotion:
                        times=frame_times(track.frames, fps), R=R, t=t)
 
 
-__all__ = ["WorldMotion", "camera_to_world", "frame_times", "world_motion", "FLIP_YUP"]
+__all__ = ["WorldMotion", "camera_to_world", "frame_times", "world_motion", "by_frames", "FLIP_YUP", "FRAME_CHUNK"]

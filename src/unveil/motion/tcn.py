@@ -92,7 +92,9 @@ def inputs(keypoints2d, focal, principal_point, detector=None) -> torch.Tensor:
     conf = kp[..., 2]
     lead = conf.shape[:-2]
     S2 = det(conf.reshape(-1, *conf.shape[-2:])).reshape(*lead, *conf.shape[-2:])
-    base = perframe.load()(feats).flatten(-2)
+    net = perframe.load()   # per frame: CHUNK frames at a time (its hidden layers on a long video)
+    base = torch.cat([net(feats[..., i:i + CHUNK, :]) for i in range(0, max(feats.shape[-2], 1), CHUNK)],
+                     -3).flatten(-2)
     return torch.cat([feats, S2, base], dim=-1)
 
 
@@ -120,7 +122,33 @@ def lift(keypoints2d: np.ndarray, camera, model: TCNLifter | None = None) -> np.
         return np.zeros((0, 24, 3), np.float32)
     model = model or load()
     x = inputs(kp[None], float(camera.focal), (float(camera.cx), float(camera.cy)))
-    return model(x)[0].numpy().astype(np.float32)
+    return windowed(model, x)[0].numpy().astype(np.float32)
+
+
+CHUNK = 1024  # output frames per TCN call on long sequences (windowed)
+
+
+def windowed(model: TCNLifter, x: torch.Tensor, chunk: int = CHUNK) -> torch.Tensor:
+    """``model(x)`` computed ``chunk`` output frames at a time, each window with the network's receptive
+    radius (the sum of its dilations: 40 frames) of real context on both sides, so every output sees
+    exactly the frames it sees in one pass (the replicate padding only ever reaches the sequence's own
+    ends); the activations then stay bounded on a long video.
+
+    Args:
+        model: the lifter; x: (B, T, N_IN) inputs (:func:`inputs`).
+    Returns:
+        (B, T, 24, 3), as ``model(x)``.
+    """
+    T = x.shape[1]
+    if T <= chunk:
+        return model(x)
+    r = sum(int(b.d) for b in model.blocks)
+    parts = []
+    for lo in range(0, T, chunk):
+        hi = min(T, lo + chunk)
+        a, b = max(0, lo - r), min(T, hi + r)
+        parts.append(model(x[:, a:b])[:, lo - a:hi - a])
+    return torch.cat(parts, 1)
 
 
 # Shipped variants (recipes in :mod:`unveil.training.tcn`).
