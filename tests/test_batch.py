@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import sys
 
@@ -96,5 +97,22 @@ def test_batch_on_local_ray_two_results_one_failure_and_resume(three_videos, tmp
                                **{**opts, "export": True})
         assert not res3["videos"][0]["skipped"] and res3["videos"][0]["status"] == "ok"
         assert "lift" in json.loads((out / "walk_a" / "summary.json").read_text())["stages_cached"]
+    finally:
+        ray.shutdown()
+
+
+def test_local_ray_instance_runs_tasks_at_normal_priority(three_videos, tmp_path):
+    """A local Ray instance started by `unveil batch` runs its tasks at niceness 0 (Ray's default for
+    workers is 15, which starved the tasks on a busy machine)."""
+    ray = pytest.importorskip("ray", reason="Ray not installed: pip install 'unveil[ray]'")
+    if ray.is_initialized():
+        ray.shutdown()
+    opts = dict(render=False, export=False, evidence_fit=False, traj_prior=False)
+    try:
+        res = batch.run_batch([str(three_videos / "walk_a.mp4")], tmp_path / "out", backend="ray", progress=False,
+                              **opts)
+        rec = res["videos"][0]
+        assert rec["status"] == "ok" and rec["pid"] != os.getpid()
+        assert rec["nice"] == os.nice(0)   # as this process (0 here), not Ray's 15
     finally:
         ray.shutdown()

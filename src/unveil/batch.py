@@ -144,7 +144,8 @@ def process_one(source: str, out_dir: str, options: dict, threads: int) -> dict:
     Returns:
         A record: ``status`` (``ok``/``degraded``/``failed``), ``error`` (one line or None),
         ``frames``, ``fps``, ``tracks``, ``seconds`` (per stage), ``wall_s``, ``peak_rss_mb`` (the
-        process's peak resident memory: this task's own in a fresh worker), ``pid``.
+        process's peak resident memory: this task's own in a fresh worker), ``pid``, ``nice`` (the
+        worker's scheduling niceness).
     """
     from .pipeline import run  # deferred: loads ijson, numpy, scipy, torch
 
@@ -166,6 +167,7 @@ def process_one(source: str, out_dir: str, options: dict, threads: int) -> dict:
     rec["wall_s"] = round(time.perf_counter() - t0, 3)
     rec["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
     rec["pid"] = os.getpid()
+    rec["nice"] = os.nice(0)
     return rec
 
 
@@ -179,11 +181,17 @@ def import_ray():
     return ray
 
 
+# Ray runs its workers at niceness 15 by default (ray-project/ray#24928): on a busy machine a local batch
+# then got ~8 % of a core (docs/batch.md). A local instance started here runs them like `unveil run`.
+LOCAL_RAY_SYSTEM_CONFIG = {"worker_niceness": 0}
+
+
 def _run_ray(jobs, options, cpus, address, on_done):
     ray = import_ray()
     started = False
     if not ray.is_initialized():
-        kw = {"address": address} if address else {"num_cpus": os.cpu_count() or 1}
+        kw = ({"address": address} if address else
+              {"num_cpus": os.cpu_count() or 1, "_system_config": dict(LOCAL_RAY_SYSTEM_CONFIG)})
         try:
             ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kw)
         except Exception as e:
