@@ -71,6 +71,24 @@ def scene():
 CFG = EvidenceConfig(calibrated_offsets=False)
 
 
+def _two_tracks(scene, occluded_a):
+    """The scene's track (with ``occluded_a`` (T,17) hidden keypoints) and a second, shorter person
+    (the first half, keypoints 40 px to the right): two ``(body, Track2D, Track3D)`` items."""
+    from dataclasses import replace
+
+    a = (scene["prior"], Track2D(0, np.arange(T), scene["kp"], "coco17"),
+         Track3D(0, np.arange(T), scene["prior"].joints_cam, occluded_a))
+    half = T // 2
+    kp_b = scene["kp"][:half].copy()
+    kp_b[..., 0] += 40.0
+    pb = replace(scene["prior"], id=1, frames=np.arange(half), global_orient=scene["prior"].global_orient[:half],
+                 body_pose=scene["prior"].body_pose[:half], transl=scene["prior"].transl[:half],
+                 joints_cam=scene["prior"].joints_cam[:half])
+    b = (pb, Track2D(1, np.arange(half), kp_b, "coco17"), Track3D(1, np.arange(half), pb.joints_cam,
+                                                                   np.zeros((half, 17), bool)))
+    return a, b
+
+
 def test_fit_pulls_the_body_onto_visible_keypoints(scene):
     t2 = Track2D(0, np.arange(T), scene["kp"], "coco17")
     t3 = Track3D(0, np.arange(T), scene["prior"].joints_cam, np.zeros((T, 17), bool))
@@ -182,20 +200,9 @@ def test_shipped_pose_prior_prefers_human_poses():
 
 
 def test_tracks_fitted_together_equal_tracks_fitted_alone(scene):
-    from dataclasses import replace
-
     from unveil.fit.evidence import fit_tracks
 
-    a = (scene["prior"], Track2D(0, np.arange(T), scene["kp"], "coco17"),
-         Track3D(0, np.arange(T), scene["prior"].joints_cam, np.zeros((T, 17), bool)))
-    half = T // 2                                   # a second, shorter person with other keypoints
-    kp_b = scene["kp"][:half].copy()
-    kp_b[..., 0] += 40.0
-    pb = replace(scene["prior"], id=1, frames=np.arange(half), global_orient=scene["prior"].global_orient[:half],
-                 body_pose=scene["prior"].body_pose[:half], transl=scene["prior"].transl[:half],
-                 joints_cam=scene["prior"].joints_cam[:half])
-    b = (pb, Track2D(1, np.arange(half), kp_b, "coco17"), Track3D(1, np.arange(half), pb.joints_cam,
-                                                                   np.zeros((half, 17), bool)))
+    a, b = _two_tracks(scene, np.zeros((T, 17), bool))
     together, _ = fit_tracks([a, b], CAM, scene["model"], CFG)
     alone = [fit_track(*x, CAM, scene["model"], CFG)[0] for x in (a, b)]
     for t, s in zip(together, alone):
@@ -253,16 +260,7 @@ def test_chunked_gradient_equals_one_graph(scene):
 
     occ = np.zeros((T, 17), bool)
     occ[12:25, [9, 13, 15]] = True                  # a hidden arm and knee for a while
-    a = (scene["prior"], Track2D(0, np.arange(T), scene["kp"], "coco17"),
-         Track3D(0, np.arange(T), scene["prior"].joints_cam, occ))
-    half = T // 2
-    kp_b = scene["kp"][:half].copy()
-    kp_b[..., 0] += 40.0
-    pb = replace(scene["prior"], id=1, frames=np.arange(half), global_orient=scene["prior"].global_orient[:half],
-                 body_pose=scene["prior"].body_pose[:half], transl=scene["prior"].transl[:half],
-                 joints_cam=scene["prior"].joints_cam[:half])
-    b = (pb, Track2D(1, np.arange(half), kp_b, "coco17"), Track3D(1, np.arange(half), pb.joints_cam,
-                                                                   np.zeros((half, 17), bool)))
+    a, b = _two_tracks(scene, occ)
     one, d_one = fit_tracks([a, b], CAM, scene["model"], replace(CFG, chunk=0))
     spans, d_spans = fit_tracks([a, b], CAM, scene["model"], replace(CFG, chunk=7))
     for x, y in zip(one, spans):
