@@ -179,13 +179,14 @@ class CountingDetector(FakeDetector):
         return super().__call__(img, region)
 
 
-def _run_counting(monkeypatch, scene_fn, n, fps=None):
-    """Track ``n`` frames of ``scene_fn`` with the counting detector: (tracker, frames with a detector call)."""
+def _run_counting(monkeypatch, scene_fn, n, fps=None, landmarks=None, **tracker_kw):
+    """Track ``n`` frames of ``scene_fn`` with the counting detector (and ``landmarks``, default
+    :class:`FakeLandmarks`; ``tracker_kw`` to the tracker): (tracker, frames with a detector call)."""
     monkeypatch.setattr(sys.modules[__name__], "scene", scene_fn)
     monkeypatch.setattr(people, "PoseDetector", CountingDetector)
-    monkeypatch.setattr(people, "LandmarkModel", FakeLandmarks)
+    monkeypatch.setattr(people, "LandmarkModel", landmarks or FakeLandmarks)
     CountingDetector.calls = []
-    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1, fps=fps)
+    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1, fps=fps, **tracker_kw)
     img = np.zeros((200, 400, 3), np.uint8)
     for i in range(n):
         img[0, 0, 0] = i
@@ -300,16 +301,7 @@ def test_lost_track_is_followed_on_its_crop_for_a_few_frames(monkeypatch, coast)
     def two(i):
         return {"A": np.array([100.0 + 2 * i, 100.0]), "B": np.array([300.0, 120.0])}
 
-    monkeypatch.setattr(sys.modules[__name__], "scene", two)
-    monkeypatch.setattr(people, "PoseDetector", CountingDetector)
-    monkeypatch.setattr(people, "LandmarkModel", DippingLandmarks)
-    CountingDetector.calls = []
-    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1, coast=coast)
-    img = np.zeros((200, 400, 3), np.uint8)
-    for i in range(40):
-        img[0, 0, 0] = i
-        tr.step(i, img)
-    frames = sorted({f for f, _ in CountingDetector.calls})
+    tr, frames = _run_counting(monkeypatch, two, 40, landmarks=DippingLandmarks, coast=coast)
     assert (21 in frames) == (coast == 0)
     assert tr.counts["coast_found"] == (1 if coast else 0)
     tracks = tr.finish()
@@ -336,18 +328,10 @@ def test_failed_helper_crop_is_retried_on_the_last_good_crop(monkeypatch, retry)
     def two(i):
         return {"A": np.array([100.0 + 2 * i, 100.0]), "B": np.array([350.0, 120.0])}
 
-    monkeypatch.setattr(sys.modules[__name__], "scene", two)
-    monkeypatch.setattr(people, "PoseDetector", CountingDetector)
-    monkeypatch.setattr(people, "LandmarkModel", BadHelperLandmarks)
-    CountingDetector.calls = []
-    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1, retry=retry)
-    img = np.zeros((200, 400, 3), np.uint8)
-    for i in range(30):
-        img[0, 0, 0] = i
-        tr.step(i, img)
+    tr, frames = _run_counting(monkeypatch, two, 30, landmarks=BadHelperLandmarks, retry=retry)
     assert tr.counts["retry_calls"] == (1 if retry else 0)
     # without the retry A is lost in frame 20 and needs the local detector search (same frame)
-    assert (20 in {f for f, _ in CountingDetector.calls}) == (not retry)
+    assert (20 in frames) == (not retry)
     assert tr.counts["search_detect_calls"] == (0 if retry else 1)
     a = min(tr.finish(), key=lambda t: t.keypoints[0, :, 0].mean())
     assert a.frames.tolist() == list(range(30)) and bool(a.extras["held"].all())
