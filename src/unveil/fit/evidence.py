@@ -197,26 +197,18 @@ def body_keypoints(glob: torch.Tensor, joints: torch.Tensor, offsets) -> torch.T
     return joints.index_select(-2, _ANCHOR_IDX) + (g * off[..., None, :]).sum(-1)
 
 
-def blazepose_relative(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """BlazePose's own 3D of each COCO-17 keypoint relative to its hip centre (T,17,3) metres
-    (world landmarks: hip-centred, x right, y down, z away from the camera) and (T,) whether the
-    frame has them."""
-    T = len(frames)
-    wl = track2d.world_landmarks
-    if wl is None or np.asarray(wl).shape[-2:] != (33, 3):
-        return np.zeros((T, 17, 3), np.float32), np.zeros(T, bool)
-    sel = np.clip(np.searchsorted(np.asarray(track2d.frames), np.asarray(frames)), 0, len(track2d.frames) - 1)
-    x = np.asarray(wl, np.float64)[sel][..., list(BLAZEPOSE33_TO_COCO17), :]
-    rel = x - 0.5 * (x[:, 11] + x[:, 12])[:, None]
-    ok = np.isfinite(rel).all((-1, -2))
-    return np.nan_to_num(rel).astype(np.float32), ok
-
-
 def blazepose_relative_depth(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """BlazePose's own depth of each COCO-17 keypoint relative to its hip centre (T,17) metres
     (world landmarks: hip-centred, z away from the camera) and (T,) whether the frame has them."""
-    rel, ok = blazepose_relative(track2d, frames)
-    return rel[..., 2], ok
+    T = len(frames)
+    wl = track2d.world_landmarks
+    if wl is None or np.asarray(wl).shape[-2:] != (33, 3):
+        return np.zeros((T, 17), np.float32), np.zeros(T, bool)
+    sel = np.clip(np.searchsorted(np.asarray(track2d.frames), np.asarray(frames)), 0, len(track2d.frames) - 1)
+    z = np.asarray(wl, np.float64)[sel][..., list(BLAZEPOSE33_TO_COCO17), 2]
+    rel = z - 0.5 * (z[:, 11] + z[:, 12])[:, None]
+    ok = np.isfinite(rel).all(-1)
+    return np.nan_to_num(rel).astype(np.float32), ok
 
 
 def solve_root(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera, tau0: np.ndarray,
@@ -337,7 +329,7 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
     fv = torch.zeros(T, 4)
     if T > 1:
         fv[1:] = (feet[1:] - feet[:-1]).norm(dim=-1)
-    bp_rel, bp_ok = blazepose_relative(track2d, frames)
+    bp_rel, bp_ok = blazepose_relative_depth(track2d, frames)
     return {"T": T, "xy": xy, "w": w, "obs": obs, "conf": conf, "beta0": beta0, "height": height,
             "rest": rest, "offsets": torch.as_tensor(np.asarray(offsets), dtype=f32),
             "theta0": torch.cat([torch.as_tensor(np.asarray(body.global_orient), dtype=f32)[:, None],
@@ -394,7 +386,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     cp_sum = torch.zeros(n).index_add_(0, seg[1:], cpair.sum(-1)).clamp_min(1.0)
     inv_cp = (1.0 / cp_sum)[seg[1:]]
     bp_ok = torch.as_tensor(np.concatenate([p["bp_ok"] for p in P]), dtype=f32)
-    bp_rel3 = torch.as_tensor(np.concatenate([p["bp_rel"] for p in P]), dtype=f32)          # (N,17,3)
+    bp_rel = torch.as_tensor(np.concatenate([p["bp_rel"] for p in P]), dtype=f32)
 
     if prior is None:
         prior = load_pose_prior()
@@ -486,7 +478,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
         lift_rel = kp3_init_t[..., 2] - 0.5 * (kp3_init_t[..., 11, 2] + kp3_init_t[..., 12, 2])[:, None]
         a = cfg.depth_blazepose * bp_ok[:, None]
-        z_target = (1 - a) * lift_rel + a * bp_rel3[..., 2]
+        z_target = (1 - a) * lift_rel + a * bp_rel
         with torch.no_grad():
             start = energy_report()
             if cfg.root_solve:
