@@ -78,7 +78,7 @@ def bvh_parts(body_track: BodyTrack, body_model, fps: float):
         out.write(f"{ind}}}\n")
 
     joint(0, 0)
-    T = len(m.rotvecs)
+    T = len(m)
     out.write(f"MOTION\nFrames: {T}\nFrame Time: {1.0 / float(fps):.8f}\n")
     yield out.getvalue()
     order = []  # depth-first joint order of the channel columns

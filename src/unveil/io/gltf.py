@@ -79,7 +79,7 @@ def world_quats(m) -> np.ndarray:
     """The animation's rotation keys: (T, 24, 4) float32 unit quaternions (XYZW), sign-continuous,
     of a :class:`unveil.io.world_motion.WorldMotion`, made ``FRAME_CHUNK`` frames at a time (the
     float64 matrices and quaternions of every frame are never held at once)."""
-    out = np.empty((len(m.rotvecs), 24, 4), np.float32)
+    out = np.empty((len(m), 24, 4), np.float32)
     prev = None
     for lo, hi, rot in m.rotmats_chunks():
         q = roma.rotmat_to_unitquat(torch.from_numpy(rot)).numpy()
@@ -138,7 +138,7 @@ def _add_person(g: gl.GLTF2, b: _Builder, body_track: BodyTrack, body_model, fps
     first frame and after the last, 1 while the person is tracked.
     """
     m = world_motion(body_track, body_model, fps)
-    T = len(m.rotvecs)
+    T = len(m)
     if T == 0:
         raise ValueError("empty track")
     with torch.no_grad():

@@ -28,7 +28,8 @@ FLIP_YUP = np.diag([1.0, -1.0, -1.0])
 
 @dataclass
 class WorldMotion:
-    rotvecs: np.ndarray      # (T, 24, 3) float64 SMPL-24 local axis-angle rotations, root in the camera frame
+    global_orient: np.ndarray  # (T, 3) the track's root axis-angle (camera frame), as the track holds it
+    body_pose: np.ndarray      # (T, 23, 3) the track's other local axis-angles, as the track holds them
     transl: np.ndarray       # (T, 3) float64 world pelvis position, metres
     shape: np.ndarray        # (S,) float32
     rest_joints: np.ndarray  # (24, 3) float64, pelvis at the origin
@@ -45,10 +46,23 @@ class WorldMotion:
             lo..hi-1, the root's = the world orientation ``R @ R_root``.
         """
         chunk = FRAME_CHUNK if chunk is None else max(1, int(chunk))
-        for lo in range(0, len(self.rotvecs), chunk):
-            rot = roma.rotvec_to_rotmat(torch.from_numpy(self.rotvecs[lo:lo + chunk])).numpy()
+        for lo in range(0, len(self), chunk):
+            rot = roma.rotvec_to_rotmat(torch.from_numpy(self.rotvecs_of(lo, lo + chunk))).numpy()
             rot[:, 0] = self.R @ rot[:, 0]
             yield lo, lo + len(rot), rot
+
+    def __len__(self) -> int:
+        return len(self.global_orient)
+
+    def rotvecs_of(self, lo: int, hi: int) -> np.ndarray:
+        """(n, 24, 3) float64 local axis-angles of frames lo..hi-1 (root first, camera frame)."""
+        go = np.asarray(self.global_orient[lo:hi], np.float64)
+        return np.concatenate([go[:, None], np.asarray(self.body_pose[lo:hi], np.float64)], 1)
+
+    @property
+    def rotvecs(self) -> np.ndarray:
+        """(T, 24, 3) float64 every frame's local axis-angles (:meth:`rotvecs_of`)."""
+        return self.rotvecs_of(0, len(self))
 
     @property
     def rotmats(self) -> np.ndarray:
@@ -103,15 +117,15 @@ def by_frames(fn, a: np.ndarray, chunk: int = FRAME_CHUNK) -> np.ndarray:
 def world_motion(track: BodyTrack, body_model, fps: float) -> WorldMotion:
     """The track's pose, root path and rest skeleton in the world frame (see the module docstring)."""
     T = len(track.frames)
-    go = np.asarray(track.global_orient, np.float64).reshape(T, 3)
-    bp = np.asarray(track.body_pose, np.float64).reshape(T, 23, 3)
+    go = np.asarray(track.global_orient).reshape(T, 3)  # kept as they are: float64 a chunk at a time
+    bp = np.asarray(track.body_pose).reshape(T, 23, 3)
     R, t = camera_to_world(track)
     transl = np.asarray(track.transl, np.float64) @ R.T + t
     shape = np.asarray(track.shape, np.float32)
     with torch.no_grad():
         rest = body_model.rest_joints(torch.from_numpy(shape)[None].to(body_model.dtype))[0]
     rest = rest.double().cpu().numpy()
-    return WorldMotion(rotvecs=np.concatenate([go[:, None], bp], 1), transl=transl, shape=shape, rest_joints=rest - rest[:1],
+    return WorldMotion(global_orient=go, body_pose=bp, transl=transl, shape=shape, rest_joints=rest - rest[:1],
                        times=frame_times(track.frames, fps), R=R, t=t)
 
 
