@@ -335,3 +335,91 @@ def test_failed_helper_crop_is_retried_on_the_last_good_crop(monkeypatch, retry)
     assert tr.counts["search_detect_calls"] == (0 if retry else 1)
     a = min(tr.finish(), key=lambda t: t.keypoints[0, :, 0].mean())
     assert a.frames.tolist() == list(range(30)) and bool(a.extras["held"].all())
+
+
+class VaryingLandmarks(FakeLandmarks):
+    """FakeLandmarks with world landmarks, presence and score that change from frame to frame."""
+
+    def __call__(self, img, roi):
+        lm = super().__call__(img, roi)
+        g = np.random.default_rng(int(img[0, 0, 0]) * 1000 + int(roi.cx))
+        lm.world = g.normal(size=(33, 3)).astype(np.float32)
+        lm.presence = g.uniform(size=33).astype(np.float32)
+        lm.keypoints[:, 2] = g.uniform(0.5, 1.0, size=33).astype(np.float32)
+        if lm.score > 0.5:
+            lm.score = float(g.uniform(0.6, 1.0))
+        return lm
+
+
+def _history_run(monkeypatch, block, recent):
+    """The same-line crossing (duplicates: the merge pops frames) and a person who leaves, 70 frames,
+    with history blocks of ``block`` frames and ``recent`` Landmarks kept; every Landmarks a track
+    took (and did not give back) is recorded beside it."""
+    def scene_fn(i):
+        out = {"A": np.array([40.0 + 4 * i, 100.0]), "B": np.array([240.0 - 4 * i, 103.0])}
+        if i < 45:  # C moves unevenly, then leaves
+            out["C"] = np.array([330.0 + 3 * np.sin(i), 40.0 + 0.02 * i * i])
+        return out
+
+    monkeypatch.setattr(people, "HISTORY_BLOCK", block)
+    monkeypatch.setattr(people, "RECENT", recent)
+    shadow: dict = {}
+    add, pop = people._Track.add, people._Track.pop
+
+    def rec_add(self, i, lm):
+        shadow.setdefault(id(self), []).append(lm)
+        add(self, i, lm)
+
+    def rec_pop(self):
+        shadow[id(self)].pop()
+        shadow["pops"] = shadow.get("pops", 0) + 1
+        pop(self)
+
+    monkeypatch.setattr(people._Track, "add", rec_add)
+    monkeypatch.setattr(people._Track, "pop", rec_pop)
+    tr, _ = _run_counting(monkeypatch, scene_fn, 70, landmarks=VaryingLandmarks)
+    alltr = tr.done + tr.lost + tr.live
+    return tr, alltr, shadow
+
+
+@pytest.mark.parametrize("block,recent", [(4, 7), (1024, 16)])
+def test_track_history_equals_the_landmarks_stacked(monkeypatch, block, recent):
+    """The tracker keeps a track's per-frame fields in blocks of arrays and only its last few
+    Landmarks: the arrays equal every Landmarks it took stacked in one pass (the merge's pops
+    included), and the tracks are the same whatever the block size and window."""
+    tr, alltr, shadow = _history_run(monkeypatch, block, recent)
+    assert shadow["pops"] > 0  # the crossing did make duplicates
+    assert block > 70 or any(len(t.frames) > 3 * block and len(t.frames) > 3 * recent for t in alltr)
+    for t in alltr:
+        lms = shadow[id(t)]
+        assert len(lms) == len(t.frames) == t.hist.n == t.colours.n
+        assert len(t.lms) <= 2 * recent and t.lms == lms[-len(t.lms):]
+        assert np.array_equal(t.hist.get("keypoints"), np.stack([lm.keypoints for lm in lms]).astype(np.float32))
+        assert np.array_equal(t.hist.get("box"), np.stack([lm.box() for lm in lms]).astype(np.float32))
+        assert np.array_equal(t.hist.get("world"), np.stack([lm.world for lm in lms]).astype(np.float32))
+        assert np.array_equal(t.hist.get("presence"), np.stack([lm.presence for lm in lms]).astype(np.float32))
+        assert np.array_equal(t.hist.get("score"), np.array([lm.score for lm in lms], np.float32))
+        assert t.body_visibility() == np.mean([lm.keypoints[people._BODY17, 2].mean() for lm in lms])
+        n = len(lms)
+        assert all(t._lm(j) is lms[j] for j in range(n - len(t.lms), n))
+        with pytest.raises(IndexError):
+            t._lm(n - len(t.lms) - 1)
+        # velocity and motion error as the full list of Landmarks gives them
+        c = lambda b: (b[:2] + b[2:]) / 2
+        f = t.frames
+        j = max(0, n - 5)
+        assert np.array_equal(t.velocity(), (c(lms[-1].box()) - c(lms[j].box())) / max(f[-1] - f[j], 1))
+        if n >= 3:
+            j = max(0, n - 6)
+            v = (c(lms[-2].box()) - c(lms[j].box())) / max(f[-2] - f[j], 1)
+            pred = c(lms[-2].box()) + v * (f[-1] - f[-2])
+            b = lms[-2].box()
+            assert t.motion_error() == float(np.linalg.norm(c(lms[-1].box()) - pred) / max(b[3] - b[1], 1.0))
+    ref = _history_run(monkeypatch, 1024, 16)[0].finish() if block != 1024 else None
+    got = tr.finish()
+    assert len(got) == 3
+    for a, b in zip(got, ref or got):
+        for k in ("frames", "keypoints", "boxes", "world_landmarks"):
+            assert np.array_equal(getattr(a, k), getattr(b, k)), k
+        for k in ("presence", "pose_score", "held", "colour"):
+            assert np.array_equal(a.extras[k], b.extras[k], equal_nan=k == "colour"), k

@@ -68,6 +68,23 @@ def test_fit_tracks_contract_and_translation():
     assert np.all(bt2.transl == 0) and any("transl = 0" in n for n in bt2.notes)
 
 
+def test_frame_chunks_give_the_one_pass_fit(monkeypatch):
+    """FIK and the final forward kinematics run FRAME_CHUNK frames at a time (bounded temporaries on a
+    long video): the same rotations and joints, bit for bit, as one call over every frame."""
+    from unveil.fit import stage
+
+    model, _, J = _sequence(T=50)
+    monkeypatch.setattr(stage, "FRAME_CHUNK", 0)   # one call
+    one = fit_joints(J, model, use_tik=False, refine_iters=0)
+    monkeypatch.setattr(stage, "FRAME_CHUNK", 7)   # 8 calls, the last one short
+    calls = []
+    fik = stage.joints_to_rotations
+    monkeypatch.setattr(stage, "joints_to_rotations", lambda j, r: calls.append(len(j)) or fik(j, r))
+    chunked = fit_joints(J, model, use_tik=False, refine_iters=0)
+    assert calls == [7] * 7 + [1]
+    assert torch.equal(one["rotmats"], chunked["rotmats"]) and np.array_equal(one["joints"], chunked["joints"])
+
+
 # ------------------------------------------------------------------ the default path: TIK + final fit
 # measured on 2026-12-07 by these tests (Anny, the first 60 frames of the packaged demo walk):
 DEFAULT_EXACT_MM = 2.50 * 1.3   # default fit_joints (TIK+fit) on exact joints: 2.50 mm, margin +30%

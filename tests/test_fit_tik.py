@@ -52,3 +52,27 @@ def test_noise_level_and_short_training():
     W = torch.stack([J[i:i + 16] for i in range(0, 48, 4)])
     net = train_tik(W, rest.expand(len(W), 24, 3), steps=3, batch=4, log=None)
     assert isinstance(net, TIK) and net.window == 16
+
+
+def test_refine_rotations_blends_each_batch_as_it_goes(monkeypatch):
+    """refine_rotations blends each batch of windows into the sequence as soon as the network gives
+    it (memory bounded by the batch): the same rotations, bit for bit, as predicting every window
+    first and blending them all (blend_windows), for several batch sizes."""
+    from unveil.fit import tik
+
+    torch.manual_seed(0)
+    J, rest = _clip(T=203)
+    net = TIK(window=16, dim=32).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.05)
+    R0 = joints_to_rotations(J.double(), rest.double())
+    x, Jr = R0.float(), (J - J[:, :1]).float()
+    starts = tik.window_starts(203, 16)
+    assert len(starts) == 25
+    for batch in (64, 4, 1):
+        monkeypatch.setattr(tik, "BATCH", batch)
+        with torch.no_grad():
+            pred = torch.cat([net(torch.stack([x[s:s + 16] for s in starts[i:i + batch]]),
+                                  torch.stack([Jr[s:s + 16] for s in starts[i:i + batch]]))
+                              for i in range(0, len(starts), batch)])
+        want = tik.blend_windows(pred, starts, 203).double()
+        assert torch.equal(refine_rotations(net, J, rest, fik=R0), want), batch

@@ -76,3 +76,43 @@ def test_one_copy_of_the_shared_maths():
         if "set_num_threads(" in text and p.name != "runtime.py":
             found.append(f"{p.relative_to(SRC)}:set_num_threads")
     assert sorted(found) == ["geometry.py:rigid_fit", "geometry.py:vertex_normals"], found
+
+
+def test_rigid_fit_centres_in_place_with_the_same_numbers():
+    """rigid_fit copies each set once and centres it in place (memory on a long track): the same R, t
+    bit for bit as centring into new arrays, and the caller's arrays are left as they were."""
+    def reference(src, dst):
+        src = np.asarray(src, np.float64).reshape(-1, 3)
+        dst = np.asarray(dst, np.float64).reshape(-1, 3)
+        ok = np.isfinite(src).all(1) & np.isfinite(dst).all(1)
+        src, dst = src[ok], dst[ok]
+        ms, md = src.mean(0), dst.mean(0)
+        U, _, Vt = np.linalg.svd((src - ms).T @ (dst - md))
+        d = np.sign(np.linalg.det(Vt.T @ U.T)) or 1.0
+        R = Vt.T @ np.diag([1.0, 1.0, d]) @ U.T
+        return R, md - R @ ms
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 1, (300, 24, 3))
+    y = x @ np.linalg.qr(rng.normal(size=(3, 3)))[0].T + rng.normal(0, 0.01, x.shape) + 2.0
+    for a, b in ((x, y), (x.astype(np.float32), y.astype(np.float32))):
+        a0, b0 = a.copy(), b.copy()
+        for got, want in zip(rigid_fit(a, b), reference(a, b)):
+            assert np.array_equal(got, want)
+        assert np.array_equal(a, a0) and np.array_equal(b, b0)
+    y[5, 3, 1] = np.nan
+    for got, want in zip(rigid_fit(x, y), reference(x, y)):
+        assert np.array_equal(got, want)
+
+
+def test_rotmats_to_axis_angle_in_chunks_equals_one_pass():
+    import roma
+    import torch
+
+    from unveil.fit.ik import rotmats_to_axis_angle
+
+    R = roma.random_rotmat(50 * 24, generator=torch.Generator().manual_seed(0)).reshape(50, 24, 3, 3)
+    one = rotmats_to_axis_angle(R, chunk=0)
+    for got, want in zip(rotmats_to_axis_angle(R, chunk=7), one):
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert one[0].shape == (50, 3) and one[1].shape == (50, 23, 3)

@@ -303,3 +303,31 @@ def test_glb_in_blender(tmp_path):
         v = ref["vertices"][k]
         want = np.stack([v[:, 0], -v[:, 2], v[:, 1]], 1)  # glTF Y up -> Blender Z up
         assert np.abs(got[f"v{k}"] - want).max() < 1e-3
+
+
+def test_streamed_glb_and_chunked_keys_equal_one_pass(tmp_path, monkeypatch):
+    """The GLB writers stream the binary chunk through a temporary file and make the rotation keys
+    FRAME_CHUNK frames at a time (sign continuity carried over the chunk seams): the files are the
+    bytes of the one-pass, in-memory build."""
+    from unveil.io import gltf, world_motion as wm
+    from unveil.io.gltf import build_scene_glb, write_scene_glb
+
+    model = standin_model()
+    t1, _ = make_track(model, T=40, seed=4)
+    t2, _ = make_track(model, T=23, seed=5, frames=np.arange(7, 30))
+    t2.id = 4
+    monkeypatch.setattr(wm, "FRAME_CHUNK", 10 ** 6)   # one pass
+    m = wm.world_motion(t1, model, 30.0)
+    q = roma.rotmat_to_unitquat(torch.from_numpy(m.rotmats)).numpy()
+    q_one = gltf.continuous_quats(q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
+    one = build_glb(t1, model, fps=30.0), build_scene_glb([t1, t2], model, fps=30.0, frame_rate=30.0)
+    monkeypatch.setattr(wm, "FRAME_CHUNK", 7)         # 6 chunks, the last one short
+    assert len(list(m.rotmats_chunks())) == 6
+    q_chunked = gltf.world_quats(m)
+    assert np.array_equal(q_chunked, q_one)
+    assert (q_one[1:] * q_one[:-1]).sum(-1).min() >= 0 and (q[1:] * q[:-1]).sum(-1).min() < 0  # flips were needed
+    write_glb(tmp_path / "a.glb", t1, model, fps=30.0)
+    write_scene_glb(tmp_path / "s.glb", [t1, t2], model, fps=30.0, frame_rate=30.0)
+    assert (tmp_path / "a.glb").read_bytes() == one[0] == build_glb(t1, model, fps=30.0)
+    assert (tmp_path / "s.glb").read_bytes() == one[1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.glb", "s.glb"]  # no temporary left

@@ -57,7 +57,8 @@ def test_live_state_is_bounded(walker_video):
         assert est.people and all(len(p.kp) <= live.WINDOW and len(p.root_j) <= live.ROOT_WINDOW
                                   and len(p.shape_j) <= live.SHAPE_AT[-1] for p in est.people.values())
         assert max(len(p.kp) for p in est.people.values()) == live.WINDOW  # the window did fill
-        assert all(len(t.lms) <= 64 for t in est.tracker.live + est.tracker.lost)
+        assert all(len(t.lms) <= 64 and len(t.frames) <= 64 and t.hist.n == len(t.frames)
+                   for t in est.tracker.live + est.tracker.lost)
         assert len(est.tracker.processed) <= 64
     finally:
         est.close()

@@ -125,3 +125,15 @@ def test_pipeline_stage_table():
     for s in pipeline.STAGES:
         for pattern in s.hashes:
             assert list(PACKAGE_DIR.glob(pattern)), (s.name, pattern)
+
+
+def test_heap_is_trimmed_after_every_completed_stage(tmp_path, monkeypatch):
+    """run_stages gives the C heap's free memory back after each stage (runtime.trim_heap), before
+    the stage's status line, so no stage starts from the previous ones' high-water mark."""
+    from unveil import stages
+
+    seen = []
+    monkeypatch.setattr(stages, "trim_heap", lambda: seen.append(list(CALLS)) or True)
+    CALLS.clear()
+    run_stages(_toy_stages(), _ctx(tmp_path))
+    assert seen == [["first"], ["first", "second"]]

@@ -6,7 +6,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -68,6 +68,19 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
+
+
+def write_parts(path: str | os.PathLike, parts: Iterable[str]) -> None:
+    """Write the text ``"".join(parts)`` (UTF-8) atomically, one piece at a time: a long file is
+    never held whole in memory.
+
+    Args:
+        path: the file.
+        parts: the text's pieces, in order (a generator is consumed once).
+    """
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        for piece in parts:
+            f.write(piece)
 
 
 def save_npz(path: str | os.PathLike, **arrays) -> None:

@@ -31,15 +31,19 @@ def rigid_fit(src, dst) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         ValueError: the two sets differ in size or are not 3D points.
     """
-    src = np.asarray(src, np.float64)
-    dst = np.asarray(dst, np.float64)
+    # one float64 copy of each set, centred in place (a long track's joints: no further copies)
+    src = np.array(src, np.float64)
+    dst = np.array(dst, np.float64)
     if src.shape[-1:] != (3,) or src.size != dst.size or dst.shape[-1:] != (3,):
         raise ValueError(f"rigid_fit needs two (N, 3) point sets of one size, got {src.shape} and {dst.shape}")
     src, dst = src.reshape(-1, 3), dst.reshape(-1, 3)
     ok = np.isfinite(src).all(1) & np.isfinite(dst).all(1)
-    src, dst = src[ok], dst[ok]
+    if not ok.all():
+        src, dst = src[ok], dst[ok]
     ms, md = src.mean(0), dst.mean(0)
-    U, _, Vt = np.linalg.svd((src - ms).T @ (dst - md))
+    src -= ms
+    dst -= md
+    U, _, Vt = np.linalg.svd(src.T @ dst)
     d = np.sign(np.linalg.det(Vt.T @ U.T)) or 1.0
     R = Vt.T @ np.diag([1.0, 1.0, d]) @ U.T
     return R, md - R @ ms

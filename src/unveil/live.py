@@ -263,8 +263,8 @@ class LiveEstimator:
         following and re-identification read only the last few)."""
         t = self.tracker
         for tr in t.live + t.lost:
-            if len(tr.lms) > 2 * keep:
-                del tr.lms[:-keep], tr.frames[:-keep]
+            if len(tr.frames) > 2 * keep:
+                tr.trim(keep)
         t.done.clear()
         for lst in (t.processed, t.people_per_frame):
             if len(lst) > 2 * keep:

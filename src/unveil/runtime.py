@@ -8,11 +8,14 @@ module before any command, and ``unveil --help`` must not pay for torch.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import sys
 from .errors import UnveilError
 
 _configured = False
+_libc: object = None  # the C library once looked up by trim_heap (False: it has no malloc_trim)
 
 
 def threads() -> int:
@@ -87,3 +90,28 @@ def set_threads(n: int | None = None) -> int:
     if "torch" in sys.modules:  # set now only when already imported (torch is heavy)
         pin_torch_threads(n)
     return n
+
+
+def trim_heap() -> bool:
+    """Give the C heap's free memory back to the operating system (glibc's ``malloc_trim(0)``).
+
+    glibc keeps the memory a stage freed (its large temporaries, the 2D front end's per-frame
+    objects) in the process's heap, so without this every stage of a run starts from the previous
+    stages' high-water mark and the run's peak grows with the video's length (docs/batch.md).
+    :func:`unveil.stages.run_stages` calls it after every stage; it frees nothing that is in use.
+
+    Returns:
+        True when memory was given back; False when none was, or the C library has no
+        ``malloc_trim`` (not glibc: macOS, musl), where it does nothing.
+    """
+    global _libc
+    if _libc is None:
+        try:
+            lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            lib.malloc_trim.argtypes = [ctypes.c_size_t]
+            _libc = lib
+        except (OSError, AttributeError):
+            _libc = False
+    if not _libc:
+        return False
+    return bool(_libc.malloc_trim(0))

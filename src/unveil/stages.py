@@ -49,6 +49,7 @@ import numpy as np
 from .atomic import record, save_npz, write_text
 from .progress import Reporter
 from .progress import Stage as ProgressStage
+from .runtime import trim_heap
 from .types import BodyTrack, Camera, Track2D, Track3D
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -299,6 +300,7 @@ def run_stages(stages: Sequence[Stage], ctx: RunContext) -> RunContext:
                 if stage.finish is not None:
                     stage.finish(ctx)
                 ctx.completed.append(stage.name)
+                trim_heap()  # the stage's freed temporaries go back to the system (bounded memory)
                 if ctx.progress is not None:
                     ctx.progress.end("cached" if hit is not None else "done")
             except stage.hard:

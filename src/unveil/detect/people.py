@@ -55,20 +55,103 @@ from ..io.video import iter_frames, probe
 
 MIN_TRACK_LEN = 5  # frames: shorter tracks are dropped as detector noise (PeopleTracker min_len)
 
+HISTORY_BLOCK = 1024  # frames per block of a track's history arrays (_History)
+RECENT = 16  # Landmarks objects a track keeps (velocity / motion_error / a merge's pop read the last 7)
+
+
+class _History:
+    """A track's per-frame arrays, appended one frame at a time into blocks of ``HISTORY_BLOCK``
+    frames (no copy when it grows; a block is one allocation instead of one small object per field
+    and frame). ``fields``: ``{name: (row shape, dtype)}``."""
+
+    def __init__(self, fields: dict):
+        self.fields = fields
+        self.blocks: list[dict] = []
+        self.n = 0
+
+    def append(self, **row) -> None:
+        b, k = divmod(self.n, HISTORY_BLOCK)
+        if b == len(self.blocks):
+            self.blocks.append({name: np.empty((HISTORY_BLOCK,) + shape, dtype)
+                                for name, (shape, dtype) in self.fields.items()})
+        for name, v in row.items():
+            self.blocks[b][name][k] = v
+        self.n += 1
+
+    def truncate(self, n: int) -> None:
+        """Keep the first ``n`` rows."""
+        self.n = min(self.n, max(0, int(n)))
+        del self.blocks[-(-self.n // HISTORY_BLOCK):]  # the blocks that hold rows 0..n-1 stay
+
+    def get(self, name: str) -> np.ndarray:
+        """(n, *shape) copy of one field."""
+        if not self.blocks:
+            shape, dtype = self.fields[name]
+            return np.empty((0,) + shape, dtype)
+        return np.concatenate([blk[name] for blk in self.blocks])[: self.n]
+
+
 @dataclass
 class _Track:
+    """One person's track while the video is read: every held frame's keypoints, box, world
+    landmarks, presence, pose score and colour in :class:`_History` arrays (about 1 KB per frame),
+    and only the last ``RECENT`` :class:`Landmarks` objects (what following, velocity and the
+    duplicate merge read)."""
+
     id: int
     frames: list = field(default_factory=list)
-    lms: list = field(default_factory=list)
+    lms: list = field(default_factory=list)   # the Landmarks of frames[-len(lms):]
     last: Landmarks | None = None
     last_frame: int = -1
     roi: Roi | None = None
-    colours: list = field(default_factory=list)  # (6,) per held frame: stitch.colour_descriptor
+    hist: _History = field(default_factory=lambda: _History({
+        "keypoints": ((33, 3), np.float32), "box": ((4,), np.float32), "world": ((33, 3), np.float32),
+        "presence": ((33,), np.float32), "score": ((), np.float32)}))
+    colours: _History = field(default_factory=lambda: _History({"colour": ((6,), np.float32)}))  # per held frame: stitch.colour_descriptor
+    tokens: list = field(default_factory=list)  # Landmarks.tokens per held frame (tapped model only)
 
     def add(self, i: int, lm: Landmarks):
         self.frames.append(i)
         self.lms.append(lm)
+        if len(self.lms) > 2 * RECENT:
+            del self.lms[:-RECENT]
+        self.hist.append(keypoints=lm.keypoints, box=lm.box(), world=lm.world, presence=lm.presence, score=lm.score)
+        if lm.tokens is not None:
+            self.tokens.append(lm.tokens)
         self.last, self.last_frame, self.roi = lm, i, lm.next_roi()
+
+    def pop(self) -> None:
+        """Forget the newest frame (the duplicate merge gave it to another track)."""
+        self.frames.pop()
+        self.lms.pop()
+        self.hist.truncate(len(self.frames))
+        del self.tokens[len(self.frames):]
+        if self.frames:
+            self.last, self.last_frame = self.lms[-1], self.frames[-1]
+
+    def trim(self, keep: int) -> None:
+        """Keep only the last ``keep`` frames (live mode: :class:`unveil.live.LiveEstimator` never
+        asks for the whole track)."""
+        if len(self.frames) <= keep:
+            return
+        n = len(self.frames)
+        kp, box, world, pres, score = (self.hist.get(k)[n - keep:] for k in
+                                       ("keypoints", "box", "world", "presence", "score"))
+        col = self.colours.get("colour")[max(0, self.colours.n - keep):]
+        del self.frames[:-keep], self.lms[:-keep], self.tokens[:-keep]
+        self.hist.truncate(0)
+        self.colours.truncate(0)
+        for r in range(keep):
+            self.hist.append(keypoints=kp[r], box=box[r], world=world[r], presence=pres[r], score=score[r])
+        for c in col:
+            self.colours.append(colour=c)
+
+    def _lm(self, j: int) -> Landmarks:
+        """The Landmarks of held frame ``j`` (one of the last ``RECENT``)."""
+        k = j - (len(self.frames) - len(self.lms))
+        if not 0 <= k < len(self.lms):
+            raise IndexError(f"held frame {j} is not among the last {len(self.lms)} kept")
+        return self.lms[k]
 
     def velocity(self, k: int = 5) -> np.ndarray:
         """Box-centre velocity (pixels/frame) over the last ``k`` held frames."""
@@ -76,30 +159,35 @@ class _Track:
             return np.zeros(2, np.float32)
         j = max(0, len(self.frames) - k)
         c = lambda b: (b[:2] + b[2:]) / 2
-        return (c(self.lms[-1].box()) - c(self.lms[j].box())) / max(self.frames[-1] - self.frames[j], 1)
+        return (c(self.lms[-1].box()) - c(self._lm(j).box())) / max(self.frames[-1] - self.frames[j], 1)
 
     def motion_error(self) -> float:
         """Distance of the newest box centre from where the track's earlier motion put it,
         in box heights (0.5 when the track is too young to say)."""
-        if len(self.lms) < 3:
+        if len(self.frames) < 3:
             return 0.5
         c = lambda b: (b[:2] + b[2:]) / 2
         prev = self.lms[-2].box()
         j = max(0, len(self.frames) - 6)
-        v = (c(prev) - c(self.lms[j].box())) / max(self.frames[-2] - self.frames[j], 1)
+        v = (c(prev) - c(self._lm(j).box())) / max(self.frames[-2] - self.frames[j], 1)
         pred = c(prev) + v * (self.frames[-1] - self.frames[-2])
         return float(np.linalg.norm(c(self.lms[-1].box()) - pred) / max(prev[3] - prev[1], 1.0))
+
+    def body_visibility(self) -> float:
+        """Mean over held frames of the mean visibility of the 17 COCO points."""
+        kp = self.hist.get("keypoints")
+        return float(np.mean([row[_BODY17, 2].mean() for row in kp]))
 
     def to_track2d(self, processed: np.ndarray | None = None) -> Track2D:
         """The track over every processed frame from its first to its last: frames where the person
         was not held (short occlusions) get linearly interpolated positions with confidence 0,
         presence 0 and ``extras["held"] = False``, so the motion stage sees them as occluded."""
         f = np.asarray(self.frames, np.int64)
-        kp = np.stack([l.keypoints for l in self.lms]).astype(np.float32)
-        boxes = np.stack([l.box() for l in self.lms]).astype(np.float32)
-        world = np.stack([l.world for l in self.lms]).astype(np.float32)
-        pres = np.stack([l.presence for l in self.lms]).astype(np.float32)
-        score = np.array([l.score for l in self.lms], np.float32)
+        kp = self.hist.get("keypoints")
+        boxes = self.hist.get("box")
+        world = self.hist.get("world")
+        pres = self.hist.get("presence")
+        score = self.hist.get("score")
         full = f if processed is None else processed[(processed >= f[0]) & (processed <= f[-1])]
         held = np.isin(full, f)
         if not held.all():
@@ -112,14 +200,14 @@ class _Track:
             pres = np.where(held[:, None], interp(pres), 0.0).astype(np.float32)
             score = np.where(held, interp(score), 0.0).astype(np.float32)
         col = np.full((len(full), 6), np.nan, np.float32)
-        if len(self.colours) == len(f):
-            col[np.searchsorted(full, f)] = np.stack(self.colours)
+        if self.colours.n == len(f):
+            col[np.searchsorted(full, f)] = self.colours.get("colour")
         feats = None
-        if self.lms and all(l.tokens is not None for l in self.lms):  # zero on frames not held
+        if self.frames and len(self.tokens) == len(self.frames):  # zero on frames not held
             pos = np.searchsorted(full, f)
             feats = {}
-            for key in self.lms[0].tokens:
-                v = np.stack([l.tokens[key] for l in self.lms])
+            for key in self.tokens[0]:
+                v = np.stack([t[key] for t in self.tokens])
                 feats[key] = np.zeros((len(full),) + v.shape[1:], v.dtype)
                 feats[key][pos] = v
         return Track2D(id=self.id, frames=full, keypoints=kp, layout="blazepose33", boxes=boxes,
@@ -523,10 +611,11 @@ class PeopleTracker:
         self._tracking += time.perf_counter() - t
         self._reschedule(searched, found, self._n_lost > n_lost0)
         for tr in self.live:  # appearance for the offline stitching (a few dozen pixel reads)
-            del tr.colours[len(tr.lms):]
-            while len(tr.colours) < len(tr.lms):
-                tr.colours.append(colour_descriptor(img, tr.lms[len(tr.colours)].keypoints)
-                                  if len(tr.colours) == len(tr.lms) - 1 else np.full(6, np.nan, np.float32))
+            n = len(tr.frames)
+            tr.colours.truncate(n)
+            while tr.colours.n < n:
+                tr.colours.append(colour=colour_descriptor(img, tr.lms[-1].keypoints)
+                                  if tr.colours.n == n - 1 else np.full(6, np.nan, np.float32))
         self.people_per_frame.append(len(self.live))
         self.processed.append(i)
         self.n_steps += 1
@@ -587,9 +676,8 @@ class PeopleTracker:
             if tr.motion_error() < k.motion_error():
                 keep[keep.index(k)] = tr
                 tr = k
-            tr.frames.pop(); tr.lms.pop()
-            if tr.lms:
-                tr.last, tr.last_frame = tr.lms[-1], tr.frames[-1]
+            tr.pop()
+            if tr.frames:
                 self.lost.append(tr)
                 self._n_lost += 1
         self.live = keep
@@ -601,7 +689,7 @@ class PeopleTracker:
         processed = np.asarray(self.processed, np.int64)
         out = [t.to_track2d(processed) for t in sorted(allt, key=lambda t: t.id)
                if len(t.frames) >= self.min_len
-               and np.mean([l.keypoints[_BODY17, 2].mean() for l in t.lms]) >= self.min_track_vis]
+               and t.body_visibility() >= self.min_track_vis]
         for new_id, tr in enumerate(out):  # ids 0..n-1 in order of first appearance
             tr.id = new_id
         return out

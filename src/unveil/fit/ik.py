@@ -249,8 +249,15 @@ def rest_skeleton_tpose(height: float = 1.7, dtype=torch.float64) -> torch.Tenso
     return torch.as_tensor(j * (height / 1.62), dtype=dtype)
 
 
-def rotmats_to_axis_angle(rotmats):
-    """(..., 24, 3, 3) -> (global_orient (..., 3), body_pose (..., 23, 3)) axis-angle, numpy."""
+def rotmats_to_axis_angle(rotmats, chunk: int = 1024):
+    """(..., 24, 3, 3) -> (global_orient (..., 3), body_pose (..., 23, 3)) axis-angle, numpy float32.
+
+    A (T, 24, 3, 3) sequence is converted ``chunk`` frames at a time (its float64 copy stays
+    bounded on a long video; every frame's result is the same)."""
     R = torch.as_tensor(np.asarray(rotmats)) if not isinstance(rotmats, torch.Tensor) else rotmats
-    aa = roma.rotmat_to_rotvec(R.double()).cpu().numpy().astype(np.float32)
+    if R.ndim == 4 and R.shape[0] > chunk > 0:
+        aa = np.concatenate([roma.rotmat_to_rotvec(R[i:i + chunk].double()).cpu().numpy().astype(np.float32)
+                             for i in range(0, R.shape[0], chunk)])
+    else:
+        aa = roma.rotmat_to_rotvec(R.double()).cpu().numpy().astype(np.float32)
     return aa[..., 0, :], aa[..., 1:, :]

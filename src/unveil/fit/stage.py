@@ -60,7 +60,7 @@ def _initial_fit(joints, model, confidence, use_tik) -> dict:
     with torch.no_grad():
         rest = model.rest_joints(shape[None].to(model.dtype))[0].double()
     rest = rest - rest[:1]
-    R = joints_to_rotations(torch.as_tensor(J), rest)
+    R = by_frames(lambda j: joints_to_rotations(j, rest), torch.as_tensor(J))
     method = "FIK"
     if use_tik is not False:
         net = load_tik()
@@ -81,8 +81,29 @@ def _final_joints(model, st: dict, refined: bool) -> dict:
             rest = model.rest_joints(shape[None].to(model.dtype))[0].double()
         rest = rest - rest[:1]
     with torch.no_grad():
-        _, pos = forward_kinematics(R.double(), rest.expand(R.shape[0], 24, 3))
-    return {"rotmats": R.float(), "shape": shape.float(), "joints": pos.float().numpy(), "method": method}
+        pos = by_frames(lambda r: forward_kinematics(r.double(), rest.expand(r.shape[0], 24, 3))[1].float(), R)
+    return {"rotmats": R.float(), "shape": shape.float(), "joints": pos.numpy(), "method": method}
+
+
+FRAME_CHUNK = 1024  # frames per call of the frame-wise FIK and forward kinematics (by_frames)
+
+
+def by_frames(fn, x: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """``fn(x)`` for a frame-wise function, computed ``chunk`` frames at a time: its temporaries
+    (FIK's per-joint rotations, ~6 KB per frame) stay bounded on a long video; every frame's result
+    is computed by the same operations, so it is the same.
+
+    Args:
+        fn: maps (n, ...) -> (n, ...) frame by frame (torch in, torch out).
+        x: (T, ...) tensor.
+        chunk: frames per call (default :data:`FRAME_CHUNK`; 0 or less: one call).
+    Returns:
+        (T, ...) the concatenated results.
+    """
+    chunk = FRAME_CHUNK if chunk is None else int(chunk)
+    if chunk <= 0 or x.shape[0] <= chunk:
+        return fn(x)
+    return torch.cat([fn(x[i:i + chunk]) for i in range(0, x.shape[0], chunk)])
 
 
 def fit_tracks(tracks3d: list[Track3D], tracks2d: list[Track2D], camera: Camera, body_model="anny",

@@ -121,29 +121,54 @@ def refine_rotations(net: TIK, joints, rest_joints, fik=None) -> torch.Tensor:
         Jr = torch.cat([Jr, Jr[-1:].expand(pad, -1, -1)])
     Tp = x.shape[0]
     starts = window_starts(Tp, W)
-    pred = torch.cat([net(torch.stack([x[s:s + W] for s in starts[i:i + 64]]),
-                          torch.stack([Jr[s:s + W] for s in starts[i:i + 64]])) for i in range(0, len(starts), 64)])
-    return blend_windows(pred, starts, Tp)[:T].double()
+    # BATCH windows per network call, each call's predictions blended in at once (memory bounded by
+    # the batch, not by the video's length; the same calls and the same blend as predicting all first)
+    out = torch.zeros((Tp, 24, 3, 3), dtype=torch.float32)
+    best = torch.full((Tp,), -1.0)
+    for i in range(0, len(starts), BATCH):
+        part = starts[i:i + BATCH]
+        pred = net(torch.stack([x[s:s + W] for s in part]), torch.stack([Jr[s:s + W] for s in part]))
+        blend_into(out, best, pred, part, starts[-1])
+    return out[:T].double()
+
+
+BATCH = 64  # TIK windows per network call in refine_rotations
 
 
 def blend_windows(pred: torch.Tensor, starts: list[int], length: int) -> torch.Tensor:
     """Overlapping window predictions (n, W, ...) starting at ``starts`` -> one sequence (length, ...):
     each frame takes the prediction of the window in which it sits most centrally (the first and last
     windows own the sequence's ends)."""
-    W = pred.shape[1]
     out = torch.zeros((length,) + tuple(pred.shape[2:]), dtype=pred.dtype)
     best = torch.full((length,), -1.0)
+    blend_into(out, best, pred, starts, starts[-1])
+    return out
+
+
+def blend_into(out: torch.Tensor, best: torch.Tensor, pred: torch.Tensor, starts: list[int], last: int) -> None:
+    """The step of :func:`blend_windows` for some of the windows, in order (call it for consecutive
+    groups of windows: the result is the same as one call with all of them).
+
+    Args:
+        out: (length, ...) the sequence, updated in place.
+        best: (length,) float, how central each frame's current prediction is (-1: none yet), updated.
+        pred: (n, W, ...) the predictions of the windows starting at ``starts`` (n start frames).
+        last: the start of the sequence's last window (it owns the sequence's end).
+    """
+    W = pred.shape[1]
+    if pred.shape[0] != len(starts) or out.shape[1:] != pred.shape[2:] or best.shape != out.shape[:1]:
+        raise ValueError(f"pred {tuple(pred.shape)} for {len(starts)} starts, out {tuple(out.shape)}, "
+                         f"best {tuple(best.shape)}")
     centre = torch.minimum(torch.arange(W) + 0.5, W - 0.5 - torch.arange(W).float())
     for i, s in enumerate(starts):
         c = centre.clone()
         if s == 0:
             c[: W // 2] = W  # sequence start: nothing better available
-        if s == starts[-1]:
+        if s == last:
             c[W // 2:] = W
         take = c > best[s:s + W]
         out[s:s + W][take] = pred[i][take]
         best[s:s + W] = torch.maximum(best[s:s + W], c)
-    return out
 
 
 _CACHE: dict = {}

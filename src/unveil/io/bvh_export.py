@@ -23,11 +23,11 @@ import io
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..atomic import write_text
+from ..atomic import write_parts
 from ..skeleton import SMPL24_NAMES, SMPL24_PARENTS
 from ..types import BodyTrack
 from .exporter import ExportContext
-from .world_motion import by_frames, world_motion
+from .world_motion import world_motion
 
 ORDER = "ZXY"
 _END_CM = {10: 5.0, 11: 5.0, 15: 15.0, 22: 8.0, 23: 8.0}
@@ -42,6 +42,13 @@ def euler_zxy(R: np.ndarray) -> np.ndarray:
 
 
 def bvh_text(body_track: BodyTrack, body_model, fps: float) -> str:
+    """The BVH file's text (see the module docstring)."""
+    return "".join(bvh_parts(body_track, body_model, fps))
+
+
+def bvh_parts(body_track: BodyTrack, body_model, fps: float):
+    """:func:`bvh_text` in pieces: the hierarchy, then the motion rows ``FRAME_CHUNK`` frames per
+    piece (a writer never holds a long track's whole text or every frame's angles)."""
     m = world_motion(body_track, body_model, fps)
     rest_cm = m.rest_joints * 100.0
     children = {j: [c for c in range(24) if SMPL24_PARENTS[c] == j] for j in range(24)}
@@ -71,23 +78,26 @@ def bvh_text(body_track: BodyTrack, body_model, fps: float) -> str:
         out.write(f"{ind}}}\n")
 
     joint(0, 0)
-    T = m.rotmats.shape[0]
+    T = len(m)
     out.write(f"MOTION\nFrames: {T}\nFrame Time: {1.0 / float(fps):.8f}\n")
+    yield out.getvalue()
     order = []  # depth-first joint order of the channel columns
     stack = [0]
     while stack:
         j = stack.pop()
         order.append(j)
         stack.extend(reversed(children[j]))
-    eul = by_frames(lambda r: euler_zxy(r[:, order]), m.rotmats)          # (T, 24, 3)
-    rows = np.concatenate([m.transl * 100.0, eul.reshape(T, -1)], 1)   # (T, 3 + 72)
-    np.savetxt(out, rows, fmt="%.6f", delimiter=" ")
-    return out.getvalue()
+    for lo, hi, rot in m.rotmats_chunks():
+        eul = euler_zxy(rot[:, order])                                          # (n, 24, 3)
+        rows = np.concatenate([m.transl[lo:hi] * 100.0, eul.reshape(hi - lo, -1)], 1)   # (n, 3 + 72)
+        out = io.StringIO()
+        np.savetxt(out, rows, fmt="%.6f", delimiter=" ")
+        yield out.getvalue()
 
 
 def write_bvh(path, body_track: BodyTrack, body_model, fps: float) -> None:
-    """Write ``path`` (atomically): see the module docstring."""
-    write_text(path, bvh_text(body_track, body_model, fps))
+    """Write ``path`` (atomically, piece by piece: :func:`bvh_parts`): see the module docstring."""
+    write_parts(path, bvh_parts(body_track, body_model, fps))
 
 
 class BvhExporter:
@@ -99,4 +109,4 @@ class BvhExporter:
         write_bvh(path, tracks[0], ctx.body_model, ctx.fps)
 
 
-__all__ = ["write_bvh", "bvh_text", "euler_zxy", "BvhExporter"]
+__all__ = ["write_bvh", "bvh_text", "bvh_parts", "euler_zxy", "BvhExporter"]

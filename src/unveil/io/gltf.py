@@ -26,18 +26,23 @@ motion is in the Y-up world frame of ``joints_world`` (see :mod:`unveil.io.world
 
 from __future__ import annotations
 
+import shutil
+import struct
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pygltflib as gl
 import roma
 import torch
 
-from ..atomic import write_bytes
+from ..atomic import atomic_path
 from ..geometry import vertex_normals
 from ..skeleton import SMPL24_PARENTS
 from ..types import BodyTrack
 from .exporter import ExportContext
 from .rig_names import joint_names
-from .world_motion import by_frames, world_motion
+from .world_motion import world_motion
 
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 FLOAT, UBYTE, USHORT, UINT = 5126, 5121, 5123, 5125
@@ -57,29 +62,57 @@ def top_weights(weights: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return idx, top
 
 
-def continuous_quats(q: np.ndarray) -> np.ndarray:
-    """(T, J, 4) quaternions with signs flipped so consecutive keys are in the same hemisphere."""
+def continuous_quats(q: np.ndarray, prev: np.ndarray | None = None) -> np.ndarray:
+    """(T, J, 4) quaternions with signs flipped so consecutive keys are in the same hemisphere.
+    ``prev``: (J, 4) the key before ``q[0]`` (already made continuous), when ``q`` continues a sequence."""
     q = q.copy()
+    if prev is not None and len(q):
+        flip = (q[0] * prev).sum(-1) < 0
+        q[0, flip] *= -1
     for i in range(1, q.shape[0]):
         flip = (q[i] * q[i - 1]).sum(-1) < 0
         q[i, flip] *= -1
     return q
 
 
-class _Builder:
-    """Accumulates the binary chunk: every bufferView starts on a 4-byte boundary."""
+def world_quats(m) -> np.ndarray:
+    """The animation's rotation keys: (T, 24, 4) float32 unit quaternions (XYZW), sign-continuous,
+    of a :class:`unveil.io.world_motion.WorldMotion`, made ``FRAME_CHUNK`` frames at a time (the
+    float64 matrices and quaternions of every frame are never held at once)."""
+    out = np.empty((len(m), 24, 4), np.float32)
+    prev = None
+    for lo, hi, rot in m.rotmats_chunks():
+        q = roma.rotmat_to_unitquat(torch.from_numpy(rot)).numpy()
+        q = continuous_quats(q / np.linalg.norm(q, axis=-1, keepdims=True), prev)
+        out[lo:hi] = q
+        prev = q[-1]
+    return out
 
-    def __init__(self, g: gl.GLTF2):
+
+class _Builder:
+    """Accumulates the binary chunk: every bufferView starts on a 4-byte boundary. ``sink``: a binary
+    file that receives the chunk as it grows (:func:`write_glb`: a long track's animation is never held
+    in memory twice); None keeps it in ``blob``."""
+
+    def __init__(self, g: gl.GLTF2, sink=None):
         self.g = g
         self.blob = bytearray()
+        self.sink = sink
+        self.size = 0
+
+    def _put(self, data: bytes) -> None:
+        if self.sink is None:
+            self.blob += data
+        else:
+            self.sink.write(data)
+        self.size += len(data)
 
     def add(self, arr: np.ndarray, ctype: int, atype: str, target: int | None = None,
             minmax: bool = False, normalized: bool = False) -> int:
         arr = np.ascontiguousarray(arr)
-        pad = (-len(self.blob)) % 4
-        self.blob += b"\0" * pad
-        bv = gl.BufferView(buffer=0, byteOffset=len(self.blob), byteLength=arr.nbytes, target=target)
-        self.blob += arr.tobytes()
+        self._put(b"\0" * ((-self.size) % 4))
+        bv = gl.BufferView(buffer=0, byteOffset=self.size, byteLength=arr.nbytes, target=target)
+        self._put(memoryview(arr).cast("B"))
         self.g.bufferViews.append(bv)
         ncomp = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}[atype]
         acc = gl.Accessor(bufferView=len(self.g.bufferViews) - 1, byteOffset=0, componentType=ctype,
@@ -105,7 +138,7 @@ def _add_person(g: gl.GLTF2, b: _Builder, body_track: BodyTrack, body_model, fps
     first frame and after the last, 1 while the person is tracked.
     """
     m = world_motion(body_track, body_model, fps)
-    T = m.rotmats.shape[0]
+    T = len(m)
     if T == 0:
         raise ValueError("empty track")
     with torch.no_grad():
@@ -168,8 +201,7 @@ def _add_person(g: gl.GLTF2, b: _Builder, body_track: BodyTrack, body_model, fps
     if T == 1:
         times = np.zeros(1)
     t_acc = b.add((times + time_offset).astype(np.float32), FLOAT, "SCALAR", minmax=True)
-    q = by_frames(lambda r: roma.rotmat_to_unitquat(torch.from_numpy(r)).numpy(), m.rotmats)  # (T, J, 4) XYZW
-    q = continuous_quats(q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
+    q = world_quats(m)
     samplers, channels = [], []
     for j in range(J):
         samplers.append(gl.AnimationSampler(input=t_acc, output=b.add(q[:, j], FLOAT, "VEC4"), interpolation="LINEAR"))
@@ -192,11 +224,37 @@ def _add_person(g: gl.GLTF2, b: _Builder, body_track: BodyTrack, body_model, fps
 
 
 def _finish(g: gl.GLTF2, b: _Builder) -> bytes:
-    pad = (-len(b.blob)) % 4
-    b.blob += b"\0" * pad
-    g.buffers.append(gl.Buffer(byteLength=len(b.blob)))
+    b._put(b"\0" * ((-b.size) % 4))
+    g.buffers.append(gl.Buffer(byteLength=b.size))
     g.set_binary_blob(bytes(b.blob))
     return b"".join(g.save_to_bytes())
+
+
+def _finish_to(f, g: gl.GLTF2, b: _Builder) -> None:
+    """Write the GLB of ``g`` whose binary chunk went to ``b.sink`` into the binary file ``f``: the
+    same bytes as :func:`_finish` (pygltflib's ``save_to_bytes``: header, JSON chunk padded with
+    spaces to 4 bytes, BIN chunk), the BIN chunk copied from the sink a block at a time."""
+    b._put(b"\0" * ((-b.size) % 4))
+    g.buffers.append(gl.Buffer(byteLength=b.size))
+    js = g.gltf_to_json(separators=(",", ":"), indent=None).encode("utf-8")
+    js += b" " * (-(12 + len(js)) % g.required_alignment())
+    f.write(gl.MAGIC + struct.pack("<I", gl.GLTF_VERSION) + struct.pack("<I", 12 + 16 + len(js) + b.size))
+    f.write(struct.pack("<I", len(js)) + gl.JSON.encode("utf-8") + js)
+    f.write(struct.pack("<I", b.size) + gl.BIN.encode("utf-8"))
+    b.sink.flush()
+    b.sink.seek(0)
+    shutil.copyfileobj(b.sink, f, COPY_BLOCK)
+
+
+COPY_BLOCK = 1 << 20  # bytes per read when a GLB's binary chunk is copied into the file
+
+
+def _person_glb(g: gl.GLTF2, b: _Builder, body_track: BodyTrack, body_model, fps: float, max_influences: int,
+                rig: str) -> None:
+    roots, samplers, channels = _add_person(g, b, body_track, body_model, fps, max_influences, joint_names(rig))
+    g.scenes.append(gl.Scene(name="unveil", nodes=roots))
+    g.scene = 0
+    g.animations.append(gl.Animation(name=f"track_{body_track.id}", samplers=samplers, channels=channels))
 
 
 def build_glb(body_track: BodyTrack, body_model, fps: float, max_influences: int = 8, rig: str = "smpl") -> bytes:
@@ -205,10 +263,7 @@ def build_glb(body_track: BodyTrack, body_model, fps: float, max_influences: int
     ``rig``: joint names, ``smpl`` | ``mixamo`` | ``vrm`` (:mod:`unveil.io.rig_names`)."""
     g = gl.GLTF2(asset=gl.Asset(version="2.0", generator="unveil"))
     b = _Builder(g)
-    roots, samplers, channels = _add_person(g, b, body_track, body_model, fps, max_influences, joint_names(rig))
-    g.scenes.append(gl.Scene(name="unveil", nodes=roots))
-    g.scene = 0
-    g.animations.append(gl.Animation(name=f"track_{body_track.id}", samplers=samplers, channels=channels))
+    _person_glb(g, b, body_track, body_model, fps, max_influences, rig)
     return _finish(g, b)
 
 
@@ -228,9 +283,15 @@ def build_scene_glb(bodies: list[BodyTrack], body_model, fps: float, frame_rate:
         person's armature root is scaled to 0 (STEP keys) before their first and after their last
         frame, so people appear when the video shows them.
     """
-    rate = float(frame_rate or fps)
     g = gl.GLTF2(asset=gl.Asset(version="2.0", generator="unveil"))
     b = _Builder(g)
+    _scene_glb(g, b, bodies, body_model, fps, frame_rate, max_influences, rig)
+    return _finish(g, b)
+
+
+def _scene_glb(g: gl.GLTF2, b: _Builder, bodies: list[BodyTrack], body_model, fps: float, frame_rate: float | None,
+               max_influences: int, rig: str) -> None:
+    rate = float(frame_rate or fps)
     names = joint_names(rig)
     bodies = [t for t in bodies if len(t.frames)]
     if not bodies:
@@ -248,18 +309,45 @@ def build_scene_glb(bodies: list[BodyTrack], body_model, fps: float, frame_rate:
     g.scenes.append(gl.Scene(name="unveil", nodes=roots))
     g.scene = 0
     g.animations.append(gl.Animation(name="scene", samplers=samplers, channels=channels))
-    return _finish(g, b)
+
+
+def _stream_to(f, build, tmp_dir=None) -> None:
+    """Write a GLB into the binary file ``f``, its binary chunk going through an unnamed temporary
+    file (in ``tmp_dir``) while ``build(g, b)`` fills the glTF and the builder: the same bytes as
+    building it in memory."""
+    g = gl.GLTF2(asset=gl.Asset(version="2.0", generator="unveil"))
+    with tempfile.TemporaryFile(dir=tmp_dir) as sink:
+        b = _Builder(g, sink)
+        build(g, b)
+        _finish_to(f, g, b)
+
+
+def _write_streamed(path, build) -> None:
+    """Write a GLB atomically (:func:`_stream_to`, the temporary file next to ``path``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        _stream_to(f, build, path.parent)
 
 
 def write_glb(path, body_track: BodyTrack, body_model, fps: float, max_influences: int = 8, rig: str = "smpl") -> None:
-    """Write ``path`` (atomically): see the module docstring."""
-    write_bytes(path, build_glb(body_track, body_model, fps, max_influences=max_influences, rig=rig))
+    """Write ``path`` (atomically, the binary chunk streamed: :func:`_write_streamed`): the bytes of
+    :func:`build_glb`."""
+    _write_streamed(path, lambda g, b: _person_glb(g, b, body_track, body_model, fps, max_influences, rig))
 
 
 def write_scene_glb(path, bodies: list[BodyTrack], body_model, fps: float, frame_rate: float | None = None,
                     max_influences: int = 8, rig: str = "smpl") -> None:
-    """Write ``path`` (atomically): :func:`build_scene_glb`."""
-    write_bytes(path, build_scene_glb(bodies, body_model, fps, frame_rate, max_influences=max_influences, rig=rig))
+    """Write ``path`` (atomically, streamed like :func:`write_glb`): the bytes of :func:`build_scene_glb`."""
+    _write_streamed(path, lambda g, b: _scene_glb(g, b, bodies, body_model, fps, frame_rate, max_influences, rig))
+
+
+def write_scene_glb_to(f, bodies: list[BodyTrack], body_model, fps: float, frame_rate: float | None = None,
+                       max_influences: int = 8, rig: str = "smpl", tmp_dir=None) -> None:
+    """Write the bytes of :func:`build_scene_glb` into the open binary file ``f`` (streamed: the
+    viewer embeds it from there, a block at a time). Its binary chunk goes through an unnamed
+    temporary file in ``tmp_dir`` (default: the system's)."""
+    _stream_to(f, lambda g, b: _scene_glb(g, b, bodies, body_model, fps, frame_rate, max_influences, rig), tmp_dir)
 
 
 class GlbExporter:
@@ -280,5 +368,5 @@ class SceneGlbExporter:
         write_scene_glb(path, tracks, ctx.body_model, ctx.fps, ctx.frame_rate, rig=ctx.rig)
 
 
-__all__ = ["write_glb", "build_glb", "write_scene_glb", "build_scene_glb", "top_weights", "GlbExporter",
-           "SceneGlbExporter"]
+__all__ = ["write_glb", "build_glb", "write_scene_glb", "write_scene_glb_to", "build_scene_glb", "top_weights", "world_quats",
+           "continuous_quats", "GlbExporter", "SceneGlbExporter"]

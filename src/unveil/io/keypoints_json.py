@@ -23,7 +23,7 @@ from pathlib import Path
 import ijson
 import numpy as np
 
-from ..atomic import write_text
+from ..atomic import write_parts
 from ..errors import UnveilError
 from ..types import Track2D
 
@@ -235,7 +235,19 @@ def load(path) -> KeypointsFile:
 
 
 def dump(path, tracks: list[Track2D], fps: float, width: int, height: int, focal: float | None = None) -> None:
-    """Write tracks as the contract JSON (all tracks must share one layout)."""
+    """Write tracks as the contract JSON (all tracks must share one layout), a piece at a time
+    (:func:`dump_parts`: a long video's text is never held whole)."""
+    write_parts(path, dump_parts(tracks, fps, width, height, focal))
+
+
+def dump_parts(tracks: list[Track2D], fps: float, width: int, height: int, focal: float | None = None):
+    """The text of :func:`dump` in pieces: ``json.dumps(d | {"tracks": [...]}, separators=(",", ":"))``
+    with each track's keypoints turned into Python lists ``DUMP_CHUNK`` frames per piece (a list per
+    keypoint and frame costs ~150 bytes: hundreds of MB for a long video if built at once).
+
+    Raises:
+        UnveilError: the tracks have mixed layouts (before any piece is given out).
+    """
     layouts = {t.layout for t in tracks}
     if len(layouts) > 1:
         raise UnveilError(f"tracks have mixed layouts {sorted(layouts)}")
@@ -243,17 +255,21 @@ def dump(path, tracks: list[Track2D], fps: float, width: int, height: int, focal
     if focal:
         d["focal"] = float(focal)
     d["layout"] = layouts.pop() if layouts else "coco17"
-    # the text of json.dumps(d | {"tracks": [...]}, separators=(",", ":")), with each track's keypoints
-    # turned into Python lists DUMP_CHUNK frames at a time (a list per keypoint and frame costs ~150 bytes:
-    # hundreds of MB for a long video if built at once)
     sep = (",", ":")
-    tracks_text = ",".join(
-        '{"id":%d,"frames":%s,"keypoints":[%s]}' % (
-            int(t.id), json.dumps([int(f) for f in t.frames], separators=sep),
-            ",".join(json.dumps(np.round(np.asarray(t.keypoints[i:i + DUMP_CHUNK], np.float64), 3).tolist(),
-                                separators=sep)[1:-1] for i in range(0, len(t.keypoints), DUMP_CHUNK)))
-        for t in tracks)
-    write_text(path, json.dumps(d, separators=sep)[:-1] + ',"tracks":[' + tracks_text + "]}")
+    return _dump_pieces(json.dumps(d, separators=sep)[:-1] + ',"tracks":[', tracks)
+
+
+def _dump_pieces(head: str, tracks: list[Track2D]):
+    sep = (",", ":")
+    yield head
+    for k, t in enumerate(tracks):
+        yield ("," if k else "") + '{"id":%d,"frames":%s,"keypoints":[' % (
+            int(t.id), json.dumps([int(f) for f in t.frames], separators=sep))
+        for i in range(0, len(t.keypoints), DUMP_CHUNK):
+            yield ("," if i else "") + json.dumps(np.round(np.asarray(t.keypoints[i:i + DUMP_CHUNK], np.float64), 3)
+                                                  .tolist(), separators=sep)[1:-1]
+        yield "]}"
+    yield "]}"
 
 
 DUMP_CHUNK = 1024  # frames per json.dumps call in dump

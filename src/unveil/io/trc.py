@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_text
+from ..atomic import write_parts
 from ..skeleton import SMPL24_NAMES
 from ..types import BodyTrack
 from .exporter import ExportContext
+from . import world_motion
 from .world_motion import camera_to_world
 
 
@@ -35,6 +36,17 @@ def trc_text(joints_world: np.ndarray, frames: np.ndarray, fps: float, frame_rat
     Returns:
         The text (``\\n`` line ends).
     """
+    return "".join(trc_parts(joints_world, frames, fps, frame_rate, name, marker_names))
+
+
+def trc_parts(joints_world: np.ndarray, frames: np.ndarray, fps: float, frame_rate: float | None = None,
+              name: str = "unveil.trc", marker_names=SMPL24_NAMES, chunk: int | None = None):
+    """:func:`trc_text` in pieces: the header, then ``chunk`` rows per piece (default
+    :data:`unveil.io.world_motion.FRAME_CHUNK`), so a writer never holds a long track's whole text.
+
+    Raises:
+        ValueError: the markers, names and frames do not match.
+    """
     j = np.asarray(joints_world, np.float64)
     fr = np.asarray(frames, np.int64)
     T, M = j.shape[:2]
@@ -47,10 +59,14 @@ def trc_text(joints_world: np.ndarray, frames: np.ndarray, fps: float, frame_rat
              "Frame#\tTime\t" + "\t\t\t".join(marker_names) + "\t\t",
              "\t\t" + "\t".join(f"{a}{i + 1}" for i in range(M) for a in "XYZ"),
              ""]
-    for r in range(T):
-        vals = "\t".join(f"{v:.6f}" for v in j[r].reshape(-1))
-        lines.append(f"{r + 1}\t{fr[r] / rate:.6f}\t{vals}")
-    return "\n".join(lines) + "\n"
+    yield "\n".join(lines) + "\n"
+    chunk = world_motion.FRAME_CHUNK if chunk is None else max(1, int(chunk))
+    for lo in range(0, T, chunk):
+        rows = []
+        for r in range(lo, min(lo + chunk, T)):
+            vals = "\t".join(f"{v:.6f}" for v in j[r].reshape(-1))
+            rows.append(f"{r + 1}\t{fr[r] / rate:.6f}\t{vals}\n")
+        yield "".join(rows)
 
 
 def write_trc(path, body_track: BodyTrack, fps: float, frame_rate: float | None = None) -> None:
@@ -60,7 +76,7 @@ def write_trc(path, body_track: BodyTrack, fps: float, frame_rate: float | None 
     if jw is None:
         R, t = camera_to_world(body_track)
         jw = np.asarray(body_track.joints_cam, np.float64) @ R.T + t
-    write_text(path, trc_text(jw, body_track.frames, fps, frame_rate, name=Path(path).name))
+    write_parts(path, trc_parts(jw, body_track.frames, fps, frame_rate, name=Path(path).name))
 
 
 class TrcExporter:
@@ -72,4 +88,4 @@ class TrcExporter:
         write_trc(path, tracks[0], ctx.fps, ctx.frame_rate)
 
 
-__all__ = ["trc_text", "write_trc", "TrcExporter"]
+__all__ = ["trc_text", "trc_parts", "write_trc", "TrcExporter"]

@@ -35,16 +35,19 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
 import re
+import tempfile
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..atomic import write_text
+from ..atomic import write_parts
 from ..paths import cache_dir
 from ..skeleton import SMPL24_PARENTS
 from .exporter import ExportContext
-from .gltf import build_scene_glb
+from .gltf import write_scene_glb_to
 from .video import iter_frames
 from .world_motion import camera_to_world, world_motion
 
@@ -502,10 +505,61 @@ def load_three_js() -> str | None:
 
 
 def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=(), camera=None,
-                three_js: str | None = "auto", glb: bytes | None = None, frame_rate: float | None = None,
+                three_js: str | None = "auto", glb=None, frame_rate: float | None = None,
                 gltf_loader: str | None = "auto", max_mesh_bytes: int = MAX_MESH_BYTES,
                 stills: dict | None = None) -> str:
-    """The page's text.
+    """The page's text: :func:`viewer_parts` joined (its arguments)."""
+    return "".join(viewer_parts(tracks, fps=fps, title=title, links=links, camera=camera, three_js=three_js, glb=glb,
+                                frame_rate=frame_rate, gltf_loader=gltf_loader, max_mesh_bytes=max_mesh_bytes,
+                                stills=stills))
+
+
+def _glb_size(glb) -> int:
+    """Bytes of a GLB given as bytes or as a binary file object (read from its start)."""
+    if isinstance(glb, (bytes, bytearray, memoryview)):
+        return len(glb)
+    return os.fstat(glb.fileno()).st_size
+
+
+def _b64_pieces(glb):
+    """The base64 text of ``glb`` (bytes or a binary file object, read from its start) in pieces of
+    4/3 × ``B64_BLOCK`` characters: ``"".join`` of them is ``base64.b64encode(all bytes)`` (a block is
+    a multiple of 3 bytes, so only the last piece is padded)."""
+    if isinstance(glb, (bytes, bytearray, memoryview)):
+        mv = memoryview(glb)
+        for i in range(0, len(mv), B64_BLOCK):
+            yield base64.b64encode(mv[i:i + B64_BLOCK]).decode("ascii")
+        return
+    glb.seek(0)
+    while True:
+        block = glb.read(B64_BLOCK)
+        if not block:
+            return
+        yield base64.b64encode(block).decode("ascii")
+
+
+B64_BLOCK = 3 << 18  # bytes per base64 piece of the embedded GLB (a multiple of 3)
+
+
+def _joints_pieces(frames, joints):
+    """The JSON text of one track's rounded joints (a flat list, 3 decimals), JSON_CHUNK frames per
+    piece (a Python float per coordinate costs ~32 bytes: tens of MB on a long video if built at once)."""
+    T = len(frames)
+    j = np.asarray(joints).reshape(T, 24, 3)
+    yield "["
+    for i in range(0, T, JSON_CHUNK):
+        c = np.asarray(j[i:i + JSON_CHUNK], np.float64)
+        c = np.where(np.isfinite(c), c, 0.0)
+        yield ("," if i else "") + json.dumps(np.round(c, 3).reshape(-1).tolist(), separators=(",", ":"))[1:-1]
+    yield "]"
+
+
+def viewer_parts(tracks: dict, fps: float = 30.0, title: str = "tracks", links=(), camera=None,
+                 three_js: str | None = "auto", glb=None, frame_rate: float | None = None,
+                 gltf_loader: str | None = "auto", max_mesh_bytes: int = MAX_MESH_BYTES,
+                 stills: dict | None = None):
+    """The page's text in pieces (a generator): the big parts -- each track's joints, the embedded
+    GLB's base64 -- come a block at a time, so :func:`write_viewer` never holds the whole page.
 
     Args:
         tracks: ``{id: (frames (T,), joints_world (T, 24, 3)[, observed (T, 24) bool])}``; observed
@@ -515,7 +569,8 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
             degrees, 16:9): drawn as a frustum in the 3D page.
         three_js: the classic-script three.js (:func:`three_classic_script`); ``"auto"`` loads the
             cached one (:func:`load_three_js`); None, or nothing cached, gives the 2D page.
-        glb: the bytes of a scene GLB (:func:`unveil.io.gltf.build_scene_glb`) whose skinned mesh
+        glb: a scene GLB (:func:`unveil.io.gltf.build_scene_glb`'s bytes, or a binary file holding
+            one: :func:`unveil.io.gltf.write_scene_glb_to`) whose skinned mesh
             node ``body_<id>`` is person ``id``; the 3D page embeds it (base64) and plays it with
             three.js's GLTFLoader. None, a file over ``max_mesh_bytes``, or no loader: no meshes
             (the page says why).
@@ -524,23 +579,18 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
         gltf_loader: :func:`load_gltf_loader`'s script; ``"auto"`` loads the cached one.
         stills: ``{frame index: JPEG bytes}`` (:func:`video_stills`): the 3D page shows the one
             nearest the current frame on the camera frustum's image plane (needs ``camera``).
-    Returns:
-        The HTML text (one file, no external resources).
+    Yields:
+        The HTML text's pieces (one file, no external resources).
     """
     if three_js == "auto":
         three_js = load_three_js()
     fps = float(fps) if fps and fps > 0 else 30.0
     data = {"fps": fps, "frame_rate": float(frame_rate) if frame_rate and frame_rate > 0 else fps,
             "parents": list(SMPL24_PARENTS), "tracks": []}
-    joints_text = {}   # the joints' JSON text per track, put in after json.dumps (see below)
+    joints_text = {}   # the joints' JSON text per track (pieces), put in when the page is given out (below)
     for k, (tid, (frames, joints, *rest)) in enumerate(sorted(tracks.items(), key=lambda kv: int(kv[0]))):
-        j = np.asarray(joints, np.float64).reshape(len(frames), 24, 3)
-        j = np.where(np.isfinite(j), j, 0.0)
-        # json.dumps(list) of the rounded joints, made JSON_CHUNK frames at a time (a Python float per
-        # coordinate costs ~32 bytes: tens of MB on a long video if built at once)
-        joints_text[f'"__JOINTS_{k}__"'] = "[" + ",".join(
-            json.dumps(np.round(j[i:i + JSON_CHUNK], 3).reshape(-1).tolist(), separators=(",", ":"))[1:-1]
-            for i in range(0, len(j), JSON_CHUNK)) + "]"
+        np.asarray(joints).reshape(len(frames), 24, 3)  # the shape is checked here, not halfway through the page
+        joints_text[f'"__JOINTS_{k}__"'] = (frames, joints)
         t = {"id": int(tid), "frames": [int(f) for f in np.asarray(frames)], "joints": f"__JOINTS_{k}__"}
         if rest and rest[0] is not None:
             t["observed"] = np.asarray(rest[0], bool).reshape(len(frames) * 24).astype(int).tolist()
@@ -556,14 +606,14 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
     if three_js and glb is not None:
         if gltf_loader == "auto":
             gltf_loader = load_gltf_loader()
-        if len(glb) > max_mesh_bytes:
-            mesh_note = f" · no body meshes: scene.glb is {len(glb) / 1e6:.0f} MB (over {max_mesh_bytes / 1e6:.0f} MB)"
+        size = _glb_size(glb)
+        if size > max_mesh_bytes:
+            mesh_note = f" · no body meshes: scene.glb is {size / 1e6:.0f} MB (over {max_mesh_bytes / 1e6:.0f} MB)"
         elif not gltf_loader:
             mesh_note = " · no body meshes: " + LOADER_NOTE
         else:
             data["mesh"] = True
-            glb_html = ('<script id="glb" type="application/octet-stream">'
-                        + base64.b64encode(bytes(glb)).decode("ascii") + "</script>\n")
+            glb_html = True  # '<script id="glb" ...>' + the base64 + '</script>', given out in pieces below
             loader_html = "<script>\n" + gltf_loader + "\n</script>\n"
     stills_html = ""
     if three_js and stills and "camera" in data:
@@ -572,23 +622,46 @@ def viewer_html(tracks: dict, fps: float = 30.0, title: str = "tracks", links=()
         stills_html = ('<script id="stills" type="application/json">'
                        + json.dumps([base64.b64encode(bytes(stills[f])).decode("ascii") for f in order])
                        + "</script>\n")
+    # the joints' markers stay in the text until the page is given out (data holds no text of the
+    # user's and the title and links are escaped: each marker is found once, in order)
     js = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
-    for marker, text in joints_text.items():   # (data holds no text of the user's: the markers are unique)
-        js = js.replace(marker, text, 1)
     link_html = " · ".join(f'<a href="{html.escape(str(p))}">{html.escape(str(p))}</a>' for p in links)
     page = (TEMPLATE_3D if three_js else TEMPLATE_2D).replace("__TITLE__", html.escape(str(title)))
     page = page.replace("__LINKS__", link_html).replace("__NOTE__", "" if three_js else FALLBACK_NOTE + "<br>")
     page = page.replace("__MESHNOTE__", html.escape(mesh_note))
     page = page.replace("__ERRORS__", ERROR_HOOK).replace("__CONTROLS__", CONTROLS_JS).replace("__DATA__", js)
     page = page.replace("__ORBIT__", "-1" if three_js else "1")
+    markers = list(joints_text)
+
+    def with_joints(text):
+        """``text`` with the joints' markers it holds replaced by their JSON (in pieces)."""
+        while markers and markers[0] in text:
+            before, _, text = text.partition(markers[0])
+            yield before
+            yield from _joints_pieces(*joints_text[markers.pop(0)])
+        yield text
+
     if not three_js:
-        return page.replace("__STILLS____GLB__", "")
+        yield from with_joints(page.replace("__STILLS____GLB__", ""))
+        return
     # the big texts last, each put in once, so that no placeholder is searched for inside them
     # (the title, links and data come before __GLB__: rpartition finds the template's own marker)
     head, _, rest = page.rpartition("__STILLS____GLB__")
     mid, _, rest = rest.partition("__THREE__")
     mid2, _, tail = rest.partition("__LOADER__")
-    return head + stills_html + glb_html + mid + three_js + mid2 + loader_html + tail
+    yield from with_joints(head)
+    yield stills_html
+    if glb_html:
+        yield '<script id="glb" type="application/octet-stream">'
+        yield from _b64_pieces(glb)
+        yield "</script>\n"
+    yield from with_joints(mid)
+    yield three_js
+    yield from with_joints(mid2)
+    yield loader_html
+    yield from with_joints(tail)
+    if markers:
+        raise RuntimeError(f"viewer page: {markers[0]} not placed")  # pragma: no cover - the template has __DATA__
 
 
 JSON_CHUNK = 1024  # frames per json.dumps call for the joints in viewer_html
@@ -635,9 +708,9 @@ def write_viewer(path, tracks: dict, fps: float = 30.0, title: str | None = None
     """
     if three_js == "auto":
         three_js = load_three_js()
-    write_text(path, viewer_html(tracks, fps=fps, title=title or f"{len(tracks)} track(s)", links=links,
-                                 camera=camera, three_js=three_js, glb=glb, frame_rate=frame_rate,
-                                 gltf_loader=gltf_loader, stills=stills))
+    write_parts(path, viewer_parts(tracks, fps=fps, title=title or f"{len(tracks)} track(s)", links=links,
+                                   camera=camera, three_js=three_js, glb=glb, frame_rate=frame_rate,
+                                   gltf_loader=gltf_loader, stills=stills))
     return bool(three_js)
 
 
@@ -657,15 +730,21 @@ class ViewerExporter:
                 m = world_motion(b, ctx.body_model, ctx.fps)
                 jw = np.asarray(b.joints_cam, np.float64) @ m.R.T + m.t
             data[b.id] = (np.asarray(b.frames), np.asarray(jw), getattr(b, "observed", None))
-        mesh = None
-        if ctx.body_model is not None:
-            try:
-                # scene.glb's content with 4 skin influences per vertex: three.js reads one
-                # JOINTS/WEIGHTS set (and renormalises it), so a second set would only add bytes
-                mesh = build_scene_glb(list(tracks), ctx.body_model, ctx.fps, ctx.frame_rate, max_influences=4,
-                                       rig="smpl")
-            except Exception as e:
-                ctx.notes.append(f"viewer.html without body meshes ({type(e).__name__}: {e})")
+        with tempfile.TemporaryFile(dir=Path(path).parent) as glb_file:  # unnamed: gone when closed
+            mesh = None
+            if ctx.body_model is not None:
+                try:
+                    # scene.glb's content with 4 skin influences per vertex: three.js reads one
+                    # JOINTS/WEIGHTS set (and renormalises it), so a second set would only add bytes
+                    write_scene_glb_to(glb_file, list(tracks), ctx.body_model, ctx.fps, ctx.frame_rate,
+                                       max_influences=4, rig="smpl", tmp_dir=Path(path).parent)
+                    mesh = glb_file
+                except Exception as e:
+                    ctx.notes.append(f"viewer.html without body meshes ({type(e).__name__}: {e})")
+            self._write(path, tracks, ctx, data, mesh)
+
+    @staticmethod
+    def _write(path, tracks, ctx: ExportContext, data: dict, mesh) -> None:
         cam = camera_to_world(tracks[0])
         if ctx.image is not None:
             w, h, f = (float(v) for v in ctx.image)
@@ -684,6 +763,6 @@ class ViewerExporter:
                      links=[f for f in ctx.files if f.endswith((".glb", ".bvh"))])
 
 
-__all__ = ["write_viewer", "viewer_html", "load_three_js", "three_classic_script", "three_js_path",
+__all__ = ["write_viewer", "viewer_html", "viewer_parts", "load_three_js", "three_classic_script", "three_js_path",
            "load_gltf_loader", "module_classic_script", "gltf_loader_paths", "THREE_VERSION", "FALLBACK_NOTE",
            "LOADER_NOTE", "MAX_MESH_BYTES", "video_stills", "MAX_STILLS", "STILL_WIDTH", "ViewerExporter"]

@@ -28,13 +28,47 @@ FLIP_YUP = np.diag([1.0, -1.0, -1.0])
 
 @dataclass
 class WorldMotion:
-    rotmats: np.ndarray      # (T, 24, 3, 3) float64 SMPL-24 local rotations, root = world orientation
+    global_orient: np.ndarray  # (T, 3) the track's root axis-angle (camera frame), as the track holds it
+    body_pose: np.ndarray      # (T, 23, 3) the track's other local axis-angles, as the track holds them
     transl: np.ndarray       # (T, 3) float64 world pelvis position, metres
     shape: np.ndarray        # (S,) float32
     rest_joints: np.ndarray  # (24, 3) float64, pelvis at the origin
     times: np.ndarray        # (T,) float64 seconds from the track's first frame
     R: np.ndarray            # (3, 3) camera -> world rotation
     t: np.ndarray            # (3,) camera -> world translation
+
+    def rotmats_chunks(self, chunk: int | None = None):
+        """The world pose as rotation matrices, ``chunk`` frames at a time (default
+        :data:`FRAME_CHUNK`): the writers never hold every frame's matrices (1.7 KB per frame).
+
+        Yields:
+            ``(lo, hi, rotmats)``: rotmats (hi - lo, 24, 3, 3) float64 local rotations of frames
+            lo..hi-1, the root's = the world orientation ``R @ R_root``.
+        """
+        chunk = FRAME_CHUNK if chunk is None else max(1, int(chunk))
+        for lo in range(0, len(self), chunk):
+            rot = roma.rotvec_to_rotmat(torch.from_numpy(self.rotvecs_of(lo, lo + chunk))).numpy()
+            rot[:, 0] = self.R @ rot[:, 0]
+            yield lo, lo + len(rot), rot
+
+    def __len__(self) -> int:
+        return len(self.global_orient)
+
+    def rotvecs_of(self, lo: int, hi: int) -> np.ndarray:
+        """(n, 24, 3) float64 local axis-angles of frames lo..hi-1 (root first, camera frame)."""
+        go = np.asarray(self.global_orient[lo:hi], np.float64)
+        return np.concatenate([go[:, None], np.asarray(self.body_pose[lo:hi], np.float64)], 1)
+
+    @property
+    def rotvecs(self) -> np.ndarray:
+        """(T, 24, 3) float64 every frame's local axis-angles (:meth:`rotvecs_of`)."""
+        return self.rotvecs_of(0, len(self))
+
+    @property
+    def rotmats(self) -> np.ndarray:
+        """(T, 24, 3, 3) float64 every frame's rotations at once (:meth:`rotmats_chunks`)."""
+        parts = [r for _, _, r in self.rotmats_chunks()]
+        return np.concatenate(parts) if parts else np.zeros((0, 24, 3, 3))
 
 
 def camera_to_world(track: BodyTrack) -> tuple[np.ndarray, np.ndarray]:
@@ -83,18 +117,15 @@ def by_frames(fn, a: np.ndarray, chunk: int = FRAME_CHUNK) -> np.ndarray:
 def world_motion(track: BodyTrack, body_model, fps: float) -> WorldMotion:
     """The track's pose, root path and rest skeleton in the world frame (see the module docstring)."""
     T = len(track.frames)
-    go = np.asarray(track.global_orient, np.float64).reshape(T, 3)
-    bp = np.asarray(track.body_pose, np.float64).reshape(T, 23, 3)
-    rot = by_frames(lambda rv: roma.rotvec_to_rotmat(torch.from_numpy(rv)).numpy(),
-                    np.concatenate([go[:, None], bp], 1))
+    go = np.asarray(track.global_orient).reshape(T, 3)  # kept as they are: float64 a chunk at a time
+    bp = np.asarray(track.body_pose).reshape(T, 23, 3)
     R, t = camera_to_world(track)
-    rot[:, 0] = R @ rot[:, 0]
     transl = np.asarray(track.transl, np.float64) @ R.T + t
     shape = np.asarray(track.shape, np.float32)
     with torch.no_grad():
         rest = body_model.rest_joints(torch.from_numpy(shape)[None].to(body_model.dtype))[0]
     rest = rest.double().cpu().numpy()
-    return WorldMotion(rotmats=rot, transl=transl, shape=shape, rest_joints=rest - rest[:1],
+    return WorldMotion(global_orient=go, body_pose=bp, transl=transl, shape=shape, rest_joints=rest - rest[:1],
                        times=frame_times(track.frames, fps), R=R, t=t)
 
 
