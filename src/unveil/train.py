@@ -32,6 +32,7 @@ TRAINERS: dict[str, str] = {
     "mopo-lift-tcn-bpnoise": "unveil.training.tcn:finetune_noise",
     "mopo-lift-tcn-prop": "unveil.training.tcn:finetune_prop",
     "mopo-lift-tcn-bpnoise-prop": "unveil.training.tcn:finetune_noise_prop",
+    "mopo-lift-tcn-mixnoise-prop": "unveil.training.tcn:finetune_mixed_prop",
     "blazepose-noise": "unveil.training.noise_model:train",
     "bone-ratios": "unveil.training.proportions:train",
     "mopo-lift-tcn-real": "unveil.training.tcn:train_real",

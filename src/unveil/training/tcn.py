@@ -64,8 +64,12 @@ def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str
     """training_windows in chunks of 250 (seeds seed*1000 + i), cached as .npz under ``cache_dir``;
     ``mix``: the training sources (:func:`unveil.data.corpus.training_clips`); ``cameras``: the
     camera profile (:data:`unveil.data.synth2d.CAMERA_PROFILES`); ``noise`` / ``proportions``: the
-    detector model and the proportion-augmentation probability (:func:`training_windows`)."""
+    detector model (or "mixed": the "hand" and "blazepose" sets together, 2n windows) and the
+    proportion-augmentation probability (:func:`training_windows`)."""
     keys = ("keypoints2d", "joints_rel", "focal", "principal_point")
+    if noise == "mixed":  # both detector models: the "hand" and the "blazepose" window sets (n each)
+        parts = [_windows(split, n, seed, window, cache_dir, mix, cameras, nz, proportions) for nz in ("hand", "blazepose")]
+        return {k: np.concatenate([p[k] for p in parts]) for k in keys}
     tag = f"corpus-{corpus_id()}"
     if mix != "bandai":
         tag += f"_{mix.replace('*', 'x').replace('+', '-')}-{subset_id()}"
@@ -230,6 +234,7 @@ NEW_WINDOWS = 4000
 WEIGHTS_NOISE = WEIGHTS_BROAD.with_name("mopo_lift_tcn_bpnoise.pt")
 WEIGHTS_PROP = WEIGHTS_BROAD.with_name("mopo_lift_tcn_prop.pt")
 WEIGHTS_NOISE_PROP = WEIGHTS_BROAD.with_name("mopo_lift_tcn_bpnoise_prop.pt")
+WEIGHTS_MIXED_PROP = WEIGHTS_BROAD.with_name("mopo_lift_tcn_mixnoise_prop.pt")
 
 
 def _finetune_new(out, default_out, seed, steps, init, noise, proportions):
@@ -246,6 +251,11 @@ def finetune_noise(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS
 def finetune_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
     """(b) the broad TCN fine-tuned with the proportion augmentation (hand-set noise)."""
     return _finetune_new(out, WEIGHTS_PROP, seed, steps, init, "hand", 0.5)
+
+
+def finetune_mixed_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
+    """(d) half the windows with the hand-set noise, half with the measured one; proportion augmentation."""
+    return _finetune_new(out, WEIGHTS_MIXED_PROP, seed, steps, init, "mixed", 0.5)
 
 
 def finetune_noise_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
