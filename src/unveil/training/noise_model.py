@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import atomic
-from ..data import synthvideo
+from ..data import detector_noise, synthvideo
 from ..data.corpus import coco17_3d, eval_clip_names, load_split
 from ..data.detector_noise import (ARM_PAIRS, CONF_LEVELS, LEG_PAIRS, RADIUS_LEVELS, body_frame, orientation_bin,
                                    size_bin)
@@ -79,10 +79,13 @@ def render_training_clips(n_clips: int, seed: int = 12, frames: int = 60, worker
     return n
 
 
-def training_renders(cache: Path | None = None) -> list[tuple[Path, Path, object]]:
-    """(truth npz, detector npz, training clip) of every cached render of a training-split clip."""
+def training_renders(cache: Path | None = None, split: str = "train") -> list[tuple[Path, Path, object]]:
+    """(truth npz, detector npz, clip) of every cached render of a ``split`` clip ("train" for the
+    fit, "val" for :func:`heldout`; never the evaluation split)."""
+    if split not in ("train", "val"):
+        raise UnveilError(f"renders of the {split!r} split are not read here (train or val only)")
     cache = Path(cache) if cache else synthvideo.cache_root()
-    train = {c.name: c for c in load_split("train")}
+    train = {c.name: c for c in load_split(split)}
     ev = eval_clip_names()
     out = []
     for det in sorted(cache.glob("*.det.npz")):
@@ -302,3 +305,43 @@ def train(seed: int = 0, out: str | None = None, steps: int | None = None) -> di
     render_training_clips(90, seed=12)
     render_training_clips(30, seed=21, view="back")
     return fit(out)
+
+
+def heldout(model: str | None = None, seed: int = 0, log=print) -> dict:
+    """Held-out check: 2D error percentiles (50 / 90 / 99, % of box height, against the
+    mocap-convention reference) of the real detector on the cached *validation-split* renders vs the
+    model sampled on the same frames (same hidden masks, orientations, sizes), seen and hidden joints,
+    and the median confidence of hidden joints. Returns the numbers (also logged)."""
+    m = detector_noise.load(model)
+    rng = np.random.default_rng(seed)
+    err = {"real": {0: [], 1: []}, "model": {0: [], 1: []}}
+    conf = {"real": [], "model": []}
+    renders = training_renders(split="val")
+    for tp, dp, clip in renders:
+        with np.load(tp, allow_pickle=False) as z:
+            tr = {k: z[k] for k in z.files}
+        with np.load(dp, allow_pickle=False) as z:
+            kp = z["keypoints2d"].astype(np.float64)
+        T = min(len(kp), len(tr["keypoints2d_true"]), len(clip.joints))
+        tr = {k: (v[:T] if np.ndim(v) and len(v) == len(kp) else v) for k, v in tr.items()}
+        kp = kp[:T]
+        ref = _reference_2d(tr, clip)
+        found = kp[..., 2].max(-1) > 0
+        h = np.maximum(ref[..., 1].max(-1) - ref[..., 1].min(-1), 1.0)
+        occ = np.asarray(tr["occluded"], bool)
+        pos, c, _ = detector_noise.sample(ref, np.asarray(tr["joints_cam"], np.float64), occ, float(tr["height"]), rng, m)
+        for key, p in (("real", kp[..., :2]), ("model", pos)):
+            e = np.linalg.norm(p - ref, axis=-1) / h[:, None] * 100
+            for v in (0, 1):
+                err[key][v].append(e[found][occ[found] == bool(v)])
+        conf["real"].append(kp[..., 2][found][occ[found]])
+        conf["model"].append(c[found][occ[found]])
+    out = {"sequences": len(renders)}
+    for key in err:
+        for v, name in ((0, "seen"), (1, "hidden")):
+            e = np.concatenate(err[key][v]) if err[key][v] else np.zeros(1)
+            out[f"{key}_{name}_p50_p90_p99"] = np.percentile(e, [50, 90, 99]).round(1).tolist()
+            out[f"{name}_n"] = int(len(e))
+        out[f"{key}_hidden_conf_median"] = round(float(np.median(np.concatenate(conf[key]))), 2) if conf[key] else None
+    log(json.dumps(out))
+    return out
