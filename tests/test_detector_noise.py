@@ -151,3 +151,16 @@ def test_make_sequence_with_the_measured_noise():
         S.make_sequence(clip, "none", noise="gauss")
     w = S.training_windows("train", window=32, n=4, seed=1, clips=[clip], noise="blazepose")
     assert w["keypoints2d"].shape == (4, 32, 17, 3)
+
+
+def test_back_view_renders_have_their_own_cache_key_and_no_eval_split():
+    from unveil.data import synthvideo
+    from unveil.training.noise_model import training_renders
+
+    a = synthvideo.sequence_stem("clip", "none", 0, 960, 540, 60, 1)
+    b = synthvideo.sequence_stem("clip", "none", 0, 960, 540, 60, 1, view="back")
+    assert a != b and "__back__" in b and "back" not in a
+    with pytest.raises(UnveilError):
+        synthvideo.make_recipe("none", 0, np.zeros((2, 10, 3)), np.zeros((2, 24, 3)), view="side")
+    with pytest.raises(UnveilError):
+        training_renders(split="eval")
