@@ -37,6 +37,11 @@ BENCH_ROWS: dict[str, dict] = {
     "mopo-tcn-broad-smooth": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_broad.pt"},
     "mopo-tcn-gated": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_broad.pt",
                        "hidden_weights": "mopo_lift_tcn.pt"},
+    # issue 12, detector-true noise / new bodies: fine-tunes of the broad TCN, gated like mopo-tcn-gated
+    # (weights/mopo_lift_tcn_prop.md)
+    **{f"mopo-tcn-{tag}-gated": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": f"mopo_lift_tcn_{tag.replace('-', '_')}.pt",
+                                 "hidden_weights": "mopo_lift_tcn.pt"}
+       for tag in ("prop", "bpnoise", "bpnoise-prop")},
 }
 
 

@@ -28,6 +28,14 @@ numbers used here:
   the truth (a smooth offset growing over ~0.5 s to 5–30% of the box height, like a detector
   falling back on its pose prior) unless the generator places them (box edge, occluder's joint).
 
+- Detector model ``noise="blazepose"`` (issue 12): instead of the hand-set model above, BlazePose's
+  errors measured on rendered training-split video (:mod:`unveil.data.detector_noise`: per joint,
+  visibility, body orientation and size; tails, temporal correlation, confidences, left/right
+  swaps and front/back flips). Occlusion generators that place a hidden keypoint (box edge,
+  occluder's joint) or set its confidence still do, with the sampled error added to the placement.
+- ``proportions`` (training windows, issue 12): with this probability a window's skeleton is
+  re-posed with the bone-length ratios of a random Anny phenotype (:func:`vary_proportions`).
+
 Everything is seeded: ``make_sequence(clip, kind, seed)`` is a pure function of its arguments.
 """
 
@@ -40,11 +48,12 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..errors import UnveilError
-from ..skeleton import COCO17_TO_SMPL24, project
+from ..skeleton import COCO17_TO_SMPL24, SMPL24_PARENTS, project
 from ..types import Camera
+from . import detector_noise
 from . import occlusions as occl
 from .corpus import eval_clip_names, is_eval_clip, training_clips
-from ..paths import mocap_dir
+from ..paths import WEIGHTS_DIR, mocap_dir
 
 KINDS = occl.KINDS
 WIDTH, HEIGHT = 1920, 1080
@@ -53,6 +62,8 @@ OUTLIER_P = 0.01
 SWAP_P = 0.005
 VIS_CONF = (0.6, 1.0)
 OCC_CONF = (0.0, 0.5)
+NOISE_MODELS = ("hand", "blazepose")
+BONE_RATIOS = WEIGHTS_DIR / "anny_bone_ratios.npz"
 _ARMS = ((5, 6), (7, 8), (9, 10))
 _LEGS = ((11, 12), (13, 14), (15, 16))
 
@@ -226,13 +237,18 @@ def _drift(mask: np.ndarray, box_h: np.ndarray, rng) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------ public
-def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None, cameras: str = "standard") -> SynthSequence:
+def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None, cameras: str = "standard",
+                  noise: str = "hand") -> SynthSequence:
     """Detector-like 2D of ``clip`` (a corpus ``MocapClip``) seen by a random camera, with
     occlusion ``kind``. ``occluder``: the clip that walks in front for ``person``/``mixed``
     (default: this clip's own motion, time-shifted); ``cameras``: the camera profile
-    (:data:`CAMERA_PROFILES`). Deterministic in (clip.name, kind, seed, cameras)."""
+    (:data:`CAMERA_PROFILES`); ``noise``: the detector model (:data:`NOISE_MODELS`: "hand", the
+    hand-set default, or "blazepose", the measured one). Deterministic in (clip.name, kind, seed,
+    cameras, noise)."""
     if kind not in KINDS:
         raise UnveilError(f"unknown occlusion kind {kind!r} (expected one of {', '.join(KINDS)})")
+    if noise not in NOISE_MODELS:
+        raise UnveilError(f"unknown detector noise model {noise!r} (expected one of {', '.join(NOISE_MODELS)})")
     rng = _rng(seed, clip.name, kind)
     jw = np.asarray(clip.joints, dtype=np.float64)
     kw = coco17_3d(clip)
@@ -271,6 +287,9 @@ def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None, camera
     box = scene.box()
     box_h = np.maximum(box[:, 3] - box[:, 1], 1.0)
     mask = occ.mask
+    jc = (jw @ R.T + t).astype(np.float32)
+    if noise == "blazepose":
+        return _blazepose_sequence(clip, kind, uv, jc, jw, occ, cam, R, t, fps, cam_info, rng)
     pos = uv + rng.normal(0, 1, uv.shape) * (NOISE_FRAC * box_h)[:, None, None]
     drift = _drift(mask, box_h, rng)
     placed = ~np.isnan(occ.pos[..., 0])
@@ -288,13 +307,83 @@ def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None, camera
         for a, b in group:
             pos[sw, a], pos[sw, b] = pos[sw, b].copy(), pos[sw, a].copy()  # confidences stay: a confident error
     kp = np.concatenate([pos, conf[..., None]], axis=-1).astype(np.float32)
-    jc = (jw @ R.T + t).astype(np.float32)
     info = {"camera": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in cam_info.items()},
             "occlusion": occ.info, "outliers": int(outl.sum())}
     return SynthSequence(name=clip.name, kind=kind, keypoints2d=kp, occluded=mask.copy(), camera=cam,
                          R=R.astype(np.float32), t=t.astype(np.float32), joints_cam=jc,
                          joints_world=jw.astype(np.float32), fps=fps,
                          keypoints2d_true=uv.astype(np.float32), info=info)
+
+
+def _blazepose_sequence(clip, kind, uv, jc, jw, occ, cam, R, t, fps, cam_info, rng) -> SynthSequence:
+    """make_sequence's tail with the measured detector model (:mod:`unveil.data.detector_noise`)."""
+    mask = occ.mask
+    pos, conf, ninfo = detector_noise.sample(uv, jc, mask, float(cam.height), rng)
+    placed = ~np.isnan(occ.pos[..., 0])
+    pos = np.where((mask & placed)[..., None], np.nan_to_num(occ.pos) + (pos - uv), pos)
+    conf = np.where(mask & ~np.isnan(occ.conf), np.nan_to_num(occ.conf), conf)
+    kp = np.concatenate([pos, conf[..., None]], axis=-1).astype(np.float32)
+    info = {"camera": {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in cam_info.items()},
+            "occlusion": occ.info, "noise": "blazepose", **ninfo}
+    return SynthSequence(name=clip.name, kind=kind, keypoints2d=kp, occluded=mask.copy(), camera=cam,
+                         R=R.astype(np.float32), t=t.astype(np.float32), joints_cam=jc,
+                         joints_world=jw.astype(np.float32), fps=fps,
+                         keypoints2d_true=uv.astype(np.float32), info=info)
+
+
+# ------------------------------------------------------------------------------- proportions
+_RATIOS: dict = {}
+
+
+def bone_ratios(path=None) -> np.ndarray:
+    """(N, 24) bone-length ratio table (``unveil/weights/anny_bone_ratios.npz``; see
+    :mod:`unveil.training.proportions`)."""
+    p = str(path or BONE_RATIOS)
+    if p not in _RATIOS:
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                r = np.asarray(z["ratios"], np.float64)
+        except (OSError, KeyError) as e:
+            raise UnveilError(f"cannot read the bone-ratio table {p}: {e}") from e
+        if r.ndim != 2 or r.shape[1] != 24:
+            raise UnveilError(f"{p}: ratios must be (N, 24), got {r.shape}")
+        _RATIOS[p] = r
+    return _RATIOS[p]
+
+
+def vary_proportions(joints: np.ndarray, face: np.ndarray, ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Re-pose a skeleton with other bone lengths by forward kinematics.
+
+    Every bone keeps its direction in every frame (so all joint angles are unchanged) and gets its
+    length times ``ratios[j]`` (the bone ending at joint j); the pelvis stays where it was, then the
+    whole clip is shifted vertically so its lowest ankle height is unchanged (feet stay on the floor).
+    The face points move with the head joint.
+
+    Args:
+        joints: (T, 24, 3) SMPL-24 joints, metres, Y up.
+        face: (T, 5, 3) face points (nose, eyes, ears).
+        ratios: (24,) length factors (ratios[0], the root, is ignored).
+    Returns:
+        joints (T, 24, 3), face (T, 5, 3), float64.
+    """
+    j = np.asarray(joints, np.float64)
+    f = np.asarray(face, np.float64)
+    r = np.asarray(ratios, np.float64)
+    if j.ndim != 3 or j.shape[1:] != (24, 3):
+        raise ValueError(f"vary_proportions expects (T, 24, 3) joints, got {j.shape}")
+    if f.shape != (j.shape[0], 5, 3):
+        raise ValueError(f"face must be ({j.shape[0]}, 5, 3), got {f.shape}")
+    if r.shape != (24,) or not np.all(np.isfinite(r)) or np.any(r[1:] <= 0):
+        raise ValueError(f"ratios must be 24 positive numbers, got shape {r.shape}")
+    out = np.empty_like(j)
+    out[:, 0] = j[:, 0]
+    for k in range(1, 24):
+        p = SMPL24_PARENTS[k]
+        out[:, k] = out[:, p] + r[k] * (j[:, k] - j[:, p])
+    dy = j[:, [7, 8], 1].min() - out[:, [7, 8], 1].min()
+    out[..., 1] += dy
+    face_new = f - j[:, 15:16] + out[:, 15:16]
+    return out, face_new
 
 
 # ------------------------------------------------------------------------------- training sampler
@@ -337,17 +426,26 @@ def _slice_clip(clip, s: int, e: int):
 
 
 def training_windows(split: str = "train", window: int = 64, n: int = 32, seed: int = 0,
-                     kinds=KINDS, clips=None, mix: str = "bandai", cameras: str = "standard") -> dict:
+                     kinds=KINDS, clips=None, mix: str = "bandai", cameras: str = "standard",
+                     noise: str = "hand", proportions: float = 0.0) -> dict:
     """``n`` random windows of ``window`` frames, each seen by a random camera with a random
     occlusion kind from ``kinds``; only ever from the "train" / "val" splits (``clips`` overrides
     the corpus, for tests; ``mix`` picks the sources, :func:`unveil.data.corpus.training_clips`:
     "bandai" (default), "bandai+cmu", "bandai+cmu+mirror", ...; ``cameras``: the camera profile,
-    :data:`CAMERA_PROFILES`). Returns a dict of stacked numpy arrays:
+    :data:`CAMERA_PROFILES`; ``noise``: the detector model, :data:`NOISE_MODELS`; ``proportions``:
+    probability that a window's skeleton gets a random row of :func:`bone_ratios`,
+    :func:`vary_proportions`). Returns a dict of stacked numpy arrays:
 
     keypoints2d (n,W,17,3) · occluded (n,W,17) bool · joints_cam (n,W,24,3) · joints_rel (n,W,24,3)
     (pelvis at 0) · joints_world (n,W,24,3) · focal (n,) · principal_point (n,2) · image_size (n,2)
-    and lists kind, name. Deterministic in (split, window, n, seed, kinds, mix, cameras).
+    and lists kind, name. Deterministic in (split, window, n, seed, kinds, mix, cameras, noise,
+    proportions).
     """
+    if noise not in NOISE_MODELS:
+        raise UnveilError(f"unknown detector noise model {noise!r} (expected one of {', '.join(NOISE_MODELS)})")
+    if not 0.0 <= float(proportions) <= 1.0:
+        raise UnveilError(f"proportions must be a probability in [0, 1], got {proportions}")
+    ratios = bone_ratios() if proportions > 0 else None
     if split not in ("train", "val"):
         raise UnveilError(f"training windows come only from 'train' or 'val', not {split!r}")
     if cameras not in CAMERA_PROFILES:
@@ -368,13 +466,15 @@ def training_windows(split: str = "train", window: int = 64, n: int = 32, seed: 
         c = pool[int(rng.choice(len(pool), p=lens / lens.sum()))]
         s = int(rng.integers(0, np.asarray(c.joints).shape[0] - window + 1))
         sub = _slice_clip(c, s, s + window)
+        if ratios is not None and rng.random() < proportions:
+            sub.joints, sub.face = vary_proportions(sub.joints, sub.face, ratios[int(rng.integers(len(ratios)))])
         kind = kinds[int(rng.integers(len(kinds)))]
         occ = None
         if kind in ("person", "mixed"):
             o = pool[int(rng.integers(len(pool)))]
             os_ = int(rng.integers(0, np.asarray(o.joints).shape[0] - window + 1))
             occ = _slice_clip(o, os_, os_ + window)
-        seq = make_sequence(sub, kind, int(rng.integers(2 ** 31)), occluder=occ, cameras=cameras)
+        seq = make_sequence(sub, kind, int(rng.integers(2 ** 31)), occluder=occ, cameras=cameras, noise=noise)
         out["keypoints2d"].append(seq.keypoints2d)
         out["occluded"].append(seq.occluded)
         out["joints_cam"].append(seq.joints_cam)

@@ -67,6 +67,7 @@ from .demo_motion import load_motion
 KINDS = ("none", "object", "pole", "truncation", "person", "lower", "mixed")
 COCO_FROM_JOINT = {5: 16, 6: 17, 7: 18, 8: 19, 9: 20, 10: 21, 13: 4, 14: 5, 15: 7, 16: 8}
 OCC_THRESHOLD = 0.5
+VIEWS = ("front", "back")   # make_recipe's camera side ("back": azimuth + 180 degrees, training renders)
 RENDER_VERSION = 4      # bump when recipes/rendering change: cached renders are keyed by it (4: corpus v3 joints)
 
 
@@ -248,8 +249,12 @@ def _fit_distance(points, eye_dir, height, target, focal, W, H, margin=0.06):
 
 
 def make_recipe(kind: str, seed: int, vertices_world: np.ndarray, joints_world: np.ndarray,
-                width: int = 960, height: int = 540, name: str = "") -> Recipe:
-    """A seeded scene for one occlusion ``kind`` around a posed clip (see the module docstring)."""
+                width: int = 960, height: int = 540, name: str = "", view: str = "front") -> Recipe:
+    """A seeded scene for one occlusion ``kind`` around a posed clip (see the module docstring).
+    ``view="back"`` turns the camera's azimuth by 180 degrees (the subject seen from behind; training
+    renders of the detector noise model, issue 12)."""
+    if view not in VIEWS:
+        raise UnveilError(f"unknown render view {view!r} (expected one of {', '.join(VIEWS)})")
     from ..render.scene import Occluder, Scene, look_at  # deferred: loads scipy
 
     if kind not in KINDS:
@@ -267,6 +272,8 @@ def make_recipe(kind: str, seed: int, vertices_world: np.ndarray, joints_world: 
         az = base + rng.choice([-1.0, 1.0]) * rng.uniform(40, 80) * np.pi / 180
     else:
         az = np.arctan2(face[0], face[1]) + rng.uniform(-70, 70) * np.pi / 180
+    if view == "back":
+        az = az + np.pi
     eye_dir = np.array([np.sin(az), np.cos(az)])
     cam_h = rng.uniform(0.7, 1.8)
     fov = np.deg2rad(rng.uniform(45, 65))
@@ -402,9 +409,10 @@ def render_frames(recipe: Recipe, rigs: list[BodyRig], people_verts: list[np.nda
 
 
 def sequence_stem(name: str, kind: str, seed: int, width: int, height: int, frames: int | None = None,
-                  supersample: int = 2) -> str:
+                  supersample: int = 2, view: str = "front") -> str:
     return (f"{name}__{kind}__s{seed}__{width}x{height}" + (f"__{frames}f" if frames else "")
-            + ("" if supersample == 2 else f"__ss{supersample}") + f"__r{RENDER_VERSION}-{_corpus_id()}")
+            + ("" if supersample == 2 else f"__ss{supersample}") + ("" if view == "front" else f"__{view}")
+            + f"__r{RENDER_VERSION}-{_corpus_id()}")
 
 
 def _corpus_id() -> str:
@@ -414,13 +422,13 @@ def _corpus_id() -> str:
 def render_sequence(joints_world: np.ndarray, name: str, kind: str = "none", seed: int = 0,
                     out_dir: str | os.PathLike | None = None, width: int = 960, height: int = 540,
                     fps: float = 30.0, body_model="anny", workers: int = 2, supersample: int = 2,
-                    force: bool = False, log=None) -> dict:
+                    force: bool = False, log=None, view: str = "front") -> dict:
     """Render one clip in one scene kind; write ``<stem>.mp4`` and ``<stem>.npz`` (ground truth).
 
     Returns {"video": path, "truth": path, "seconds": s, "fps_render": frames/s, "cached": bool}.
     """
     out_dir = Path(out_dir) if out_dir is not None else cache_root()
-    stem = sequence_stem(name, kind, seed, width, height, len(joints_world), supersample)
+    stem = sequence_stem(name, kind, seed, width, height, len(joints_world), supersample, view)
     video, truth = out_dir / f"{stem}.mp4", out_dir / f"{stem}.npz"
     if video.exists() and truth.exists() and not force:
         return {"video": video, "truth": truth, "seconds": 0.0, "fps_render": None, "cached": True}
@@ -428,7 +436,7 @@ def render_sequence(joints_world: np.ndarray, name: str, kind: str = "none", see
     rng = np.random.default_rng(_seed("body", name, kind, seed))
     rig = BodyRig(body_model, shape=_clip_shape(body_model, joints_world), rng=rng)
     posed = rig.retarget(joints_world)
-    recipe = make_recipe(kind, seed, posed["vertices"], posed["joints"], width, height, name)
+    recipe = make_recipe(kind, seed, posed["vertices"], posed["joints"], width, height, name, view)
     rigs, verts = [rig], [posed["vertices"]]
     if recipe.second is not None:
         rig2 = BodyRig(rig.body, rng=np.random.default_rng(recipe.second["outfit_seed"]))
@@ -550,7 +558,8 @@ def run_detector(video: Path, truth: dict, cache: Path | None = None, force: boo
 def load_render_sequences(kinds=("none", "object"), clips=None, seed: int = 0, max_clips: int | None = 4,
                           max_frames: int | None = 60, width: int = 960, height: int = 540,
                           body_model: str = "anny", workers: int = 2, detector: bool = True,
-                          out_dir=None, log=print, supersample: int = 2, truth: str = "body") -> list[RenderSequence]:
+                          out_dir=None, log=print, supersample: int = 2, truth: str = "body",
+                          view: str = "front") -> list[RenderSequence]:
     """Render (cached) evaluation clips in each scene kind, run the detector, return sequences.
 
     ``clips``: MocapClip-like objects (``name``, ``joints``, ``fps``) or None for the evaluation
@@ -573,7 +582,7 @@ def load_render_sequences(kinds=("none", "object"), clips=None, seed: int = 0, m
         jw = np.asarray(clip.joints, np.float32)[:max_frames]
         for kind in kinds:
             r = render_sequence(jw, clip.name, kind, seed, out_dir, width, height, float(clip.fps),
-                                body_model, workers, supersample)
+                                body_model, workers, supersample, view=view)
             if log and not r["cached"]:
                 log(f"rendered {clip.name} [{kind}] {len(jw)} frames in {r['seconds']:.1f} s "
                     f"({r['fps_render']:.2f} frames/s)")

@@ -11,6 +11,7 @@ joints with doubtful input evidence 3x). The ``-broad`` / ``-real`` variants tra
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
@@ -20,7 +21,8 @@ import torch
 from ..checkpoint import save_checkpoint
 from ..data.cmu_subset import subset_id
 from ..data.corpus import corpus_id
-from ..data.synth2d import training_windows
+from ..data.detector_noise import MODEL_PATH as NOISE_MODEL
+from ..data.synth2d import BONE_RATIOS, training_windows
 from ..motion.predict import occluded_smpl24
 from ..motion.tcn import (ARCH, BROAD_MIX, DILATIONS, N_KP, REAL_CAMERAS, WEIGHTS, WEIGHTS_BROAD, WEIGHTS_REAL,
                           WINDOW, TCNLifter, default_detector, inputs, load)
@@ -58,28 +60,42 @@ def augment_occlusions(kp: np.ndarray, rng: np.random.Generator, p: float = 0.5)
 
 
 def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str | None = "/tmp/unveil_tcn_cache",
-             mix: str = "bandai", cameras: str = "standard"):
+             mix: str = "bandai", cameras: str = "standard", noise: str = "hand", proportions: float = 0.0):
     """training_windows in chunks of 250 (seeds seed*1000 + i), cached as .npz under ``cache_dir``;
     ``mix``: the training sources (:func:`unveil.data.corpus.training_clips`); ``cameras``: the
-    camera profile (:data:`unveil.data.synth2d.CAMERA_PROFILES`)."""
+    camera profile (:data:`unveil.data.synth2d.CAMERA_PROFILES`); ``noise`` / ``proportions``: the
+    detector model (or "mixed": the "hand" and "blazepose" sets together, 2n windows) and the
+    proportion-augmentation probability (:func:`training_windows`)."""
     keys = ("keypoints2d", "joints_rel", "focal", "principal_point")
+    if noise == "mixed":  # both detector models: the "hand" and the "blazepose" window sets (n each)
+        parts = [_windows(split, n, seed, window, cache_dir, mix, cameras, nz, proportions) for nz in ("hand", "blazepose")]
+        return {k: np.concatenate([p[k] for p in parts]) for k in keys}
     tag = f"corpus-{corpus_id()}"
     if mix != "bandai":
         tag += f"_{mix.replace('*', 'x').replace('+', '-')}-{subset_id()}"
     if cameras != "standard":
         tag += f"_cam-{cameras}"
+    if noise != "hand":
+        tag += f"_noise-{noise}-{_file_digest(NOISE_MODEL)}"
+    if proportions:
+        tag += f"_prop{proportions:g}-{_file_digest(BONE_RATIOS)}"
     path = Path(cache_dir) / f"{split}_{window}_{n}_{seed}_{tag}.npz" if cache_dir else None
     if path is not None and path.is_file():
         z = np.load(path, allow_pickle=False)
         return {k: z[k] for k in keys}
     parts = [training_windows(split, window=window, n=min(250, n - i), seed=seed * 1000 + i // 250, mix=mix,
-                              cameras=cameras)
+                              cameras=cameras, noise=noise, proportions=proportions)
              for i in range(0, n, 250)]
     d = {k: np.concatenate([p[k] for p in parts]) for k in keys}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **d)
     return d
+
+
+def _file_digest(path) -> str:
+    """First 8 hex digits of a data file's sha256 (cache keys follow the file's content)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:8]
 
 
 def evaluate(model: TCNLifter, data: dict, batch: int = 64) -> float:
@@ -98,22 +114,23 @@ def evaluate(model: TCNLifter, data: dict, batch: int = 64) -> float:
 def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int = 8000, batch: int = 32,
           lr: float = 2e-3, window: int = WINDOW, dilations=DILATIONS, init: str | None = None,
           data_seed: int | None = None, occ_weight: float = 0.0, mix: str = "bandai", cameras: str = "standard",
-          log=print) -> dict:
+          noise: str = "hand", proportions: float = 0.0, val_noise: str | None = None, log=print) -> dict:
     """Train the TCN lifter (see module docstring); writes float16 weights to ``out``.
     ``mix``: training sources (default: the Bandai corpus; :data:`BROAD_MIX` adds the CMU subset and
-    mirrored copies). Validation windows come from the same sources' "val" clips."""
+    mirrored copies). Validation windows come from the same sources' "val" clips (detector model
+    ``val_noise``, default ``noise``; never with the proportion augmentation)."""
     t0 = time.time()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     ds = seed if data_seed is None else data_seed
-    tr = _windows("train", windows, ds, window, mix=mix, cameras=cameras)
-    va = _windows("val", 200, ds + 1, window, mix=mix, cameras=cameras)
+    tr = _windows("train", windows, ds, window, mix=mix, cameras=cameras, noise=noise, proportions=proportions)
+    va = _windows("val", 200, ds + 1, window, mix=mix, cameras=cameras, noise=val_noise or noise)
     log(f"tcn: {len(tr['keypoints2d'])} train windows x {window}, data in {time.time() - t0:.0f} s")
     model = TCNLifter(dilations=dilations)
     if init:  # continue from a weights file (fine-tuning)
         model.load_state_dict(load(init).state_dict())
-    log(f"tcn: {sum(p.numel() for p in model.parameters())} parameters; val MPJPE at start (= per-frame) "
-        f"{evaluate(model, va):.1f} mm")
+    val0 = evaluate(model, va)
+    log(f"tcn: {sum(p.numel() for p in model.parameters())} parameters; val MPJPE at start {val0:.1f} mm")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=max(0.05, 3 / steps))
     det = default_detector()
@@ -138,17 +155,18 @@ def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int
         (loss_w + 0.5 * vel).backward()
         opt.step()
         sched.step()
-        if (step + 1) % 200 == 0:
+        if (step + 1) % 100 == 0:
             log(f"  step {step + 1}/{steps} train MPJPE {loss.item() * 1000:.1f} mm ({time.time() - t0:.0f} s)")
     model.eval()
     val = evaluate(model, va)
     path = Path(out) if out else WEIGHTS
     save_checkpoint(path, ARCH, {"channels": model.inp.out_channels, "dilations": [int(d) for d in dilations]},
                     {k: v.half() for k, v in model.state_dict().items()},
-                    {"recipe": "unveil train mopo-lift-tcn", "seed": seed, "steps": steps, "val_mpjpe_mm": round(val, 1)})
+                    {"recipe": "unveil train mopo-lift-tcn", "seed": seed, "steps": steps, "val_mpjpe_mm": round(val, 1),
+                     "mix": mix, "cameras": cameras, "noise": noise, "proportions": proportions, "init": str(init or "")})
     load.cache_clear()
     res = {"val_mpjpe_mm": round(val, 1), "train_windows": N, "window": window, "dilations": list(dilations),
-           "mix": mix, "cameras": cameras,
+           "mix": mix, "cameras": cameras, "noise": noise, "proportions": proportions, "val_start_mm": round(val0, 1),
            "steps": steps,
            "seconds": round(time.time() - t0, 1), "weights": str(path)}
     log(f"tcn: val MPJPE {val:.1f} mm (root-relative, 200 val windows, all kinds), {res['seconds']} s -> {path}")
@@ -204,3 +222,42 @@ def finetune_occ_real(seed: int = 2, out: str | None = None, steps: int = 1200, 
     """Stage 3 (continues from ``init``, default ``out`` or :data:`WEIGHTS_REAL`)."""
     return train(seed=seed, out=out or str(WEIGHTS_REAL), steps=steps, lr=5e-4, init=init or out or str(WEIGHTS_REAL),
                  data_seed=0, occ_weight=2.0, mix=BROAD_MIX, cameras=REAL_CAMERAS)
+
+
+# ------------------------------------------------------------------ issue 12: detector-true noise, proportions
+# Fine-tunes of the shipped broad TCN (stage-2 style: lr 5e-4, continues from WEIGHTS_BROAD); the
+# training windows are ``NEW_WINDOWS`` fresh broad-mix windows with the measured BlazePose noise
+# model and/or the Anny proportion augmentation (p = 0.5); validation windows (200, val split) use the
+# variant's own noise model, no proportion change.
+NEW_STEPS = 600
+NEW_WINDOWS = 4000
+WEIGHTS_NOISE = WEIGHTS_BROAD.with_name("mopo_lift_tcn_bpnoise.pt")
+WEIGHTS_PROP = WEIGHTS_BROAD.with_name("mopo_lift_tcn_prop.pt")
+WEIGHTS_NOISE_PROP = WEIGHTS_BROAD.with_name("mopo_lift_tcn_bpnoise_prop.pt")
+WEIGHTS_MIXED_PROP = WEIGHTS_BROAD.with_name("mopo_lift_tcn_mixnoise_prop.pt")
+
+
+def _finetune_new(out, default_out, seed, steps, init, noise, proportions):
+    return train(seed=seed, out=out or str(default_out), steps=steps, windows=NEW_WINDOWS, lr=5e-4,
+                 init=init or str(WEIGHTS_BROAD), data_seed=3, mix=BROAD_MIX, noise=noise,
+                 proportions=proportions)
+
+
+def finetune_noise(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
+    """(a) the broad TCN fine-tuned on windows with the measured BlazePose noise model."""
+    return _finetune_new(out, WEIGHTS_NOISE, seed, steps, init, "blazepose", 0.0)
+
+
+def finetune_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
+    """(b) the broad TCN fine-tuned with the proportion augmentation (hand-set noise)."""
+    return _finetune_new(out, WEIGHTS_PROP, seed, steps, init, "hand", 0.5)
+
+
+def finetune_mixed_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
+    """(d) half the windows with the hand-set noise, half with the measured one; proportion augmentation."""
+    return _finetune_new(out, WEIGHTS_MIXED_PROP, seed, steps, init, "mixed", 0.5)
+
+
+def finetune_noise_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
+    """(c) both: measured noise model and proportion augmentation."""
+    return _finetune_new(out, WEIGHTS_NOISE_PROP, seed, steps, init, "blazepose", 0.5)
