@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checkpoint import load_pretrained_model
+from ..paths import WEIGHTS_DIR
 from ..skeleton import SMPL24_INDEX as JI
 from .landmark_blend import FOLLOW, LIMB_BLAZEPOSE, LIMB_SMPL
 
@@ -111,9 +113,6 @@ class ImageDepthNet(nn.Module):
 
 def load(path=None, use_tokens: bool = True) -> ImageDepthNet:
     """The shipped network (``weights/image_depth.pt``, or the keypoints-only twin), eval mode."""
-    from ..checkpoint import load_pretrained_model
-    from ..paths import WEIGHTS_DIR
-
     p = path or WEIGHTS_DIR / (WEIGHTS_NAME if use_tokens else WEIGHTS_NAME_KP)
     model, _ = load_pretrained_model(p, ARCH, lambda c: ImageDepthNet(**c))
     return model.eval()

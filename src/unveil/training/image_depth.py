@@ -32,6 +32,7 @@ from ..data import synthvideo
 from ..data.corpus import load_split
 from ..errors import UnveilError
 from ..motion import image_depth as idm
+from ..motion.landmark_blend import blazepose_limb_joints
 from ..paths import WEIGHTS_DIR
 from ..skeleton import to_coco17
 
@@ -176,8 +177,6 @@ def _scaled_errors(p: np.ndarray, y: np.ndarray) -> dict:
 
 def blazepose_errors(d: dict) -> dict:
     """The same errors for BlazePose's own world landmarks (the reference on these frames)."""
-    from ..motion.landmark_blend import blazepose_limb_joints
-
     w = np.asarray(d["world"], np.float64)
     ok = np.isfinite(w).all((1, 2))
     return _scaled_errors(blazepose_limb_joints(w[ok]), targets(d["joints_cam"])[ok].astype(np.float64))
