@@ -42,7 +42,7 @@ STRIDE = 2
 FRAMES = 60
 SUPERSAMPLE = 1
 # the shipped recipe (weights/image_depth.md)
-TRAIN_CLIPS = 40
+TRAIN_CLIPS = 64
 VAL_CLIPS = 6
 STEPS = 1500
 
