@@ -99,11 +99,13 @@ def test_option_off_leaves_the_lift_bit_identical():
     if (WEIGHTS_DIR / idm.WEIGHTS_NAME).is_file():
         on = lift_tracks([with_f], CAM, MoPO(**DEFAULT, image_depth=0.5))[0].joints
         assert np.abs(on - a).max() > 1e-3
+        # a track without tokens (e.g. imported keypoints) is lifted as without the option
+        np.testing.assert_array_equal(lift_tracks([plain], CAM, MoPO(**DEFAULT, image_depth=0.5))[0].joints, a)
 
 
 def test_bad_option_values_are_one_clear_error(tmp_path):
-    """--image-depth outside [0, 1], or the token network without --image-features: an UnveilError
-    before OUT is created."""
+    """--image-depth outside [0, 1], or the token network without video + --image-features: an
+    UnveilError before OUT is created."""
     from unveil import pipeline
     from unveil.errors import UnveilError
     from unveil.io.keypoints_json import dump
@@ -113,8 +115,9 @@ def test_bad_option_values_are_one_clear_error(tmp_path):
     path = tmp_path / "kp.json"
     dump(path, [Track2D(id=0, frames=np.arange(12), keypoints=kp.astype(np.float32), layout="coco17")],
          fps=30, width=640, height=480)
-    for kw, msg in (({"image_depth": 1.5}, "must be in"), ({"image_depth": 0.5}, "needs --image-features")):
-        out = tmp_path / f"out{len(msg)}"
+    for i, (kw, msg) in enumerate((({"image_depth": 1.5}, "must be in"), ({"image_depth": 0.5}, "needs a video"),
+                                   ({"image_depth": 0.5, "image_features": True}, "needs a video"))):
+        out = tmp_path / f"out{i}"
         with pytest.raises(UnveilError, match=msg):
             pipeline.run(keypoints_json=path, out_dir=out, render=False, progress=False, **kw)
         assert not out.exists()

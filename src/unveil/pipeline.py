@@ -160,9 +160,7 @@ def _lift_input(ctx: RunContext) -> list[Track2D]:
 
 def _lift(ctx: RunContext) -> None:
     """2D -> 3D joints (MoPO: occlusion, lift, completion)."""
-    from .motion.stage import lift_tracks  # deferred: torch and the lifter weights
-
-    from .motion.stage import DEFAULT, MoPO  # deferred: torch and the lifter weights
+    from .motion.stage import DEFAULT, MoPO, lift_tracks  # deferred: torch and the lifter weights
 
     o = ctx.opt
     model = MoPO(**DEFAULT, image_depth=o.image_depth, image_depth_weights=o.image_depth_weights) \
@@ -343,8 +341,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                         redetect_every, need_body=lift and fit)
     if not (0.0 <= image_depth <= 1.0):
         raise UnveilError(f"--image-depth must be in [0, 1], got {image_depth}")
-    if image_depth > 0 and not image_features and image_depth_weights in (None, "image_depth.pt"):
-        raise UnveilError("--image-depth needs --image-features (the network reads the image tokens)")
+    if image_depth > 0 and image_depth_weights in (None, "image_depth.pt") and (not image_features or video is None):
+        raise UnveilError("--image-depth needs a video and --image-features (the network reads the image tokens)")
     if image_features and video is not None:  # the tapped landmark model (`unveil models fetch` derives it)
         model_path("pose_landmark_full_taps.tflite")
     out = Path(out_dir)

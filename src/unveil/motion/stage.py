@@ -134,10 +134,13 @@ def _image_depth(joints: np.ndarray, evidence: dict, camera: Camera, visible: np
                  weights: str | None) -> np.ndarray:
     """Blend the limb joints' hip-relative depth towards the image-depth network's
     (:func:`unveil.motion.image_depth.depth_blend`); frames without a detection (zero tokens, or
-    all-zero keypoint confidence) are left alone."""
+    all-zero keypoint confidence) are left alone, and so is a track without image tokens when the
+    network reads them."""
     net = _image_depth_net(_weights_path(weights))
     kp33 = np.asarray(evidence["kp33"], np.float32)
     feats = evidence.get("features")
+    if net.use_tokens and (feats is None or "kp" not in feats or "mid" not in feats):
+        return joints
     pred = image_depth.predict(net, kp33, camera.focal, (camera.cx, camera.cy), feats)
     held = kp33[..., 2].max(-1) > 0
     if net.use_tokens:
