@@ -323,6 +323,8 @@ def test_score_end_to_end_on_perfect_outputs_and_a_whole_body_flip():
         assert row["pa_mpjpe"] < 3.0 and row["mpjpe"] < 3.0 and row["frames_over_300mm"] == 0
         assert row["cross_view_pa"] < 0.1
     assert u["reproj_median_pct"] < 0.5
+    for row in (u, b):   # the limb joints' depth relative to the mid-hip (camera frame): no error, no flip
+        assert row["depth_rel_mm"] < 3.0 and row["depth_flips"] == 0 and row["depth_flip_joints_scored"] > 0
     # view 0's output of person A turned 180 degrees about the vertical through its mid-hip, in the
     # calibrated camera frame: PA undoes a rotation, MPJPE (mid-hip aligned) and the flip count see it
     tr = views[0][1]
@@ -339,3 +341,25 @@ def test_score_end_to_end_on_perfect_outputs_and_a_whole_body_flip():
     assert s2["per_person"][0]["mpjpe"] > 50 and s2["per_person"][1]["mpjpe"] < 3.0
     assert s2["per_view"]["cam01"]["mpjpe"] > 100          # measured 178 mm (half its samples flipped)
     assert s2["cross_view_pa"] < 0.1                       # PA between views is blind to a whole-body turn
+    assert s2["depth_flips"] > 0 and s2["depth_rel_mm"] > u["depth_rel_mm"] + 5   # the turn puts front behind
+
+
+def test_depth_errors_known_offsets_and_flips():
+    rng = np.random.default_rng(0)
+    g = rng.normal(0, 0.3, (4, 12, 3))
+    g[:, 6], g[:, 7] = (0.1, 0.0, 5.0), (-0.1, 0.0, 5.0)     # hips at depth 5 m, mid-hip z = 5
+    g[:, 2, 2] = 5.3                                          # left elbow 30 cm behind the mid-hip
+    p = 1.5 * (g - g[:, 6:8].mean(1, keepdims=True)) + (0.0, 0.0, 3.0)   # another scale and origin
+    e = mv.depth_errors(p, g)
+    np.testing.assert_allclose(np.nan_to_num(e["depth"]), 0.0, atol=1e-6)
+    assert not e["flip"].any() and not e["flip_scored"][:, [6, 7]].any()
+    q = p.copy()
+    q[:, 2, 2] = 3.0 - 1.5 * 0.3                              # the elbow in front instead: a flip, 600 mm off
+    e2 = mv.depth_errors(q, g)
+    assert e2["flip"][:, 2].all() and e2["flip"].sum() == 4
+    assert e2["depth"][:, 2] == pytest.approx(np.full(4, 600.0), abs=60)   # scale refit moves it a little
+    g2 = g.copy()
+    g2[1, 3] = np.nan                                         # a missing joint is not scored
+    assert np.isnan(mv.depth_errors(p, g2)["depth"][1, 3])
+    with pytest.raises(ValueError):
+        mv.depth_errors(p[:, :6], g[:, :6])

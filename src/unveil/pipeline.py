@@ -160,9 +160,19 @@ def _lift_input(ctx: RunContext) -> list[Track2D]:
 
 def _lift(ctx: RunContext) -> None:
     """2D -> 3D joints (MoPO: occlusion, lift, completion)."""
-    from .motion.stage import lift_tracks  # deferred: torch and the lifter weights
+    from .motion.stage import DEFAULT, MoPO, lift_tracks  # deferred: torch and the lifter weights
 
-    ctx.tracks3d = lift_tracks(_lift_input(ctx), ctx.camera)
+    o = ctx.opt
+    model = MoPO(**DEFAULT, image_depth=o.image_depth, image_depth_weights=o.image_depth_weights) \
+        if o.image_depth > 0 else None
+    ctx.tracks3d = lift_tracks(_lift_input(ctx), ctx.camera, model)
+
+
+def _lift_key(ctx: RunContext) -> dict:
+    key = {"focal": ctx.camera.focal, "tracks": [int(t.id) for t in ctx.tracks2d]}
+    if ctx.opt.image_depth > 0:  # the option off keeps the key (and the output) of a run without it
+        key.update(image_depth=float(ctx.opt.image_depth), image_depth_weights=ctx.opt.image_depth_weights)
+    return key
 
 
 def _fit(ctx: RunContext) -> None:
@@ -259,8 +269,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("keypoints", 1, _imported, key=lambda c: {"keypoints_sha256": file_sha256(Path(c.opt.keypoints_json))},
           when=lambda c: not _from_video(c)),
     Stage("lift", 1, _lift, hashes=("motion/*.py", "geometry.py", "checkpoint.py", "weights/mopo_*.pt",
-                                  "weights/perframe.pt"), after="keypoints",
-          key=lambda c: {"focal": c.camera.focal, "tracks": [int(t.id) for t in c.tracks2d]},
+                                  "weights/perframe.pt", "weights/image_depth*.pt"), after="keypoints",
+          key=_lift_key,
           save=lambda c: (pack_tracks(c.tracks3d, T3D_FIELDS), {}),
           load=lambda c, arr, info: setattr(c, "tracks3d", unpack_tracks(arr, Track3D, T3D_FIELDS)),
           switch="lift", off_note="lift disabled (--no-lift)", when=lambda c: bool(_lift_input(c)),
@@ -304,8 +314,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
          progress: bool | None = None, lift: bool = True, fit: bool = True, quiet: bool = True,
          export: bool = True, traj_prior: bool = True, evidence_fit: bool = True, save_vertices: bool = False,
          overlay: str = "mesh", rig_names: str = "smpl", min_frames: int | None = None,
-         min_confidence: float | None = None, image_features: bool = False,
-         stages: Sequence[Stage] | None = None) -> dict:
+         min_confidence: float | None = None, image_features: bool = False, image_depth: float = 0.0,
+         image_depth_weights: str | None = None, stages: Sequence[Stage] | None = None) -> dict:
     """Run the pipeline; returns the summary dict (also written to OUT/summary.json).
 
     ``evidence_fit``: pull the body onto the visible 2D keypoints (:mod:`unveil.fit.evidence`);
@@ -316,6 +326,10 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     :mod:`unveil.io.track_filter`'s defaults for video, keep all for ``keypoints_json``);
     ``image_features``: run the tapped landmark model and keep per-person image tokens
     (``Track2D.features``, :mod:`unveil.detect.taps`) in the keypoints stage's cache;
+    ``image_depth``: the image-evidence network's share in the seen limb joints' depth relative to
+    the hips (:mod:`unveil.motion.image_depth`, 0 = off; the shipped network needs
+    ``image_features``); ``image_depth_weights``: its weight file (None = ``image_depth.pt``;
+    ``image_depth_kponly.pt`` = the keypoints-only twin);
     ``stages``: the stages to run (default :data:`STAGES`; tests pass stand-ins,
     :func:`unveil.stages.substitute`). The Python API with typed results is :func:`unveil.api.run`."""
     opt = SimpleNamespace(**locals())  # the options, as the stages read them (ctx.opt)
@@ -325,6 +339,10 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     # check every option and input before OUT is created: bad input leaves nothing behind
     checked = check_run(video, keypoints_json, out_dir, body_model, focal, start, end, stride, max_frames,
                         redetect_every, need_body=lift and fit)
+    if not (0.0 <= image_depth <= 1.0):
+        raise UnveilError(f"--image-depth must be in [0, 1], got {image_depth}")
+    if image_depth > 0 and image_depth_weights in (None, "image_depth.pt") and (not image_features or video is None):
+        raise UnveilError("--image-depth needs a video and --image-features (the network reads the image tokens)")
     if image_features and video is not None:  # the tapped landmark model (`unveil models fetch` derives it)
         model_path("pose_landmark_full_taps.tflite")
     out = Path(out_dir)
@@ -554,6 +572,13 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
     ap.add_argument("--image-features", action="store_true",
                     help="also keep image feature tokens per person and frame from the tapped landmark model "
                          "(cache/keypoints.npz only; docs/frontend.md)")
+    ap.add_argument("--image-depth", type=float, default=0.0, metavar="SHARE",
+                    help="blend the seen limb joints' depth relative to the hips towards the image-evidence "
+                         "network's (share in [0, 1], default 0 = off; needs --image-features; "
+                         "docs/image_evidence.md)")
+    ap.add_argument("--image-depth-weights", default=None, metavar="NAME",
+                    help="the image-depth network's weight file (default image_depth.pt; "
+                         "image_depth_kponly.pt: the keypoints-only twin)")
     a = ap.parse_args(argv)
     threads, capped = check_threads(a.threads)  # 1..cores (above: capped, said on stderr)
     if capped:
@@ -577,7 +602,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
             redetect_every=a.redetect, tiles=a.tiles, lift=a.lift, quiet=not os.environ.get("UNVEIL_DEBUG"),
             export=a.export, traj_prior=a.traj_prior, evidence_fit=a.evidence_fit, save_vertices=a.save_vertices,
             overlay=a.overlay, rig_names=a.rig_names, min_frames=a.min_frames, min_confidence=a.min_confidence,
-            progress=a.progress, image_features=a.image_features)
+            progress=a.progress, image_features=a.image_features, image_depth=a.image_depth,
+            image_depth_weights=a.image_depth_weights)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:

@@ -39,6 +39,8 @@ TRAINERS: dict[str, str] = {
     "mopo-lift-tcn-real-finetune": "unveil.training.tcn:finetune_real",
     "mopo-lift-tcn-real-finetune-occ": "unveil.training.tcn:finetune_occ_real",
     "mopo-lift-render": "unveil.training.render_lift:train_lift",
+    "image-depth": "unveil.training.image_depth:train_image_depth",
+    "image-depth-kponly": "unveil.training.image_depth:train_image_depth_kponly",
     "mopo-predict": "unveil.training.predict:train_16_8",
     "mopo-predict-4-2": "unveil.training.predict:train_4_2",
     "mopo-predict-8-4": "unveil.training.predict:train_8_4",

@@ -63,10 +63,13 @@ from ..skeleton import COCO17_TO_SMPL24, to_coco17
 # COCO-17 limb keypoints: shoulders, elbows, wrists, hips, knees, ankles (COCO order 5..16)
 LIMB_COCO: tuple[int, ...] = tuple(range(5, 17))
 LIMB_SMPL: tuple[int, ...] = tuple(COCO17_TO_SMPL24[k] for k in LIMB_COCO)
+LIMB_NAMES = ("l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip",
+              "l_knee", "r_knee", "l_ankle", "r_ankle")
 HIPS_IN_LIMB = (6, 7)            # positions of l_hip / r_hip inside LIMB_COCO
 FLIP_MM = 300.0                  # a limb joint this far off (after mid-hip alignment) = a flip
 VIS_CONF = 0.5                   # detector confidence above which a keypoint counts as visible
 MIN_LIMB = 8                     # limb joints (both hips among them) a frame needs to be scored
+DEPTH_FLIP_M = 0.10              # a limb joint this far in front of / behind the mid-hip (truth) can flip
 
 
 # ------------------------------------------------------------------------------------ calibration
@@ -510,6 +513,43 @@ def limb_errors(pred: np.ndarray, gt: np.ndarray) -> dict[str, np.ndarray]:
     return {"mpjpe": mp, "pa_mpjpe": pa, "max_err": mx, "joints": n}
 
 
+def depth_errors(pred_cam: np.ndarray, gt_cam: np.ndarray, min_depth: float = DEPTH_FLIP_M) -> dict[str, np.ndarray]:
+    """The limb joints' depth relative to the mid-hip, in one camera's frame, against the triangulation's.
+
+    Per frame, both sides are made relative to their own hip centre; the prediction is scaled by
+    the least-squares factor onto the ground truth (over the frame's valid limb joints, all three
+    axes), then per joint ``|s z_pred - z_gt|`` is the depth error and a **flip** is a joint whose
+    depth relative to the mid-hip has the opposite sign of the triangulation's where the latter is
+    at least ``min_depth`` metres (front/back confusions; the hips are left out: their depth
+    relative to the mid-hip is symmetric).
+
+    Args:
+        pred_cam: (F, 12, 3) limb joints in :data:`LIMB_COCO` order, camera axes (metres; any
+            origin: only differences are used).
+        gt_cam: (F, 12, 3) triangulated limb keypoints in the same camera's axes (NaN: missing).
+        min_depth: the smallest |ground-truth depth| at which a sign disagreement counts as a flip.
+    Returns:
+        ``depth`` (F, 12) mm (NaN where not scored: frames without both hips, missing joints),
+        ``flip`` (F, 12) bool, ``flip_scored`` (F, 12) bool (joints where a flip could be counted).
+    """
+    p, g = np.asarray(pred_cam, np.float64), np.asarray(gt_cam, np.float64)
+    if p.shape != g.shape or p.ndim != 3 or p.shape[1:] != (len(LIMB_COCO), 3):
+        raise ValueError(f"pred {p.shape} / gt {g.shape} must both be (F, 12, 3)")
+    valid = np.isfinite(g).all(-1) & np.isfinite(p).all(-1)
+    ok = valid[:, list(HIPS_IN_LIMB)].all(1)
+    pr = p - p[:, HIPS_IN_LIMB].mean(1, keepdims=True)
+    gr = g - g[:, HIPS_IN_LIMB].mean(1, keepdims=True)
+    pr0, gr0 = np.where(valid[..., None], pr, 0.0), np.where(valid[..., None], gr, 0.0)
+    s = (pr0 * gr0).sum((1, 2)) / np.maximum((pr0 * pr0).sum((1, 2)), 1e-12)
+    zp, zg = s[:, None] * pr[..., 2], gr[..., 2]
+    m = valid & ok[:, None]
+    depth = np.where(m, np.abs(zp - zg) * 1000, np.nan)
+    scored = m & (np.abs(np.nan_to_num(zg)) >= min_depth)
+    scored[:, list(HIPS_IN_LIMB)] = False
+    flip = scored & (np.sign(np.nan_to_num(zp)) != np.sign(np.nan_to_num(zg)))
+    return {"depth": depth, "flip": flip, "flip_scored": scored}
+
+
 def cross_view_pa(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(F, J, 3), (F, J, 3) two views' world-frame outputs -> (F,) PA-MPJPE in mm, symmetrised
     (mean of aligning a onto b and b onto a)."""
@@ -544,6 +584,14 @@ def _calib_focal(cam: CalibCamera) -> float:
     return float(cam.K[0, 0])
 
 
+def _has_features(keypoints_json: Path) -> bool:
+    """Whether a keypoint-stage cache was made with ``--image-features`` (its key says so)."""
+    try:
+        return bool(json.loads(keypoints_json.read_text()).get("key", {}).get("image_features", False))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def run_views(videos: list[Path], cams: list[CalibCamera], out: Path, tag: str, frames: int | None,
               run_args: str, threads: int | None) -> list[Path]:
     """``unveil run`` (in-process) on each view into ``out/<tag>/<cam>/``.
@@ -561,7 +609,11 @@ def run_views(videos: list[Path], cams: list[CalibCamera], out: Path, tag: str, 
         d = out / tag / cam.name
         cache = d / "cache"
         if not (cache / "keypoints.json").exists():
-            for other in sorted(out.glob(f"*/{cam.name}/cache/keypoints.json")):
+            # a cache made with the same --image-features setting first (its key differs otherwise)
+            feats = "--image-features" in shlex.split(run_args or "")
+            cands = sorted(out.glob(f"*/{cam.name}/cache/keypoints.json"),
+                           key=lambda p: _has_features(p) != feats)
+            for other in cands:
                 cache.mkdir(parents=True, exist_ok=True)
                 for ext in ("json", "npz"):
                     src = other.parent / f"keypoints.{ext}"
@@ -661,7 +713,8 @@ def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
     both), and the track agrees with the person in that frame (:func:`frame_agreement` <
     ``max_rel``: a track that jumped to someone else for a while is not scored there).
     Returns the JSON-ready result dict."""
-    rows = {k: {"pa": [], "mpjpe": [], "flip": [], "reproj": [], "cross": [], "per_view": {}, "per_person": {}}
+    rows = {k: {"pa": [], "mpjpe": [], "flip": [], "reproj": [], "cross": [], "per_view": {}, "per_person": {},
+                "depth": [], "depth_flip": [], "depth_flip_scored": []}
             for k in ("unveil", "blazepose")}
     world = {"unveil": {}, "blazepose": {}}     # (person, frame) -> {view: (12, 3)}
     sources = set()
@@ -680,18 +733,25 @@ def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
             if not sel.any():
                 continue
             gt = gt_all[fr[sel]]
-            outs = {}
+            outs, cams3d = {}, {}
+            gt_cam = gt @ cam.R.T + cam.t                            # world -> this camera's axes
             if "out3d" in tr:
                 sources.add(tr["out3d_source"])
                 outs["unveil"] = pipeline_to_world(cam, tr["out3d"][sel], tr["focal"], tr["pp"], tri["offsets"][v])
+                cams3d["unveil"] = outs["unveil"] @ cam.R.T + cam.t   # the calibrated camera's axes
                 r = reprojection_pct(tr["out3d"][sel], tr["kp"][sel][:, list(LIMB_COCO)], tr["focal"], tr["pp"],
                                      tr["height"][sel])
                 rows["unveil"]["reproj"].append(r)
             if "blaze3d" in tr:
                 outs["blazepose"] = tr["blaze3d"][sel] @ cam.R       # camera axes -> world axes
+                cams3d["blazepose"] = tr["blaze3d"][sel]
             for name, w in outs.items():
                 e = limb_errors(w, gt)
                 row = rows[name]
+                de = depth_errors(cams3d[name], gt_cam)
+                row["depth"].append(de["depth"])
+                row["depth_flip"].append(de["flip"])
+                row["depth_flip_scored"].append(de["flip_scored"])
                 pv = row["per_view"].setdefault(cam.name, {"pa": [], "mpjpe": [], "flip": []})
                 pp = row["per_person"].setdefault(p, {"pa": [], "mpjpe": [], "flip": []})
                 for dst in (row, pv, pp):
@@ -715,6 +775,17 @@ def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
              "cross_view_pa": float(cr.mean()) if cr.size else None,
              "reproj_median_pct": float(np.median(rp)) if rp.size else None,
              "frames_over_300mm": int(fl.sum()), "frames_scored": int(pa.size), "cross_view_pairs": int(cr.size)}
+        if row["depth"]:   # limb joints' depth relative to the mid-hip, camera frame (depth_errors)
+            de = np.concatenate(row["depth"])
+            dfl, dsc = np.concatenate(row["depth_flip"]), np.concatenate(row["depth_flip_scored"])
+            with np.errstate(invalid="ignore"):
+                per = np.nanmean(de, 0)
+            s["depth_rel_mm"] = float(np.nanmean(de)) if np.isfinite(de).any() else None
+            s["depth_rel_mm_per_joint"] = {n: (None if not np.isfinite(v) else float(v))
+                                           for n, v in zip(LIMB_NAMES, per)}
+            s["depth_flips"] = int(dfl.sum())
+            s["depth_flips_pct"] = float(100 * dfl.sum() / max(int(dsc.sum()), 1))
+            s["depth_flip_joints_scored"] = int(dsc.sum())
         for part in ("per_view", "per_person"):
             s[part] = {v: {"pa_mpjpe": float(np.concatenate(x["pa"]).mean()),
                            "mpjpe": float(np.concatenate(x["mpjpe"]).mean()),
@@ -799,6 +870,10 @@ def print_table(res: dict) -> None:
     for name, s in ((f"unveil [{res['tag']}]", u), ("BlazePose world landmarks", b)):
         print(f"{name:<34}{_fmt(s['pa_mpjpe']):>9}{_fmt(s['mpjpe']):>8}{_fmt(s['cross_view_pa']):>15}"
               f"{_fmt(s['reproj_median_pct'], '.2f'):>15}{s['frames_over_300mm']:>8}{s['frames_scored']:>8}")
+    for name, s in ((f"unveil [{res['tag']}]", u), ("BlazePose world landmarks", b)):
+        if s.get("depth_rel_mm") is not None:
+            print(f"{name}: limb depth rel. mid-hip {s['depth_rel_mm']:.1f} mm, front/back flips "
+                  f"{s['depth_flips']} / {s['depth_flip_joints_scored']} ({s['depth_flips_pct']:.1f} %)")
     if u["pa_mpjpe"] and b["pa_mpjpe"]:
         print(f"unveil PA-MPJPE vs BlazePose: {100 * (u['pa_mpjpe'] / b['pa_mpjpe'] - 1):+.1f} %")
     print("per view (PA-MPJPE / MPJPE mm, frames): " + "; ".join(

@@ -29,6 +29,7 @@ METHOD_MODULES: tuple[str, ...] = (
     "unveil.bench.moro_rows",
     "unveil.bench.render_rows",
     "unveil.bench.pipeline_rows",
+    "unveil.bench.image_depth_rows",
 )
 
 

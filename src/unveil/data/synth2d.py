@@ -99,12 +99,17 @@ class SeqInputs:
     # (T, 33, 3) the detector's own BlazePose world landmarks (NaN where missed); only sequences
     # from the real detector (``--source render``) have them, synthetic 2D has None
     world_landmarks: np.ndarray | None = None
+    # the rendered video the keypoints came from (``--source render``; rows that read the image
+    # itself, e.g. the image-depth rows of unveil.bench.image_depth_rows), else None
+    video: str | None = None
 
 
 def inputs_of(seq) -> SeqInputs:
     wl = getattr(seq, "world_landmarks", None)
+    video = (getattr(seq, "info", None) or {}).get("video")
     return SeqInputs(np.array(seq.keypoints2d, dtype=np.float32, copy=True), seq.camera, float(seq.fps),
-                     None if wl is None else np.array(wl, dtype=np.float32, copy=True))
+                     None if wl is None else np.array(wl, dtype=np.float32, copy=True),
+                     None if video is None else str(video))
 
 
 # ----------------------------------------------------------------------------------- helpers

@@ -27,6 +27,7 @@ from . import predict as _pred
 from . import tcn
 from .predict import SMPL24_FROM_COCO17, occluded_smpl24
 from . import fusion
+from . import image_depth
 from .fusion import keypoint_evidence
 from .landmark_blend import landmark_blend
 from ..skeleton import BLAZEPOSE33_TO_COCO17
@@ -66,22 +67,30 @@ class MoPO:
     gate_frames: width (frames) of the box filter that softens the occlusion gate;
     landmarks: BlazePose's share in the seen limb joints (:mod:`unveil.motion.landmark_blend`; used
     when the track has world landmarks, 0 = the lifter alone);
-    landmarks_whole: the blend fades out below this fraction of seen limb joints in a frame.
+    landmarks_whole: the blend fades out below this fraction of seen limb joints in a frame;
+    image_depth: the image-evidence network's share in the seen limb joints' depth relative to the
+    hips (:mod:`unveil.motion.image_depth`; used when the call gets ``image_evidence``, 0 = off);
+    image_depth_weights: its weight file (name in ``unveil/weights`` or a path; None = the shipped
+    ``image_depth.pt``).
     """
 
     def __init__(self, detector: str = "spatiotemporal", lifter: str = "lstm", use_conf: bool = True,
                  complete: bool = True, lengths: tuple[int, int] = (16, 8), fusion: bool = False,
                  bidirectional: bool = False, blend_tau: float | None = None, smooth: int | None = None,
                  weights: str | None = None, hidden_weights: str | None = None, gate_frames: int = 9,
-                 landmarks: float = 0.0, landmarks_whole: float = 0.95):
+                 landmarks: float = 0.0, landmarks_whole: float = 0.95, image_depth: float = 0.0,
+                 image_depth_weights: str | None = None):
         self.detector_mode, self.lifter_kind, self.use_conf = detector, lifter, use_conf
         self.weights, self.hidden_weights, self.gate_frames = weights, hidden_weights, gate_frames
         self.landmarks, self.landmarks_whole = landmarks, landmarks_whole
+        self.image_depth, self.image_depth_weights = image_depth, image_depth_weights
         self.do_complete, self.lengths, self.fusion = complete, tuple(lengths), fusion
         self.bidirectional, self.blend_tau, self.smooth = bidirectional, blend_tau, smooth
 
     @torch.inference_mode()
-    def __call__(self, keypoints2d: np.ndarray, camera: Camera, world_landmarks=None) -> dict:
+    def __call__(self, keypoints2d: np.ndarray, camera: Camera, world_landmarks=None, image_evidence=None) -> dict:
+        """``image_evidence``: {"kp33": (T,33,3) BlazePose keypoints, "features": token name -> (T, ...)
+        or None} for the image-depth blend (only read when ``image_depth`` > 0)."""
         kp = np.asarray(keypoints2d, np.float32)
         T = kp.shape[0]
         if T == 0:
@@ -98,6 +107,9 @@ class MoPO:
         if self.landmarks > 0 and world_landmarks is not None and np.shape(world_landmarks) == (T, 33, 3):
             joints = landmark_blend(joints, world_landmarks, 1.0 - soft_gate(occ24, self.gate_frames), self.landmarks,
                                     self.landmarks_whole)
+        if self.image_depth > 0 and image_evidence is not None:
+            joints = _image_depth(joints, image_evidence, camera, 1.0 - soft_gate(occ24, self.gate_frames),
+                                  self.image_depth, self.image_depth_weights)
         if self.do_complete:
             joints = _pred.complete(joints, occ24, _predictor(*self.lengths), bidirectional=self.bidirectional,
                                    blend_tau=self.blend_tau)
@@ -116,6 +128,29 @@ class MoPO:
         if self.lifter_kind != "tcn":
             raise ValueError(f"weights= picks a TCN weight file; lifter {self.lifter_kind!r} has none")
         return tcn.lift(kp, camera, tcn.load(_weights_path(weights)))
+
+
+def _image_depth(joints: np.ndarray, evidence: dict, camera: Camera, visible: np.ndarray, share: float,
+                 weights: str | None) -> np.ndarray:
+    """Blend the limb joints' hip-relative depth towards the image-depth network's
+    (:func:`unveil.motion.image_depth.depth_blend`); frames without a detection (zero tokens, or
+    all-zero keypoint confidence) are left alone, and so is a track without image tokens when the
+    network reads them."""
+    net = _image_depth_net(_weights_path(weights))
+    kp33 = np.asarray(evidence["kp33"], np.float32)
+    feats = evidence.get("features")
+    if net.use_tokens and (feats is None or "kp" not in feats or "mid" not in feats):
+        return joints
+    pred = image_depth.predict(net, kp33, camera.focal, (camera.cx, camera.cy), feats)
+    held = kp33[..., 2].max(-1) > 0
+    if net.use_tokens:
+        held &= np.abs(np.asarray(feats["kp"], np.float32)).sum((1, 2)) > 0
+    return image_depth.depth_blend(joints, pred, visible, share, held)
+
+
+@functools.lru_cache(maxsize=4)
+def _image_depth_net(path: str | None):
+    return image_depth.load(path)
 
 
 def _weights_path(name: str | None) -> str | None:
@@ -182,7 +217,10 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
         kp = np.asarray(tr.keypoints, np.float32)
         kp17 = to_coco17(kp, tr.layout)
         wl = tr.world_landmarks if (model.fusion or model.landmarks > 0) else None
-        res = model(kp17, camera, world_landmarks=wl)
+        ev = None
+        if model.image_depth > 0 and tr.layout == "blazepose33":
+            ev = {"kp33": kp, "features": tr.features}
+        res = model(kp17, camera, world_landmarks=wl, image_evidence=ev)
         if tr.layout == "coco17":
             occ = res["occluded"]
         else:
