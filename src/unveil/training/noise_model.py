@@ -113,21 +113,31 @@ def _reference_2d(tr: dict, clip) -> np.ndarray:
     return pc[..., :2] / pc[..., 2:3] * f + pp
 
 
+def load_render(tp, dp, clip) -> tuple[dict, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One cached render: its truth record ``tr`` and the detector's keypoints ``kp`` (T,33,3), cut to
+    their common length T, the reference 2D of the body ``ref`` (T,33,2), whether each frame has a
+    detection ``found`` (T,) (frames without one carry confidence 0) and the reference's height in
+    pixels ``h`` (T,)."""
+    with np.load(tp, allow_pickle=False) as z:
+        tr = {k: z[k] for k in z.files}
+    with np.load(dp, allow_pickle=False) as z:
+        kp = z["keypoints2d"].astype(np.float64)
+    T = min(len(kp), len(tr["keypoints2d_true"]), len(clip.joints))
+    tr = {k: (v[:T] if np.ndim(v) and len(v) == len(kp) else v) for k, v in tr.items()}
+    kp = kp[:T]
+    ref = _reference_2d(tr, clip)
+    found = kp[..., 2].max(-1) > 0
+    h = np.maximum(ref[..., 1].max(-1) - ref[..., 1].min(-1), 1.0)
+    return tr, kp, ref, found, h
+
+
 def collect(renders) -> dict:
     """Per-frame residual records of the renders (see the module docstring)."""
     rows = {k: [] for k in ("res", "vis", "orient", "size", "conf", "swap", "seq", "h")}
     names = []
     for si, (tp, dp, clip) in enumerate(renders):
-        with np.load(tp, allow_pickle=False) as z:
-            tr = {k: z[k] for k in z.files}
-        with np.load(dp, allow_pickle=False) as z:
-            kp = z["keypoints2d"].astype(np.float64)
-        T = min(len(kp), len(tr["keypoints2d_true"]), len(clip.joints))
-        tr = {k: (v[:T] if np.ndim(v) and len(v) == len(kp) else v) for k, v in tr.items()}
-        kp = kp[:T]
-        ref = _reference_2d(tr, clip)
-        found = kp[..., 2].max(-1) > 0        # frames without a detection carry confidence 0
-        h = np.maximum(ref[..., 1].max(-1) - ref[..., 1].min(-1), 1.0)
+        tr, kp, ref, found, h = load_render(tp, dp, clip)
+        T = len(kp)
         up, right = body_frame(ref)
         d = (kp[..., :2] - ref) / h[:, None, None]
         res = np.stack([(d * right).sum(-1), (d * up).sum(-1)], -1)          # (T, 17, 2) body frame
@@ -318,16 +328,7 @@ def heldout(model: str | None = None, seed: int = 0, log=print) -> dict:
     conf = {"real": [], "model": []}
     renders = training_renders(split="val")
     for tp, dp, clip in renders:
-        with np.load(tp, allow_pickle=False) as z:
-            tr = {k: z[k] for k in z.files}
-        with np.load(dp, allow_pickle=False) as z:
-            kp = z["keypoints2d"].astype(np.float64)
-        T = min(len(kp), len(tr["keypoints2d_true"]), len(clip.joints))
-        tr = {k: (v[:T] if np.ndim(v) and len(v) == len(kp) else v) for k, v in tr.items()}
-        kp = kp[:T]
-        ref = _reference_2d(tr, clip)
-        found = kp[..., 2].max(-1) > 0
-        h = np.maximum(ref[..., 1].max(-1) - ref[..., 1].min(-1), 1.0)
+        tr, kp, ref, found, h = load_render(tp, dp, clip)
         occ = np.asarray(tr["occluded"], bool)
         pos, c, _ = detector_noise.sample(ref, np.asarray(tr["joints_cam"], np.float64), occ, float(tr["height"]), rng, m)
         for key, p in (("real", kp[..., :2]), ("model", pos)):
