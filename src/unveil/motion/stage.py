@@ -248,9 +248,11 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
 # BlazePose's 3D is poor (the demo clip: 132 mm MPJPE), which costs the demo 0.8 mm; a gate at 80 % cost
 # hidden joints of truncated bodies 5 mm (docs/fit/evidence.md). The benchmark rows (``mopo-*`` variants
 # of this switch set) are in :mod:`unveil.bench.mopo_rows`.
-# Issue 12 (later session): the seen-joint TCN is the broad TCN fine-tuned with varied body proportions
-# (mopo_lift_tcn_prop.pt, weights/mopo_lift_tcn_prop.md: 0-2.7 mm better on every Bandai / CMU / rendered
-# kind and on Demo_MultiPerson; the detector-true noise-model fine-tunes were worse and are not used).
+# Issue 12 (fourth session): the seen-joint TCN is the broad TCN fine-tuned with varied body proportions
+# (mopo_lift_tcn_prop.pt, weights/mopo_lift_tcn_prop.md): 0-2.7 mm better on every Bandai and CMU kind,
+# Demo_MultiPerson PA 58.7 -> 58.3 mm; worse: the rendered demo's hidden joints +1.0 mm and the render
+# lifter row's object MPJPE-occ +0.3 (3 clips). The detector-true noise-model fine-tunes were worse
+# everywhere and are not used.
 DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop.pt",
            "hidden_weights": "mopo_lift_tcn.pt", "landmarks": 0.3, "landmarks_whole": 0.95}
 
