@@ -107,3 +107,73 @@ def test_gated_blend_takes_hidden_lifter_where_hidden_with_a_soft_switch():
     assert np.array_equal(gated_blend(vis, hid, occ, frames=1)[:, 3, 0], occ[:, 3].astype(np.float32))
     with pytest.raises(ValueError, match="shapes"):
         gated_blend(vis, hid[:5], occ)
+
+
+# ------------------------------------------------------------------ test-time mirror averaging
+def _backproject_lifter(bias_x=0.0):
+    """An exactly mirror-equivariant stand-in lifter (each SMPL-24 joint = the back-projection at
+    3 m of the mean of the COCO-17 points it maps to, root-relative) plus a constant X bias."""
+    from unveil.motion.predict import SMPL24_FROM_COCO17
+
+    def lift(kp):
+        kp = np.asarray(kp, np.float32)
+        xyz = np.stack([(kp[..., 0] - CAM.cx) / CAM.focal * 3.0, (kp[..., 1] - CAM.cy) / CAM.focal * 3.0,
+                        np.full(kp.shape[:2], 3.0, np.float32)], -1)
+        out = np.stack([xyz[:, list(src or (11, 12))].mean(1) for src in SMPL24_FROM_COCO17], 1)
+        out = out - out[:, :1]
+        out[:, 1:, 0] += bias_x
+        return out.astype(np.float32)
+
+    return lift
+
+
+def test_mirror_average_keeps_an_equivariant_lifter_and_cancels_a_left_right_bias():
+    from unveil.motion.stage import mirror_average
+
+    rng = np.random.default_rng(1)
+    kp = np.concatenate([rng.uniform(600, 1300, (8, 17, 2)), rng.uniform(0.2, 1, (8, 17, 1))], -1).astype(np.float32)
+    plain = _backproject_lifter()(kp)
+    assert np.allclose(mirror_average(_backproject_lifter(), kp, CAM.cx), plain, atol=1e-5)
+    biased = _backproject_lifter(bias_x=0.05)
+    assert np.abs(biased(kp) - plain).max() > 0.04
+    # ½[L(k) + M L(M k)] with L = E + b, b = +5 cm along X on every non-root joint: the bias cancels
+    assert np.allclose(mirror_average(biased, kp, CAM.cx), plain, atol=1e-5)
+    # a bias on the left joints only: half of it stays there, the other half lands on the right
+    # joints with X negated (checks the left/right swap of both layouts)
+    from unveil.skeleton import SMPL24_FLIP
+    left = [j for j in range(24) if SMPL24_FLIP[j] > j]
+    right = [SMPL24_FLIP[j] for j in left]
+
+    def left_biased(k):
+        out = _backproject_lifter()(k)
+        out[:, left, 0] += 0.05
+        return out
+
+    want = plain.copy()
+    want[:, left, 0] += 0.025
+    want[:, right, 0] -= 0.025
+    assert np.allclose(mirror_average(left_biased, kp, CAM.cx), want, atol=1e-5)
+
+
+def test_mirror_average_rejects_bad_shapes():
+    from unveil.motion.stage import mirror_average
+
+    with pytest.raises(ValueError, match="17, 3"):
+        mirror_average(_backproject_lifter(), np.zeros((4, 33, 3), np.float32), CAM.cx)
+
+
+@needs_weights
+def test_mopo_mirror_switch_averages_the_shipped_tcn_with_its_mirror_image():
+    from unveil.motion import tcn
+    from unveil.motion.stage import DEFAULT, MoPO, mirror_average
+    from unveil.skeleton import to_coco17
+
+    assert DEFAULT["mirror"] is True
+    kp = to_coco17(_standin_kp(T=48), "blazepose33")
+    cfg = {"lifter": "tcn", "complete": False, "smooth": None, "weights": DEFAULT["weights"]}
+    on = MoPO(**cfg, mirror=True)(kp, CAM)["joints"]
+    off = MoPO(**cfg, mirror=False)(kp, CAM)["joints"]
+    net = tcn.load(str(WEIGHTS_DIR / DEFAULT["weights"]))
+    ref = mirror_average(lambda k: tcn.lift(k, CAM, net), kp, CAM.cx)
+    assert np.allclose(on, ref, atol=1e-6)
+    assert np.abs(on - off).max() > 1e-3

@@ -42,6 +42,9 @@ BENCH_ROWS: dict[str, dict] = {
     **{f"mopo-tcn-{tag}-gated": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": f"mopo_lift_tcn_{tag.replace('-', '_')}.pt",
                                  "hidden_weights": "mopo_lift_tcn.pt"}
        for tag in ("prop", "bpnoise", "bpnoise-prop")},
+    # fifth session: the prop row with test-time mirror averaging (motion.stage.mirror_average) = the default
+    "mopo-tcn-prop-gated-mirror": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop.pt",
+                                   "hidden_weights": "mopo_lift_tcn.pt", "mirror": True},
 }
 
 

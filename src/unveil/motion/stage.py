@@ -30,7 +30,7 @@ from . import fusion
 from . import image_depth
 from .fusion import keypoint_evidence
 from .landmark_blend import landmark_blend
-from ..skeleton import BLAZEPOSE33_TO_COCO17
+from ..skeleton import BLAZEPOSE33_TO_COCO17, COCO17_FLIP, SMPL24_FLIP
 
 
 @functools.lru_cache(maxsize=None)
@@ -71,7 +71,8 @@ class MoPO:
     image_depth: the image-evidence network's share in the seen limb joints' depth relative to the
     hips (:mod:`unveil.motion.image_depth`; used when the call gets ``image_evidence``, 0 = off);
     image_depth_weights: its weight file (name in ``unveil/weights`` or a path; None = the shipped
-    ``image_depth.pt``).
+    ``image_depth.pt``);
+    mirror: test-time mirror averaging of every lifter call (:func:`mirror_average`).
     """
 
     def __init__(self, detector: str = "spatiotemporal", lifter: str = "lstm", use_conf: bool = True,
@@ -79,13 +80,14 @@ class MoPO:
                  bidirectional: bool = False, blend_tau: float | None = None, smooth: int | None = None,
                  weights: str | None = None, hidden_weights: str | None = None, gate_frames: int = 9,
                  landmarks: float = 0.0, landmarks_whole: float = 0.95, image_depth: float = 0.0,
-                 image_depth_weights: str | None = None):
+                 image_depth_weights: str | None = None, mirror: bool = False):
         self.detector_mode, self.lifter_kind, self.use_conf = detector, lifter, use_conf
         self.weights, self.hidden_weights, self.gate_frames = weights, hidden_weights, gate_frames
         self.landmarks, self.landmarks_whole = landmarks, landmarks_whole
         self.image_depth, self.image_depth_weights = image_depth, image_depth_weights
         self.do_complete, self.lengths, self.fusion = complete, tuple(lengths), fusion
         self.bidirectional, self.blend_tau, self.smooth = bidirectional, blend_tau, smooth
+        self.mirror = bool(mirror)
 
     @torch.inference_mode()
     def __call__(self, keypoints2d: np.ndarray, camera: Camera, world_landmarks=None, image_evidence=None) -> dict:
@@ -122,12 +124,50 @@ class MoPO:
         return {"joints": joints.astype(np.float32), "occluded": occ17, "occluded24": occ24, "confidence": S2}
 
     def _lift(self, kp: np.ndarray, camera: Camera, weights: str | None) -> np.ndarray:
-        """The registry's lifter ``self.lifter_kind``, or the TCN with another weight file."""
+        """The registry's lifter ``self.lifter_kind``, or the TCN with another weight file (mirror
+        averaged when ``self.mirror``)."""
         if weights is None:
-            return lifters.get(self.lifter_kind, self.use_conf).lift(kp, camera)
-        if self.lifter_kind != "tcn":
+            def fn(k):
+                return lifters.get(self.lifter_kind, self.use_conf).lift(k, camera)
+        elif self.lifter_kind != "tcn":
             raise ValueError(f"weights= picks a TCN weight file; lifter {self.lifter_kind!r} has none")
-        return tcn.lift(kp, camera, tcn.load(_weights_path(weights)))
+        else:
+            net = tcn.load(_weights_path(weights))
+
+            def fn(k):
+                return tcn.lift(k, camera, net)
+        return mirror_average(fn, kp, camera.cx) if self.mirror else fn(kp)
+
+
+def mirror_average(lift, keypoints2d: np.ndarray, cx: float) -> np.ndarray:
+    """Test-time mirror averaging of a 2D -> 3D lifter (the horizontal-flip augmentation at test
+    time of VideoPose3D, Pavllo et al., CVPR 2019): lift the keypoints and their mirror image about
+    the principal point's vertical line (``u' = 2 c_x - u``, left and right keypoints swapped),
+    mirror the second result back in the camera frame (``X' = -X``, left and right joints swapped)
+    and average the two:
+
+    ``J = ½ [ L(k) + M L(M k) ]``.
+
+    Mirroring about ``c_x`` in the image is exactly mirroring the camera frame's X axis, so a lifter
+    trained with mirrored clips sees an equally likely input; the two estimates err partly
+    independently (left/right asymmetries of the network and of its training data).
+
+    Args:
+        lift: (T, 17, 3) COCO-17 pixels + confidence -> (T, 24, 3) root-relative camera-frame joints.
+        keypoints2d: (T, 17, 3).
+        cx: the principal point's x (pixels).
+    Returns:
+        (T, 24, 3) float32.
+    """
+    kp = np.asarray(keypoints2d, np.float32)
+    if kp.ndim != 3 or kp.shape[1:] != (17, 3):
+        raise ValueError(f"mirror_average: keypoints2d must be (T, 17, 3), got {kp.shape}")
+    km = kp[:, list(COCO17_FLIP)].copy()
+    km[..., 0] = 2.0 * float(cx) - km[..., 0]
+    a = np.asarray(lift(kp), np.float32)
+    b = np.asarray(lift(km), np.float32)[:, list(SMPL24_FLIP)].copy()
+    b[..., 0] *= -1.0
+    return (0.5 * (a + b)).astype(np.float32)
 
 
 def _image_depth(joints: np.ndarray, evidence: dict, camera: Camera, visible: np.ndarray, share: float,
@@ -253,8 +293,10 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
 # Demo_MultiPerson PA 58.7 -> 58.3 mm; worse: the rendered demo's hidden joints +1.0 mm and the render
 # lifter row's object MPJPE-occ +0.3 (3 clips). The detector-true noise-model fine-tunes were worse
 # everywhere and are not used.
+# Fifth session: both lifters' calls are mirror averaged (mirror_average): Demo_MultiPerson PA 58.3 -> 55.9 mm,
+# lift alone 71.0 -> 67.0 (docs/fit/evidence.md "fifth session").
 DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop.pt",
-           "hidden_weights": "mopo_lift_tcn.pt", "landmarks": 0.3, "landmarks_whole": 0.95}
+           "hidden_weights": "mopo_lift_tcn.pt", "landmarks": 0.3, "landmarks_whole": 0.95, "mirror": True}
 
 
 # ---------------------------------------------------------------------------------------- speed
