@@ -198,7 +198,7 @@ class LiveEstimator:
     """
 
     def __init__(self, camera, body_model: str = "anny", delay: int = DELAY, redetect_every: int = 5,
-                 tiles: bool = False, fill: bool = True, workers: int | None = None):
+                 tiles: bool = False, fill: bool = True, workers: int | None = None, mirror: bool = True):
         import torch
 
         from .body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
@@ -207,7 +207,7 @@ class LiveEstimator:
 
         if delay < 0 or delay >= WINDOW // 2:
             raise UnveilError(f"--delay must be in 0..{WINDOW // 2 - 1} frames")
-        self.camera, self.delay, self.fill = camera, int(delay), fill
+        self.camera, self.delay, self.fill, self.mirror = camera, int(delay), fill, bool(mirror)
         self.tracker = PeopleTracker(redetect_every=redetect_every, tiles=tiles, workers=workers, min_len=1)
         self.det = occlusion.load("spatiotemporal")
         self.lifter = tcn.load()
@@ -278,6 +278,7 @@ class LiveEstimator:
         from .fit.shape import fit_shape  # deferred: loads torch
         from .motion import tcn  # deferred: loads torch
         from .motion.predict import occluded_smpl24  # deferred: loads torch
+        from .motion.stage import mirror_average  # deferred: loads torch
         from .skeleton import forward_kinematics  # deferred: loads torch
         from .trajectory.camera import root_translation  # deferred: loads scipy, torch
 
@@ -285,7 +286,13 @@ class LiveEstimator:
         k = n - 1 - self.delay  # the emitted frame's place in the window
         if k < 0:
             return None
-        J = tcn.lift(np.stack(p.kp), self.camera, self.lifter)[k].astype(np.float64)  # (24, 3) root-relative
+        def lift(kp):
+            return tcn.lift(kp, self.camera, self.lifter)
+
+        kp = np.stack(p.kp)
+        # test-time mirror averaging as offline (motion.stage.mirror_average): two lifter calls
+        J = mirror_average(lift, kp, self.camera.cx) if self.mirror else lift(kp)
+        J = J[k].astype(np.float64)  # (24, 3) root-relative
         occ17 = p.occ[k]
         occ24 = occluded_smpl24(occ17[None])[0]
         p.since_seen = np.where(occ24, p.since_seen + 1, 0.0)
@@ -347,7 +354,7 @@ def _jsonable(rec: dict) -> dict:
 def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = DELAY, focal: float | None = None,
              realtime: bool | None = None, max_frames: int | None = None, redetect_every: int = 5,
              tiles: bool = False, fill: bool = True, workers: int | None = None, pipelined: bool = False,
-             on_ready=None) -> dict:
+             on_ready=None, mirror: bool = True) -> dict:
     """Run the live estimator on SOURCE; ``on_line(dict)`` receives every frame's record.
 
     ``pipelined``: the 2D front end and the 3D half run on two threads (frame t + 1's people while
@@ -372,7 +379,7 @@ def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = D
         f = float(focal or default_focal(src.width, src.height))
         cam = Camera(focal=f, cx=src.width / 2.0, cy=src.height / 2.0, width=src.width, height=src.height)
         est = LiveEstimator(cam, body_model=body_model, delay=delay, redetect_every=redetect_every, tiles=tiles,
-                            fill=fill, workers=workers)
+                            fill=fill, workers=workers, mirror=mirror)
         est.warmup(src.height, src.width)
         if on_ready is not None:
             on_ready({"width": src.width, "height": src.height, "focal": f, "source_fps": src.fps})
@@ -449,6 +456,8 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
     ap.add_argument("--tiles", action="store_true", help="also detect on tiles (small people; slower)")
     ap.add_argument("--no-fill", dest="fill", action="store_false", default=True,
                     help="do not fill hidden joints with the motion predictor")
+    ap.add_argument("--no-mirror", dest="mirror", action="store_false", default=True,
+                    help="one lifter call per frame instead of the mirror-averaged two (faster, less accurate)")
     ap.add_argument("--two-threads", dest="pipelined", action="store_true", default=False,
                     help="people and body on two threads (a higher frame rate on an idle machine, about "
                          "twice the latency); default: one thread")
@@ -514,7 +523,7 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
 
     try:
         s = run_live(a.source, emit, body_model=a.body_model, delay=a.delay, focal=a.focal, realtime=a.realtime,
-                     max_frames=a.max_frames, redetect_every=a.redetect, tiles=a.tiles, fill=a.fill,
+                     max_frames=a.max_frames, redetect_every=a.redetect, tiles=a.tiles, fill=a.fill, mirror=a.mirror,
                      pipelined=a.pipelined, on_ready=ready)
     except BrokenPipeError:
         return 0
