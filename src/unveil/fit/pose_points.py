@@ -78,22 +78,23 @@ _PARENT_OF = torch.tensor([int(p) for p in SMPL24_PARENTS[1:]])   # parents of j
 
 def left_jacobian_t(theta: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
     """``J_l(θ)ᵀ a`` for (..., 3) axis-angle vectors θ and (..., 3) vectors a, with
-    ``J_l(θ) = I + (1 − cos φ)/φ² [θ]x + (φ − sin φ)/φ³ [θ]x²`` (φ = ‖θ‖; series below φ = 0.1).
+    ``J_l(θ) = I + (1 − cos φ)/φ² [θ]x + (φ − sin φ)/φ³ [θ]x²`` (φ = ‖θ‖; the second coefficient by its
+    series below φ = 0.1).
 
     Returns:
         (..., 3).
     """
     if theta.shape != a.shape or theta.shape[-1] != 3:
         raise ValueError(f"expected two (..., 3) tensors of one shape, got {tuple(theta.shape)}, {tuple(a.shape)}")
-    phi2 = (theta * theta).sum(-1, keepdim=True)
-    phi = phi2.sqrt()
-    small = phi < 0.1
-    ph = torch.where(small, torch.ones_like(phi), phi)          # keeps the unused branch finite
+    t, v = theta.reshape(-1, 3), a.reshape(-1, 3)
+    t2 = t * t
+    phi2 = (t2[:, 0] + t2[:, 1] + t2[:, 2])[:, None]
+    ph = phi2.sqrt().clamp_min(1e-6)
     s_half = torch.sin(0.5 * ph)
-    c1 = torch.where(small, 0.5 - phi2 / 24 + phi2 * phi2 / 720, 2 * s_half * s_half / (ph * ph))
-    c2 = torch.where(small, 1.0 / 6 - phi2 / 120 + phi2 * phi2 / 5040, (ph - torch.sin(ph)) / (ph * ph * ph))
-    s = torch.linalg.cross(theta, a)
-    return a - c1 * s + c2 * torch.linalg.cross(theta, s)
+    c1 = 2 * s_half * s_half / (ph * ph)                          # (1 − cos φ)/φ², accurate at small φ too
+    c2 = torch.where(ph < 0.1, 1.0 / 6 - phi2 / 120 + phi2 * phi2 / 5040, (ph - torch.sin(ph)) / (ph * ph * ph))
+    s = torch.linalg.cross(t, v)
+    return (v - c1 * s + c2 * torch.linalg.cross(t, s)).reshape(a.shape)
 
 
 _EYE9 = torch.eye(3).reshape(9)
