@@ -25,8 +25,10 @@ the incoming (lifted) depth and BlazePose's own world landmarks (``depth_blazepo
 foot contacts (feet slow in the incoming motion), and ``E_GMM`` the negative log density of
 :mod:`unveil.fit.pose_prior`. The root is first solved in closed form (:func:`solve_root`), then
 everything by Adam on the CPU; all tracks of a video share one optimisation with every term
-normalised per track (:func:`fit_tracks`). :class:`EvidenceConfig` holds every weight; measured
-effects in ``docs/fit/evidence.md``.
+normalised per track (:func:`fit_tracks`). The energy's gradient is written out term by term
+(``EvidenceConfig.closed_form_grad``; the pose chain's backward in :mod:`unveil.fit.pose_points`),
+about twice as fast as autograd for the same derivatives. :class:`EvidenceConfig` holds every
+weight; measured effects in ``docs/fit/evidence.md``.
 
 Outputs per track: the refitted parameters and joints, ``keypoints3d_body`` (T,17,3) camera-frame
 COCO-17 keypoints of the body, and per SMPL-24 joint whether it was ``observed`` (a visible 2D
