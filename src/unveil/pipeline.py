@@ -282,7 +282,7 @@ STAGES: tuple[Stage, ...] = (
           failure="fit failed ({kind}: {message}); body-model fields left out", **_SOFT),
     Stage("trajectory", 1, _trajectory, switch="traj_prior", off_note="trajectory prior disabled (--no-traj-prior)",
           when=lambda c: bool(c.bodies), soft=(Exception,), failure="trajectory prior skipped ({kind}: {message})"),
-    Stage("evidence", 1, _evidence, hashes=("fit/evidence.py", "fit/pose_prior.py", "weights/pose_prior*.npz",
+    Stage("evidence", 1, _evidence, hashes=("fit/evidence.py", "fit/pose_points.py", "fit/pose_prior.py", "weights/pose_prior*.npz",
                                             "weights/keypoint_offsets*.npz", "trajectory/*.py"), after="fit",
           key=lambda c: {"traj_prior": bool(c.opt.traj_prior), "fps": c.fps},
           save=lambda c: _save_bodies(c, tracks=c.evidence_info), load=_load_bodies,

@@ -51,13 +51,14 @@ register("pipeline-fit", _row(False), group="pipeline", note="default lift + ART
 register("pipeline-evidence", _row(True), group="pipeline", note="default lift + ARTS fit + evidence fit")
 
 
-def evidence_speed(frames: int = 300, seed: int = 0, people: int = 1) -> dict:
+def evidence_speed(frames: int = 300, seed: int = 0, people: int = 1, closed_form_grad: bool = True) -> dict:
     """Frames per CPU-second of the evidence fit for one person (one torch thread, as the pipeline
     runs it) on the packaged demo walk: the body fitted to the walk, 4 m in front of a 1280x720
     camera, its keypoints projected with 1 % (of the height) pixel noise, the prior's pose bent by
     0.3 rad on the limbs; ``people`` copies of it fitted together (one optimisation, as the pipeline
-    fits all tracks of a video). Returns {"frames", "people", "cpu_s", "fps_cpu" (person-frames per
-    CPU-second), "reproj_before_pct", "reproj_after_pct"}."""
+    fits all tracks of a video); ``closed_form_grad``: :class:`EvidenceConfig`'s (False: autograd, the
+    code before the closed-form gradient). Returns {"frames", "people", "cpu_s", "fps_cpu" (person-frames
+    per CPU-second), "reproj_before_pct", "reproj_after_pct"}."""
     from dataclasses import replace
 
     import time
@@ -97,7 +98,7 @@ def evidence_speed(frames: int = 300, seed: int = 0, people: int = 1) -> dict:
     t3 = Track3D(0, np.arange(frames), body.joints_cam, np.zeros((frames, 17), bool))
     items = [(replace(body, id=i), replace(t2, id=i), replace(t3, id=i)) for i in range(people)]
     c0 = time.process_time()
-    _, diags = fit_tracks(items, cam, model, EvidenceConfig(calibrated_offsets=False))
+    _, diags = fit_tracks(items, cam, model, EvidenceConfig(calibrated_offsets=False, closed_form_grad=closed_form_grad))
     cpu = time.process_time() - c0
     diag = diags[0]
     return {"frames": frames, "people": people, "cpu_s": round(cpu, 3),

@@ -105,6 +105,8 @@ def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = Tru
         from .pipeline_rows import evidence_speed  # deferred: loads roma, scipy, torch
 
         res["evidence"] = {f"{n} fr x {k}": evidence_speed(n, people=k) for n, k in ((150, 1), (1000, 1), (150, 4))}
+        # the same fit by autograd (the code before the closed-form gradient), for the ratio on this machine now
+        res["evidence"]["150 fr x 1, autograd"] = evidence_speed(150, people=1, closed_form_grad=False)
     except Exception as e:
         res["evidence"] = f"failed ({type(e).__name__}: {e})"
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -25,8 +25,10 @@ the incoming (lifted) depth and BlazePose's own world landmarks (``depth_blazepo
 foot contacts (feet slow in the incoming motion), and ``E_GMM`` the negative log density of
 :mod:`unveil.fit.pose_prior`. The root is first solved in closed form (:func:`solve_root`), then
 everything by Adam on the CPU; all tracks of a video share one optimisation with every term
-normalised per track (:func:`fit_tracks`). :class:`EvidenceConfig` holds every weight; measured
-effects in ``docs/fit/evidence.md``.
+normalised per track (:func:`fit_tracks`). The energy's gradient is written out term by term
+(``EvidenceConfig.closed_form_grad``; the pose chain's backward in :mod:`unveil.fit.pose_points`),
+about twice as fast as autograd for the same derivatives. :class:`EvidenceConfig` holds every
+weight; measured effects in ``docs/fit/evidence.md``.
 
 Outputs per track: the refitted parameters and joints, ``keypoints3d_body`` (T,17,3) camera-frame
 COCO-17 keypoints of the body, and per SMPL-24 joint whether it was ``observed`` (a visible 2D
@@ -49,7 +51,8 @@ from ..runtime import torch_threads
 from ..skeleton import SMPL24_PARENTS, BLAZEPOSE33_TO_COCO17, SMPL24_INDEX as JI, forward_kinematics, to_coco17
 from ..types import BodyTrack, Camera, Track2D, Track3D
 from .ik import rotmats_to_axis_angle
-from .pose_prior import load_pose_prior, pose_features
+from .pose_points import KEYPOINT_ANCHOR, KEYPOINT_FRAME, body_keypoints, pose_backward, pose_forward, pose_points
+from .pose_prior import PRIOR_JOINTS, load_pose_prior, pose_features
 from ..skeleton import COCO17_TO_SMPL24
 
 # face points in the head joint's frame of the body model's rest pose (x = body's left, y up,
@@ -108,6 +111,9 @@ class EvidenceConfig:
                                     # the rendered-video calibration's -0.025 (inwards), which made real people's
                                     # shoulders ~18 % too narrow (docs/fit/evidence.md); None = as calibrated;
                                     # applies to the calibrated offsets only
+    closed_form_grad: bool = True   # the energy's gradient in closed form (the same derivatives, ~3x cheaper per
+                                    # step, docs/fit/evidence.md "Speed"); False: autograd (the reference);
+                                    # fit_shape always uses autograd
     chunk: int = 1024               # frames per autograd span: the gradient of the energy is accumulated
                                     # span by span (same optimisation; memory bounded whatever the length);
                                     # 0: all frames in one graph
@@ -140,13 +146,7 @@ def observed_joints(w17: np.ndarray, min_weight: float = 0.2) -> tuple[np.ndarra
     return conf >= min_weight, conf
 
 
-# each COCO-17 keypoint = joint ``KEYPOINT_ANCHOR[k]`` + the global rotation of joint
-# ``KEYPOINT_FRAME[k]`` applied to a fixed offset (the segment the skin point rides on)
-KEYPOINT_ANCHOR: tuple[int, ...] = (15, 15, 15, 15, 15, 16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)
-KEYPOINT_FRAME: tuple[int, ...] = (15, 15, 15, 15, 15, 13, 14, 16, 17, 18, 19, 0, 0, 1, 2, 4, 5)
 OFFSETS_FILE = "keypoint_offsets_blazepose.npz"
-_ANCHOR_IDX = torch.tensor(KEYPOINT_ANCHOR)
-_FRAME_IDX = torch.tensor(KEYPOINT_FRAME)
 _PARENT_IDX = torch.tensor(SMPL24_PARENTS[1:])   # joint j >= 1 -> the joint whose rotation orients bone j
 _FEET_IDX = torch.tensor((JI["L_ankle"], JI["R_ankle"], JI["L_foot"], JI["R_foot"]))
 
@@ -175,26 +175,6 @@ def load_offsets(path: str | None = None) -> np.ndarray | None:
     if off.shape != (17, 3):
         raise ValueError(f"{p}: offsets must be (17, 3), got {off.shape}")
     return off
-
-
-def body_keypoints(glob: torch.Tensor, joints: torch.Tensor, offsets) -> torch.Tensor:
-    """COCO-17 keypoints of a posed body.
-
-    Args:
-        glob: (..., 24, 3, 3) global joint rotations; joints: (..., 24, 3) joint positions.
-        offsets: (17, 3) (or (..., 17, 3), per frame) offsets in rest-pose axes
-            (:func:`default_offsets` or calibrated).
-    Returns:
-        (..., 17, 3) keypoints in the joints' frame.
-    """
-    if glob.shape[-3:] != (24, 3, 3) or joints.shape[-2:] != (24, 3):
-        raise ValueError(f"expected (...,24,3,3) rotations and (...,24,3) joints, got {tuple(glob.shape)}, "
-                         f"{tuple(joints.shape)}")
-    off = offsets.to(joints.dtype) if isinstance(offsets, torch.Tensor) else torch.as_tensor(
-        np.asarray(offsets), dtype=joints.dtype)
-    # index_select: its backward (index_add) is ~2x cheaper than advanced indexing's
-    g = glob.index_select(-3, _FRAME_IDX)
-    return joints.index_select(-2, _ANCHOR_IDX) + (g * off[..., None, :]).sum(-1)
 
 
 def blazepose_relative_depth(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -399,10 +379,14 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "hidden_rot": cfg.w_hidden_rot, "depth": cfg.w_depth,
            "accel": cfg.w_accel, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape,
            "prior": cfg.w_prior}
+    closed = cfg.closed_form_grad and not cfg.fit_shape
     with torch_threads(max(1, cfg.threads)):
         def forward(lo: int = 0, hi: int | None = None):
             """Rotations, joints and keypoints of frames [lo, hi) (all frames by default)."""
             hi = N if hi is None else hi
+            if closed:   # the same values up to rounding, a closed-form backward (unveil.fit.pose_points)
+                R, pos, kp = pose_points(theta[lo:hi], rest_fixed[lo:hi], offsets[lo:hi])
+                return R, pos, kp + tau[lo:hi, None]
             R = roma.rotvec_to_rotmat(theta[lo:hi])
             if cfg.fit_shape:
                 rest = model.rest_joints((beta0 + d_beta).to(model.dtype)).float()
@@ -458,6 +442,82 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         def loss_of(terms: dict) -> torch.Tensor:
             return sum(wts[k] * v for k, v in terms.items())
 
+        # constants of the closed-form gradient (grad_of): per joint q, Σ (1 − o_j) over the bones j it orients
+        hid_rot_c = (1 - o[:, 1:]) @ torch.nn.functional.one_hot(_PARENT_IDX, 24).to(f32)          # (N,24)
+
+        def grad_of(lo: int, hi: int, g_theta: torch.Tensor, g_tau: torch.Tensor) -> None:
+            """Add the gradient of ``loss_of(energy(lo, hi))`` with respect to θ and τ to ``g_theta``
+            (N,24,3) and ``g_tau`` (N,3), in closed form: the same derivatives autograd takes, term by
+            term, in a few whole-tensor operations (docs/fit/evidence.md "Speed"); the shape stays fixed."""
+            e = min(hi + 2, N)
+            m = hi - lo
+            th = theta.detach()[lo:e]
+            ta = tau.detach()[lo:e]
+            _, glob, pos, kp = pose_forward(th, rest_fixed[lo:e], offsets[lo:e])
+            k3 = kp[:m] + ta[:m, None]
+            inv = inv_T[lo:hi]
+            # 2D: Σ w ρ(r2) / Σw, r2 the dead-zoned squared residual in units of the height
+            z = k3[..., 2]
+            zc = z.clamp_min(0.05)
+            rel = k3[..., :2] / zc[..., None] * K                          # proj - c
+            diff = rel + c - xy[lo:hi]
+            sc2 = scale[lo:hi] ** 2
+            r2 = (diff * diff).sum(-1) / sc2
+            if cfg.dead_zone > 0:
+                r = torch.sqrt(r2 + 1e-12)
+                u = torch.relu(r - cfg.dead_zone)
+                q, dq = u * u, u / r
+            else:
+                q, dq = r2, 1.0
+            s2 = cfg.gm_sigma ** 2
+            wq = (cfg.w_2d * 2) * w[lo:hi] / w_sum[lo:hi, None] * s2 / (q + s2) ** 2 * dq / sc2       # (m,17)
+            g_rel = wq[..., None] * diff                                   # d/d proj
+            gk = torch.empty_like(k3)
+            gk[..., :2] = g_rel * K / zc[..., None]
+            gz = -(g_rel * rel).sum(-1) / zc * (z >= 0.05)
+            # relative depth of the keypoints (to the hip centre)
+            zr = z - 0.5 * (z[:, 11] + z[:, 12])[:, None]
+            gd = (cfg.w_depth * 2 / 17 / cfg.sigma_depth ** 2) * wz[lo:hi] * (zr - z_target[lo:hi]) * inv[:, None]
+            gz = gz + gd
+            gz[:, 11:13] -= 0.5 * gd.sum(-1, keepdim=True)
+            gk[..., 2] = gz
+            g_tau[lo:hi] += gk.sum(1)
+            gkp = torch.zeros_like(kp)
+            gkp[:m] = gk
+            # joints: hidden positions, acceleration, foot steps (Jc = joints + τ)
+            Jc = pos + ta[:, None]
+            gJ = torch.zeros_like(pos)
+            if cfg.w_hidden != 0:
+                gJ[:m] += ((cfg.w_hidden * 2 / 24 / cfg.sigma_hidden ** 2) * (1 - o[lo:hi]) * inv[:, None])[..., None] \
+                    * (pos[:m] - J0[lo:hi])
+            g_pos_only = gJ     # the hidden term acts on the root-relative joints, not on τ
+            gJc = torch.zeros_like(pos)
+            nt = min(hi, N - 2) - lo
+            if nt > 0 and cfg.w_accel != 0:
+                d2 = Jc[2:2 + nt] - 2 * Jc[1:1 + nt] + Jc[:nt]
+                ga = (cfg.w_accel * 2 / 24 / cfg.sigma_accel ** 2) * inv_trip[lo:lo + nt, None, None] * d2
+                gJc[:nt] += ga
+                gJc[1:1 + nt] -= 2 * ga
+                gJc[2:2 + nt] += ga
+            npair = min(hi, N - 1) - lo
+            if npair > 0 and cfg.w_foot != 0:
+                feet = Jc.index_select(1, _FEET_IDX)
+                gs = ((cfg.w_foot * 2 / cfg.sigma_foot ** 2) * cpair[lo:lo + npair] * inv_cp[lo:lo + npair, None])[..., None] \
+                    * (feet[1:1 + npair] - feet[:npair])
+                gf = torch.zeros_like(feet)
+                gf[1:1 + npair] += gs
+                gf[:npair] -= gs
+                gJc.index_add_(1, _FEET_IDX, gf)
+            g_tau[lo:e] += gJc.sum(1)
+            g_th = pose_backward(th, glob, pos, kp, g_pos_only + gJc, gkp)
+            g_th[:m] += ((cfg.w_hidden_rot * 2 / 23 / cfg.sigma_hidden_rot ** 2) * hid_rot_c[lo:hi] * inv[:, None])[..., None] \
+                * (th[:m] - theta0[lo:hi])
+            if prior is not None and cfg.w_prior != 0:
+                g_th[:m, 1:1 + len(PRIOR_JOINTS)] += (prior.nll_grad(pose_features(th[:m, 1:]))
+                                                      * (cfg.w_prior / prior.dim * inv[:, None])).reshape(m, -1, 3)
+            g_theta[lo:e] += g_th
+            g_tau[lo:hi, 2] += (cfg.w_root_depth * 2) * (ta[:m, 2] - tau0[lo:hi, 2]) / (cfg.sigma_root_depth * z0[lo:hi]) ** 2 * inv
+
         def energy_report() -> dict:
             """The terms summed over all frames (no gradient), as the mean over tracks."""
             tot: dict = {}
@@ -501,8 +561,13 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
             opt.zero_grad(set_to_none=True)
             # the gradient of the whole energy, accumulated span by span: the autograd graph holds one
             # span's frames at a time (memory bounded by cfg.chunk, not by the video's length)
-            for lo, hi in spans:
-                loss_of(energy(lo, hi)).backward()
+            if closed:
+                theta.grad, tau.grad = torch.zeros_like(theta), torch.zeros_like(tau)
+                for lo, hi in spans:
+                    grad_of(lo, hi, theta.grad, tau.grad)
+            else:
+                for lo, hi in spans:
+                    loss_of(energy(lo, hi)).backward()
             opt.step()
         with torch.no_grad():
             end = energy_report()

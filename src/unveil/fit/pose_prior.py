@@ -74,6 +74,25 @@ class PosePrior:
         log_p = self.log_norm - 0.5 * (m * m).sum(-1)                              # (..., K)
         return -torch.logsumexp(log_p, dim=-1)
 
+    def nll_grad(self, pose: torch.Tensor) -> torch.Tensor:
+        """Gradient of :meth:`nll` with respect to (N, D) poses -> (N, D): ``Σ_k r_k L_k L_kᵀ d_k``
+        with ``r`` the components' responsibilities (closed form, for the evidence fit's gradient;
+        all components in one matrix product each way)."""
+        if pose.ndim != 2 or pose.shape[-1] != self.dim:
+            raise ValueError(f"pose prior expects (N, {self.dim}) poses, got {tuple(pose.shape)}")
+        K, D = self.means.shape
+        L_all, mu_L = self._stacked
+        m = (pose.to(self.means.dtype) @ L_all).reshape(-1, K, D) - mu_L                 # Lᵀ d per component
+        r = torch.softmax(self.log_norm - 0.5 * (m * m).sum(-1), dim=-1)              # (N, K)
+        return (r[..., None] * m).reshape(-1, K * D) @ L_all.T
+
+    @functools.cached_property
+    def _stacked(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(D, K·D) the components' ``L`` side by side, and (K, D) ``L_kᵀ μ_k``."""
+        K, D = self.means.shape
+        return (self.precisions_chol.permute(1, 0, 2).reshape(D, K * D).contiguous(),
+                torch.einsum("kd,kde->ke", self.means, self.precisions_chol))
+
 
 def pose_features(body_pose: torch.Tensor) -> torch.Tensor:
     """(..., 23, 3) axis-angle body pose (SMPL joints 1..23) -> (..., 63) prior features."""
