@@ -38,8 +38,8 @@ def test_live_lines_delay_and_causality(walker_video):
     # the two-thread pipeline gives the same poses as one thread (the default: front end inline)
     two, _ = _run(walker_video, delay=2, max_frames=12, pipelined=True)
     assert [r["people"] for r in two] == [r["people"] for r in short]
-    # --no-mirror: the same 2D, one lifter call per frame instead of the mirror-averaged two
-    plain, _ = _run(walker_video, delay=2, max_frames=12, mirror=False)
+    # --mirror: the same 2D, each lifter call averaged with its mirror image
+    plain, _ = _run(walker_video, delay=2, max_frames=12, mirror=True)
     pa, pb = [p for r in plain for p in r["people"]], [p for r in short for p in r["people"]]
     assert len(pa) == len(pb) > 0 and [p["keypoints2d"] for p in pa] == [p["keypoints2d"] for p in pb]
     assert max(np.abs(np.subtract(a["joints_cam"], b["joints_cam"])).max() for a, b in zip(pa, pb)) > 1e-3

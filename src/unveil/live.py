@@ -198,7 +198,7 @@ class LiveEstimator:
     """
 
     def __init__(self, camera, body_model: str = "anny", delay: int = DELAY, redetect_every: int = 5,
-                 tiles: bool = False, fill: bool = True, workers: int | None = None, mirror: bool = True):
+                 tiles: bool = False, fill: bool = True, workers: int | None = None, mirror: bool = False):
         import torch
 
         from .body import load_body_model  # deferred: looked up at call time (tests substitute unveil.body.load_body_model)
@@ -290,7 +290,9 @@ class LiveEstimator:
             return tcn.lift(kp, self.camera, self.lifter)
 
         kp = np.stack(p.kp)
-        # test-time mirror averaging as offline (motion.stage.mirror_average): two lifter calls
+        # optional test-time mirror averaging as offline (motion.stage.mirror_average): two lifter
+        # calls per frame; bench live: MPJPE 56.0 -> 52.4 mm but hidden joints 104.9 -> 110.2 and
+        # +7 CPU-ms/frame (docs/live.md), so off by default here
         J = mirror_average(lift, kp, self.camera.cx) if self.mirror else lift(kp)
         J = J[k].astype(np.float64)  # (24, 3) root-relative
         occ17 = p.occ[k]
@@ -354,7 +356,7 @@ def _jsonable(rec: dict) -> dict:
 def run_live(source: str, on_line=None, body_model: str = "anny", delay: int = DELAY, focal: float | None = None,
              realtime: bool | None = None, max_frames: int | None = None, redetect_every: int = 5,
              tiles: bool = False, fill: bool = True, workers: int | None = None, pipelined: bool = False,
-             on_ready=None, mirror: bool = True) -> dict:
+             on_ready=None, mirror: bool = False) -> dict:
     """Run the live estimator on SOURCE; ``on_line(dict)`` receives every frame's record.
 
     ``pipelined``: the 2D front end and the 3D half run on two threads (frame t + 1's people while
@@ -456,8 +458,9 @@ def main(argv: list[str], prog: str = "unveil live") -> int:
     ap.add_argument("--tiles", action="store_true", help="also detect on tiles (small people; slower)")
     ap.add_argument("--no-fill", dest="fill", action="store_false", default=True,
                     help="do not fill hidden joints with the motion predictor")
-    ap.add_argument("--no-mirror", dest="mirror", action="store_false", default=True,
-                    help="one lifter call per frame instead of the mirror-averaged two (faster, less accurate)")
+    ap.add_argument("--mirror", action="store_true", default=False,
+                    help="average each lifter call with its mirror image, as `unveil run` does (seen joints "
+                         "more accurate, hidden joints less, ~20 %% more CPU; docs/live.md)")
     ap.add_argument("--two-threads", dest="pipelined", action="store_true", default=False,
                     help="people and body on two threads (a higher frame rate on an idle machine, about "
                          "twice the latency); default: one thread")
