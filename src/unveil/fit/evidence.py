@@ -367,9 +367,9 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     o = torch.clamp(conf / max(cfg.min_weight, 1e-6), 0.0, 1.0)                             # (N,24)
     theta0, tau0, J0c = cat("theta0"), cat("tau0"), cat("J0c")
     beta0 = torch.stack([p["beta0"] for p in P])                                            # (n,S)
-    # per track; a span's frames take theirs by index (rest_fixed[seg[lo:hi]]: no (N, ...) copy)
-    rest_fixed = torch.stack([p["rest"] for p in P])                                       # (n,24,3)
-    offsets = torch.stack([p["offsets"] for p in P])                                        # (n,17,3)
+    # per track; a span's frames take theirs by index (frame_rest / frame_offsets: no (N, ...) copy)
+    rest_by_track = torch.stack([p["rest"] for p in P])                                    # (n,24,3)
+    offsets_by_track = torch.stack([p["offsets"] for p in P])                              # (n,17,3)
     height = torch.tensor([p["height"] for p in P], dtype=f32)[seg]
     K = torch.tensor([camera.focal, camera.focal], dtype=f32)
     c = torch.tensor([camera.cx, camera.cy], dtype=f32)
@@ -403,6 +403,18 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     wts = {"2d": cfg.w_2d, "hidden": cfg.w_hidden, "hidden_rot": cfg.w_hidden_rot, "depth": cfg.w_depth,
            "accel": cfg.w_accel, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape,
            "prior": cfg.w_prior}
+    def frame_rest(lo: int, hi: int) -> torch.Tensor:
+        """(hi-lo, 24, 3) the fixed rest joints of frames [lo, hi) (their tracks')."""
+        return rest_by_track[seg[lo:hi]]
+
+    def frame_offsets(lo: int, hi: int) -> torch.Tensor:
+        """(hi-lo, 17, 3) the keypoint offsets of frames [lo, hi)."""
+        return offsets_by_track[seg[lo:hi]]
+
+    def frame_j0(lo: int, hi: int) -> torch.Tensor:
+        """(hi-lo, 24, 3) the incoming joints of frames [lo, hi), root-relative."""
+        return J0c[lo:hi] - J0c[lo:hi, :1]
+
     with torch_threads(max(1, cfg.threads)):
         def forward(lo: int = 0, hi: int | None = None):
             """Rotations, joints and keypoints of frames [lo, hi) (all frames by default)."""
@@ -412,9 +424,9 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                 rest = model.rest_joints((beta0 + d_beta).to(model.dtype)).float()
                 rest = (rest - rest[:, :1])[seg[lo:hi]]
             else:
-                rest = rest_fixed[seg[lo:hi]]
+                rest = frame_rest(lo, hi)
             glob, pos = forward_kinematics(R, rest)
-            kp3 = body_keypoints(glob, pos, offsets[seg[lo:hi]]) + tau[lo:hi, None]
+            kp3 = body_keypoints(glob, pos, frame_offsets(lo, hi)) + tau[lo:hi, None]
             return R, pos, kp3
 
         def energy(lo: int = 0, hi: int | None = None) -> dict:
@@ -433,7 +445,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
             if cfg.dead_zone > 0:   # residuals within the detector's noise are not fitted
                 r2 = torch.relu(torch.sqrt(r2 + 1e-12) - cfg.dead_zone) ** 2
             terms = {"2d": (w[lo:hi] * _gm(r2, cfg.gm_sigma) / w_sum[lo:hi, None]).sum()}
-            d = pos[:m] - (J0c[lo:hi] - J0c[lo:hi, :1])
+            d = pos[:m] - frame_j0(lo, hi)
             terms["hidden"] = ((1 - o_) * (d ** 2).sum(-1) * inv[:, None]).sum() / 24 / cfg.sigma_hidden ** 2
             if cfg.w_hidden_rot > 0:   # a hidden bone keeps the prior's local rotation (it follows its parent)
                 dth = ((th.index_select(1, _PARENT_IDX) - theta0[lo:hi].index_select(1, _PARENT_IDX)) ** 2).sum(-1)
