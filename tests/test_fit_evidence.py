@@ -307,3 +307,31 @@ def test_closed_form_gradient_equals_autograd(scene, monkeypatch):
         # mean 0.002 mm; bounds 1 mm and 0.05 mm
         d = np.linalg.norm(y.joints_cam - x.joints_cam, axis=-1)
         assert d.max() < 1e-3 and d.mean() < 5e-5
+
+
+def test_outputs_made_span_by_span_equal_one_span(scene, monkeypatch):
+    """The outputs (rotations, joints, keypoints, observed weights, reprojection diagnostics) are made
+    span by span from the final parameters (memory bounded on long videos): without iterations (the
+    same parameters whatever the span) spans of 7 frames give one span's numbers bit for bit; and
+    reprojection_pct in steps of 7 frames equals one step."""
+    from dataclasses import replace
+
+    from unveil.fit import evidence
+    from unveil.fit.evidence import fit_tracks, reprojection_pct
+
+    occ = np.zeros((T, 17), bool)
+    occ[12:25, [9, 13, 15]] = True
+    a, b = _two_tracks(scene, occ)
+    one, d_one = fit_tracks([a, b], CAM, scene["model"], replace(CFG, chunk=0, iters=0))
+    spans, d_spans = fit_tracks([a, b], CAM, scene["model"], replace(CFG, chunk=7, iters=0))
+    for x, y in zip(one, spans):
+        for k in ("joints_cam", "global_orient", "body_pose", "transl", "keypoints3d_body", "observed",
+                  "observed_weight"):
+            np.testing.assert_array_equal(getattr(y, k), getattr(x, k), err_msg=k)
+    for x, y in zip(d_one, d_spans):
+        assert (x["reproj_before_pct"], x["reproj_after_pct"]) == (y["reproj_before_pct"], y["reproj_after_pct"])
+    kp3, xy = spans[0].keypoints3d_body, scene["kp"][..., :2]
+    w = np.linspace(0.0, 1.0, T * 17).reshape(T, 17)
+    want = reprojection_pct(kp3, xy, w, CAM, 1.7)
+    monkeypatch.setattr(evidence, "REPROJ_CHUNK", 7)
+    assert reprojection_pct(kp3, xy, w, CAM, 1.7) == want

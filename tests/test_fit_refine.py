@@ -106,3 +106,6 @@ def test_fit_many_in_spans_equals_one_graph():
         # measured 2026-12-07: identical here (the fit moves the rotations by 0.03); 2.6e-7 on the demo walk
         # with the Anny body (60 + 25 frames, spans of 7); bound 1e-5
         assert (R1 - R2).abs().max() < 1e-5 and (s1 - s2).abs().max() < 1e-5
+    # the result is assembled span by span: without iterations it is the start rotations exactly
+    for (_, R0, _, _), (R, _) in zip(items, fit_to_joints_many(m, items, iters=0, chunk=5)):
+        assert torch.equal(R, R0)

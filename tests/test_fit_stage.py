@@ -121,3 +121,36 @@ def test_tik_denoises_better_than_fik(require_anny):
         err[res["method"]] = float(np.linalg.norm(res["joints"] - J, axis=-1).mean() * 1000)
     assert err["TIK"] < TIK_NOISY_MM, err
     assert err["TIK"] < TIK_VS_FIK_NOISY * err["FIK"], err
+
+
+def test_tik_path_in_float32_gives_the_float64_numbers(monkeypatch):
+    """With TIK the fit stage keeps the FIK and TIK rotations as float32 (half the memory on a long
+    video): the same rotations and joints, bit for bit, as the float64 chain (FIK in float64, TIK's
+    float64 result), with and without the final fit; and fit_tracks gives fit_joints' pose."""
+    from unveil.fit import stage
+    from unveil.fit.disentangle import bone_lengths
+    from unveil.fit.ik import joints_to_rotations, rotmats_to_axis_angle
+    from unveil.fit.refine import fit_to_joints
+    from unveil.fit.shape import fit_shape
+    from unveil.fit.tik import TIK, refine_rotations
+
+    torch.manual_seed(0)
+    net = TIK(window=16, dim=32).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.05)
+    monkeypatch.setattr(stage, "load_tik", lambda: net)
+    model, _, J = _sequence(T=37)
+    J64 = np.asarray(J, np.float64) - np.asarray(J, np.float64)[:, :1]
+    shape = fit_shape(model, bone_lengths(J64, None, robust=True))
+    with torch.no_grad():
+        rest = model.rest_joints(shape[None].to(model.dtype))[0].double()
+    rest = rest - rest[:1]
+    want = refine_rotations(net, J64, rest, fik=joints_to_rotations(torch.as_tensor(J64), rest))  # float64
+    res = fit_joints(J, model, use_tik=True, refine_iters=0)
+    assert res["method"] == "TIK" and torch.equal(res["rotmats"], want.float())
+    R_fit, _ = fit_to_joints(model, J64, want, shape, iters=4)
+    res = fit_joints(J, model, use_tik=True, refine_iters=4)
+    assert torch.equal(res["rotmats"], R_fit)
+    tr = Track3D(0, np.arange(37), J, np.zeros((37, 17), bool))
+    (bt,) = fit_tracks([tr], [], Camera(1000.0, 640.0, 360.0, 1280, 720), model, use_tik=True, refine_iters=4)
+    go, bp = rotmats_to_axis_angle(R_fit)
+    assert np.array_equal(bt.global_orient, go) and np.array_equal(bt.body_pose, bp)

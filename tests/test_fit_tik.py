@@ -62,6 +62,7 @@ def test_refine_rotations_blends_each_batch_as_it_goes(monkeypatch):
 
     torch.manual_seed(0)
     J, rest = _clip(T=203)
+    J = J + torch.linspace(0, 1, 203)[:, None, None] * torch.tensor([0.3, -0.2, 1.0])  # a moving root
     net = TIK(window=16, dim=32).eval()
     torch.nn.init.normal_(net.head.weight, std=0.05)
     R0 = joints_to_rotations(J.double(), rest.double())
@@ -76,3 +77,19 @@ def test_refine_rotations_blends_each_batch_as_it_goes(monkeypatch):
                               for i in range(0, len(starts), batch)])
         want = tik.blend_windows(pred, starts, 203).double()
         assert torch.equal(refine_rotations(net, J, rest, fik=R0), want), batch
+        # float32 FIK in, float32 out (the fit stage's memory-saving path): the same numbers
+        got32 = refine_rotations(net, J, rest, fik=R0.float(), dtype=torch.float32)
+        assert got32.dtype == torch.float32 and torch.equal(got32, want.float()), batch
+
+
+def test_refine_rotations_short_clip_in_float32():
+    """A clip shorter than the window (padded by its last frame): float32 FIK in and out gives the
+    float64 path's numbers."""
+    torch.manual_seed(0)
+    J, rest = _clip(T=9)
+    net = TIK(window=16, dim=32).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.05)
+    R0 = joints_to_rotations(J.double(), rest.double())
+    want = refine_rotations(net, J, rest, fik=R0)
+    assert want.shape == (9, 24, 3, 3) and want.dtype == torch.float64
+    assert torch.equal(refine_rotations(net, J, rest, fik=R0.float(), dtype=torch.float32), want.float())

@@ -337,17 +337,19 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     Ts = [p["T"] for p in P]
     seg = torch.cat([torch.full((T,), i, dtype=torch.long) for i, T in enumerate(Ts)])     # (N,) track of each frame
     N = int(sum(Ts))
-    cat = lambda k: torch.cat([torch.as_tensor(p[k]) for p in P])  # noqa: E731
-    xy_np = np.concatenate([p["xy"] for p in P])
-    w_np = np.concatenate([p["w"] for p in P])
+    # the tracks' per-frame arrays, concatenated; each track's own copy is dropped once it is in (memory
+    # on a long video: one copy of every per-frame input)
+    cat = lambda k: torch.cat([torch.as_tensor(p.pop(k)) for p in P])  # noqa: E731
+    xy_np = np.concatenate([p.pop("xy") for p in P])
+    w_np = np.concatenate([p.pop("w") for p in P])
     xy, w = torch.as_tensor(xy_np), torch.as_tensor(w_np)
-    conf = torch.as_tensor(np.concatenate([p["conf"] for p in P]), dtype=f32)
+    conf = torch.as_tensor(np.concatenate([p.pop("conf") for p in P]), dtype=f32)
     o = torch.clamp(conf / max(cfg.min_weight, 1e-6), 0.0, 1.0)                             # (N,24)
     theta0, tau0, J0c = cat("theta0"), cat("tau0"), cat("J0c")
-    J0 = J0c - J0c[:, :1]
     beta0 = torch.stack([p["beta0"] for p in P])                                            # (n,S)
-    rest_fixed = torch.stack([p["rest"] for p in P])[seg]                                   # (N,24,3)
-    offsets = torch.stack([p["offsets"] for p in P])[seg]                                   # (N,17,3)
+    # per track; a span's frames take theirs by index (frame_rest / frame_offsets: no (N, ...) copy)
+    rest_by_track = torch.stack([p["rest"] for p in P])                                    # (n,24,3)
+    offsets_by_track = torch.stack([p["offsets"] for p in P])                              # (n,17,3)
     height = torch.tensor([p["height"] for p in P], dtype=f32)[seg]
     K = torch.tensor([camera.focal, camera.focal], dtype=f32)
     c = torch.tensor([camera.cx, camera.cy], dtype=f32)
@@ -365,8 +367,10 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     cpair = contact[1:] * contact[:-1] * same[:, None]                                      # (N-1,4)
     cp_sum = torch.zeros(n).index_add_(0, seg[1:], cpair.sum(-1)).clamp_min(1.0)
     inv_cp = (1.0 / cp_sum)[seg[1:]]
-    bp_ok = torch.as_tensor(np.concatenate([p["bp_ok"] for p in P]), dtype=f32)
-    bp_rel = torch.as_tensor(np.concatenate([p["bp_rel"] for p in P]), dtype=f32)
+    bp_ok = torch.as_tensor(np.concatenate([p.pop("bp_ok") for p in P]), dtype=f32)
+    bp_rel = torch.as_tensor(np.concatenate([p.pop("bp_rel") for p in P]), dtype=f32)
+    starts = np.cumsum([0] + Ts)
+    track_slices = [slice(int(a), int(b)) for a, b in zip(starts[:-1], starts[1:])]
 
     if prior is None:
         prior = load_pose_prior()
@@ -380,21 +384,34 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
            "accel": cfg.w_accel, "foot": cfg.w_foot, "root_depth": cfg.w_root_depth, "shape": cfg.w_shape,
            "prior": cfg.w_prior}
     closed = cfg.closed_form_grad and not cfg.fit_shape
+
+    def frame_rest(lo: int, hi: int) -> torch.Tensor:
+        """(hi-lo, 24, 3) the fixed rest joints of frames [lo, hi) (their tracks')."""
+        return rest_by_track[seg[lo:hi]]
+
+    def frame_offsets(lo: int, hi: int) -> torch.Tensor:
+        """(hi-lo, 17, 3) the keypoint offsets of frames [lo, hi)."""
+        return offsets_by_track[seg[lo:hi]]
+
+    def frame_j0(lo: int, hi: int) -> torch.Tensor:
+        """(hi-lo, 24, 3) the incoming joints of frames [lo, hi), root-relative."""
+        return J0c[lo:hi] - J0c[lo:hi, :1]
+
     with torch_threads(max(1, cfg.threads)):
         def forward(lo: int = 0, hi: int | None = None):
             """Rotations, joints and keypoints of frames [lo, hi) (all frames by default)."""
             hi = N if hi is None else hi
             if closed:   # the same values up to rounding, a closed-form backward (unveil.fit.pose_points)
-                R, pos, kp = pose_points(theta[lo:hi], rest_fixed[lo:hi], offsets[lo:hi])
+                R, pos, kp = pose_points(theta[lo:hi], frame_rest(lo, hi), frame_offsets(lo, hi))
                 return R, pos, kp + tau[lo:hi, None]
             R = roma.rotvec_to_rotmat(theta[lo:hi])
             if cfg.fit_shape:
                 rest = model.rest_joints((beta0 + d_beta).to(model.dtype)).float()
                 rest = (rest - rest[:, :1])[seg[lo:hi]]
             else:
-                rest = rest_fixed[lo:hi]
+                rest = frame_rest(lo, hi)
             glob, pos = forward_kinematics(R, rest)
-            kp3 = body_keypoints(glob, pos, offsets[lo:hi]) + tau[lo:hi, None]
+            kp3 = body_keypoints(glob, pos, frame_offsets(lo, hi)) + tau[lo:hi, None]
             return R, pos, kp3
 
         def energy(lo: int = 0, hi: int | None = None) -> dict:
@@ -413,7 +430,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
             if cfg.dead_zone > 0:   # residuals within the detector's noise are not fitted
                 r2 = torch.relu(torch.sqrt(r2 + 1e-12) - cfg.dead_zone) ** 2
             terms = {"2d": (w[lo:hi] * _gm(r2, cfg.gm_sigma) / w_sum[lo:hi, None]).sum()}
-            d = pos[:m] - J0[lo:hi]
+            d = pos[:m] - frame_j0(lo, hi)
             terms["hidden"] = ((1 - o_) * (d ** 2).sum(-1) * inv[:, None]).sum() / 24 / cfg.sigma_hidden ** 2
             if cfg.w_hidden_rot > 0:   # a hidden bone keeps the prior's local rotation (it follows its parent)
                 dth = ((th.index_select(1, _PARENT_IDX) - theta0[lo:hi].index_select(1, _PARENT_IDX)) ** 2).sum(-1)
@@ -453,7 +470,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
             m = hi - lo
             th = theta.detach()[lo:e]
             ta = tau.detach()[lo:e]
-            _, glob, pos, kp = pose_forward(th, rest_fixed[lo:e], offsets[lo:e])
+            _, glob, pos, kp = pose_forward(th, frame_rest(lo, e), frame_offsets(lo, e))
             k3 = kp[:m] + ta[:m, None]
             inv = inv_T[lo:hi]
             # 2D: Σ w ρ(r2) / Σw, r2 the dead-zoned squared residual in units of the height
@@ -489,7 +506,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
             gJ = torch.zeros_like(pos)
             if cfg.w_hidden != 0:
                 gJ[:m] += ((cfg.w_hidden * 2 / 24 / cfg.sigma_hidden ** 2) * (1 - o[lo:hi]) * inv[:, None])[..., None] \
-                    * (pos[:m] - J0[lo:hi])
+                    * (pos[:m] - frame_j0(lo, hi))
             g_pos_only = gJ     # the hidden term acts on the root-relative joints, not on τ
             gJc = torch.zeros_like(pos)
             nt = min(hi, N - 2) - lo
@@ -526,13 +543,8 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                     tot[k] = tot.get(k, 0.0) + float(v)
             return {k: round(v / n, 4) for k, v in tot.items()}
 
-        def forward_all() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-            """:func:`forward` of every frame, span by span (no gradient)."""
-            parts = [forward(lo, hi) for lo, hi in spans]
-            return tuple(torch.cat([q[i] for q in parts]) for i in range(3))
-
-        with torch.no_grad():
-            kp3_init_t = forward_all()[2]
+        with torch.no_grad():   # the keypoints of every frame, span by span
+            kp3_init_t = torch.cat([forward(lo, hi)[2] for lo, hi in spans])
         kp3_init = kp3_init_t.numpy()
         # relative depth targets of the keypoints: the lifter's (through the incoming fit), blended with
         # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
@@ -546,12 +558,9 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                 # by bending limbs
                 kp_rel = (kp3_init_t - tau0[:, None]).numpy()
                 if cfg.root_solver == "smooth":
-                    a0 = 0
                     parts = []
-                    for p in P:
-                        sl = slice(a0, a0 + p["T"])
-                        a0 += p["T"]
-                        parts.append(solve_root_smooth(kp_rel[sl], p["xy"], p["w"], camera, p["height"]))
+                    for p, sl in zip(P, track_slices):
+                        parts.append(solve_root_smooth(kp_rel[sl], xy_np[sl], w_np[sl], camera, p["height"]))
                     tau.copy_(torch.as_tensor(np.concatenate(parts), dtype=f32))
                 else:
                     tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_np, camera, tau0.numpy(),
@@ -571,28 +580,31 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
             opt.step()
         with torch.no_grad():
             end = energy_report()
-            R, pos, kp3 = forward_all()
+            # the outputs of every frame, span by span, into their arrays (no (N, 24, 3, 3) rotations)
+            go, bp = np.empty((N, 3), np.float32), np.empty((N, 23, 3), np.float32)
+            jc, kp3 = np.empty((N, 24, 3), np.float32), np.empty((N, 17, 3), np.float32)
+            for lo, hi in spans:
+                R, pos, k3 = forward(lo, hi)
+                go[lo:hi], bp[lo:hi] = rotmats_to_axis_angle(R)
+                jc[lo:hi] = (pos + tau[lo:hi, None]).numpy()
+                kp3[lo:hi] = k3.numpy()
+                del R, pos, k3
 
-    go, bp = rotmats_to_axis_angle(R)
     tau_f = tau.detach().numpy().astype(np.float32)
-    jc = (pos + tau.detach()[:, None]).numpy().astype(np.float32)
-    kp3 = kp3.numpy().astype(np.float32)
     beta = (beta0 + d_beta).detach().numpy().astype(np.float32)
     secs, cpu = time.perf_counter() - t_start, time.process_time() - c_start
     outs, diags = [], []
-    a0 = 0
-    for i, ((body, _, _), p) in enumerate(zip(items, P)):
-        sl = slice(a0, a0 + p["T"])
-        a0 += p["T"]
+    conf_np = conf.numpy()
+    for i, ((body, _, _), p, sl) in enumerate(zip(items, P, track_slices)):
         nb = replace(body, global_orient=go[sl], body_pose=bp[sl], transl=tau_f[sl], shape=beta[i],
                      joints_cam=jc[sl], joints_world=None, keypoints3d_body=kp3[sl], observed=p["obs"],
-                     observed_weight=p["conf"].astype(np.float32))
+                     observed_weight=conf_np[sl].astype(np.float32))
         nb.notes = list(getattr(body, "notes", [])) + ["evidence fit"]  # type: ignore[attr-defined]
         outs.append(nb)
         diags.append({"id": int(body.id), "frames": p["T"],
-                      "reproj_before_pct": reprojection_pct(kp3_init[sl], p["xy"], p["w"], camera, p["height"],
+                      "reproj_before_pct": reprojection_pct(kp3_init[sl], xy_np[sl], w_np[sl], camera, p["height"],
                                                             cfg.min_weight),
-                      "reproj_after_pct": reprojection_pct(kp3[sl], p["xy"], p["w"], camera, p["height"],
+                      "reproj_after_pct": reprojection_pct(kp3[sl], xy_np[sl], w_np[sl], camera, p["height"],
                                                            cfg.min_weight)})
     batch = {"tracks": n, "frames": N, "seconds": round(secs, 3), "cpu_seconds": round(cpu, 3),
              "fps_cpu": round(N / max(cpu, 1e-9), 1), "start": start, "end": end}
@@ -601,15 +613,23 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     return outs, diags
 
 
+REPROJ_CHUNK = 1024  # frames per step of reprojection_pct
+
+
 def reprojection_pct(kp3: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera, height: float,
                      min_weight: float = 0.2) -> float:
     """Median distance (% of the person's projected height) between the projected (T,17,3)
-    camera-frame keypoints and the (T,17,2) detections whose weight reaches ``min_weight``."""
-    kp3 = np.asarray(kp3, np.float64)
-    z = np.maximum(kp3[..., 2], 0.05)
-    proj = kp3[..., :2] / z[..., None] * camera.focal + np.array([camera.cx, camera.cy])
-    s = camera.focal * height / np.maximum(np.median(z, axis=-1), 0.3)
-    e = np.linalg.norm(proj - xy, axis=-1) / s[:, None] * 100
+    camera-frame keypoints and the (T,17,2) detections whose weight reaches ``min_weight``
+    (the distances computed :data:`REPROJ_CHUNK` frames at a time: their float64 temporaries stay
+    bounded on a long video; each frame's are the same)."""
+    T = len(kp3)
+    e = np.empty((T, 17), np.float64)
+    for a in range(0, T, REPROJ_CHUNK):
+        k = np.asarray(kp3[a:a + REPROJ_CHUNK], np.float64)
+        z = np.maximum(k[..., 2], 0.05)
+        proj = k[..., :2] / z[..., None] * camera.focal + np.array([camera.cx, camera.cy])
+        s = camera.focal * height / np.maximum(np.median(z, axis=-1), 0.3)
+        e[a:a + REPROJ_CHUNK] = np.linalg.norm(proj - xy[a:a + REPROJ_CHUNK], axis=-1) / s[:, None] * 100
     m = np.asarray(w) >= min_weight
     return float(np.median(e[m])) if m.any() else float("nan")
 

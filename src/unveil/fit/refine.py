@@ -106,7 +106,6 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
     K = len(items)
     T = [J.shape[0] for J in Js]
     best = [(float("inf"), d.detach().clone(), s.detach().clone()) for d, s in zip(deltas, ss)]
-    R0_all = torch.cat(R0s)
     w_sums = [w.sum() for w in ws]
     spans = frame_spans(T, chunk)
     for it in range(iters + 1):
@@ -118,9 +117,10 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
             rest_in = [r.detach().requires_grad_(fit_shape) for r in rest]
             vals = [0.0] * K
             for span in spans:       # span: [(track, first frame, end frame), ...] of consecutive frames
-                lo = sum(T[:span[0][0]]) + span[0][1]
-                hi = lo + sum(b - a for _, a, b in span)
-                R = R0_all[lo:hi] @ roma.rotvec_to_rotmat(torch.cat([deltas[k][a:b] for k, a, b in span]))
+                # the span's start rotations cut from each track's (no copy of all tracks' frames at once)
+                R0 = R0s[span[0][0]][span[0][1]:span[0][2]] if len(span) == 1 else \
+                    torch.cat([R0s[k][a:b] for k, a, b in span])
+                R = R0 @ roma.rotvec_to_rotmat(torch.cat([deltas[k][a:b] for k, a, b in span]))
                 rest_f = torch.cat([rest_in[k].expand(b - a, 24, 3) for k, a, b in span])
                 _, pos = forward_kinematics(R, rest_f)
                 losses = []
@@ -138,8 +138,10 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
                 if it < iters:
                     torch.stack(losses).sum().backward()
             for k, v in enumerate(vals):  # keep each track's best iterate (never worse than the IK start)
-                if v < best[k][0]:
-                    best[k] = (v, deltas[k].detach().clone(), ss[k].detach().clone())
+                if v < best[k][0]:   # copied into the best iterate's own tensors (no second copy held)
+                    best[k][1].copy_(deltas[k].detach())
+                    best[k][2].copy_(ss[k].detach())
+                    best[k] = (v, best[k][1], best[k][2])
             if it == iters:
                 break
             if fit_shape:
@@ -153,9 +155,12 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
                 s.copy_(clamp_shape(model, s))
     out = []
     for k, (_, delta, s) in enumerate(best):
-        with torch.no_grad():
-            R = R0s[k] @ roma.rotvec_to_rotmat(delta)
-        out.append((R.detach(), s.detach()))
+        with torch.no_grad():   # chunk frames at a time into the result (frame-wise: the same numbers)
+            R = torch.empty_like(R0s[k])
+            step = chunk if chunk and chunk > 0 else max(T[k], 1)
+            for a in range(0, T[k], step):
+                torch.matmul(R0s[k][a:a + step], roma.rotvec_to_rotmat(delta[a:a + step]), out=R[a:a + step])
+        out.append((R, s.detach()))
     return out
 
 

@@ -60,15 +60,17 @@ def _initial_fit(joints, model, confidence, use_tik) -> dict:
     with torch.no_grad():
         rest = model.rest_joints(shape[None].to(model.dtype))[0].double()
     rest = rest - rest[:1]
-    R = by_frames(lambda j: joints_to_rotations(j, rest), torch.as_tensor(J))
+    net = load_tik() if use_tik is not False else None
+    if use_tik and net is None:
+        raise FileNotFoundError("TIK weights (unveil/weights/tik.pt) missing: run `unveil train tik`")
+    # TIK reads the FIK rotations as float32 and gives float32 values: with it both are kept as float32
+    # (the same numbers as float64 ones converted later, half the memory on a long video)
+    dtype = torch.float32 if net is not None else torch.float64
+    R = by_frames(lambda j: joints_to_rotations(j, rest).to(dtype), torch.as_tensor(J))
     method = "FIK"
-    if use_tik is not False:
-        net = load_tik()
-        if net is not None:
-            R = refine_rotations(net, J, rest, fik=R)
-            method = "TIK"
-        elif use_tik:
-            raise FileNotFoundError("TIK weights (unveil/weights/tik.pt) missing: run `unveil train tik`")
+    if net is not None:
+        R = refine_rotations(net, J, rest, fik=R, dtype=torch.float32)
+        method = "TIK"
     w = None if confidence is None else np.clip(np.asarray(confidence, dtype=np.float32), 0.05, 1.0)
     return {"J": J, "R": R, "shape": shape, "rest": rest, "method": method, "w": w}
 
@@ -123,8 +125,9 @@ def fit_tracks(tracks3d: list[Track3D], tracks2d: list[Track2D], camera: Camera,
         # over every frame per iteration; each track keeps its own parameters: same result)
         states = [_initial_fit(tr.joints, model, tr.confidence, use_tik) for tr in tracks3d]
         if refine_iters > 0:
-            fitted = fit_to_joints_many(model, [(st["J"], st["R"], st["shape"], st["w"]) for st in states],
-                                        iters=refine_iters)
+            # the targets as float32 (what the fit converts them to); the float64 copy is not needed after
+            fitted = fit_to_joints_many(model, [(torch.as_tensor(st.pop("J")).float(), st["R"], st["shape"], st["w"])
+                                                for st in states], iters=refine_iters)
             for st, (R, shape) in zip(states, fitted):
                 st["R"], st["shape"] = R, shape
         for tr, st in zip(tracks3d, states):

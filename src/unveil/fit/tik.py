@@ -103,23 +103,35 @@ def window_starts(T: int, W: int) -> list[int]:
 
 
 @torch.no_grad()
-def refine_rotations(net: TIK, joints, rest_joints, fik=None) -> torch.Tensor:
-    """TIK on a whole sequence: joints (T, 24, 3) (any frame) + rest joints (24, 3) -> local
-    rotations (T, 24, 3, 3) float64 torch. ``fik``: precomputed FIK rotations (T, 24, 3, 3)."""
+def refine_rotations(net: TIK, joints, rest_joints, fik=None, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """TIK on a whole sequence.
+
+    Args:
+        net: the TIK network.
+        joints: (T, 24, 3) joints (any frame); rest_joints: (24, 3) rest joints.
+        fik: precomputed FIK rotations (T, 24, 3, 3) (any float dtype: the network sees them as float32).
+        dtype: of the result (its values are float32 ones whatever the dtype; float32 halves its memory).
+    Returns:
+        (T, 24, 3, 3) local rotations, torch ``dtype``.
+    """
     J = torch.as_tensor(np.asarray(joints), dtype=torch.float32) if not isinstance(joints, torch.Tensor) \
         else joints.float()
     rest = torch.as_tensor(np.asarray(rest_joints), dtype=torch.float32) if not isinstance(rest_joints, torch.Tensor) \
         else rest_joints.float()
-    R0 = joints_to_rotations(J.double(), rest.double()) if fik is None else torch.as_tensor(fik).double()
+    R0 = joints_to_rotations(J.double(), rest.double()) if fik is None else torch.as_tensor(fik)
     T = J.shape[0]
     W = net.window
-    Jr = (J - J[:, :1]).float()
-    x = R0.float()
     if T < W:  # pad by repeating the last frame
         pad = W - T
+        x = R0.float()
         x = torch.cat([x, x[-1:].expand(pad, -1, -1, -1)])
+        Jr = (J - J[:, :1]).float()
         Jr = torch.cat([Jr, Jr[-1:].expand(pad, -1, -1)])
-    Tp = x.shape[0]
+    else:
+        # each window's input is cut from the rotations and joints as the batch needs it (no float32 /
+        # root-relative copy of the whole sequence; the same values: both are frame-wise)
+        x, Jr = R0, J
+    Tp = max(T, W)
     starts = window_starts(Tp, W)
     # BATCH windows per network call, each call's predictions blended in at once (memory bounded by
     # the batch, not by the video's length; the same calls and the same blend as predicting all first)
@@ -127,9 +139,10 @@ def refine_rotations(net: TIK, joints, rest_joints, fik=None) -> torch.Tensor:
     best = torch.full((Tp,), -1.0)
     for i in range(0, len(starts), BATCH):
         part = starts[i:i + BATCH]
-        pred = net(torch.stack([x[s:s + W] for s in part]), torch.stack([Jr[s:s + W] for s in part]))
+        pred = net(torch.stack([x[s:s + W].float() for s in part]),
+                   torch.stack([(Jr[s:s + W] - Jr[s:s + W, :1]).float() for s in part]))
         blend_into(out, best, pred, part, starts[-1])
-    return out[:T].double()
+    return out[:T].to(dtype)
 
 
 BATCH = 64  # TIK windows per network call in refine_rotations
