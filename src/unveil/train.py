@@ -49,6 +49,7 @@ TRAINERS: dict[str, str] = {
     "tik": "unveil.training.fit:train_tik",
     "shape": "unveil.training.fit:train_shape",
     "pose-prior": "unveil.training.fit:train_pose_prior",
+    "pose-prior-broad": "unveil.training.fit:train_pose_prior_broad",
     "keypoint-offsets": "unveil.training.fit:train_keypoint_offsets",
     "arts-refine": "unveil.training.fit:train_arts_refine",
     "perframe": "unveil.training.perframe:train",

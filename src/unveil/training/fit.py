@@ -24,7 +24,7 @@ from ..fit.ik import joints_to_rotations, rest_skeleton_tpose, rotmats_to_axis_a
 from ..fit.disentangle import bone_lengths as robust_bones
 from ..fit.shape import bone_length_error, fit_shape, fit_shape_analytic, linearise, make_shape_dataset, train_shape_mlp
 from ..fit.tik import add_noise, refine_rotations
-from ..data.corpus import load_split
+from ..data.corpus import load_split, mirror_clip, parse_mix, training_clips
 from ..fit import tik
 from ..fit.pose_prior import PRIOR_FILE, PosePrior, fit_gmm, pose_features
 from ..fit.evidence import OFFSETS_FILE, body_keypoints, default_offsets
@@ -151,16 +151,35 @@ def train_shape(seed: int = 0, out: str | None = None, steps: int = 1500, body_m
     return res
 
 
+PRIOR_BROAD_MIX = "bandai+cmuscaled+mirror"
+
+
+def prior_clips(split: str, n: int | None, mix: str = "bandai", seed: int = 0) -> list:
+    """Clips of ``split`` for the pose prior: ``n`` Bandai clips (a seeded subset, exactly the
+    original recipe's when ``mix == "bandai"``) plus every clip of the other sources of ``mix``
+    (:func:`unveil.data.corpus.parse_mix`; the CMU subset's ``split`` clips), each followed by its
+    left <-> right mirror with ``+mirror``. Evaluation clips are excluded by the loaders."""
+    sources, mirror = parse_mix(mix)
+    clips = list(load_split(split, max_clips=n, seed=seed)) if "bandai" in sources else []
+    rest = "+".join(k if r == 1 else f"{k}*{r}" for k, r in sources.items() if k != "bandai")
+    if rest:
+        clips += training_clips(split, rest)
+    if mirror:
+        clips = [x for c in clips for x in (c, mirror_clip(c))]
+    return clips
+
+
 def train_pose_prior(seed: int = 0, out: str | None = None, k: int = 8, max_clips: int = 400,
-                     frame_step: int = 4, iters: int = 100) -> dict:
+                     frame_step: int = 4, iters: int = 100, mix: str = "bandai") -> dict:
     """Pose prior for the evidence fit (:mod:`unveil.fit.pose_prior`): FIK rotations of the training
-    split's clips on the body-model shape fitted to each clip, every ``frame_step``-th frame, then
-    a ``k``-component Gaussian mixture by EM. Held-out: mean log-likelihood on the val split."""
+    split's clips (:func:`prior_clips` of ``mix``) on the body-model shape fitted to each clip, every
+    ``frame_step``-th frame, then a ``k``-component Gaussian mixture by EM. Held-out: mean
+    log-likelihood on the val split of the same mix (20 Bandai clips + the other sources' val clips)."""
     rest_fn = model_rest_fn()
 
-    def features(split: str, n: int | None) -> np.ndarray:
+    def features(clips) -> np.ndarray:
         xs = []
-        for c in load_split(split, max_clips=n, seed=seed):
+        for c in clips:
             J = torch.as_tensor(np.array(c.joints[::frame_step]), dtype=torch.float64)
             J = J - J[:, :1]
             R = joints_to_rotations(J, rest_fn(c.joints).double())
@@ -169,7 +188,7 @@ def train_pose_prior(seed: int = 0, out: str | None = None, k: int = 8, max_clip
         return np.concatenate(xs)
 
     t0 = time.time()
-    x = features("train", max_clips)
+    x = features(prior_clips("train", max_clips, mix, seed))
     gmm = fit_gmm(x, k=k, iters=iters, seed=seed)
     train_s = time.time() - t0
     path = Path(out) if out else WEIGHTS_DIR / PRIOR_FILE
@@ -178,13 +197,26 @@ def train_pose_prior(seed: int = 0, out: str | None = None, k: int = 8, max_clip
             np.savez(f, weights=gmm["weights"].astype(np.float32), means=gmm["means"].astype(np.float32),
                      covariances=gmm["covariances"].astype(np.float32))
     prior = PosePrior.from_arrays(gmm["weights"], gmm["means"], gmm["covariances"])
-    xv = features("val", 20)
+    res = {"weights": str(path), "train_seconds": round(train_s, 1), "train_frames": int(len(x)),
+           "components": k, "mix": mix, "train_mean_loglik": round(gmm["log_likelihood"], 2)}
+    # held out: the mix's val clips, and the same two sets whatever the mix (Bandai val, CMU-subset val)
+    val_sets = {"val_mean_nll": prior_clips("val", 20, mix, seed),
+                "val_bandai_nll": prior_clips("val", 20, "bandai", seed)}
+    try:
+        val_sets["val_cmu_nll"] = training_clips("val", "cmuscaled")
+    except Exception as e:  # the CMU subset is not unpacked (user machine)
+        res["val_cmu_nll"] = f"skipped: {e}"
     with torch.no_grad():
-        val_nll = float(prior.nll(torch.as_tensor(xv, dtype=torch.float32)).mean())
-        zero_nll = float(prior.nll(torch.zeros(1, prior.dim)).mean())
-    return {"weights": str(path), "train_seconds": round(train_s, 1), "train_frames": int(len(x)),
-            "components": k, "train_mean_loglik": round(gmm["log_likelihood"], 2),
-            "val_mean_nll": round(val_nll, 2), "rest_pose_nll": round(zero_nll, 2)}
+        for key, clips in val_sets.items():
+            res[key] = round(float(prior.nll(torch.as_tensor(features(clips), dtype=torch.float32)).mean()), 2)
+        res["rest_pose_nll"] = round(float(prior.nll(torch.zeros(1, prior.dim)).mean()), 2)
+    return res
+
+
+def train_pose_prior_broad(seed: int = 0, out: str | None = None, **kw) -> dict:
+    """The pose prior on the lifters' training mix (:data:`unveil.motion.tcn.BROAD_MIX` without the
+    CMU repeats: 400 Bandai clips + every CMU-subset training clip, scaled, + left <-> right mirrors)."""
+    return train_pose_prior(seed=seed, out=out, mix=PRIOR_BROAD_MIX, **kw)
 
 
 def keypoint_offset_data(seqs, model) -> list[dict]:
