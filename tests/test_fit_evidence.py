@@ -1,6 +1,8 @@
 """The evidence fit (unveil.fit.evidence): the body is pulled onto visible 2D keypoints, hidden joints
 follow the prior; plus its parts (closed-form root, keypoint regressor, pose prior, observed flags)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import roma
@@ -9,7 +11,8 @@ import torch
 from assets import need_anny
 from unveil import demo
 from unveil.fit.evidence import (
-    KEYPOINT_ANCHOR, EvidenceConfig, body_keypoints, default_offsets, fit_track, observed_joints, solve_root)
+    KEYPOINT_ANCHOR, EvidenceConfig, body_keypoints, default_offsets, fit_track, incoming_self_occlusion,
+    observed_joints, solve_root)
 from unveil.fit.ik import rotmats_to_axis_angle
 from unveil.fit.pose_prior import PosePrior, fit_gmm, load_pose_prior, pose_features
 from unveil.fit.stage import fit_joints
@@ -65,10 +68,16 @@ def scene():
         err[:, j] = torch.randn(3, generator=g, dtype=torch.float64) * 0.35 / np.sqrt(3)
     Rp = R @ roma.rotvec_to_rotmat(err)
     prior = _body(Rp, transl + torch.tensor([0.0, 0.0, 0.3], dtype=torch.float64), shape, model)
-    return {"model": model, "joints": joints.numpy(), "kp": kp, "prior": prior, "R": R, "glob": glob}
+    return {"model": model, "joints": joints.numpy(), "kp": kp, "prior": prior, "R": R, "glob": glob,
+            "rest": (rest - rest[:1]).float(), "offsets": torch.as_tensor(offsets, dtype=torch.float32),
+            "height": float(v[:, 1].max() - v[:, 1].min())}
 
 
 CFG = EvidenceConfig(calibrated_offsets=False)
+
+
+def _rest_offsets_height(scene):
+    return scene["rest"], scene["offsets"], scene["height"]
 
 
 def _two_tracks(scene, occluded_a):
@@ -103,7 +112,11 @@ def test_fit_pulls_the_body_onto_visible_keypoints(scene):
     assert diag["reproj_before_pct"] > 2.5
     assert diag["reproj_after_pct"] < 1.95
     assert after < 0.85 * before and after < 78.0
-    assert out.observed.shape == (T, 24) and out.observed.all()
+    # every keypoint is detected: without the self-occlusion test every joint is observed; with it (the
+    # default) the joints whose keypoints the body's own parts hide are not (the walk seen from its side)
+    plain, _ = fit_track(scene["prior"], t2, t3, CAM, scene["model"], replace(CFG, self_occlusion=None))
+    assert plain.observed.shape == (T, 24) and plain.observed.all()
+    assert 0.6 < out.observed.mean() < 1.0 and diag["self_occluded_pct"] > 0
     assert out.keypoints3d_body.shape == (T, 17, 3)
     assert np.isfinite(out.joints_cam).all() and out.body_pose.shape == (T, 23, 3)
 
@@ -122,7 +135,9 @@ def test_hidden_joints_are_not_dragged_to_their_wrong_2d(scene):
     # measured 2026-12-07: the projected wrist stays >= 248 px from the wrong detection (near its
     # prior place) and its 3D error falls 58.6 -> 44.2 mm with its parents; bound: > 200 px everywhere
     assert to_wrong.min() > 200.0
-    assert not out.observed[:, 20].any() and out.observed[:, 21].all()   # L_wrist inferred, R_wrist observed
+    assert not out.observed[:, 20].any()                                 # L_wrist inferred
+    so = incoming_self_occlusion(scene["prior"], *_rest_offsets_height(scene))
+    assert (out.observed[:, 21] == ~so[:, 10]).all()                     # R_wrist observed unless its body hides it
 
 
 def test_solve_root_recovers_a_known_translation():
@@ -335,3 +350,19 @@ def test_outputs_made_span_by_span_equal_one_span(scene, monkeypatch):
     want = reprojection_pct(kp3, xy, w, CAM, 1.7)
     monkeypatch.setattr(evidence, "REPROJ_CHUNK", 7)
     assert reprojection_pct(kp3, xy, w, CAM, 1.7) == want
+
+
+def test_self_occlusion_reports_only_by_default(scene):
+    """Default: the self-occlusion test changes what is reported observed, not the fit (bit for bit);
+    ``self_occlusion=0`` fits those keypoints as hidden (a different fit)."""
+    t2 = Track2D(0, np.arange(T), scene["kp"], "coco17")
+    t3 = Track3D(0, np.arange(T), scene["prior"].joints_cam, np.zeros((T, 17), bool))
+    a, _ = fit_track(scene["prior"], t2, t3, CAM, scene["model"], CFG)
+    b, _ = fit_track(scene["prior"], t2, t3, CAM, scene["model"], replace(CFG, self_occlusion=None))
+    c, _ = fit_track(scene["prior"], t2, t3, CAM, scene["model"], replace(CFG, self_occlusion=0.0))
+    for k in ("joints_cam", "keypoints3d_body", "body_pose", "transl"):
+        assert np.array_equal(getattr(a, k), getattr(b, k)), k
+    so = incoming_self_occlusion(scene["prior"], *_rest_offsets_height(scene))
+    assert so.any() and b.observed.all() and not a.observed.all()
+    assert np.array_equal(a.observed, c.observed)
+    assert np.abs(c.joints_cam - a.joints_cam).max() > 1e-4

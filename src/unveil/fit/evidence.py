@@ -16,7 +16,9 @@ minimising, per track and over all its frames,
 with ``K_k`` the body's COCO-17 keypoints (:func:`body_keypoints`: a point fixed on a body segment
 per keypoint, offsets calibrated on where the real detector puts them, :func:`load_offsets`),
 ``x_tk`` the detected keypoints, ``w_tk`` = confidence × (1 − occluded) of MoPO's occlusion
-detector, ``s_t`` the person's projected height in pixels, δ a dead zone at the detector's noise
+detector (optionally × a lower weight where the incoming body's own parts hide the keypoint from the
+camera, :mod:`unveil.fit.self_occlusion`, ``EvidenceConfig.self_occlusion``; off by default: such
+keypoints are only reported as not observed), ``s_t`` the person's projected height in pixels, δ a dead zone at the detector's noise
 level, ``ρ`` the Geman–McClure robust function (SMPLify, Bogo et al. 2016, Eq. 3 uses it for the
 same term), ``o_tj`` ∈ [0, 1] how much joint j is observed, ``p(j)`` the joint whose rotation
 orients bone j, ``θ⁰`` the incoming pose (the prior's decision for hidden parts: MoPO / MoRo / the
@@ -32,7 +34,8 @@ weight; measured effects in ``docs/fit/evidence.md``.
 
 Outputs per track: the refitted parameters and joints, ``keypoints3d_body`` (T,17,3) camera-frame
 COCO-17 keypoints of the body, and per SMPL-24 joint whether it was ``observed`` (a visible 2D
-keypoint drives it) or inferred, with a confidence.
+keypoint drives it, not hidden by an object, the frame edge or the body itself) or inferred, with a
+confidence.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from ..types import BodyTrack, Camera, Track2D, Track3D
 from .ik import rotmats_to_axis_angle
 from .pose_points import KEYPOINT_ANCHOR, KEYPOINT_FRAME, body_keypoints, pose_backward, pose_forward, pose_points
 from .pose_prior import PRIOR_JOINTS, load_pose_prior, pose_features
+from .self_occlusion import self_occluded
 from ..skeleton import COCO17_TO_SMPL24
 
 # face points in the head joint's frame of the body model's rest pose (x = body's left, y up,
@@ -114,6 +118,12 @@ class EvidenceConfig:
     closed_form_grad: bool = True   # the energy's gradient in closed form (the same derivatives, ~3x cheaper per
                                     # step, docs/fit/evidence.md "Speed"); False: autograd (the reference);
                                     # fit_shape always uses autograd
+    self_occlusion: float | None = 1.0  # weight kept in the 2D term by a keypoint the body's own parts hide
+                                    # from the camera (unveil.fit.self_occlusion, decided on the incoming 3D
+                                    # body; the closed-form root solve always uses it): such a keypoint is never
+                                    # reported "observed"; 1.0 = fitted as before (flags only: the default,
+                                    # 0 and 0.5 did not win on every benchmark, docs/fit/evidence.md), 0 = fitted
+                                    # as hidden; None = no self-occlusion test
     chunk: int = 1024               # frames per autograd span: the gradient of the energy is accumulated
                                     # span by span (same optimisation; memory bounded whatever the length);
                                     # 0: all frames in one graph
@@ -291,7 +301,6 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
     T = len(frames)
     xy, w = keypoint_weights(track2d, track3d, frames)
     w = np.where(w >= cfg.min_conf, w, 0.0).astype(np.float32)
-    obs, conf = observed_joints(w, cfg.min_weight)
     beta0 = torch.as_tensor(np.asarray(body.shape), dtype=f32)
     with torch.no_grad():
         verts = model.rest_vertices(beta0.to(model.dtype)).float()
@@ -304,19 +313,51 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
     elif cfg.shoulder_lateral is not None:   # x = the body's left: left shoulder +, right shoulder -
         offsets = np.array(offsets, np.float32)
         offsets[5, 0], offsets[6, 0] = cfg.shoulder_lateral, -cfg.shoulder_lateral
+    self_occ = np.zeros(w.shape, bool)
+    w_root = w                                      # the closed-form root solve weighs every keypoint as detected
+    if cfg.self_occlusion is not None:
+        self_occ = incoming_self_occlusion(body, rest, torch.as_tensor(np.asarray(offsets), dtype=f32), height)
+        if cfg.self_occlusion != 1.0:
+            w = np.where(self_occ, w * np.float32(cfg.self_occlusion), w).astype(np.float32)
+    _, conf = observed_joints(w, cfg.min_weight)       # how much the fit treats each joint as seen
+    obs, obs_conf = observed_joints(np.where(self_occ, 0.0, w).astype(np.float32), cfg.min_weight)  # reported
     J0c = torch.as_tensor(np.asarray(body.joints_cam), dtype=f32)
     feet = J0c.index_select(1, _FEET_IDX)
     fv = torch.zeros(T, 4)
     if T > 1:
         fv[1:] = (feet[1:] - feet[:-1]).norm(dim=-1)
     bp_rel, bp_ok = blazepose_relative_depth(track2d, frames)
-    return {"T": T, "xy": xy, "w": w, "obs": obs, "conf": conf, "beta0": beta0, "height": height,
+    return {"T": T, "xy": xy, "w": w, "w_root": w_root, "obs": obs, "conf": conf, "obs_conf": obs_conf,
+            "self_occ": self_occ, "beta0": beta0, "height": height,
             "rest": rest, "offsets": torch.as_tensor(np.asarray(offsets), dtype=f32),
             "theta0": torch.cat([torch.as_tensor(np.asarray(body.global_orient), dtype=f32)[:, None],
                                  torch.as_tensor(np.asarray(body.body_pose), dtype=f32)], 1),
             "tau0": torch.as_tensor(np.asarray(body.transl), dtype=f32), "J0c": J0c,
             "contact": (fv < 0.006).float(),                 # feet slow in the incoming motion (< 0.18 m/s at 30 fps)
             "bp_rel": bp_rel, "bp_ok": bp_ok}
+
+
+def incoming_self_occlusion(body: BodyTrack, rest: torch.Tensor, offsets: torch.Tensor, height: float,
+                            chunk: int = 1024) -> np.ndarray:
+    """(T,17) bool: the COCO-17 keypoints of the incoming body (``body``'s pose, root and ``rest`` joints
+    with ``offsets``) that its own parts hide from the camera (:func:`unveil.fit.self_occlusion.self_occluded`).
+
+    Args:
+        body: the track's body before the evidence fit (``global_orient`` (T,3), ``body_pose`` (T,23,3),
+            ``transl`` (T,3), camera frame).
+        rest: (24,3) rest joints, root at the origin; offsets: (17,3) keypoint offsets; height: metres.
+    """
+    theta = torch.cat([torch.as_tensor(np.asarray(body.global_orient), dtype=torch.float32)[:, None],
+                       torch.as_tensor(np.asarray(body.body_pose), dtype=torch.float32)], 1)
+    tau = torch.as_tensor(np.asarray(body.transl), dtype=torch.float32)
+    out = np.zeros((len(theta), 17), bool)
+    with torch.no_grad():
+        for lo in range(0, len(theta), chunk):
+            hi = min(lo + chunk, len(theta))
+            _, pos, kp = pose_points(theta[lo:hi], rest.expand(hi - lo, 24, 3), offsets)
+            t = tau[lo:hi, None]
+            out[lo:hi] = self_occluded((pos + t).numpy(), (kp + t).numpy(), height)
+    return out
 
 
 def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = EvidenceConfig(),
@@ -341,7 +382,11 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     # on a long video: one copy of every per-frame input)
     cat = lambda k: torch.cat([torch.as_tensor(p.pop(k)) for p in P])  # noqa: E731
     xy_np = np.concatenate([p.pop("xy") for p in P])
+    shared_w = all(p["w_root"] is p["w"] for p in P)
     w_np = np.concatenate([p.pop("w") for p in P])
+    w_root = w_np if shared_w else np.concatenate([p["w_root"] for p in P])
+    for p in P:
+        p.pop("w_root")
     xy, w = torch.as_tensor(xy_np), torch.as_tensor(w_np)
     conf = torch.as_tensor(np.concatenate([p.pop("conf") for p in P]), dtype=f32)
     o = torch.clamp(conf / max(cfg.min_weight, 1e-6), 0.0, 1.0)                             # (N,24)
@@ -560,10 +605,10 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                 if cfg.root_solver == "smooth":
                     parts = []
                     for p, sl in zip(P, track_slices):
-                        parts.append(solve_root_smooth(kp_rel[sl], xy_np[sl], w_np[sl], camera, p["height"]))
+                        parts.append(solve_root_smooth(kp_rel[sl], xy_np[sl], w_root[sl], camera, p["height"]))
                     tau.copy_(torch.as_tensor(np.concatenate(parts), dtype=f32))
                 else:
-                    tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_np, camera, tau0.numpy(),
+                    tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_root, camera, tau0.numpy(),
                                                          cfg.root_depth_weight), dtype=f32))
         opt = torch.optim.Adam(params, lr=cfg.lr)
         for _ in range(cfg.iters):
@@ -594,14 +639,14 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
     beta = (beta0 + d_beta).detach().numpy().astype(np.float32)
     secs, cpu = time.perf_counter() - t_start, time.process_time() - c_start
     outs, diags = [], []
-    conf_np = conf.numpy()
     for i, ((body, _, _), p, sl) in enumerate(zip(items, P, track_slices)):
         nb = replace(body, global_orient=go[sl], body_pose=bp[sl], transl=tau_f[sl], shape=beta[i],
                      joints_cam=jc[sl], joints_world=None, keypoints3d_body=kp3[sl], observed=p["obs"],
-                     observed_weight=conf_np[sl].astype(np.float32))
+                     observed_weight=p["obs_conf"].astype(np.float32))
         nb.notes = list(getattr(body, "notes", [])) + ["evidence fit"]  # type: ignore[attr-defined]
         outs.append(nb)
         diags.append({"id": int(body.id), "frames": p["T"],
+                      "self_occluded_pct": round(100.0 * float(p["self_occ"].mean()), 2) if p["T"] else 0.0,
                       "reproj_before_pct": reprojection_pct(kp3_init[sl], xy_np[sl], w_np[sl], camera, p["height"],
                                                             cfg.min_weight),
                       "reproj_after_pct": reprojection_pct(kp3[sl], xy_np[sl], w_np[sl], camera, p["height"],
