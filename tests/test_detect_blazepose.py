@@ -150,3 +150,15 @@ def test_landmarks_segmentation_and_hide():
     assert not np.allclose(hidden.keypoints, lm.keypoints)
     with pytest.raises(ValueError):
         lmk(img, roi, hide=np.ones((10, 10), bool))
+
+
+def test_hide_mask_leaves_a_duplicate_of_the_same_person_visible():
+    """A second track on the same person (masks sharing > max_shared of the smaller one) is not
+    hidden: the duplicate merge has to see it; below the bound it is."""
+    roi = bp.Roi(150, 150, 200, 0.0)
+    own = _lm_with_mask(roi, _frame_mask(roi, 100, 60, 200, 240))
+    dup = _lm_with_mask(roi, _frame_mask(roi, 110, 60, 200, 160))  # upper body of the same person
+    assert bp.hide_mask(roi, [dup], own) is None
+    near = _lm_with_mask(roi, _frame_mask(roi, 160, 60, 260, 240))  # 40 of its 100 px columns shared
+    assert bp.hide_mask(roi, [near], own, max_shared=0.5) is not None
+    assert bp.hide_mask(roi, [near], own, max_shared=0.3) is None
