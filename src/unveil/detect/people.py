@@ -38,6 +38,7 @@ the serial run's (docs/frontend.md has the measurements).
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -488,16 +489,17 @@ class PeopleTracker:
             dets += list(j.result())
         return sorted(dets, key=lambda d: -d.score)
 
-    def _hide(self, roi: Roi, tr: _Track, held: list) -> np.ndarray | None:
+    def _hide(self, i: int, roi: Roi, tr: _Track, held: list) -> np.ndarray | None:
         """Crop pixels of the other held people to paint grey before ``tr``'s landmark call (None:
-        nothing to hide, or ``hide_others`` off). Their segmentation masks from the previous frame,
-        minus ``tr``'s own (a person in front keeps their pixels). Why: with a second person in the
+        nothing to hide, or ``hide_others`` off). Their segmentation masks from their last held
+        frame moved on at their velocity to frame ``i``, minus ``tr``'s own (a person in front keeps
+        their pixels). Why: with a second person in the
         crop the landmark model may return *that* person's pose with full confidence (pose2sim
         Demo_MultiPerson cam03, frames 80-99: the man's crops returned the woman's pose,
         docs/frontend.md "Third pass")."""
         if not self.hide_others:
             return None
-        hide = hide_mask(roi, [o.last for o in held if o is not tr], tr.last)
+        hide = hide_mask(roi, [_moved(o, i) for o in held if o is not tr], _moved(tr, i))
         if hide is not None:
             self.counts["hidden_calls"] += 1
         return hide
@@ -524,7 +526,7 @@ class PeopleTracker:
         for tr in self.live + coasting:
             v = tr.velocity() * (i - tr.last_frame)
             roi = Roi(tr.roi.cx + float(v[0]), tr.roi.cy + float(v[1]), tr.roi.size, tr.roi.rotation)
-            jobs.append((tr, self.eng.landmarks(img, roi, solo=solo, hide=self._hide(roi, tr, held))))
+            jobs.append((tr, self.eng.landmarks(img, roi, solo=solo, hide=self._hide(i, roi, tr, held))))
             self.counts["landmark_calls"] += 1
             self.counts["follow_calls" if len(jobs) <= len(self.live) else "coast_calls"] += 1
         lms = [job.result() for _, job in jobs]
@@ -545,7 +547,7 @@ class PeopleTracker:
             v = tr.velocity() * (i - tr.last_frame)
             r0 = tr.last.roi
             roi = Roi(r0.cx + float(v[0]), r0.cy + float(v[1]), r0.size, r0.rotation)
-            rjobs.append((k, self.eng.landmarks(img, roi, hide=self._hide(roi, tr, held))))
+            rjobs.append((k, self.eng.landmarks(img, roi, hide=self._hide(i, roi, tr, held))))
             self.counts["landmark_calls"] += 1
             self.counts["retry_calls"] += 1
         for k, job in rjobs:
@@ -720,6 +722,14 @@ class PeopleTracker:
 
 _TORSO = [11, 12, 23, 24]
 _BODY17 = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # the COCO-17 points
+
+
+def _moved(tr: _Track, i: int) -> Landmarks:
+    """``tr``'s last :class:`Landmarks` with its crop (and so its ``mask``) moved on at the track's
+    velocity to frame ``i`` (only ``roi`` and ``mask`` are meant to be read)."""
+    v = tr.velocity() * (i - tr.last_frame)
+    r = tr.last.roi
+    return dataclasses.replace(tr.last, roi=Roi(r.cx + float(v[0]), r.cy + float(v[1]), r.size, r.rotation))
 
 
 def _inside(p, box, pad: float = 0.0) -> bool:
