@@ -487,6 +487,7 @@ def _run_attracting(monkeypatch, far: bool, hide_others: bool, n: int = 60):
                               hide_others=hide_others)
     for i in range(n):
         tr.step(i, _draw(i, _approach(i, far)))
+    tr.inner = tr.done + tr.lost + tr.live  # the tracker's own tracks (finish() empties its lists)
     return tr, tr.finish()
 
 
@@ -510,6 +511,9 @@ def test_other_person_hidden_from_the_crop_keeps_the_track(monkeypatch):
     assert _held_on(tracks, "B") == set(range(60))
     assert len(tracks) == 2
     assert tr.counts["hidden_calls"] > 0 and any(AttractingLandmarks.calls)
+    # masks are kept on a track's last two poses only (memory stays flat on long videos)
+    assert all(sum(lm.mask is not None for lm in t.lms) == 2 for t in tr.inner if len(t.lms) >= 2)
+    assert max(len(t.lms) for t in tr.inner) >= people.RECENT
     tr, tracks = _run_attracting(monkeypatch, far=False, hide_others=False)
     assert tr.counts["hidden_calls"] == 0 and not any(AttractingLandmarks.calls)
     lost = set(range(60)) - _held_on(tracks, "A")

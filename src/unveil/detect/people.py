@@ -116,6 +116,8 @@ class _Track:
         self.lms.append(lm)
         if len(self.lms) > 2 * RECENT:
             del self.lms[:-RECENT]
+        if len(self.lms) >= 3:  # segmentation masks (64 KB each) are read only on the last pose (or
+            self.lms[-3].mask = None  # the one before, after a merge's pop): memory stays flat
         self.hist.append(keypoints=lm.keypoints, box=lm.box(), world=lm.world, presence=lm.presence, score=lm.score)
         if lm.tokens is not None:
             self.tokens.append(lm.tokens)
