@@ -14,7 +14,9 @@ Re-implements MediaPipe's CPU graph (mediapipe/modules/pose_detection + pose_lan
   39 x (x, y, z, visibility logit, presence logit) in crop pixels; 0-32 are the BlazePose-33
   keypoints, 33/34 the helper points that place the next frame's ROI the same way (MediaPipe's own
   tracking), 35/36 the upper-body ones; a pose score (already a probability); 39 world landmarks
-  (metres, hip-centred) rotated by the ROI rotation as MediaPipe does.
+  (metres, hip-centred) rotated by the ROI rotation as MediaPipe does; the 256x256 person
+  segmentation of the crop (``Landmarks.mask``). ``hide`` paints given crop pixels grey before the
+  call (other people in the crop, :func:`hide_mask`).
 
 Everything here is in *pixels of the full frame*; :func:`crop_matrix` is the one place that defines
 the crop geometry, so ``image -> crop -> image`` round-trips exactly (tested).

@@ -7,7 +7,10 @@ Per frame:
    score below ``min_pose_score`` marks the person lost for that frame, unless a second try on the
    crop that found them last time (moved on at their velocity; not when their box touches another
    held person's) scores better. Tracks lost in the last ``coast`` (2) frames are followed on their
-   moved crop too, and taken back when it finds them.
+   moved crop too, and taken back when it finds them. Other held people in a track's crop are
+   painted grey first (their segmentation masks from their last landmark call, moved on at their
+   velocity, minus the track's own mask; ``hide_others``): with two people in the crop the model
+   may return the other one's pose with full confidence (docs/frontend.md "Third pass").
 2. **Re-detect** every ``redetect_every`` frames of 30 fps video (``search_scale``; backing off while
    nothing new is found; every frame while nobody is held): the BlazePose
    detector on the whole (letterboxed) frame for near people, plus on overlapping square tiles for
