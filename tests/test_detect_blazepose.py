@@ -88,3 +88,77 @@ def test_models_on_a_blank_frame():
     assert lm.keypoints.shape == (33, 3) and lm.world.shape == (33, 3) and lm.aux.shape == (6, 2)
     assert 0 <= lm.score < 0.5  # no person here
     assert np.all((lm.keypoints[:, 2] >= 0) & (lm.keypoints[:, 2] <= 1))
+
+
+def _lm_with_mask(roi, mask):
+    z = np.zeros((33, 3), np.float32)
+    return bp.Landmarks(1.0, z, np.zeros(33, np.float32), np.zeros(33, np.float32), z, np.zeros((6, 2), np.float32),
+                        roi, mask=mask)
+
+
+def _frame_mask(roi, x0, y0, x1, y1, shape=(300, 400)):
+    """A frame-pixel rectangle as a mask in the crop of ``roi`` (drawn in the frame, then cropped)."""
+    img = np.zeros(shape + (3,), np.uint8)
+    img[y0:y1, x0:x1] = 255
+    return bp.crop(img, roi, bp.LMK_SIZE)[:, :, 0] > 127
+
+
+def test_mask_in_crop_moves_a_mask_between_crops():
+    a = bp.Roi(150, 150, 200, 0.3)
+    b = bp.Roi(230, 140, 160, -0.2)
+    ma, mb = _frame_mask(a, 180, 100, 240, 200), _frame_mask(b, 180, 100, 240, 200)
+    assert bp.mask_in_crop(ma, a, a).tolist() == ma.tolist()  # same crop: unchanged
+    moved = bp.mask_in_crop(ma, a, b)
+    # the same frame rectangle, cropped directly: equal up to the rectangle's resampled border
+    assert (moved != mb).sum() < 0.05 * mb.sum() and mb.sum() > 2000
+    far = bp.Roi(600, 600, 100, 0.0)  # outside a's crop: nothing
+    assert not bp.mask_in_crop(ma, a, far).any()
+    with pytest.raises(ValueError):
+        bp.mask_in_crop(np.zeros((4, 5), bool), a, b)
+
+
+def test_hide_mask_others_minus_own():
+    roi = bp.Roi(150, 150, 200, 0.0)
+    other = _lm_with_mask(bp.Roi(230, 150, 200, 0.0), _frame_mask(bp.Roi(230, 150, 200, 0.0), 180, 60, 280, 240))
+    own = _lm_with_mask(roi, _frame_mask(roi, 100, 60, 200, 240))  # overlaps the other's x 180-200
+    hide = bp.hide_mask(roi, [other], own)
+    want = _frame_mask(roi, 200, 60, 280, 240)  # the other's pixels not claimed by the own mask
+    assert hide is not None and (hide != want).sum() < 0.05 * want.sum()
+    assert bp.hide_mask(roi, [other], None).sum() > hide.sum()
+    # nothing to hide: no other people, others without a mask, a crop far away, or all claimed by own
+    assert bp.hide_mask(roi, [], own) is None
+    assert bp.hide_mask(roi, [_lm_with_mask(other.roi, None)], own) is None
+    assert bp.hide_mask(bp.Roi(900, 900, 100, 0.0), [other], None) is None
+    assert bp.hide_mask(roi, [other], _lm_with_mask(other.roi, other.mask)) is None
+
+
+@models
+def test_landmarks_segmentation_and_hide():
+    """The model's segmentation is read (``mask``, crop pixels); ``hide`` paints the crop grey before
+    the call (all hidden = the blank grey frame's output) and hidden pixels never count as the mask."""
+    lmk = bp.LandmarkModel(num_threads=1)
+    g = np.random.default_rng(0)
+    img = g.integers(0, 255, (240, 320, 3)).astype(np.uint8)
+    roi = bp.Roi(160, 120, 200, 0.0)
+    lm = lmk(img, roi)
+    assert lm.mask.shape == (bp.LMK_SIZE, bp.LMK_SIZE) and lm.mask.dtype == bool
+    full = np.ones((bp.LMK_SIZE, bp.LMK_SIZE), bool)
+    hidden = lmk(img, roi, hide=full)
+    grey = lmk(np.full_like(img, bp.HIDE_FILL), roi)
+    np.testing.assert_allclose(hidden.keypoints, grey.keypoints, atol=1e-4)
+    assert not hidden.mask.any()
+    assert not np.allclose(hidden.keypoints, lm.keypoints)
+    with pytest.raises(ValueError):
+        lmk(img, roi, hide=np.ones((10, 10), bool))
+
+
+def test_hide_mask_leaves_a_duplicate_of_the_same_person_visible():
+    """A second track on the same person (masks sharing > max_shared of the smaller one) is not
+    hidden: the duplicate merge has to see it; below the bound it is."""
+    roi = bp.Roi(150, 150, 200, 0.0)
+    own = _lm_with_mask(roi, _frame_mask(roi, 100, 60, 200, 240))
+    dup = _lm_with_mask(roi, _frame_mask(roi, 110, 60, 200, 160))  # upper body of the same person
+    assert bp.hide_mask(roi, [dup], own) is None
+    near = _lm_with_mask(roi, _frame_mask(roi, 160, 60, 260, 240))  # 40 of its 100 px columns shared
+    assert bp.hide_mask(roi, [near], own, max_shared=0.5) is not None
+    assert bp.hide_mask(roi, [near], own, max_shared=0.3) is None

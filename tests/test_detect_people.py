@@ -10,6 +10,7 @@ import types
 import numpy as np
 import pytest
 
+from unveil.detect import blazepose as bp
 from unveil.detect import people
 from unveil.detect.blazepose import Detection, Landmarks, Roi
 
@@ -423,3 +424,111 @@ def test_track_history_equals_the_landmarks_stacked(monkeypatch, block, recent):
             assert np.array_equal(getattr(a, k), getattr(b, k)), k
         for k in ("presence", "pose_score", "held", "colour"):
             assert np.array_equal(a.extras[k], b.extras[k], equal_nan=k == "colour"), k
+
+
+# ------------------------------------------------------------- other people hidden from a crop
+# (pose2sim Demo_MultiPerson cam03, frames 80-99: the landmark model on crops of the man returned
+# the woman's pose with score 1.0; painting her out of his crop with her segmentation mask holds him)
+A_VAL, B_VAL = 50, 200  # the two people's pixel values (channel 1) in the stand-in frames
+
+
+def _draw(i, centres):
+    """A 200x400 frame: frame index in pixel (0, 0, 0), each person a 40x100 rectangle of their value."""
+    img = np.zeros((200, 400, 3), np.uint8)
+    img[0, 0, 0] = i
+    for name, c in centres.items():
+        x, y = int(round(c[0])), int(round(c[1]))
+        img[y - 50:y + 50, x - 20:x + 20, 1] = A_VAL if name == "A" else B_VAL
+    return img
+
+
+class AttractingLandmarks:
+    """A landmark model that, like BlazePose on cam03, returns B's pose whenever enough of B is
+    visible in the crop (whoever the crop is for); else A's when A is visible, else nothing. The
+    pose is placed on the visible pixels (their mean, back in frame pixels), the mask is those
+    pixels. Reads ``hide`` as the real model does (hidden pixels painted grey)."""
+
+    calls: list = []
+
+    def __init__(self, **kw):
+        pass
+
+    def __call__(self, img, roi, hide=None):
+        patch = bp.crop(img, roi, bp.LMK_SIZE)
+        if hide is not None:
+            patch[hide] = bp.HIDE_FILL
+        AttractingLandmarks.calls.append(hide is not None)
+        ch = patch[:, :, 1]
+        b, a = ch == B_VAL, ch == A_VAL
+        sel = b if b.sum() > 1500 else a if a.sum() > 1500 else None
+        if sel is None:
+            lm = landmarks_at(np.array([roi.cx, roi.cy]), roi)
+            lm.score = 0.05
+            lm.mask = np.zeros_like(ch, bool)
+            return lm
+        v, u = np.nonzero(sel)
+        c = bp.crop_to_image(np.array([[u.mean(), v.mean()]]), roi, bp.LMK_SIZE)[0]
+        lm = landmarks_at(c, roi)
+        lm.mask = sel
+        return lm
+
+
+def _approach(i, far=False):
+    """A walks right towards B (standing) and stops 10 px from her; ``far``: B stands far away."""
+    return {"A": np.array([60.0 + 3 * min(i, 30), 100.0]), "B": np.array([350.0 if far else 200.0, 100.0])}
+
+
+def _run_attracting(monkeypatch, far: bool, hide_others: bool, n: int = 60):
+    monkeypatch.setattr(sys.modules[__name__], "scene", lambda i: _approach(i, far))
+    monkeypatch.setattr(people, "PoseDetector", FakeDetector)
+    monkeypatch.setattr(people, "LandmarkModel", AttractingLandmarks)
+    AttractingLandmarks.calls = []
+    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1,
+                              hide_others=hide_others)
+    for i in range(n):
+        tr.step(i, _draw(i, _approach(i, far)))
+    tr.inner = tr.done + tr.lost + tr.live  # the tracker's own tracks (finish() empties its lists)
+    return tr, tr.finish()
+
+
+def _held_on(tracks, name, far=False):
+    """Frames where some track holds a pose centred on person ``name`` (within 3 px)."""
+    out = set()
+    for t in tracks:
+        for f, kp, h in zip(t.frames, t.keypoints, t.extras["held"]):
+            c = (kp[:, :2] - TEMPLATE).mean(0)
+            if h and np.hypot(*(c - _approach(int(f), far)[name])) < 3:
+                out.add(int(f))
+    return out
+
+
+def test_other_person_hidden_from_the_crop_keeps_the_track(monkeypatch):
+    """A stops beside B; with B painted out of A's crop (B's mask from her own last call) A stays
+    held in every frame; without it A's crop returns B's pose from the frame B fills enough of it
+    and A is lost (the duplicate merge; the detector's checks of A return B too)."""
+    tr, tracks = _run_attracting(monkeypatch, far=False, hide_others=True)
+    assert _held_on(tracks, "A") == set(range(60))
+    assert _held_on(tracks, "B") == set(range(60))
+    assert len(tracks) == 2
+    assert tr.counts["hidden_calls"] > 0 and any(AttractingLandmarks.calls)
+    # masks are kept on a track's last two poses only (memory stays flat on long videos)
+    assert all(sum(lm.mask is not None for lm in t.lms) == 2 for t in tr.inner if len(t.lms) >= 2)
+    assert max(len(t.lms) for t in tr.inner) >= people.RECENT
+    tr, tracks = _run_attracting(monkeypatch, far=False, hide_others=False)
+    assert tr.counts["hidden_calls"] == 0 and not any(AttractingLandmarks.calls)
+    lost = set(range(60)) - _held_on(tracks, "A")
+    assert len(lost) >= 30  # A is not held once B fills enough of his crop (frame ~21 on)
+    assert _held_on(tracks, "B") == set(range(60))
+
+
+def test_nobody_hidden_when_crops_do_not_touch(monkeypatch):
+    """B far from A: no crop is changed (no hidden calls) and the tracks are the same as with the
+    hiding off."""
+    tr_on, on = _run_attracting(monkeypatch, far=True, hide_others=True)
+    assert tr_on.counts["hidden_calls"] == 0 and not any(AttractingLandmarks.calls)
+    _, off = _run_attracting(monkeypatch, far=True, hide_others=False)
+    assert len(on) == len(off) == 2
+    for a, b in zip(on, off):
+        assert a.frames.tolist() == b.frames.tolist()
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+    assert _held_on(on, "A", far=True) == set(range(60))

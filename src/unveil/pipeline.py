@@ -69,7 +69,7 @@ BODY_FIELDS = ("frames", "global_orient", "body_pose", "transl", "shape", "joint
 
 # the 2D front end's model-call counts (detect.people.PeopleTracker.counts) in summary.json
 _CALL_STATS = ("detect_calls", "frame_detect_calls", "tile_detect_calls", "search_detect_calls",
-               "landmark_calls", "follow_calls")
+               "landmark_calls", "follow_calls", "hidden_calls")
 
 
 # ------------------------------------------------------------------------------------ stages

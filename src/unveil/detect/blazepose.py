@@ -14,7 +14,9 @@ Re-implements MediaPipe's CPU graph (mediapipe/modules/pose_detection + pose_lan
   39 x (x, y, z, visibility logit, presence logit) in crop pixels; 0-32 are the BlazePose-33
   keypoints, 33/34 the helper points that place the next frame's ROI the same way (MediaPipe's own
   tracking), 35/36 the upper-body ones; a pose score (already a probability); 39 world landmarks
-  (metres, hip-centred) rotated by the ROI rotation as MediaPipe does.
+  (metres, hip-centred) rotated by the ROI rotation as MediaPipe does; the 256x256 person
+  segmentation of the crop (``Landmarks.mask``). ``hide`` paints given crop pixels grey before the
+  call (other people in the crop, :func:`hide_mask`).
 
 Everything here is in *pixels of the full frame*; :func:`crop_matrix` is the one place that defines
 the crop geometry, so ``image -> crop -> image`` round-trips exactly (tested).
@@ -40,6 +42,7 @@ from .taps import TAPS, check_tap_details, pool_tokens
 DET_SIZE = 224
 LMK_SIZE = 256
 ROI_SCALE = 1.25
+HIDE_FILL = 128  # grey painted over hidden pixels of a landmark crop (LandmarkModel ``hide``)
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Landmarks:
     aux: np.ndarray             # (6, 2) helper points 33..38 in pixels
     roi: Roi                    # the crop they came from
     tokens: dict | None = None  # feature tokens (unveil.detect.taps.TOKEN_SHAPES) when the model is tapped
+    mask: np.ndarray | None = None  # (LMK_SIZE, LMK_SIZE) bool: the model's person segmentation, pixels of ``roi``'s crop
 
     def next_roi(self) -> Roi:
         """The ROI for the next frame from the helper points (MediaPipe's tracking)."""
@@ -123,6 +127,77 @@ def image_to_crop(xy: np.ndarray, roi: Roi, out_size: int) -> np.ndarray:
     M = crop_matrix(roi, out_size)
     xy = np.asarray(xy, np.float64)
     return (xy - M[:, 2]) @ np.linalg.inv(M[:, :2]).T
+
+
+def mask_in_crop(mask: np.ndarray, mask_roi: Roi, roi: Roi, out_size: int = LMK_SIZE) -> np.ndarray:
+    """A crop-space mask moved into another crop's pixels.
+
+    Args:
+        mask: (S, S) bool or numeric (> 0.5 is in), pixels of the crop of ``mask_roi``.
+        mask_roi: the ROI that ``mask`` was made on.
+        roi: the ROI of the crop to express it in.
+        out_size: side of the output crop.
+
+    Returns:
+        (out_size, out_size) bool: True where the frame pixel under the crop of ``roi`` is in ``mask``
+        (False outside ``mask``'s crop).
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
+        raise ValueError(f"mask must be (S, S), got {mask.shape}")
+    Mm, Mr = crop_matrix(mask_roi, mask.shape[0]), crop_matrix(roi, out_size)
+    inv = np.linalg.inv(Mm[:, :2])
+    N = np.concatenate([inv @ Mr[:, :2], (inv @ (Mr[:, 2] - Mm[:, 2]))[:, None]], axis=1)
+    out = cv2.warpAffine(mask.astype(np.uint8), N, (out_size, out_size),
+                         flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out > 0
+
+
+def hide_mask(roi: Roi, others: list, own=None, out_size: int = LMK_SIZE,
+              max_shared: float = 0.5) -> np.ndarray | None:
+    """Pixels of the crop of ``roi`` that belong to other people: the union of their segmentation
+    masks (from their own last landmark calls) minus the tracked person's own last mask (they may be
+    in front: their own pixels are never hidden).
+
+    Another person whose mask shares more than ``max_shared`` of the smaller of the two masks with
+    the own mask is left visible: that is one person held twice (a partial-pose duplicate), which
+    the tracker's duplicate merge must see as such (measured: pose2sim Demo_MultiPerson cam01's
+    duplicate of the man shares 0.76-0.81 of its mask with his track's; the man and the woman in
+    front of each other on cam03 share <= 0.07).
+
+    Args:
+        roi: the crop about to be run.
+        others: :class:`Landmarks` of the other people (those without a ``mask`` are skipped).
+        own: the tracked person's last :class:`Landmarks` (or None).
+        out_size: side of the crop.
+        max_shared: see above.
+
+    Returns:
+        (out_size, out_size) bool, or None when nothing of the crop is hidden.
+    """
+    box = roi.box()
+    own_m = None
+    hide = None
+    for o in others:
+        if o.mask is None:
+            continue
+        ob = o.roi.box()
+        if ob[0] >= box[2] or ob[2] <= box[0] or ob[1] >= box[3] or ob[3] <= box[1]:
+            continue  # their crop does not touch this one
+        m = mask_in_crop(o.mask, o.roi, roi, out_size)
+        if not m.any():
+            continue
+        if own is not None and own.mask is not None:
+            if own_m is None:
+                own_m = mask_in_crop(own.mask, own.roi, roi, out_size)
+            if (m & own_m).sum() > max_shared * min(m.sum(), own_m.sum()):
+                continue  # the same person, probably: left to the duplicate merge
+        hide = m if hide is None else hide | m
+    if hide is None:
+        return None
+    if own_m is not None:
+        hide &= ~own_m
+    return hide if hide.any() else None
 
 
 def crop_corners(roi: Roi) -> np.ndarray:
@@ -302,14 +377,33 @@ class LandmarkModel:
         if self.taps:
             check_tap_details(details)
 
-    def __call__(self, image: np.ndarray, roi: Roi) -> Landmarks:
+    def __call__(self, image: np.ndarray, roi: Roi, hide: np.ndarray | None = None) -> Landmarks:
+        """Landmarks of the person in the crop of ``roi``.
+
+        Args:
+            image: (H, W, 3) uint8 RGB frame.
+            roi: the crop.
+            hide: optional (LMK_SIZE, LMK_SIZE) bool, crop pixels painted grey (``HIDE_FILL``) before
+                the call: other people in the crop (:func:`hide_mask`).
+
+        Returns:
+            :class:`Landmarks` with ``mask`` set (the model's segmentation of the crop, logit > 0,
+            without the hidden pixels).
+        """
         patch = crop(image, roi, LMK_SIZE)
+        if hide is not None:
+            if hide.shape != (LMK_SIZE, LMK_SIZE):
+                raise ValueError(f"hide must be ({LMK_SIZE}, {LMK_SIZE}), got {hide.shape}")
+            patch[hide] = HIDE_FILL
         self.it.set_tensor(self.inp, (patch.astype(np.float32) / 255.0)[None])
         self.it.invoke()
         raw = self.it.get_tensor(self.out["Identity"])[0].reshape(39, 5)
         score = float(np.ravel(self.it.get_tensor(self.out["Identity_1"]))[0])
         world = self.it.get_tensor(self.out["Identity_4"])[0].reshape(39, 3)[:33].copy()
         lm = decode_landmarks(raw, score, world, roi)
+        lm.mask = self.it.get_tensor(self.out["Identity_2"])[0, :, :, 0] > 0.0
+        if hide is not None:  # painted pixels are no evidence: a grey silhouette can be segmented as a person
+            lm.mask &= ~hide
         if self.taps:
             heat = self.it.get_tensor(self.out["Identity_3"])[0]
             lm.tokens = pool_tokens(heat, {t.token: self.it.get_tensor(t.index)[0] for t in TAPS})

@@ -7,7 +7,10 @@ Per frame:
    score below ``min_pose_score`` marks the person lost for that frame, unless a second try on the
    crop that found them last time (moved on at their velocity; not when their box touches another
    held person's) scores better. Tracks lost in the last ``coast`` (2) frames are followed on their
-   moved crop too, and taken back when it finds them.
+   moved crop too, and taken back when it finds them. Other held people in a track's crop are
+   painted grey first (their segmentation masks from their last landmark call, moved on at their
+   velocity, minus the track's own mask; ``hide_others``): with two people in the crop the model
+   may return the other one's pose with full confidence (docs/frontend.md "Third pass").
 2. **Re-detect** every ``redetect_every`` frames of 30 fps video (``search_scale``; backing off while
    nothing new is found; every frame while nobody is held): the BlazePose
    detector on the whole (letterboxed) frame for near people, plus on overlapping square tiles for
@@ -38,6 +41,7 @@ the serial run's (docs/frontend.md has the measurements).
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -49,7 +53,7 @@ import numpy as np
 from ..runtime import threads as _threads
 
 from ..types import Track2D
-from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, box_iou
+from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, box_iou, hide_mask
 from .stitch import BODY_POINTS, colour_descriptor, stitch_tracks
 from ..io.video import iter_frames, probe
 
@@ -115,6 +119,8 @@ class _Track:
         self.lms.append(lm)
         if len(self.lms) > 2 * RECENT:
             del self.lms[:-RECENT]
+        if len(self.lms) >= 3:  # segmentation masks (64 KB each) are read only on the last pose (or
+            self.lms[-3].mask = None  # the one before, after a merge's pop): memory stays flat
         self.hist.append(keypoints=lm.keypoints, box=lm.box(), world=lm.world, presence=lm.presence, score=lm.score)
         if lm.tokens is not None:
             self.tokens.append(lm.tokens)
@@ -320,8 +326,10 @@ class _Engine:
     def _det(self, img, region):
         return self._timed("detect", self._models()[0], img, region)
 
-    def _lmk(self, img, roi):
-        return self._timed("landmarks", self._models()[1], img, roi)
+    def _lmk(self, img, roi, hide=None):
+        if hide is None:  # (the tests' stand-in models take no ``hide``)
+            return self._timed("landmarks", self._models()[1], img, roi)
+        return self._timed("landmarks", self._models()[1], img, roi, hide)
 
     def _verify(self, img, roi, min_score):
         """Landmarks on a detector ROI and, if it is a person, once more on its own helper points."""
@@ -336,10 +344,13 @@ class _Engine:
     def detect(self, img, region=None):
         return self.submit(self._det, img, region)
 
-    def landmarks(self, img, roi, solo: bool = False):
+    def landmarks(self, img, roi, solo: bool = False, hide=None):
         """``solo``: the only model call in flight (one held person, no detector pass): run it
         here on an interpreter with all the threads (measured faster than one 1-thread worker for a
-        single person; same outputs)."""
+        single person; same outputs). ``hide``: crop pixels painted grey first (other people,
+        :func:`.blazepose.hide_mask`)."""
+        if hide is not None:
+            return self.submit(self._lmk, img, roi, hide)
         if solo and self.pool is not None:
             if self._solo is None:
                 self._solo = LandmarkModel(num_threads=self.solo_threads, taps=self.taps)
@@ -367,7 +378,8 @@ class PeopleTracker:
                  min_pose_score: float = 0.5, min_new_score: float = 0.8, min_new_vis: float = 0.6,
                  min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = MIN_TRACK_LEN, max_people: int = 20, min_track_vis: float = 0.5,
                  num_threads: int | None = None, workers: int | None = None, max_backoff: int = 3,
-                 coast: int = 2, retry: bool = True, features: bool = False, fps: float | None = None):
+                 coast: int = 2, retry: bool = True, features: bool = False, fps: float | None = None,
+                 hide_others: bool = True):
         # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
         # num_threads interpreter threads per call; features: tapped landmark model, tokens per
         # person and frame in Track2D.features (unveil.detect.taps); fps: the rate of the frames fed
@@ -395,6 +407,7 @@ class PeopleTracker:
         self.search_gaps = {1, 2, 4, 7, 11}
         self.coast = max(0, int(coast))  # frames a lost track is still followed on its moved crop
         self.retry = bool(retry)  # a failed helper-point crop is tried once more on the last good crop
+        self.hide_others = bool(hide_others)  # other held people painted out of a track's crop (_hide)
         self.min_track_vis = min_track_vis
         self.min_pose_score, self.max_gap, self.min_len, self.max_people = min_pose_score, max_gap, min_len, max_people
         self.live: list[_Track] = []
@@ -405,7 +418,7 @@ class PeopleTracker:
         # landmark_calls = follow_calls (one per held person per frame) + checks of detector candidates
         self.counts = {"detect_calls": 0, "landmark_calls": 0, "follow_calls": 0, "search_detect_calls": 0,
                        "frame_detect_calls": 0, "tile_detect_calls": 0, "retry_calls": 0,
-                       "coast_calls": 0, "coast_found": 0}
+                       "coast_calls": 0, "coast_found": 0, "hidden_calls": 0}
         self._tracking = 0.0
         self.people_per_frame: list[int] = []
         self.processed: list[int] = []
@@ -481,6 +494,21 @@ class PeopleTracker:
             dets += list(j.result())
         return sorted(dets, key=lambda d: -d.score)
 
+    def _hide(self, i: int, roi: Roi, tr: _Track, held: list) -> np.ndarray | None:
+        """Crop pixels of the other held people to paint grey before ``tr``'s landmark call (None:
+        nothing to hide, or ``hide_others`` off). Their segmentation masks from their last held
+        frame moved on at their velocity to frame ``i``, minus ``tr``'s own (a person in front keeps
+        their pixels). Why: with a second person in the
+        crop the landmark model may return *that* person's pose with full confidence (pose2sim
+        Demo_MultiPerson cam03, frames 80-99: the man's crops returned the woman's pose,
+        docs/frontend.md "Third pass")."""
+        if not self.hide_others:
+            return None
+        hide = hide_mask(roi, [_moved(o, i) for o in held if o is not tr], _moved(tr, i))
+        if hide is not None:
+            self.counts["hidden_calls"] += 1
+        return hide
+
     def _search_region(self, i: int, tr: _Track):
         gap = i - tr.last_frame
         b = tr.last.box()
@@ -499,10 +527,11 @@ class PeopleTracker:
         # video, a brief partial occlusion) does not wait for a detector search to be picked up
         coasting = [tr for tr in self.lost if i - tr.last_frame <= self.coast]
         solo = len(self.live) == 1 and not coasting and det_jobs is None
+        held = list(self.live)
         for tr in self.live + coasting:
             v = tr.velocity() * (i - tr.last_frame)
             roi = Roi(tr.roi.cx + float(v[0]), tr.roi.cy + float(v[1]), tr.roi.size, tr.roi.rotation)
-            jobs.append((tr, self.eng.landmarks(img, roi, solo=solo)))
+            jobs.append((tr, self.eng.landmarks(img, roi, solo=solo, hide=self._hide(i, roi, tr, held))))
             self.counts["landmark_calls"] += 1
             self.counts["follow_calls" if len(jobs) <= len(self.live) else "coast_calls"] += 1
         lms = [job.result() for _, job in jobs]
@@ -522,7 +551,8 @@ class PeopleTracker:
         for k, tr in retry:
             v = tr.velocity() * (i - tr.last_frame)
             r0 = tr.last.roi
-            rjobs.append((k, self.eng.landmarks(img, Roi(r0.cx + float(v[0]), r0.cy + float(v[1]), r0.size, r0.rotation))))
+            roi = Roi(r0.cx + float(v[0]), r0.cy + float(v[1]), r0.size, r0.rotation)
+            rjobs.append((k, self.eng.landmarks(img, roi, hide=self._hide(i, roi, tr, held))))
             self.counts["landmark_calls"] += 1
             self.counts["retry_calls"] += 1
         for k, job in rjobs:
@@ -697,6 +727,14 @@ class PeopleTracker:
 
 _TORSO = [11, 12, 23, 24]
 _BODY17 = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]  # the COCO-17 points
+
+
+def _moved(tr: _Track, i: int) -> Landmarks:
+    """``tr``'s last :class:`Landmarks` with its crop (and so its ``mask``) moved on at the track's
+    velocity to frame ``i`` (only ``roi`` and ``mask`` are meant to be read)."""
+    v = tr.velocity() * (i - tr.last_frame)
+    r = tr.last.roi
+    return dataclasses.replace(tr.last, roi=Roi(r.cx + float(v[0]), r.cy + float(v[1]), r.size, r.rotation))
 
 
 def _inside(p, box, pad: float = 0.0) -> bool:
