@@ -4,58 +4,65 @@ Source: ``pybullet==3.2.7`` (PyPI; licence **zlib**, ``pybullet-3.2.7.dist-info/
 ``pybullet_data/data/motions/humanoid3d_*.txt`` (the DeepMimic project's reference motions: crawl,
 roll, get-up face-up / face-down, cartwheel, backflip, spin, spin-kick, jump, kick, punch, run,
 walk, two dances) and the character ``pybullet_data/humanoid/humanoid.urdf``. The wheel holds no
-licence file of its own for the motion data (the DeepMimic repository they come from is MIT; the
-clips are retargeted from public mocap, CMU / SFU). :func:`fetch` runs ``pip download --no-deps
-pybullet==3.2.7`` (or reads a wheel given with ``--wheel``), checks the 17 files it needs against
-pinned sizes and sha256 and copies them into ``paths.cache_dir()/"mocap"/"deepmimic"``; the wheel
-itself is neither installed nor kept, and no code of it runs (the URDF is read with
-``xml.etree``, the clips with ``json``).
+licence file of its own for the motion data (the DeepMimic repository they come from is reported
+MIT-licensed, not checked here; the clips are retargeted from public mocap, CMU / SFU).
+:func:`fetch` runs ``pip download --no-deps pybullet==3.2.7`` (or reads a wheel given with
+``--wheel``), checks the 17 files it needs against pinned sizes and sha256 and copies them into
+``paths.cache_dir()/"mocap"/"deepmimic"``; the wheel itself is neither installed nor kept, and no
+code of it runs (the URDF is read with ``xml.etree``, the clips with ``json``).
 
-File format (checked against ``pybullet_envs/deep_mimic/env/humanoid_pose_interpolator.py`` of
-the same wheel): ``{"Loop": "wrap" | "none", "Frames": [[44 numbers], ...]}``; a row is
-``duration`` (s until the next row; the last row's is 0), root position (3, metres, Y up), root
-quaternion (w, x, y, z), then chest, neck, right hip (quaternions w, x, y, z), right knee (1 angle,
-rad), right ankle, right shoulder (quaternions), right elbow (1), left hip, left knee, left ankle,
-left shoulder, left elbow. The character (x forward, y up, z to its right: a proper right-handed
-body, no reflection) is the URDF scaled by 0.25 (``humanoid_stable_pd.py`` loads it with
-``globalScaling=0.25``): joint origins are bone offsets in the parent link's frame; knees and elbows
-are revolute about the link's z axis (knee angles <= 0, elbow >= 0). Forward kinematics
-(:func:`forward_kinematics`): ``R_child = R_parent @ R(q)``, ``p_child = p_parent + R_parent @ (0.25 *
-origin)``; the root joint sits at the file's root position (the URDF's ``base -> root`` joint is
-fixed at 0), i.e. at the hip joints' level.
+File format (checked against ``pybullet_envs/deep_mimic/env/humanoid_pose_interpolator.py`` of the
+same wheel): ``{"Loop": "wrap" | "none", "Frames": [[44 numbers], ...]}``; a row is ``duration`` (s
+until the next row; the last row's is ignored), root position (3, metres, Y up), root quaternion (w, x, y,
+z), then chest, neck, right hip (quaternions w, x, y, z), right knee (1 angle, rad), right ankle,
+right shoulder (quaternions), right elbow (1), left hip, left knee, left ankle, left shoulder, left
+elbow. The character (x forward, y up, z to its right: a proper right-handed body, no reflection) is
+the URDF scaled by 0.25 (``humanoid_stable_pd.py`` loads it with ``globalScaling=0.25``): joint
+origins are bone offsets in the parent link's frame; knees and elbows are revolute about the link's
+z axis (knee angles <= 0, elbow >= 0). Forward kinematics (:func:`forward_kinematics`): ``R_child =
+R_parent @ R(q)``, ``p_child = p_parent + R_parent @ (0.25 * origin)``; the root joint sits at the
+file's root position (the URDF's ``base -> root`` joint is fixed at 0), i.e. at the hip joints'
+level.
 
 SMPL-24 (:func:`to_smpl24`, a stated simple convention, not the learned table of
 :mod:`unveil.data.convention`): hips, knees, ankles, shoulders, elbows and wrists are the
 character's joint centres. The joints it lacks are points fixed on one of its links, placed where
 the body model's default rest skeleton (Anny, ``BodyModel.rest_joints()``, :data:`BODY_REST`) has
 them relative to joints both share, scaled to this character: pelvis, spine1, spine2 on the root
-link relative to the hip centre (trunk scale = shoulder-centre height over the hip centre,
-0.480 m here against 0.494 m); spine3, neck and the collars on the chest link relative to the
-shoulder centre (same scale); head = the body model's neck -> head bone turned by the neck link
-about the neck point (the character's own neck pivot is at shoulder height, 12 cm lower: turning
-about it, the neck -> head distance would stretch from 10 to 20 cm). One bone crosses a pivot of
-the character and changes length as it turns: spine2 -> spine3 (the chest pivot, 21.6-24.1 cm);
-feet (the body model's toe-base joint) on the
+link relative to the hip centre (trunk scale = shoulder-centre height over the hip centre, 0.480 m
+here against 0.494 m); spine3, neck and the collars on the chest link relative to the shoulder
+centre (same scale); head = the body model's neck -> head bone turned by the neck link about the
+neck point (the character's own neck pivot is at shoulder height, 12 cm lower: turning about it, the
+neck -> head distance would stretch from 10 to 20 cm); feet (the body model's toe-base joint) on the
 ankle link relative to the ankle (scaled by leg length, 0.831 / 0.902: they end 1 cm beyond the
 character's foot box, whose 17.7 cm is short for a human foot); hands on the elbow link, 11 cm
-beyond the wrist along the forearm. The face points come from :func:`corpus.face_points` with the
-neck link's global rotation as the head rotation (body-model face offsets).
+beyond the wrist along the forearm. One bone crosses a pivot of the character and changes length as
+it turns: spine2 -> spine3 (the chest pivot, 21.6-24.1 cm); every other bone is rigid. The face
+points come from :func:`corpus.face_points` with the neck link's global rotation as the head
+rotation (body-model face offsets).
 
-Time: rows are placed at the cumulative durations (1/60, 1/30, 1/24 or 1/16 s; ``roll`` mixes
-1/60 and 1/30) and resampled to 30 fps before the forward kinematics as DeepMimic's pose
-interpolator plays them (root and angles linear, quaternions slerped: bone lengths stay exact). ``"wrap"`` clips are cyclic (the last
-row is the first pose again): as DeepMimic plays them they are looped, each cycle shifted by the
-cycle's horizontal root displacement, until the clip lasts :data:`MIN_SECONDS` (so every clip is
-longer than the lifters' 81-frame window). Floor: the character's own floor is y = 0 for every
-clip (the physics ground plane); one shift for the whole source puts the median over the upright
-clips (:data:`UPRIGHT`) of the per-clip 5th percentile of the lower toe joint at the corpus'
+Time: rows are placed at the cumulative durations (1/60, 1/30, 1/24 or 1/16 s; ``roll`` mixes 1/60
+and 1/30) and resampled to 30 fps before the forward kinematics as DeepMimic's pose interpolator
+plays them (root and angles linear, quaternions slerped: bone lengths stay exact). ``"wrap"`` clips
+are cyclic (the last row is the first pose again): as DeepMimic plays them they are looped, each
+cycle shifted by the cycle's horizontal root displacement, until the clip lasts :data:`MIN_SECONDS`
+(so every clip is longer than the lifters' 81-frame window). Floor: the character's own floor is y =
+0 for every clip (the physics ground plane); one shift for the whole source puts the median over the
+upright clips (:data:`UPRIGHT`) of the per-clip 5th percentile of the lower toe joint at the corpus'
 :data:`cmu_subset.TOE_FLOOR_HEIGHT` (lying clips keep their height above that floor).
 
-Splits (chosen before any training, by motion kind: motions the Bandai and CMU training data do
-not have): ``eval`` = :data:`EVAL_CLIPS` (get-up from lying face-up, a forward roll, a
-cartwheel; never trained or tuned on), ``train`` = the other 12, no ``val`` (the source is 80 s of
-motion after looping; the validation windows come from the other sources). Clip names are
-``deepmimic-<motion>`` (``deepmimic-getup_faceup``).
+Known flaws of the source (measured, kept as they are): the character has no wrist joint, so a palm
+on the floor is a straight hand through it (hands down to 8.7 cm below the floor in getup_facedown,
+6 cm in roll); the ``crawl`` loop is not seamless (a 26 cm jump of the left hand at the seam,
+against 9 cm per frame at most elsewhere); ``run`` has a one-frame spike of the left arm in every
+cycle (the hand moves 46 cm in 1/30 s, 20-25 cm before and after); ``kick`` and ``punch`` (46 and 64
+frames, not cyclic) are shorter than the lifters' 81-frame window and never drawn for training.
+
+Splits (chosen before any training, by motion kind: motions the Bandai and CMU training data do not
+have): ``eval`` = :data:`EVAL_CLIPS` (get-up from lying face-up, a forward roll, a cartwheel; never
+trained or tuned on), ``train`` = the other 12, no ``val`` (the source is 66 s of motion after
+looping; the validation windows come from the other sources). Clip names are ``deepmimic-<motion>``
+(``deepmimic-getup_faceup``).
 """
 
 from __future__ import annotations
