@@ -30,6 +30,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("models", "list"): ("unveil.detect.assets:list_main", "show which model files are present"),
     ("data", "build"): ("unveil.data.corpus:main", "unpack and retarget the mocap corpus into the cache"),
     ("data", "cmu"): ("unveil.data.cmu_subset:main", "unpack and retarget the CMU subset (Character Creator rig) into the cache"),
+    ("data", "deepmimic"): ("unveil.data.deepmimic:main", "fetch the DeepMimic clips of the pybullet wheel (PyPI) and convert them into the cache"),
     ("data", "convention"): ("unveil.data.convention:main", "fit / check the learned mocap -> body-model joint convention"),
     ("data", "render"): ("unveil.data.synthvideo:main", "render ground-truth videos per scene kind, run the detector, contact sheet"),
     ("bench", "accuracy"): ("unveil.bench.accuracy:main", "accuracy tables on the evaluation split, per occlusion kind"),

@@ -31,6 +31,7 @@ TRAINERS: dict[str, str] = {
     "mopo-lift-tcn-broad-finetune-occ": "unveil.training.tcn:finetune_occ_broad",
     "mopo-lift-tcn-bpnoise": "unveil.training.tcn:finetune_noise",
     "mopo-lift-tcn-prop": "unveil.training.tcn:finetune_prop",
+    "mopo-lift-tcn-prop-dm": "unveil.training.tcn:finetune_prop_dm",
     "mopo-lift-tcn-bpnoise-prop": "unveil.training.tcn:finetune_noise_prop",
     "mopo-lift-tcn-mixnoise-prop": "unveil.training.tcn:finetune_mixed_prop",
     "blazepose-noise": "unveil.training.noise_model:train",

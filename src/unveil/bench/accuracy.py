@@ -1,7 +1,9 @@
 """``unveil bench accuracy``: every registered method × the evaluation split × occlusion kinds.
 
 ``--eval cmu`` scores the same protocol on the CMU subset's subject 2 (10 clips, an actor no
-training clip shows, :mod:`unveil.data.cmu_subset`) instead of the Bandai split.
+training clip shows, :mod:`unveil.data.cmu_subset`) instead of the Bandai split; ``--eval deepmimic``
+on the 3 DeepMimic evaluation clips (get-up face-up, roll, cartwheel: motions no training source
+has, :mod:`unveil.data.deepmimic`; needs no shared data, the clips come from the pybullet wheel).
 
 Protocol (shared/design/pipeline.md, "Benchmark protocol"): the 42 evaluation clips
 (``bandai-eval-split.txt``, never used for training) are seen by seeded random static cameras with
@@ -35,7 +37,7 @@ from .. import atomic, paths
 from ..errors import UnveilError
 from ..skeleton import camera_to_world
 from . import registry
-from ..data import cmu_subset, synth2d
+from ..data import cmu_subset, deepmimic, synth2d
 from ..data.corpus import load_split
 from ..paths import mocap_dir
 from ..data.synth2d import inputs_of
@@ -50,18 +52,19 @@ QUICK_FRAMES = 150
 
 
 # ---------------------------------------------------------------------------------- sequences
-EVAL_SETS = ("bandai", "cmu")
+EVAL_SETS = ("bandai", "cmu", "deepmimic")
 
 
 def eval_clips(eval_set: str = "bandai", n_clips: int | None = None, seed: int = 0) -> list:
     """The clips of an evaluation set: ``bandai`` = the 42-clip Bandai evaluation split, ``cmu`` =
     the CMU subset's subject 2 (10 clips of an actor no training clip shows,
-    :mod:`unveil.data.cmu_subset`). ``n_clips``: a seeded subset (kept in name order)."""
+    :mod:`unveil.data.cmu_subset`), ``deepmimic`` = the DeepMimic evaluation clips
+    (:data:`unveil.data.deepmimic.EVAL_CLIPS`). ``n_clips``: a seeded subset (kept in name order)."""
     if eval_set == "bandai":
         return load_split("eval", max_clips=n_clips, seed=seed)
-    if eval_set != "cmu":
+    if eval_set not in EVAL_SETS:
         raise UnveilError(f"unknown evaluation set {eval_set!r} (expected one of {', '.join(EVAL_SETS)})")
-    clips = cmu_subset.load_split("eval")
+    clips = cmu_subset.load_split("eval") if eval_set == "cmu" else deepmimic.load_split("eval")
     if n_clips is not None and n_clips < len(clips):
         idx = np.sort(np.random.default_rng(seed).choice(len(clips), size=n_clips, replace=False))
         clips = [clips[i] for i in idx]
@@ -70,7 +73,7 @@ def eval_clips(eval_set: str = "bandai", n_clips: int | None = None, seed: int =
 
 def synthetic_sequences(kinds, n_clips: int | None, seed: int, max_frames: int | None = None,
                         eval_set: str = "bandai") -> dict:
-    if mocap_dir() is None:
+    if mocap_dir() is None and eval_set != "deepmimic":
         raise UnveilError("the accuracy benchmark needs the mocap data: set UNVEIL_SHARED=path/to/shared")
     clips = eval_clips(eval_set, n_clips, seed)
     if max_frames:
@@ -216,7 +219,8 @@ def main(argv: list[str], prog: str = "unveil bench accuracy") -> int:
     ap.add_argument("--source", choices=("synthetic", "render"), default="synthetic")
     ap.add_argument("--eval", dest="eval_set", choices=EVAL_SETS, default="bandai",
                     help="evaluation set of the synthetic source: bandai (the 42-clip evaluation split) or "
-                    "cmu (CMU subset subject 2: 10 clips, an unseen actor on another skeleton)")
+                    "cmu (CMU subset subject 2: 10 clips, an unseen actor on another skeleton) or deepmimic "
+                    "(3 DeepMimic clips of the pybullet wheel: get-up face-up, roll, cartwheel: new motion)")
     ap.add_argument("--render-truth", choices=("body", "mocap"), default="body",
                     help="render source: score against the rendered body's joints or the clip's mocap joints")
     ap.add_argument("--out", default=None, help="output folder (default: $UNVEIL_CACHE/bench/accuracy-SOURCE)")
@@ -241,7 +245,7 @@ def main(argv: list[str], prog: str = "unveil bench accuracy") -> int:
         seqs = synthetic_sequences(kinds, n_clips, a.seed, QUICK_FRAMES if a.quick else None, a.eval_set)
     else:
         if a.eval_set != "bandai":
-            raise UnveilError("--eval cmu needs --source synthetic (no rendered CMU clips yet)")
+            raise UnveilError(f"--eval {a.eval_set} needs --source synthetic (no rendered clips of it yet)")
         seqs = render_sequences(kinds, n_clips, a.seed, a.render_truth)
     results = run_benchmark(seqs, names)
     results["notes"] = notes + results["notes"]

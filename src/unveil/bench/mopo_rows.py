@@ -45,6 +45,10 @@ BENCH_ROWS: dict[str, dict] = {
     # fifth session: the prop row with test-time mirror averaging (motion.stage.mirror_average) = the default
     "mopo-tcn-prop-gated-mirror": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop.pt",
                                    "hidden_weights": "mopo_lift_tcn.pt", "mirror": True},
+    # issue 12, new motion: the prop recipe with the DeepMimic clips in the mix (mopo_lift_tcn_prop_dm.md),
+    # used exactly as the default row
+    "mopo-tcn-prop-dm-gated-mirror": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop_dm.pt",
+                                      "hidden_weights": "mopo_lift_tcn.pt", "mirror": True},
 }
 
 

@@ -453,26 +453,27 @@ def mirror_clip(clip: MocapClip) -> MocapClip:
 
 
 def eval_clip_names() -> set[str]:
-    """Every clip that must never reach training: the Bandai evaluation split and the CMU subset's
-    evaluation subject (empty sets where ``UNVEIL_SHARED`` is unset)."""
-    from . import cmu_subset  # deferred: import cycle (unveil.data.cmu_subset imports unveil.data.corpus at module level)
+    """Every clip that must never reach training: the Bandai evaluation split, the CMU subset's
+    evaluation subject (empty sets where ``UNVEIL_SHARED`` is unset) and the DeepMimic evaluation
+    clips (:data:`unveil.data.deepmimic.EVAL_CLIPS`, always)."""
+    from . import cmu_subset, deepmimic  # deferred: import cycle (both import unveil.data.corpus at module level)
 
     m = paths.mocap_dir()
     ev = set(read_eval_names(m)) if m is not None and (m / EVAL_LIST).is_file() else set()
-    return ev | cmu_subset.eval_names()
+    return ev | cmu_subset.eval_names() | set(deepmimic.EVAL_CLIPS)
 
 
 def is_eval_clip(name: str, eval_names: set[str] | None = None) -> bool:
     """True for an evaluation clip or anything derived from one (a window, a mirrored copy).
     ``eval_names``: :func:`eval_clip_names` if already at hand (computed otherwise)."""
-    from . import cmu_subset  # deferred: import cycle (unveil.data.cmu_subset imports unveil.data.corpus at module level)
+    from . import cmu_subset, deepmimic  # deferred: import cycle (both import unveil.data.corpus at module level)
 
     b = base_name(name)
     ev = eval_clip_names() if eval_names is None else eval_names
-    return cmu_subset.is_eval_name(b) or b in ev
+    return cmu_subset.is_eval_name(b) or deepmimic.is_eval_name(b) or b in ev
 
 
-TRAINING_SOURCES = ("bandai", "cmu", "cmuscaled")
+TRAINING_SOURCES = ("bandai", "cmu", "cmuscaled", "deepmimic")
 
 
 def parse_mix(mix: str) -> tuple[dict[str, int], bool]:
@@ -521,9 +522,10 @@ def training_clips(split: str, mix: str = "bandai") -> list[MocapClip]:
     (``"bandai"``: this corpus, exactly what :func:`load_split` returns; ``"cmu"``: the CMU subset
     on the Character Creator rig, :mod:`unveil.data.cmu_subset`; ``"cmuscaled"``: the same clips
     scaled to the Bandai training split's median leg length — every CMU actor was retargeted onto one
-    1.85 m rig, a body size that is an artefact of the conversion, not of the actors), plus a left <-> right mirrored
-    copy of each clip with ``+mirror``. Evaluation clips (Bandai evaluation split, CMU subject 2)
-    can never be in it: they are filtered again here and an :class:`UnveilError` is raised if
+    1.85 m rig, a body size that is an artefact of the conversion, not of the actors; ``"deepmimic"``:
+    the 12 training clips of :mod:`unveil.data.deepmimic`, no "val" clips), plus a left <-> right mirrored
+    copy of each clip with ``+mirror``. Evaluation clips (Bandai evaluation split, CMU subject 2,
+    the DeepMimic evaluation clips) can never be in it: they are filtered again here and an :class:`UnveilError` is raised if
     one was returned by a loader (a stale cache).
 
     Args:
@@ -531,9 +533,10 @@ def training_clips(split: str, mix: str = "bandai") -> list[MocapClip]:
         mix: sources joined by "+", each optionally "*K" (repeats), optionally "+mirror"
             (see :func:`parse_mix`).
     Returns:
-        list of :class:`MocapClip` (Bandai first, then CMU; each mirrored copy after its source).
+        list of :class:`MocapClip` (Bandai first, then CMU, then DeepMimic; each mirrored copy after
+        its source).
     """
-    from . import cmu_subset  # deferred: import cycle (unveil.data.cmu_subset imports unveil.data.corpus at module level)
+    from . import cmu_subset, deepmimic  # deferred: import cycle (both import unveil.data.corpus at module level)
 
     if split not in ("train", "val"):
         raise UnveilError(f"training clips come only from 'train' or 'val', not {split!r}")
@@ -546,6 +549,8 @@ def training_clips(split: str, mix: str = "bandai") -> list[MocapClip]:
     if "cmuscaled" in sources:
         ref = median_leg_length(load_split("train", max_clips=200, seed=0))
         clips += [scale_clip(c, ref / median_leg_length([c])) for c in cmu_subset.load_split(split)] * sources["cmuscaled"]
+    if "deepmimic" in sources:
+        clips += deepmimic.load_split(split) * sources["deepmimic"]
     ev = eval_clip_names()
     leaked = sorted({c.name for c in clips if is_eval_clip(c.name, ev)})
     if leaked:

@@ -20,6 +20,7 @@ import torch
 
 from ..checkpoint import save_checkpoint
 from ..data.cmu_subset import subset_id
+from ..data.deepmimic import source_id as deepmimic_id
 from ..data.corpus import corpus_id
 from ..data.detector_noise import MODEL_PATH as NOISE_MODEL
 from ..data.synth2d import BONE_RATIOS, training_windows
@@ -73,6 +74,8 @@ def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str
     tag = f"corpus-{corpus_id()}"
     if mix != "bandai":
         tag += f"_{mix.replace('*', 'x').replace('+', '-')}-{subset_id()}"
+        if "deepmimic" in mix:
+            tag += f"-dm{deepmimic_id()}"
     if cameras != "standard":
         tag += f"_cam-{cameras}"
     if noise != "hand":
@@ -237,9 +240,16 @@ WEIGHTS_NOISE_PROP = WEIGHTS_BROAD.with_name("mopo_lift_tcn_bpnoise_prop.pt")
 WEIGHTS_MIXED_PROP = WEIGHTS_BROAD.with_name("mopo_lift_tcn_mixnoise_prop.pt")
 
 
-def _finetune_new(out, default_out, seed, steps, init, noise, proportions):
+# issue 12, new motion: the prop recipe with the DeepMimic training clips (unveil.data.deepmimic) in
+# the mix, repeated 25 times: 7.1 % of the 81-frame window starts (665 of the DeepMimic clips' against
+# 173,879 Bandai + 8 x 5,469 CMU, before mirroring)
+DM_MIX = "bandai+cmuscaled*8+deepmimic*25+mirror"
+WEIGHTS_PROP_DM = WEIGHTS_BROAD.with_name("mopo_lift_tcn_prop_dm.pt")
+
+
+def _finetune_new(out, default_out, seed, steps, init, noise, proportions, mix=BROAD_MIX):
     return train(seed=seed, out=out or str(default_out), steps=steps, windows=NEW_WINDOWS, lr=5e-4,
-                 init=init or str(WEIGHTS_BROAD), data_seed=3, mix=BROAD_MIX, noise=noise,
+                 init=init or str(WEIGHTS_BROAD), data_seed=3, mix=mix, noise=noise,
                  proportions=proportions)
 
 
@@ -251,6 +261,11 @@ def finetune_noise(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS
 def finetune_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
     """(b) the broad TCN fine-tuned with the proportion augmentation (hand-set noise)."""
     return _finetune_new(out, WEIGHTS_PROP, seed, steps, init, "hand", 0.5)
+
+
+def finetune_prop_dm(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
+    """(b) with new motion: the prop recipe on :data:`DM_MIX` (the DeepMimic training clips added)."""
+    return _finetune_new(out, WEIGHTS_PROP_DM, seed, steps, init, "hand", 0.5, mix=DM_MIX)
 
 
 def finetune_mixed_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
