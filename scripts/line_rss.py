@@ -22,7 +22,8 @@ from unveil import pipeline, stages
 from unveil.cli import main
 from unveil.runtime import trim_heap
 
-WATCH = ("fit/refine.py", "fit/evidence.py", "fit/stage.py", "fit/tik.py", "fit/ik.py", "pipeline.py", "stages.py")
+WATCH = ("fit/refine.py", "fit/evidence.py", "fit/stage.py", "fit/tik.py", "fit/ik.py", "pipeline.py", "stages.py",
+         "trajectory/camera.py")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 _FD = os.open("/proc/self/statm", os.O_RDONLY)
 
