@@ -240,21 +240,31 @@ def solve_root_smooth(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera:
     Args:
         kp_rel: (T, 17, 3) body keypoints relative to the root (camera axes); xy: (T, 17, 2) pixels;
         w: (T, 17) weights; height: the body's standing height (m).
+    Returns:
+        (T, 3) float32 root translations.
     """
-    from ..trajectory.camera import root_translation  # deferred: loads scipy
+    from ..trajectory.camera import root_from_rows  # deferred: loads scipy
 
+    if np.ndim(kp_rel) != 3 or np.shape(kp_rel)[1:] != (17, 3) or np.shape(xy) != np.shape(kp_rel)[:2] + (2,) \
+            or np.shape(w) != np.shape(kp_rel)[:2]:
+        raise ValueError(f"kp_rel (T,17,3), xy (T,17,2) and w (T,17) expected, got {np.shape(kp_rel)}, "
+                         f"{np.shape(xy)}, {np.shape(w)}")
+    # root_translation's rows: its 12 body keypoints (the others do not enter), normalised
+    # coordinates, weights below 1e-3 dropped; the root of all frames by the banded solve (O(T) memory)
     body = [k for k, j in enumerate(COCO17_TO_SMPL24) if j >= 0]
-    T = len(kp_rel)
-    J = np.zeros((T, 24, 3))
-    J[:, [COCO17_TO_SMPL24[k] for k in body]] = np.asarray(kp_rel, np.float64)[:, body]
-    w = np.asarray(w, np.float64)
-    ww = w.copy()
+    X = np.asarray(kp_rel)[:, body].astype(np.float64)                # (T,12,3)
+    xy = np.asarray(xy)[:, body].astype(np.float64)                   # (T,12,2)
+    w = np.asarray(w)[:, body].astype(np.float64)
+    xn = (xy[..., 0] - camera.cx) / camera.focal
+    yn = (xy[..., 1] - camera.cy) / camera.focal
+    ww = w
     tau = None
-    for _ in range(irls + 1):
-        kp = np.concatenate([np.asarray(xy, np.float64), ww[..., None]], -1)
-        tau = root_translation(J, kp, camera, min_conf=1e-3, smooth=smooth)
-        X = np.asarray(kp_rel, np.float64) + tau[:, None]
-        proj = X[..., :2] / np.maximum(X[..., 2:3], 0.05) * camera.focal + [camera.cx, camera.cy]
+    for it in range(irls + 1):
+        tau = root_from_rows(X, xn, yn, np.where(ww >= 1e-3, ww, 0.0), smooth=smooth)
+        if it == irls:
+            break
+        Xc = X + tau[:, None]
+        proj = Xc[..., :2] / np.maximum(Xc[..., 2:3], 0.05) * camera.focal + [camera.cx, camera.cy]
         s = camera.focal * height / np.maximum(tau[:, 2:3], 0.3)
         r2 = (np.linalg.norm(proj - xy, axis=-1) / s) ** 2
         ww = w * sigma ** 2 / (r2 + sigma ** 2)
