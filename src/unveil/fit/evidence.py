@@ -556,11 +556,16 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         with torch.no_grad():   # the keypoints of every frame, span by span
             kp3_init_t = torch.cat([forward(lo, hi)[2] for lo, hi in spans])
         kp3_init = kp3_init_t.numpy()
+        # the diagnostics of the incoming keypoints now, so that they are not held through the fit
+        reproj_before = [reprojection_pct(kp3_init[sl], xy_np[sl], w_np[sl], camera, p["height"], cfg.min_weight)
+                         for p, sl in zip(P, track_slices)]
+        del kp3_init
         # relative depth targets of the keypoints: the lifter's (through the incoming fit), blended with
         # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
         lift_rel = kp3_init_t[..., 2] - 0.5 * (kp3_init_t[..., 11, 2] + kp3_init_t[..., 12, 2])[:, None]
         a = cfg.depth_blazepose * bp_ok[:, None]
         z_target = (1 - a) * lift_rel + a * bp_rel
+        del lift_rel, a, bp_ok, bp_rel   # per-frame inputs used only for z_target
         with torch.no_grad():
             start = energy_report()
             if cfg.root_solve:
@@ -575,6 +580,8 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                 else:
                     tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_np, camera, tau0.numpy(),
                                                          cfg.root_depth_weight), dtype=f32))
+                del kp_rel
+        del kp3_init_t   # (N,17,3): not needed during the optimisation
         opt = torch.optim.Adam(params, lr=cfg.lr)
         for _ in range(cfg.iters):
             opt.zero_grad(set_to_none=True)
@@ -588,6 +595,9 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                 for lo, hi in spans:
                     loss_of(energy(lo, hi)).backward()
             opt.step()
+        # the optimiser's moments and the gradient (N,24,3) each are not needed for the outputs
+        del opt
+        theta.grad = tau.grad = d_beta.grad = None
         with torch.no_grad():
             end = energy_report()
             # the outputs of every frame, span by span, into their arrays (no (N, 24, 3, 3) rotations)
@@ -612,8 +622,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         nb.notes = list(getattr(body, "notes", [])) + ["evidence fit"]  # type: ignore[attr-defined]
         outs.append(nb)
         diags.append({"id": int(body.id), "frames": p["T"],
-                      "reproj_before_pct": reprojection_pct(kp3_init[sl], xy_np[sl], w_np[sl], camera, p["height"],
-                                                            cfg.min_weight),
+                      "reproj_before_pct": reproj_before[i],
                       "reproj_after_pct": reprojection_pct(kp3[sl], xy_np[sl], w_np[sl], camera, p["height"],
                                                            cfg.min_weight)})
     batch = {"tracks": n, "frames": N, "seconds": round(secs, 3), "cpu_seconds": round(cpu, 3),
