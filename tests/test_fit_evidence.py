@@ -283,6 +283,20 @@ def test_solve_root_smooth_equals_the_sparse_solve_before(n, masked, monkeypatch
     np.testing.assert_allclose(got, before, rtol=0, atol=1e-6)
 
 
+def test_solve_root_smooth_residuals_in_chunks_are_the_same_numbers(monkeypatch):
+    from unveil.fit import evidence
+
+    rng = np.random.default_rng(11)
+    n = 50
+    P = rng.normal(0, 0.35, (n, 17, 3)).astype(np.float32)
+    X = P + [0.1, 0.2, 5.0]
+    xy = (X[..., :2] / X[..., 2:3] * CAM.focal + [CAM.cx, CAM.cy] + rng.normal(0, 3.0, (n, 17, 2))).astype(np.float32)
+    w = rng.uniform(0, 1, (n, 17)).astype(np.float32)
+    whole = evidence.solve_root_smooth(P, xy, w, CAM, 1.7)
+    monkeypatch.setattr(evidence, "ROOT_CHUNK", 7)
+    np.testing.assert_array_equal(evidence.solve_root_smooth(P, xy, w, CAM, 1.7), whole)
+
+
 def test_solve_root_smooth_rejects_bad_shapes():
     from unveil.fit.evidence import solve_root_smooth
 

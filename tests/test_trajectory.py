@@ -168,3 +168,20 @@ def test_root_translation_rejects_an_unknown_solver():
     rel, kp, cam = _random_root_problem(3, np.random.default_rng(0))
     with pytest.raises(ValueError, match="solver"):
         root_translation(rel, kp, cam, solver="dense")
+
+
+def test_normal_equations_in_chunks_are_the_same_numbers():
+    """The rows' sums made a few frames at a time equal the sums over all frames at once, bit for bit."""
+    rng = np.random.default_rng(7)
+    T, B = 50, 12
+    X, xn, yn = rng.normal(0, 0.3, (T, B, 3)), rng.normal(0, 0.2, (T, B)), rng.normal(0, 0.2, (T, B))
+    w = rng.uniform(0, 1, (T, B)) * (rng.uniform(0, 1, (T, B)) > 0.3)
+    ab, rhs = root_normal_equations(X, xn, yn, w, chunk=0)
+    for chunk in (1, 7, 49):
+        ab_c, rhs_c = root_normal_equations(X.astype(np.float32), xn, yn, w, chunk=chunk)
+        ab_f, _ = root_normal_equations(X.astype(np.float32), xn, yn, w, chunk=0)
+        np.testing.assert_array_equal(ab_c, ab_f)
+        np.testing.assert_array_equal(ab_c, ab)          # X enters as float64 either way
+        np.testing.assert_array_equal(rhs_c, root_normal_equations(X.astype(np.float32), xn, yn, w, chunk=0)[1])
+    with pytest.raises(ValueError, match="xn"):
+        root_normal_equations(X, xn[:, :5], yn, w)

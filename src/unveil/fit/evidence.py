@@ -229,6 +229,9 @@ def solve_root(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera
     return out.astype(np.float32)
 
 
+ROOT_CHUNK = 1024  # frames per step of solve_root_smooth's residuals
+
+
 def solve_root_smooth(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera, height: float,
                       irls: int = 3, sigma: float = 0.05, smooth: float = 1.0) -> np.ndarray:
     """Root translations (T, 3) of one track from all its frames at once: the projection equations
@@ -252,22 +255,26 @@ def solve_root_smooth(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera:
     # root_translation's rows: its 12 body keypoints (the others do not enter), normalised
     # coordinates, weights below 1e-3 dropped; the root of all frames by the banded solve (O(T) memory)
     body = [k for k, j in enumerate(COCO17_TO_SMPL24) if j >= 0]
-    X = np.asarray(kp_rel)[:, body].astype(np.float64)                # (T,12,3)
-    xy = np.asarray(xy)[:, body].astype(np.float64)                   # (T,12,2)
+    X = np.asarray(kp_rel)[:, body]                                    # (T,12,3), float64 per chunk below
+    xy = np.asarray(xy)[:, body]                                       # (T,12,2)
     w = np.asarray(w)[:, body].astype(np.float64)
-    xn = (xy[..., 0] - camera.cx) / camera.focal
-    yn = (xy[..., 1] - camera.cy) / camera.focal
+    xn = (xy[..., 0].astype(np.float64) - camera.cx) / camera.focal
+    yn = (xy[..., 1].astype(np.float64) - camera.cy) / camera.focal
+    T = len(X)
     ww = w
     tau = None
     for it in range(irls + 1):
         tau = root_from_rows(X, xn, yn, np.where(ww >= 1e-3, ww, 0.0), smooth=smooth)
         if it == irls:
             break
-        Xc = X + tau[:, None]
-        proj = Xc[..., :2] / np.maximum(Xc[..., 2:3], 0.05) * camera.focal + [camera.cx, camera.cy]
-        s = camera.focal * height / np.maximum(tau[:, 2:3], 0.3)
-        r2 = (np.linalg.norm(proj - xy, axis=-1) / s) ** 2
-        ww = w * sigma ** 2 / (r2 + sigma ** 2)
+        ww = np.empty_like(w)
+        for a in range(0, T, ROOT_CHUNK):   # the residuals' float64 temporaries ROOT_CHUNK frames at a time
+            sl = slice(a, a + ROOT_CHUNK)
+            Xc = X[sl].astype(np.float64) + tau[sl, None]
+            proj = Xc[..., :2] / np.maximum(Xc[..., 2:3], 0.05) * camera.focal + [camera.cx, camera.cy]
+            s = camera.focal * height / np.maximum(tau[sl, 2:3], 0.3)
+            r2 = (np.linalg.norm(proj - xy[sl].astype(np.float64), axis=-1) / s) ** 2
+            ww[sl] = w[sl] * sigma ** 2 / (r2 + sigma ** 2)
     return np.asarray(tau, np.float32)
 
 
