@@ -123,16 +123,20 @@ def root_translation(joints_rel: np.ndarray, keypoints2d: np.ndarray, camera: Ca
         matrix that is not positive definite (the root undetermined, e.g. a frame without keypoints
         and no prior to bridge it) goes to the sparse solver, as before.
     """
-    joints_rel = np.asarray(joints_rel, dtype=np.float64)
-    kp = np.asarray(keypoints2d, dtype=np.float64)
+    joints_rel = np.asarray(joints_rel)
+    kp = np.asarray(keypoints2d)
     if joints_rel.ndim != 3 or joints_rel.shape[1:] != (24, 3):
         raise ValueError(f"joints_rel must be (T, 24, 3), got {joints_rel.shape}")
     if kp.ndim != 3 or kp.shape[1] != 17 or kp.shape[0] != joints_rel.shape[0]:
         raise ValueError(f"keypoints2d must be (T, 17, 3) matching joints, got {kp.shape}")
+    # the body points only, in float64 (the joints: per chunk in root_normal_equations; no float64
+    # copy of every frame's 24 joints / 17 keypoints)
     X = joints_rel[:, _BODY_J]                          # (T, B, 3)
-    xn = (kp[:, _BODY, 0] - camera.cx) / camera.focal    # (T, B)
-    yn = (kp[:, _BODY, 1] - camera.cy) / camera.focal
-    w = np.where(kp[:, _BODY, 2] >= min_conf, kp[:, _BODY, 2], 0.0)
+    kb = kp[:, _BODY].astype(np.float64)                # (T, B, 3)
+    xn = (kb[..., 0] - camera.cx) / camera.focal        # (T, B)
+    yn = (kb[..., 1] - camera.cy) / camera.focal
+    w = np.where(kb[..., 2] >= min_conf, kb[..., 2], 0.0)
+    del kb
     return root_from_rows(X, xn, yn, w, smooth, depth_prior, solver)
 
 
