@@ -23,7 +23,7 @@ from unveil.cli import main
 from unveil.runtime import trim_heap
 
 WATCH = ("fit/refine.py", "fit/evidence.py", "fit/stage.py", "fit/tik.py", "fit/ik.py", "pipeline.py", "stages.py",
-         "trajectory/camera.py")
+         "trajectory/camera.py", "trajectory/diffusion.py")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 _FD = os.open("/proc/self/statm", os.O_RDONLY)
 
