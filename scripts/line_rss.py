@@ -22,7 +22,8 @@ from unveil import pipeline, stages
 from unveil.cli import main
 from unveil.runtime import trim_heap
 
-WATCH = ("fit/refine.py", "fit/evidence.py", "fit/stage.py", "fit/tik.py", "fit/ik.py", "pipeline.py", "stages.py")
+WATCH = ("fit/refine.py", "fit/evidence.py", "fit/stage.py", "fit/tik.py", "fit/ik.py", "pipeline.py", "stages.py",
+         "trajectory/camera.py", "trajectory/diffusion.py")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 _FD = os.open("/proc/self/statm", os.O_RDONLY)
 
@@ -38,6 +39,7 @@ class Tracer:
     def __init__(self):
         self.base = self.peak = self.prev_rss = rss_mb()
         self.prev = None
+        self.peak_at = "?"   # the line after which the RSS was at its peak (and its caller)
         self.rises: list[tuple[float, str, str]] = []
         self.jump = collections.defaultdict(float)   # line -> largest RSS rise over it
 
@@ -50,6 +52,9 @@ class Tracer:
                 f = frame.f_back
                 caller = f"{f.f_code.co_filename.split('unveil/')[-1]}:{f.f_lineno}" if f else "?"
                 self.rises.append((r - self.base, str(self.prev), caller))
+            if r > self.peak:
+                f = frame.f_back
+                self.peak_at = f"{self.prev} (called from {f.f_code.co_filename.split('unveil/')[-1]}:{f.f_lineno})" if f else str(self.prev)
             self.peak = max(self.peak, r)
             self.prev = f"{frame.f_code.co_filename.split('unveil/')[-1]}:{frame.f_lineno}"
             self.prev_rss = r
@@ -71,6 +76,7 @@ def traced(name: str, run):
             sys.settrace(None)
         print(f"[{name}] start {tr.base:.1f} MB, peak {tr.peak:.1f} (+{tr.peak - tr.base:.1f}), "
               f"after {rss_mb():.1f}, {time.time() - t0:.1f} s (traced)", flush=True)
+        print(f"  peak reached after {tr.peak_at}")
         print("  largest rises over one line:")
         for line, d in sorted(tr.jump.items(), key=lambda kv: -kv[1])[:12]:
             if d > 0.5:

@@ -239,6 +239,9 @@ def solve_root(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera
     return out.astype(np.float32)
 
 
+ROOT_CHUNK = 1024  # frames per step of solve_root_smooth's residuals
+
+
 def solve_root_smooth(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera: Camera, height: float,
                       irls: int = 3, sigma: float = 0.05, smooth: float = 1.0) -> np.ndarray:
     """Root translations (T, 3) of one track from all its frames at once: the projection equations
@@ -250,24 +253,38 @@ def solve_root_smooth(kp_rel: np.ndarray, xy: np.ndarray, w: np.ndarray, camera:
     Args:
         kp_rel: (T, 17, 3) body keypoints relative to the root (camera axes); xy: (T, 17, 2) pixels;
         w: (T, 17) weights; height: the body's standing height (m).
+    Returns:
+        (T, 3) float32 root translations.
     """
-    from ..trajectory.camera import root_translation  # deferred: loads scipy
+    from ..trajectory.camera import root_from_rows  # deferred: loads scipy
 
+    if np.ndim(kp_rel) != 3 or np.shape(kp_rel)[1:] != (17, 3) or np.shape(xy) != np.shape(kp_rel)[:2] + (2,) \
+            or np.shape(w) != np.shape(kp_rel)[:2]:
+        raise ValueError(f"kp_rel (T,17,3), xy (T,17,2) and w (T,17) expected, got {np.shape(kp_rel)}, "
+                         f"{np.shape(xy)}, {np.shape(w)}")
+    # root_translation's rows: its 12 body keypoints (the others do not enter), normalised
+    # coordinates, weights below 1e-3 dropped; the root of all frames by the banded solve (O(T) memory)
     body = [k for k, j in enumerate(COCO17_TO_SMPL24) if j >= 0]
-    T = len(kp_rel)
-    J = np.zeros((T, 24, 3))
-    J[:, [COCO17_TO_SMPL24[k] for k in body]] = np.asarray(kp_rel, np.float64)[:, body]
-    w = np.asarray(w, np.float64)
-    ww = w.copy()
+    X = np.asarray(kp_rel)[:, body]                                    # (T,12,3), float64 per chunk below
+    xy = np.asarray(xy)[:, body]                                       # (T,12,2)
+    w = np.asarray(w)[:, body].astype(np.float64)
+    xn = (xy[..., 0].astype(np.float64) - camera.cx) / camera.focal
+    yn = (xy[..., 1].astype(np.float64) - camera.cy) / camera.focal
+    T = len(X)
+    ww = w
     tau = None
-    for _ in range(irls + 1):
-        kp = np.concatenate([np.asarray(xy, np.float64), ww[..., None]], -1)
-        tau = root_translation(J, kp, camera, min_conf=1e-3, smooth=smooth)
-        X = np.asarray(kp_rel, np.float64) + tau[:, None]
-        proj = X[..., :2] / np.maximum(X[..., 2:3], 0.05) * camera.focal + [camera.cx, camera.cy]
-        s = camera.focal * height / np.maximum(tau[:, 2:3], 0.3)
-        r2 = (np.linalg.norm(proj - xy, axis=-1) / s) ** 2
-        ww = w * sigma ** 2 / (r2 + sigma ** 2)
+    for it in range(irls + 1):
+        tau = root_from_rows(X, xn, yn, np.where(ww >= 1e-3, ww, 0.0), smooth=smooth)
+        if it == irls:
+            break
+        ww = np.empty_like(w)
+        for a in range(0, T, ROOT_CHUNK):   # the residuals' float64 temporaries ROOT_CHUNK frames at a time
+            sl = slice(a, a + ROOT_CHUNK)
+            Xc = X[sl].astype(np.float64) + tau[sl, None]
+            proj = Xc[..., :2] / np.maximum(Xc[..., 2:3], 0.05) * camera.focal + [camera.cx, camera.cy]
+            s = camera.focal * height / np.maximum(tau[sl, 2:3], 0.3)
+            r2 = (np.linalg.norm(proj - xy[sl].astype(np.float64), axis=-1) / s) ** 2
+            ww[sl] = w[sl] * sigma ** 2 / (r2 + sigma ** 2)
     return np.asarray(tau, np.float32)
 
 
@@ -591,11 +608,16 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         with torch.no_grad():   # the keypoints of every frame, span by span
             kp3_init_t = torch.cat([forward(lo, hi)[2] for lo, hi in spans])
         kp3_init = kp3_init_t.numpy()
+        # the diagnostics of the incoming keypoints now, so that they are not held through the fit
+        reproj_before = [reprojection_pct(kp3_init[sl], xy_np[sl], w_np[sl], camera, p["height"], cfg.min_weight)
+                         for p, sl in zip(P, track_slices)]
+        del kp3_init
         # relative depth targets of the keypoints: the lifter's (through the incoming fit), blended with
         # BlazePose's own world landmarks where they exist (shared/design/real-video-findings.md)
         lift_rel = kp3_init_t[..., 2] - 0.5 * (kp3_init_t[..., 11, 2] + kp3_init_t[..., 12, 2])[:, None]
         a = cfg.depth_blazepose * bp_ok[:, None]
         z_target = (1 - a) * lift_rel + a * bp_rel
+        del lift_rel, a, bp_ok, bp_rel   # per-frame inputs used only for z_target
         with torch.no_grad():
             start = energy_report()
             if cfg.root_solve:
@@ -610,6 +632,8 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                 else:
                     tau.copy_(torch.as_tensor(solve_root(kp_rel, xy_np, w_root, camera, tau0.numpy(),
                                                          cfg.root_depth_weight), dtype=f32))
+                del kp_rel
+        del kp3_init_t   # (N,17,3): not needed during the optimisation
         opt = torch.optim.Adam(params, lr=cfg.lr)
         for _ in range(cfg.iters):
             opt.zero_grad(set_to_none=True)
@@ -623,6 +647,9 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                 for lo, hi in spans:
                     loss_of(energy(lo, hi)).backward()
             opt.step()
+        # the optimiser's moments and the gradient (N,24,3) each are not needed for the outputs
+        del opt
+        theta.grad = tau.grad = d_beta.grad = None
         with torch.no_grad():
             end = energy_report()
             # the outputs of every frame, span by span, into their arrays (no (N, 24, 3, 3) rotations)
@@ -647,8 +674,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         outs.append(nb)
         diags.append({"id": int(body.id), "frames": p["T"],
                       "self_occluded_pct": round(100.0 * float(p["self_occ"].mean()), 2) if p["T"] else 0.0,
-                      "reproj_before_pct": reprojection_pct(kp3_init[sl], xy_np[sl], w_np[sl], camera, p["height"],
-                                                            cfg.min_weight),
+                      "reproj_before_pct": reproj_before[i],
                       "reproj_after_pct": reprojection_pct(kp3[sl], xy_np[sl], w_np[sl], camera, p["height"],
                                                            cfg.min_weight)})
     batch = {"tracks": n, "frames": N, "seconds": round(secs, 3), "cpu_seconds": round(cpu, 3),

@@ -153,6 +153,10 @@ def fit_to_joints_many(model, items, iters: int = 60, lr: float = 0.02, w_delta:
         with torch.no_grad():
             for s in ss:
                 s.copy_(clamp_shape(model, s))
+    # the optimiser's moments, the parameters and their gradients (4 x (T,24,3) per track) are not needed
+    # for the result (the best iterate has its own copy): freed before it is allocated
+    del opt, sched, groups
+    deltas.clear()
     out = []
     for k, (_, delta, s) in enumerate(best):
         with torch.no_grad():   # chunk frames at a time into the result (frame-wise: the same numbers)
