@@ -295,7 +295,12 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
 # everywhere and are not used.
 # Fifth session: both lifters' calls are mirror averaged (mirror_average): Demo_MultiPerson PA 58.3 -> 55.9 mm,
 # lift alone 71.0 -> 67.0 (docs/fit/evidence.md "fifth session").
-DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop.pt",
+# Sixth session: the seen-joint TCN is the same recipe with the DeepMimic clips in the mix
+# (mopo_lift_tcn_prop_dm.pt, weights/mopo_lift_tcn_prop_dm.md): better on every synthetic set (DeepMimic,
+# Bandai, CMU) and the render benchmark; Demo_MultiPerson (all 757 samples the new front end scores)
+# PA 59.3 -> 59.3, MPJPE 101.2 -> 100.1, lift alone 72.8 -> 70.6; worse: limb depth 64.4 -> 65.1 mm, flips
+# 6.4 -> 7.1 %, and the rendered demo's MPJPE (docs/fit/evidence.md "sixth session").
+DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop_dm.pt",
            "hidden_weights": "mopo_lift_tcn.pt", "landmarks": 0.3, "landmarks_whole": 0.95, "mirror": True}
 
 
