@@ -47,6 +47,7 @@ TRAINERS: dict[str, str] = {
     "image-depth-rope-inter": "unveil.training.image_depth:train_rope_inter",
     "image-depth-rope-nowhobo": "unveil.training.image_depth:train_rope_nowhobo",
     "image-depth-rope-noicl": "unveil.training.image_depth:train_rope_noicl",
+    "image-depth-wide": "unveil.training.image_depth:train_image_depth_wide",
     "mopo-predict": "unveil.training.predict:train_16_8",
     "mopo-predict-4-2": "unveil.training.predict:train_4_2",
     "mopo-predict-8-4": "unveil.training.predict:train_8_4",

@@ -203,13 +203,14 @@ def evaluate(model, d: dict, batch: int = 512) -> dict:
 def train(steps: int = STEPS, use_tokens: bool = True, seed: int = 0, n_clips: int = TRAIN_CLIPS,
           val_clips: int = VAL_CLIPS,
           batch: int = 128, lr: float = 1e-3, out=None, log=print, workers: int = 2, arch: str = idm.ARCH,
-          rope_config: dict | None = None) -> dict:
+          rope_config: dict | None = None, net_config: dict | None = None) -> dict:
     """Train :class:`unveil.motion.image_depth.ImageDepthNet` (``use_tokens`` False: the
     keypoints-only twin) on rendered training-split clips; validate on rendered ``val`` clips.
 
     ``arch`` = :data:`unveil.motion.rope.ARCH`: a :class:`unveil.motion.rope.RopeNet` with
     ``rope_config`` (its level / WhoBo / ICL flags) instead, same data, steps, seed and loss; default
-    weights ``weights/image_depth_rope.pt``."""
+    weights ``weights/image_depth_rope.pt``. ``net_config``: other constructor arguments (``dim``,
+    ``heads``, ``layers``) of either network (e.g. the wider one-level capacity control)."""
     if arch not in (idm.ARCH, rope.ARCH):
         raise UnveilError(f"unknown image-depth arch {arch!r}")
     torch.manual_seed(seed)
@@ -217,7 +218,7 @@ def train(steps: int = STEPS, use_tokens: bool = True, seed: int = 0, n_clips: i
     tr = load_sequences(build_sequences("train", n_clips, seed, workers, log=log))
     va = load_sequences(build_sequences("val", val_clips, seed, workers, log=log))
     y = torch.as_tensor(targets(tr["joints_cam"]))
-    config = {"use_tokens": bool(use_tokens)}
+    config = {"use_tokens": bool(use_tokens), **{k: int(v) for k, v in (net_config or {}).items()}}
     if arch == rope.ARCH:
         config.update({k: bool(v) for k, v in (rope_config or {}).items()})
         model = rope.RopeNet(**config)
@@ -297,3 +298,9 @@ def train_rope_nowhobo(**kw):
 
 def train_rope_noicl(**kw):
     return train(arch=rope.ARCH, rope_config=rope.VARIANTS["noicl"], **kw)
+
+
+# `unveil train image-depth-wide`: the one-level ImageDepthNet at width 128 (~340k parameters,
+# near RopeNet's 413k): the capacity control of the Rope ablation (not shipped; give --out)
+def train_image_depth_wide(**kw):
+    return train(net_config={"dim": 128}, **kw)
