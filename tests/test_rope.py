@@ -160,3 +160,42 @@ def test_shipped_rope_weights_load_and_run():
     assert pred.shape == (7, 12, 3) and np.isfinite(pred).all() and np.abs(pred).max() < 1.5
     with pytest.raises(ValueError):
         idm.predict(net2, kp, CAM.focal, (CAM.cx, CAM.cy), {k: feats[k] for k in ("kp", "mid")})
+
+
+def test_lift_stage_runs_the_rope_weights_and_refuses_what_it_cannot_use(tmp_path):
+    """The lift stage with ``image_depth_weights=image_depth_rope.pt``: tokens with the body token
+    change the lift; tokens without it (nothing for WhoBo) leave it as with the option off; `unveil run`
+    refuses the file without video + --image-features, and a missing file, before OUT is created."""
+    from unveil import pipeline
+    from unveil.errors import UnveilError
+    from unveil.io.keypoints_json import dump
+    from unveil.motion.stage import DEFAULT, MoPO, lift_tracks
+    from unveil.types import Track2D
+
+    T = 30
+    rng = np.random.default_rng(1)
+    kp = np.zeros((T, 33, 3), np.float32)
+    kp[..., :2] = np.array([960, 540]) + rng.normal(0, 120, size=(T, 33, 2))
+    kp[..., 2] = 0.95
+    feats = {k: rng.uniform(0, 6, (T,) + s).astype(np.float16) for k, s in TOKEN_SHAPES.items()}
+    wl = rng.normal(0, 0.3, (T, 33, 3)).astype(np.float32)
+
+    def track(f):
+        return Track2D(id=0, frames=np.arange(T), keypoints=kp, layout="blazepose33", world_landmarks=wl, features=f)
+
+    off = lift_tracks([track(feats)], CAM)[0].joints
+    model = MoPO(**DEFAULT, image_depth=0.5, image_depth_weights=rope.WEIGHTS_NAME)
+    on = lift_tracks([track(feats)], CAM, model)[0].joints
+    assert np.abs(on - off).max() > 1e-3
+    no_body = lift_tracks([track({k: feats[k] for k in ("kp", "mid")})], CAM, model)[0].joints
+    np.testing.assert_array_equal(no_body, off)
+
+    path = tmp_path / "kp.json"
+    dump(path, [Track2D(id=0, frames=np.arange(12), keypoints=kp[:12, :17], layout="coco17")],
+         fps=30, width=1920, height=1080)
+    for i, (w, msg) in enumerate(((rope.WEIGHTS_NAME, "needs a video"), ("nope.pt", "no such file"))):
+        out = tmp_path / f"out{i}"
+        with pytest.raises(UnveilError, match=msg):
+            pipeline.run(keypoints_json=path, out_dir=out, render=False, progress=False, image_depth=0.5,
+                         image_depth_weights=w)
+        assert not out.exists()
