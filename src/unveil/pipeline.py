@@ -51,6 +51,7 @@ from .io.keypoints_json import dump
 from .runtime import TORCH_THREADS, pin_torch_threads, torch_threads
 from .io.track_filter import MIN_CONFIDENCE, MIN_FRAMES, filter_tracks
 from .io.video import iter_frames
+from .paths import WEIGHTS_DIR
 from .progress import Reporter
 from .skeleton import default_focal, to_coco17
 from .stages import RunContext, Stage, pack_tracks, run_stages, unpack_tracks
@@ -342,7 +343,7 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
                         redetect_every, need_body=lift and fit)
     if not (0.0 <= image_depth <= 1.0):
         raise UnveilError(f"--image-depth must be in [0, 1], got {image_depth}")
-    if image_depth > 0 and image_depth_weights in (None, "image_depth.pt") and (not image_features or video is None):
+    if image_depth > 0 and (not image_features or video is None) and image_depth_reads_tokens(image_depth_weights):
         raise UnveilError("--image-depth needs a video and --image-features (the network reads the image tokens)")
     if image_features and video is not None:  # the tapped landmark model (`unveil models fetch` derives it)
         model_path("pose_landmark_full_taps.tflite")
@@ -530,6 +531,22 @@ def _versions() -> dict:
     return v
 
 
+def image_depth_reads_tokens(weights: str | None) -> bool:
+    """Whether the image-depth weight file (a name in ``unveil/weights`` or a path; None = the shipped
+    ``image_depth.pt``) reads the image tokens (its checkpoint config's ``use_tokens``).
+
+    Raises:
+        UnveilError: no such file, or not a checkpoint.
+    """
+    from .checkpoint import read_checkpoint  # deferred: torch
+
+    name = weights or "image_depth.pt"
+    path = WEIGHTS_DIR / name if "/" not in str(name) else Path(name)
+    if not path.is_file():
+        raise UnveilError(f"--image-depth-weights: no such file {path}")
+    return bool(read_checkpoint(path)["config"].get("use_tokens", True))
+
+
 # ---------------------------------------------------------------------------------------- CLI
 def main(argv: list[str], prog: str = "unveil run") -> int:
     ap = argparse.ArgumentParser(prog=prog, description="video (or --keypoints JSON) -> per-person 3D motion")
@@ -579,7 +596,8 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
                          "docs/image_evidence.md)")
     ap.add_argument("--image-depth-weights", default=None, metavar="NAME",
                     help="the image-depth network's weight file (default image_depth.pt; "
-                         "image_depth_kponly.pt: the keypoints-only twin)")
+                         "image_depth_kponly.pt: the keypoints-only twin; image_depth_rope.pt: the Rope "
+                         "part hierarchy, docs/image_evidence.md)")
     a = ap.parse_args(argv)
     threads, capped = check_threads(a.threads)  # 1..cores (above: capped, said on stderr)
     if capped:

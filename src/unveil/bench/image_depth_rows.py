@@ -4,7 +4,9 @@
 to the hips blended towards the image-evidence network's (share :data:`SHARE`):
 
 - ``pipeline-evidence-imgdepth``: the network that reads the landmark model's image tokens;
-- ``pipeline-evidence-imgdepth-kp``: its keypoints-only twin (the ablation).
+- ``pipeline-evidence-imgdepth-kp``: its keypoints-only twin (the ablation);
+- ``pipeline-evidence-imgdepth-rope``: the Rope part hierarchy (:class:`unveil.motion.rope.RopeNet`,
+  ``weights/image_depth_rope.pt``: Indep + Inter + FulCo + WhoBo with ICL).
 
 The rows need the rendered video (``--source render``): the tapped landmark model runs on it once
 (cached next to the video as ``<stem>.evtok.npz``) and, per frame, the detected person nearest the
@@ -85,3 +87,5 @@ register("pipeline-evidence-imgdepth", _row("image_depth.pt"), group="pipeline",
          note=f"pipeline-evidence + limb depth blended ({SHARE}) towards the image-token network")
 register("pipeline-evidence-imgdepth-kp", _row("image_depth_kponly.pt"), group="pipeline",
          note=f"pipeline-evidence + limb depth blended ({SHARE}) towards the keypoints-only twin")
+register("pipeline-evidence-imgdepth-rope", _row("image_depth_rope.pt"), group="pipeline",
+         note=f"pipeline-evidence + limb depth blended ({SHARE}) towards the Rope part hierarchy (RopeNet)")

@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import load_pretrained_model
+from ..checkpoint import load_pretrained_model, read_checkpoint
 from ..paths import WEIGHTS_DIR
 from ..skeleton import SMPL24_INDEX as JI
+from . import rope
 from .landmark_blend import FOLLOW, LIMB_BLAZEPOSE, LIMB_SMPL
 
 ARCH = "image_depth"
@@ -41,7 +42,7 @@ BLAZEPOSE33_FLIP = (0, 4, 5, 6, 1, 2, 3, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15, 18
 LIMB_FLIP = (1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10)
 
 
-def prepare(kp33: np.ndarray, focal, principal_point, tok_kp=None, tok_mid=None) -> dict:
+def prepare(kp33: np.ndarray, focal, principal_point, tok_kp=None, tok_mid=None, tok_body=None) -> dict:
     """Network inputs from detector outputs.
 
     Args:
@@ -50,11 +51,16 @@ def prepare(kp33: np.ndarray, focal, principal_point, tok_kp=None, tok_mid=None)
         principal_point: (N,2) or (2,) px.
         tok_kp: (N,33,288) ``kp`` tokens or None (keypoints-only).
         tok_mid: (N,33,48) ``mid`` tokens or None.
+        tok_body: (N,1152) whole-body token or None (only :class:`unveil.motion.rope.RopeNet`
+            with its WhoBo level reads it).
 
     Returns:
         {"pts": (N,33,3) float32: image-plane coordinates relative to the hip centre, divided by
         the torso's 2D size (hip centre to shoulder centre), and the visibility; "feats": (N,33,336)
-        float32 (only with tokens)}.
+        float32 (only with tokens); "body": (N,1152) float32 (only with ``tok_body``)}.
+
+    Raises:
+        ValueError: arrays of the wrong shape.
     """
     kp = np.asarray(kp33, np.float32)
     if kp.ndim != 3 or kp.shape[1:] != (N_KP, 3):
@@ -73,6 +79,11 @@ def prepare(kp33: np.ndarray, focal, principal_point, tok_kp=None, tok_mid=None)
         if tk.shape != (n,) + TOKEN_SHAPES["kp"] or tm.shape != (n,) + TOKEN_SHAPES["mid"]:
             raise ValueError(f"tokens must be (N,33,288) and (N,33,48), got {tk.shape} {tm.shape}")
         out["feats"] = np.concatenate([tk, tm], -1)
+    if tok_body is not None:
+        tb = np.asarray(tok_body, np.float32)
+        if tb.shape != (n,) + TOKEN_SHAPES["body"]:
+            raise ValueError(f"the body token must be (N,1152), got {tb.shape}")
+        out["body"] = tb
     return out
 
 
@@ -111,21 +122,35 @@ class ImageDepthNet(nn.Module):
         return out - 0.5 * (out[:, 6:7] + out[:, 7:8])
 
 
-def load(path=None, use_tokens: bool = True) -> ImageDepthNet:
-    """The shipped network (``weights/image_depth.pt``, or the keypoints-only twin), eval mode."""
+def load(path=None, use_tokens: bool = True) -> nn.Module:
+    """The shipped network (``weights/image_depth.pt``, or the keypoints-only twin), eval mode; a
+    file of arch ``rope_depth`` (e.g. ``weights/image_depth_rope.pt``) gives a
+    :class:`unveil.motion.rope.RopeNet` (same inputs and outputs, + the ``body`` token)."""
     p = path or WEIGHTS_DIR / (WEIGHTS_NAME if use_tokens else WEIGHTS_NAME_KP)
-    model, _ = load_pretrained_model(p, ARCH, lambda c: ImageDepthNet(**c))
+    if read_checkpoint(p)["arch"] == rope.ARCH:
+        model, _ = load_pretrained_model(p, rope.ARCH, lambda c: rope.RopeNet(**c))
+    else:
+        model, _ = load_pretrained_model(p, ARCH, lambda c: ImageDepthNet(**c))
     return model.eval()
 
 
-def predict(model: ImageDepthNet, kp33: np.ndarray, focal: float, principal_point, features: dict | None,
+def needs(model: nn.Module) -> tuple[str, ...]:
+    """The feature tokens ``model`` reads: () (keypoints only), ("kp", "mid") or ("kp", "mid", "body")."""
+    if not model.use_tokens:
+        return ()
+    return ("kp", "mid", "body") if getattr(model, "reads_body", False) else ("kp", "mid")
+
+
+def predict(model: nn.Module, kp33: np.ndarray, focal: float, principal_point, features: dict | None,
             batch: int = 1024) -> np.ndarray:
-    """(T,33,3) keypoints (+ ``features`` {"kp": (T,33,288), "mid": (T,33,48)}) -> (T,12,3) limb
-    joints relative to the hip centre, camera axes, metres."""
-    if model.use_tokens and (features is None or "kp" not in features or "mid" not in features):
+    """(T,33,3) keypoints (+ ``features`` {"kp": (T,33,288), "mid": (T,33,48)[, "body": (T,1152)]})
+    -> (T,12,3) limb joints relative to the hip centre, camera axes, metres (``model``: an
+    :class:`ImageDepthNet` or a :class:`unveil.motion.rope.RopeNet`)."""
+    need = needs(model)
+    if need and (features is None or any(k not in features for k in need)):
         raise ValueError("this image-depth network needs the image features (run with --image-features)")
-    x = prepare(kp33, focal, principal_point, features["kp"] if model.use_tokens else None,
-                features["mid"] if model.use_tokens else None)
+    x = prepare(kp33, focal, principal_point, features["kp"] if need else None,
+                features["mid"] if need else None, features["body"] if "body" in need else None)
     out = []
     with torch.no_grad():
         for s in range(0, len(kp33), batch):
@@ -176,5 +201,5 @@ def depth_blend(joints: np.ndarray, pred: np.ndarray, visible: np.ndarray, share
     return (out - out[:, :1]).astype(np.float32)
 
 
-__all__ = ["ImageDepthNet", "prepare", "predict", "load", "depth_blend", "ARCH", "WEIGHTS_NAME",
+__all__ = ["ImageDepthNet", "prepare", "predict", "needs", "load", "depth_blend", "ARCH", "WEIGHTS_NAME",
            "WEIGHTS_NAME_KP", "TOKEN_SHAPES", "BLAZEPOSE33_FLIP", "LIMB_FLIP"]

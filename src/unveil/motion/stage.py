@@ -179,7 +179,7 @@ def _image_depth(joints: np.ndarray, evidence: dict, camera: Camera, visible: np
     net = _image_depth_net(_weights_path(weights))
     kp33 = np.asarray(evidence["kp33"], np.float32)
     feats = evidence.get("features")
-    if net.use_tokens and (feats is None or "kp" not in feats or "mid" not in feats):
+    if net.use_tokens and (feats is None or any(k not in feats for k in image_depth.needs(net))):
         return joints
     pred = image_depth.predict(net, kp33, camera.focal, (camera.cx, camera.cy), feats)
     held = kp33[..., 2].max(-1) > 0

@@ -32,6 +32,7 @@ from ..data import synthvideo
 from ..data.corpus import load_split
 from ..errors import UnveilError
 from ..motion import image_depth as idm
+from ..motion import rope
 from ..motion.landmark_blend import blazepose_limb_joints
 from ..paths import WEIGHTS_DIR
 from ..skeleton import to_coco17
@@ -153,14 +154,16 @@ def targets(joints_cam: np.ndarray) -> np.ndarray:
     return J - 0.5 * (J[:, 6:7] + J[:, 7:8])
 
 
-def batch_inputs(d: dict, idx, use_tokens: bool, mirror=None) -> dict:
-    """Network inputs of frames ``idx`` (see :func:`unveil.motion.image_depth.prepare`)."""
+def batch_inputs(d: dict, idx, use_tokens: bool, mirror=None, body: bool = False) -> dict:
+    """Network inputs of frames ``idx`` (see :func:`unveil.motion.image_depth.prepare`); ``body``:
+    also the whole-body token (a :class:`unveil.motion.rope.RopeNet` with WhoBo)."""
     kp = d["kp33"][idx].copy()
     if mirror is not None and mirror.any():
         kp[mirror] = kp[mirror][:, list(idm.BLAZEPOSE33_FLIP)]
         kp[mirror, :, 0] = 2 * d["pp"][idx][mirror, 0, None] - kp[mirror, :, 0]
     x = idm.prepare(kp, d["focal"][idx], d["pp"][idx],
-                    d["tok_kp"][idx] if use_tokens else None, d["tok_mid"][idx] if use_tokens else None)
+                    d["tok_kp"][idx] if use_tokens else None, d["tok_mid"][idx] if use_tokens else None,
+                    d["tok_body"][idx] if (use_tokens and body) else None)
     return x
 
 
@@ -191,7 +194,7 @@ def evaluate(model, d: dict, batch: int = 512) -> dict:
     with torch.no_grad():
         for s in range(0, len(y), batch):
             idx = np.arange(s, min(s + batch, len(y)))
-            x = batch_inputs(d, idx, model.use_tokens)
+            x = batch_inputs(d, idx, model.use_tokens, body=getattr(model, "reads_body", False))
             preds.append(model(**{k: torch.as_tensor(v) for k, v in x.items()}).numpy())
     p = np.concatenate(preds) if preds else np.zeros((0, 12, 3), np.float32)
     return _scaled_errors(p.astype(np.float64), y.astype(np.float64))
@@ -199,19 +202,32 @@ def evaluate(model, d: dict, batch: int = 512) -> dict:
 
 def train(steps: int = STEPS, use_tokens: bool = True, seed: int = 0, n_clips: int = TRAIN_CLIPS,
           val_clips: int = VAL_CLIPS,
-          batch: int = 128, lr: float = 1e-3, out=None, log=print, workers: int = 2) -> dict:
+          batch: int = 128, lr: float = 1e-3, out=None, log=print, workers: int = 2, arch: str = idm.ARCH,
+          rope_config: dict | None = None, net_config: dict | None = None) -> dict:
     """Train :class:`unveil.motion.image_depth.ImageDepthNet` (``use_tokens`` False: the
-    keypoints-only twin) on rendered training-split clips; validate on rendered ``val`` clips."""
+    keypoints-only twin) on rendered training-split clips; validate on rendered ``val`` clips.
+
+    ``arch`` = :data:`unveil.motion.rope.ARCH`: a :class:`unveil.motion.rope.RopeNet` with
+    ``rope_config`` (its level / WhoBo / ICL flags) instead, same data, steps, seed and loss; default
+    weights ``weights/image_depth_rope.pt``. ``net_config``: other constructor arguments (``dim``,
+    ``heads``, ``layers``) of either network (e.g. the wider one-level capacity control)."""
+    if arch not in (idm.ARCH, rope.ARCH):
+        raise UnveilError(f"unknown image-depth arch {arch!r}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     tr = load_sequences(build_sequences("train", n_clips, seed, workers, log=log))
     va = load_sequences(build_sequences("val", val_clips, seed, workers, log=log))
     y = torch.as_tensor(targets(tr["joints_cam"]))
-    config = {"use_tokens": bool(use_tokens)}
-    model = idm.ImageDepthNet(**config)
+    config = {"use_tokens": bool(use_tokens), **{k: int(v) for k, v in (net_config or {}).items()}}
+    if arch == rope.ARCH:
+        config.update({k: bool(v) for k, v in (rope_config or {}).items()})
+        model = rope.RopeNet(**config)
+    else:
+        model = idm.ImageDepthNet(**config)
+    body = getattr(model, "reads_body", False)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-    X = {k: torch.as_tensor(v) for k, v in batch_inputs(tr, np.arange(len(y)), use_tokens).items()}  # once
+    X = {k: torch.as_tensor(v) for k, v in batch_inputs(tr, np.arange(len(y)), use_tokens, body=body).items()}  # once
     t0 = time.time()
     for step in range(steps):
         model.train()
@@ -230,13 +246,20 @@ def train(steps: int = STEPS, use_tokens: bool = True, seed: int = 0, n_clips: i
            "train": evaluate(model, tr), "val": evaluate(model, va), "val_blazepose": blazepose_errors(va),
            "val_per_kind": {str(k): evaluate(model, _subset(va, va["kind"] == k)) for k in sorted(set(va["kind"]))},
            "train_seconds": secs}
-    path = Path(out) if out else WEIGHTS_DIR / (idm.WEIGHTS_NAME if use_tokens else idm.WEIGHTS_NAME_KP)
-    save_checkpoint(path, idm.ARCH, config, model.state_dict(),
+    if out:
+        path = Path(out)
+    elif arch == rope.ARCH:
+        path = WEIGHTS_DIR / rope.WEIGHTS_NAME
+    else:
+        path = WEIGHTS_DIR / (idm.WEIGHTS_NAME if use_tokens else idm.WEIGHTS_NAME_KP)
+    save_checkpoint(path, arch, config, model.state_dict(),
                     {"seed": seed, "steps": steps, "batch": batch, "lr": lr, "n_clips": n_clips,
                      "val_clips": val_clips, "kinds_per_clip": KINDS_PER_CLIP, "stride": STRIDE,
                      "frames": FRAMES, **res})
     if log:
-        log(f"[image-depth] tokens={use_tokens}: train {res['train']} val {res['val']}; wrote {path}")
+        log(f"[image-depth] {arch} {config}: train {res['train']} val {res['val']}; wrote {path}")
+        for k, v in res["val_per_kind"].items():
+            log(f"[image-depth]   val {k}: {v}")
     return res
 
 
@@ -248,3 +271,36 @@ def train_image_depth(**kw):
 # `unveil train image-depth-kponly`: the keypoints-only twin (the ablation)
 def train_image_depth_kponly(**kw):
     return train(use_tokens=False, **kw)
+
+
+# `unveil train image-depth-rope[-VARIANT]`: RopeNet (RopeTP's part hierarchy), the Table-4
+# ablations (unveil.motion.rope.VARIANTS) and the full model's keypoints-only twin; same recipe.
+# Only the full model is shipped (weights/image_depth_rope.pt); give the others --out.
+def train_rope(**kw):
+    return train(arch=rope.ARCH, rope_config=rope.VARIANTS["full"], **kw)
+
+
+def train_rope_kponly(**kw):
+    return train(arch=rope.ARCH, rope_config=rope.VARIANTS["full"], use_tokens=False, **kw)
+
+
+def train_rope_fulco(**kw):
+    return train(arch=rope.ARCH, rope_config=rope.VARIANTS["fulco"], **kw)
+
+
+def train_rope_inter(**kw):
+    return train(arch=rope.ARCH, rope_config=rope.VARIANTS["inter"], **kw)
+
+
+def train_rope_nowhobo(**kw):
+    return train(arch=rope.ARCH, rope_config=rope.VARIANTS["nowhobo"], **kw)
+
+
+def train_rope_noicl(**kw):
+    return train(arch=rope.ARCH, rope_config=rope.VARIANTS["noicl"], **kw)
+
+
+# `unveil train image-depth-wide`: the one-level ImageDepthNet at width 128 (~340k parameters,
+# near RopeNet's 413k): the capacity control of the Rope ablation (not shipped; give --out)
+def train_image_depth_wide(**kw):
+    return train(net_config={"dim": 128}, **kw)
