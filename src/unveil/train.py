@@ -55,6 +55,7 @@ TRAINERS: dict[str, str] = {
     "mopo-predict-16-1": "unveil.training.predict:train_16_1",
     "mopo-fusion": "unveil.training.fusion:train",
     "tik": "unveil.training.fit:train_tik",
+    "tik-broad": "unveil.training.fit:train_tik_broad",
     "shape": "unveil.training.fit:train_shape",
     "pose-prior": "unveil.training.fit:train_pose_prior",
     "pose-prior-broad": "unveil.training.fit:train_pose_prior_broad",
