@@ -265,9 +265,13 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     theta = C.heading(jw).astype(np.float64)
     rel_w = jw - jw[:, :1]                                               # world axes, root-relative
     _, local, _ = C.canonicalize(jw)
+    obs = jw[:, 0].copy()                                                # the input root (world)
+    del jc, jw    # (T, 24, 3) float64 each, not needed past here: not held through the sampling
     n30 = max(3, int(round((T - 1) * FPS / fps)) + 1) if abs(fps - FPS) > 1e-3 else T
-    loc30 = _resample(local.astype(np.float64), n30)
-    out = sample(model, torch.from_numpy(loc30).float(), seed=seed)
+    loc30 = torch.from_numpy(_resample(local.astype(np.float64), n30)).float()
+    del local
+    out = sample(model, loc30, seed=seed)
+    del loc30
     x30, p30 = out["x"].numpy().astype(np.float64), out["contact"].numpy().astype(np.float64)
     scale = FPS / fps                                                    # metres per frame at fps
     x = _resample(x30, T)
@@ -277,7 +281,6 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     step_w = np.einsum("tij,tj->ti", C.rot_y(torch.from_numpy(theta[:-1])).numpy(), step_l)
 
     cam_w = t                                                            # camera centre in world
-    obs = jw[:, 0]
     u = obs - cam_w
     dist = np.linalg.norm(u, axis=-1, keepdims=True)
     u = u / np.maximum(dist, 1e-6)
