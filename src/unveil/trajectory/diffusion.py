@@ -20,8 +20,8 @@ noisy-trajectory embedding plus a sinusoidal step embedding, 5 residual dilated 
 (kernel 5, dilations 1, 2, 4, 8, 1: receptive field ~65 frames = 2 s at 30 fps); it is fully
 convolutional, so a whole sequence is sampled at once (trained on 64-frame windows).
 
-Fusion with the camera evidence (:func:`refine_trajectory`): see its docstring -- one sparse linear
-least-squares problem over the world root positions with three kinds of rows: camera observations
+Fusion with the camera evidence (:func:`refine_trajectory`): see its docstring -- one linear
+least-squares problem (banded normal equations, :func:`solve_world_root`) over the world root positions with three kinds of rows: camera observations
 with an anisotropic weight (tight across the viewing ray, loose along it, scaled by the frame's
 keypoint confidence), the prior's per-frame steps, and zero-slide rows for feet the contact head
 marks as planted.
@@ -33,7 +33,10 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 import torch
+from scipy.linalg import solveh_banded
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -215,7 +218,7 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
                       model: TrajDenoiser | None = None, seed: int = 0, sigma_lat: float = 0.03,
                       depth_ratio: float = 0.05, sigma_step: float = 0.01, sigma_contact: float = 0.005,
                       contact_thr: float = 0.5, use_prior: bool = True, contact: np.ndarray | None = None,
-                      world=None, up: str = "legs", return_info: bool = False):
+                      world=None, up: str = "legs", return_info: bool = False, solver: str = "banded"):
     """Camera-frame joints (T, 24, 3) with a camera-derived root -> the same joints on a refined root.
 
     1. World frame from the people (:func:`unveil.trajectory.world.world_from_camera`); canonicalise
@@ -223,7 +226,7 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     2. RopeTP prior: DDIM-sample (dx, dz, dyaw, h) and contact probabilities from ``L`` (at 30 fps;
        other rates are resampled). Prior step ``s_t = R_y(theta_t) (dx_t, h_{t+1} - h_t, dz_t)``
        (the observed heading is used: given the pose it is exact; the generated dyaw is not needed).
-    3. Least squares over the world roots ``r_t`` (3T unknowns, one sparse solve):
+    3. Least squares over the world roots ``r_t`` (3T unknowns, one solve: :func:`solve_world_root`):
        - camera rows ``W_t^(1/2) (r_t - o_t)`` where ``o_t`` is the input root, ``u_t`` the unit
          ray from the camera to it and ``W_t^(1/2) = sqrt(c_t) [(I - u u^T) / sigma_lat +
          u u^T / (sigma_lat + depth_ratio |o_t - cam|)]``: image-plane directions are trusted,
@@ -242,10 +245,11 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     Chosen on val (40 clips x kinds none/object/person/mixed, <= 300 frames, true local joints):
     GMPJPE 75.2 vs 89.5 mm, RTE 4.17 vs 4.74 %; up error on 40 val clips 5.9 deg mean / 13.3 max
     vs 5.8 / 18.8 for the spine.
+    ``solver``: "banded" (default) or "sparse", see :func:`solve_world_root` (the same roots to float
+    rounding; ``info["root_solver"]`` says which one solved).
     """
-    import scipy.sparse as sp
-    import scipy.sparse.linalg as spla
-
+    if solver not in ("banded", "sparse"):
+        raise ValueError(f"solver must be 'banded' or 'sparse', got {solver!r}")
     jc = np.asarray(joints_cam, np.float64)
     T = jc.shape[0]
     if jc.ndim != 3 or jc.shape[1:] != (24, 3):
@@ -261,9 +265,13 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     theta = C.heading(jw).astype(np.float64)
     rel_w = jw - jw[:, :1]                                               # world axes, root-relative
     _, local, _ = C.canonicalize(jw)
+    obs = jw[:, 0].copy()                                                # the input root (world)
+    del jc, jw    # (T, 24, 3) float64 each, not needed past here: not held through the sampling
     n30 = max(3, int(round((T - 1) * FPS / fps)) + 1) if abs(fps - FPS) > 1e-3 else T
-    loc30 = _resample(local.astype(np.float64), n30)
-    out = sample(model, torch.from_numpy(loc30).float(), seed=seed)
+    loc30 = torch.from_numpy(_resample(local.astype(np.float64), n30)).float()
+    del local
+    out = sample(model, loc30, seed=seed)
+    del loc30
     x30, p30 = out["x"].numpy().astype(np.float64), out["contact"].numpy().astype(np.float64)
     scale = FPS / fps                                                    # metres per frame at fps
     x = _resample(x30, T)
@@ -273,13 +281,119 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     step_w = np.einsum("tij,tj->ti", C.rot_y(torch.from_numpy(theta[:-1])).numpy(), step_l)
 
     cam_w = t                                                            # camera centre in world
-    obs = jw[:, 0]
+    u = obs - cam_w
+    dist = np.linalg.norm(u, axis=-1, keepdims=True)
+    u = u / np.maximum(dist, 1e-6)
+    uu = u[:, :, None] * u[:, None, :]
+    w = np.sqrt(np.maximum(conf, 0.05))[:, None, None]
+    M = w * ((np.eye(3) - uu) / sigma_lat + uu / (sigma_lat + depth_ratio * dist[:, :, None]))
+    del u, uu, dist, w
+    f = np.arange(T)
+    blocks = [(M, [f], [1.0], obs)]
+    eye = np.broadcast_to(np.eye(3), (T - 1, 3, 3))
+    if use_prior:
+        blocks.append((eye / sigma_step, [f[1:], f[:-1]], [1.0, -1.0], step_w))
+    n_contact = 0
+    for k, j in enumerate(FEET):
+        on = np.where(p[1:, k] * p[:-1, k] > contact_thr)[0]
+        if len(on):
+            n_contact += len(on)
+            b = -(rel_w[on + 1, j] - rel_w[on, j])
+            blocks.append((np.broadcast_to(np.eye(3) / sigma_contact, (len(on), 3, 3)), [on + 1, on], [1.0, -1.0], b))
+    root, used = solve_world_root(blocks, T, solver)
+    del blocks, M
+    jw_new = rel_w + root[:, None, :]
+    jc_new = ((jw_new - t) @ R).astype(np.float32)
+    if return_info:
+        return jc_new, {"x": x, "contact": p, "world_R": R, "world_t": t, "n_contact_rows": n_contact,
+                        "root_solver": used}
+    return jc_new
+
+
+def world_root_normal_equations(blocks, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """The normal equations of :func:`refine_trajectory`'s least squares, in LAPACK lower band storage.
+
+    Each block is a list of row triples ``M_n (sum_k coef_k r_{f_k[n]}) = M_n b_n``; a triple touches
+    one frame or two adjacent ones, so the (3T, 3T) normal matrix is block tridiagonal (3 x 3 blocks):
+    5 sub-diagonals, ``ab[i - j, j] = N[i, j]``, O(T) memory (no (rows, 3T) matrix).
+
+    Args:
+        blocks: list of ``(M, frames, coefs, b)``: M (n, 3, 3), frames a list of one or two (n,) int
+            arrays (two: ``frames[0] = frames[1] + 1``), coefs the matching floats, b (n, 3).
+        T: number of frames.
+
+    Returns:
+        (ab (6, 3T) float64, rhs (3T,) float64).
+    """
+    D = np.zeros((T, 3, 3))            # N[t, t]
+    O = np.zeros((max(T - 1, 0), 3, 3))  # N[t + 1, t]
+    rhs = np.zeros((T, 3))
+    for M, frames, coefs, b in blocks:
+        M = np.asarray(M, np.float64)
+        n = M.shape[0]
+        if M.shape != (n, 3, 3) or np.shape(b) != (n, 3) or len(frames) not in (1, 2) or len(coefs) != len(frames):
+            raise ValueError(f"a block must be M (n, 3, 3), b (n, 3), one or two frame arrays; got M {M.shape}, "
+                             f"b {np.shape(b)}, {len(frames)} frame arrays")
+        Q = np.einsum("nki,nkj->nij", M, M)                      # M^T M
+        Qb = np.einsum("nij,nj->ni", Q, np.asarray(b, np.float64))
+        if len(frames) == 1:
+            fa, = frames
+            ca, = coefs
+            np.add.at(D, fa, ca * ca * Q)
+            np.add.at(rhs, fa, ca * Qb)
+        else:
+            fa, fb = frames
+            ca, cb = coefs
+            if np.any(np.asarray(fa) != np.asarray(fb) + 1):
+                raise ValueError("a two-frame block must couple frames t + 1 and t")
+            np.add.at(D, fa, ca * ca * Q)
+            np.add.at(D, fb, cb * cb * Q)
+            np.add.at(O, fb, ca * cb * Q)
+            np.add.at(rhs, fa, ca * Qb)
+            np.add.at(rhs, fb, cb * Qb)
+    ab = np.zeros((6, 3 * T))
+    for i in range(3):
+        for j in range(i + 1):
+            ab[i - j].reshape(T, 3)[:, j] = D[:, i, j]           # N[3t+i, 3t+j]
+    for i in range(3):
+        for j in range(3):
+            ab[3 + i - j, :3 * (T - 1)].reshape(T - 1, 3)[:, j] = O[:, i, j]   # N[3(t+1)+i, 3t+j]
+    return ab, rhs.reshape(-1)
+
+
+def solve_world_root(blocks, T: int, solver: str = "banded") -> tuple[np.ndarray, str]:
+    """The world roots (T, 3) minimising the blocks' squared residuals (:func:`world_root_normal_equations`).
+
+    Args:
+        blocks: see :func:`world_root_normal_equations`.
+        T: number of frames.
+        solver: "banded" (default): the banded normal equations by a banded Cholesky
+            (``scipy.linalg.solveh_banded``), O(T) memory; "sparse": the (rows, 3T) sparse system's
+            normal equations by SuperLU (the earlier solver: +71 MB at 10,000 frames, docs/batch.md
+            "Fifth pass"). A banded matrix that is not positive definite or a non-finite solution goes to
+            the sparse solver, which gives what it always gave.
+
+    Returns:
+        (root (T, 3) float64, the solver that solved: "banded" or "sparse").
+    """
+    if solver not in ("banded", "sparse"):
+        raise ValueError(f"solver must be 'banded' or 'sparse', got {solver!r}")
+    if solver == "banded":
+        ab, rhs = world_root_normal_equations(blocks, T)
+        try:
+            sol = solveh_banded(ab, rhs, overwrite_ab=True, overwrite_b=True, lower=True, check_finite=False)
+        except (np.linalg.LinAlgError, ValueError):   # not positive definite / non-finite entries
+            sol = None
+        if sol is not None and np.isfinite(sol).all():
+            return sol.reshape(T, 3), "banded"
+    return _world_root_sparse(blocks, T), "sparse"
+
+
+def _world_root_sparse(blocks, T: int) -> np.ndarray:
+    """:func:`solve_world_root` as one sparse least-squares system (the earlier solver)."""
     rows, cols, vals, rhs = [], [], [], []
     r = 0
-
-    def add_block(M, unk_frames, coefs, b):
-        """rows M @ (sum_k coef_k r_{f_k}) = M @ b, M (n, 3, 3) per row-triple."""
-        nonlocal r
+    for M, unk_frames, coefs, b in blocks:
         n = M.shape[0]
         for i in range(3):
             for f, cf in zip(unk_frames, coefs):
@@ -289,30 +403,6 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
                     vals.append(cf * M[:, i, d])
         rhs.append(np.einsum("nij,nj->ni", M, b).reshape(-1))
         r += 3 * n
-
-    u = obs - cam_w
-    dist = np.linalg.norm(u, axis=-1, keepdims=True)
-    u = u / np.maximum(dist, 1e-6)
-    uu = u[:, :, None] * u[:, None, :]
-    w = np.sqrt(np.maximum(conf, 0.05))[:, None, None]
-    M = w * ((np.eye(3) - uu) / sigma_lat + uu / (sigma_lat + depth_ratio * dist[:, :, None]))
-    f = np.arange(T)
-    add_block(M, [f], [1.0], obs)
-    eye = np.broadcast_to(np.eye(3), (T - 1, 3, 3))
-    if use_prior:
-        add_block(eye / sigma_step, [f[1:], f[:-1]], [1.0, -1.0], step_w)
-    n_contact = 0
-    for k, j in enumerate(FEET):
-        on = np.where(p[1:, k] * p[:-1, k] > contact_thr)[0]
-        if len(on):
-            n_contact += len(on)
-            b = -(rel_w[on + 1, j] - rel_w[on, j])
-            add_block(np.broadcast_to(np.eye(3) / sigma_contact, (len(on), 3, 3)), [on + 1, on], [1.0, -1.0], b)
     A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r, 3 * T))
     bvec = np.concatenate(rhs)
-    root = spla.spsolve((A.T @ A).tocsc(), A.T @ bvec).reshape(T, 3)
-    jw_new = rel_w + root[:, None, :]
-    jc_new = ((jw_new - t) @ R).astype(np.float32)
-    if return_info:
-        return jc_new, {"x": x, "contact": p, "world_R": R, "world_t": t, "n_contact_rows": n_contact}
-    return jc_new
+    return spla.spsolve((A.T @ A).tocsc(), A.T @ bvec).reshape(T, 3)
