@@ -628,3 +628,25 @@ def test_candidate_failing_on_the_detector_crop_gets_a_second_look(monkeypatch, 
     if second_look:
         b = max(tracks, key=lambda t: t.keypoints[0, :, 0].mean())
         assert b.frames[0] == 5 and bool(b.extras["held"].all())  # found at the next search (frame 5)
+
+
+@pytest.mark.parametrize("keep_spare", [True, False])
+def test_person_found_by_a_lost_tracks_search_is_kept(monkeypatch, keep_spare):
+    """A leaves in frame 10 and C appears 70 px beside A's last place (too far to be A, inside A's
+    local search window): the search for A in frame 10 finds and verifies C, who becomes a track at
+    once; without ``keep_spare`` C waits for the next scheduled search (frame 15)."""
+    def scene_fn(i):
+        out = {"B": np.array([350.0, 120.0])}
+        if i < 10:
+            out["A"] = np.array([100.0, 100.0])
+        else:
+            out["C"] = np.array([170.0, 100.0])
+        return out
+
+    tr, _ = _run_counting(monkeypatch, scene_fn, 30, keep_spare=keep_spare)
+    assert tr.counts["spare_found"] == (1 if keep_spare else 0)
+    tracks = tr.finish()
+    assert len(tracks) == 3
+    c = max(tracks, key=lambda t: t.frames[0])
+    assert np.hypot(*(c.keypoints[-1, :, :2].mean(0) - TEMPLATE.mean(0) - [170.0, 100.0])) < 1e-3
+    assert c.frames[0] == (10 if keep_spare else 15)
