@@ -17,7 +17,10 @@ Per frame:
    small/distant ones (the detector alone misses people under ~1/4 of the frame height; OpenCV 5's
    headless wheel has no HOG, and tiled BlazePose found more people on vtest.avi at lower cost).
    Detections whose hip centre lies inside a held person's box are skipped; each new one is checked
-   by the landmark model (pose score) before it becomes a track.
+   by the landmark model (pose score) before it becomes a track; a check that fails on the
+   detector's coarse ROI gets a second look on its own helper points (``second_look``). People
+   verified by a lost track's local search who are not that person are offered as new people
+   (``keep_spare``).
 3. **Identity**: a new person is first matched to a track lost less than ``max_gap`` frames ago
    (box IoU + keypoint similarity, OKS-like, against the lost track's last pose), else starts a new
    track. **Duplicates** (two held tracks with near-identical body keypoints, the face and hands left out)
@@ -382,7 +385,7 @@ class PeopleTracker:
                  num_threads: int | None = None, workers: int | None = None, max_backoff: int = 3,
                  coast: int = 2, retry: bool = True, features: bool = False, fps: float | None = None,
                  hide_others: bool = True, second_look: bool = True, keep_spare: bool = True,
-                 smooth_retry: float = 1.0):
+                 smooth_retry: float = 0.0):
         # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
         # num_threads interpreter threads per call; features: tapped landmark model, tokens per
         # person and frame in Track2D.features (unveil.detect.taps); fps: the rate of the frames fed
@@ -411,7 +414,10 @@ class PeopleTracker:
         self.coast = max(0, int(coast))  # frames a lost track is still followed on its moved crop
         self.retry = bool(retry)  # a failed helper-point crop is tried once more on the last good crop
         self.hide_others = bool(hide_others)  # other held people painted out of a track's crop (_hide)
-        self.smooth_retry = float(smooth_retry)  # px: a failed crop also tried on the smoothed frame (0: off)
+        # px: a failed crop is also tried on the frame smoothed by this Gaussian sigma (0: off, the
+        # default: on pose2sim Demo_MultiPerson cam03 sigma 1 ended the man's track at frame 87
+        # instead of 99, docs/frontend.md "Fourth pass")
+        self.smooth_retry = float(smooth_retry)
         self.keep_spare = bool(keep_spare)  # people found by a lost track's local search that are not it
         self.second_look = bool(second_look)  # a candidate failing on the detector's ROI: once more on its helper points
         self.min_track_vis = min_track_vis
