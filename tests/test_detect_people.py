@@ -75,7 +75,7 @@ def tracker(monkeypatch):
 def test_crossing_occlusion_duplicates(tracker):
     img = np.zeros((200, 400, 3), np.uint8)
     for i in range(60):
-        img[0, 0, 0] = i
+        img[:, :, 0] = i  # the whole channel: the frame index survives smoothing (smooth_retry)
         tracker.step(i, img)
     tracks = tracker.finish()
     assert len(tracks) == 3                      # A, B, C: no duplicates, no split of B
@@ -119,7 +119,7 @@ def test_same_line_crossing_keeps_identities(tracker, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "scene", crossing)
     img = np.zeros((200, 400, 3), np.uint8)
     for i in range(50):
-        img[0, 0, 0] = i
+        img[:, :, 0] = i  # the whole channel: the frame index survives smoothing (smooth_retry)
         tracker.step(i, img)
     tracks = tracker.finish()
     assert len(tracks) == 2
@@ -138,7 +138,7 @@ def _run_scene(monkeypatch, workers):
     tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=workers)
     for i in range(60):
         img = np.zeros((200, 400, 3), np.uint8)  # a fresh frame each step (jobs may still hold the last)
-        img[0, 0, 0] = i
+        img[:, :, 0] = i  # the whole channel: the frame index survives smoothing (smooth_retry)
         tr.step(i, img)
     return tr.finish(), tr.counts
 
@@ -190,7 +190,7 @@ def _run_counting(monkeypatch, scene_fn, n, fps=None, landmarks=None, **tracker_
     tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1, fps=fps, **tracker_kw)
     img = np.zeros((200, 400, 3), np.uint8)
     for i in range(n):
-        img[0, 0, 0] = i
+        img[:, :, 0] = i  # the whole channel: the frame index survives smoothing (smooth_retry)
         tr.step(i, img)
     return tr, sorted({f for f, _ in CountingDetector.calls})
 
@@ -276,7 +276,7 @@ def test_scheduling_tiles_keep_their_rate_while_nobody_is_held(monkeypatch):
     tr = people.PeopleTracker(redetect_every=5, tiles=True, tile_every=4, workers=1)
     img = np.zeros((200, 400, 3), np.uint8)
     for i in range(100):
-        img[0, 0, 0] = i
+        img[:, :, 0] = i  # the whole channel: the frame index survives smoothing (smooth_retry)
         tr.step(i, img)
     whole = sorted({f for f, w in CountingDetector.calls if w})
     tiled = sorted({f for f, w in CountingDetector.calls if not w})
@@ -435,7 +435,7 @@ A_VAL, B_VAL = 50, 200  # the two people's pixel values (channel 1) in the stand
 def _draw(i, centres):
     """A 200x400 frame: frame index in pixel (0, 0, 0), each person a 40x100 rectangle of their value."""
     img = np.zeros((200, 400, 3), np.uint8)
-    img[0, 0, 0] = i
+    img[:, :, 0] = i  # the whole channel: the frame index survives smoothing (smooth_retry)
     for name, c in centres.items():
         x, y = int(round(c[0])), int(round(c[1]))
         img[y - 50:y + 50, x - 20:x + 20, 1] = A_VAL if name == "A" else B_VAL
@@ -532,3 +532,121 @@ def test_nobody_hidden_when_crops_do_not_touch(monkeypatch):
         assert a.frames.tolist() == b.frames.tolist()
         np.testing.assert_array_equal(a.keypoints, b.keypoints)
     assert _held_on(on, "A", far=True) == set(range(60))
+
+
+class BlockyLandmarks(FakeLandmarks):
+    """In frame 19 the crop of A (the left person) fails (score 0.05) while the frame's channel 1
+    carries a hard 8-px block pattern (compression blocks); on the smoothed frame it holds A."""
+
+    def __call__(self, img, roi):
+        lm = super().__call__(img, roi)
+        if int(img[0, 0, 0]) == 19 and roi.cx < 200 and img[:, :, 1].std() > 100:
+            lm.score = 0.05
+        return lm
+
+
+def _run_blocky(monkeypatch, n=30, **kw):
+    def two(i):
+        return {"A": np.array([100.0 + 2 * i, 100.0]), "B": np.array([350.0, 120.0])}
+
+    monkeypatch.setattr(sys.modules[__name__], "scene", two)
+    monkeypatch.setattr(people, "PoseDetector", FakeDetector)
+    monkeypatch.setattr(people, "LandmarkModel", BlockyLandmarks)
+    tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1, **kw)
+    blocks = ((np.indices((200, 400)) // 8).sum(0) % 2 * 255).astype(np.uint8)
+    for i in range(n):
+        img = np.full((200, 400, 3), i, np.uint8)  # uniform channel 0: the frame index survives smoothing
+        img[:, :, 1] = blocks
+        tr.step(i, img)
+    return tr
+
+
+@pytest.mark.parametrize("sigma", [1.0, 0.0])
+def test_failed_crop_is_retried_on_the_smoothed_frame(monkeypatch, sigma):
+    """A's crop fails in frame 19 only because of the block pattern: with ``smooth_retry`` the same
+    crop on the smoothed frame holds A (one smoothed call in 30 frames); without it A is not held
+    in frame 19."""
+    tr = _run_blocky(monkeypatch, smooth_retry=sigma)
+    assert tr.counts["smooth_calls"] == (1 if sigma else 0)
+    a = min(tr.finish(), key=lambda t: t.keypoints[0, :, 0].mean())
+    assert a.frames.tolist() == list(range(30))
+    assert (~a.extras["held"]).nonzero()[0].tolist() == ([] if sigma else [19])
+
+
+def test_no_smoothed_call_while_crops_hold(monkeypatch):
+    """Nothing fails (the blocky frame 19 is not reached): no smoothed call is made."""
+    tr = _run_blocky(monkeypatch, n=19, smooth_retry=1.0)
+    assert tr.counts["smooth_calls"] == 0 and tr.counts["retry_calls"] == 0
+
+
+class CoarseDetector(FakeDetector):
+    """Detections of B (the right person) are 12 px off to the right (a coarse detector box)."""
+
+    def __call__(self, img, region=None):
+        dets = super().__call__(img, region)
+        for d in dets:
+            if d.keypoints[0, 0] > 200:
+                d.keypoints[:, 0] += 12.0
+                d.box[[0, 2]] += 12.0
+        return dets
+
+
+class OffCentreLandmarks(FakeLandmarks):
+    """A crop more than 6 px off B's hip scores 0.2 (not a person) but its helper points lie on B;
+    a crop centred on B scores 0.95."""
+
+    def __call__(self, img, roi):
+        lm = super().__call__(img, roi)
+        c = scene(int(img[0, 0, 0])).get("B")
+        if c is not None and 6 < np.hypot(*(c - [roi.cx, roi.cy])) < 0.3 * roi.size:
+            lm.score = 0.2
+        return lm
+
+
+@pytest.mark.parametrize("second_look", [True, False])
+def test_candidate_failing_on_the_detector_crop_gets_a_second_look(monkeypatch, second_look):
+    """B (standing still, appears in frame 3) is only ever detected with a box 12 px off: its
+    landmark call scores 0.2, and only the second look on that call's own helper points finds B."""
+    def two(i):
+        out = {"A": np.array([100.0, 100.0])}
+        if i >= 3:
+            out["B"] = np.array([300.0, 120.0])
+        return out
+
+    monkeypatch.setattr(sys.modules[__name__], "scene", two)
+    monkeypatch.setattr(people, "PoseDetector", CoarseDetector)
+    monkeypatch.setattr(people, "LandmarkModel", OffCentreLandmarks)
+    tr2 = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, workers=1,
+                               second_look=second_look)
+    img = np.zeros((200, 400, 3), np.uint8)
+    for i in range(30):
+        img[:, :, 0] = i  # the whole channel: the frame index survives smoothing (smooth_retry)
+        tr2.step(i, img)
+    assert tr2.counts["second_look_found"] == (1 if second_look else 0)
+    tracks = tr2.finish()
+    assert len(tracks) == (2 if second_look else 1)
+    if second_look:
+        b = max(tracks, key=lambda t: t.keypoints[0, :, 0].mean())
+        assert b.frames[0] == 5 and bool(b.extras["held"].all())  # found at the next search (frame 5)
+
+
+@pytest.mark.parametrize("keep_spare", [True, False])
+def test_person_found_by_a_lost_tracks_search_is_kept(monkeypatch, keep_spare):
+    """A leaves in frame 10 and C appears 70 px beside A's last place (too far to be A, inside A's
+    local search window): the search for A in frame 10 finds and verifies C, who becomes a track at
+    once; without ``keep_spare`` C waits for the next scheduled search (frame 15)."""
+    def scene_fn(i):
+        out = {"B": np.array([350.0, 120.0])}
+        if i < 10:
+            out["A"] = np.array([100.0, 100.0])
+        else:
+            out["C"] = np.array([170.0, 100.0])
+        return out
+
+    tr, _ = _run_counting(monkeypatch, scene_fn, 30, keep_spare=keep_spare)
+    assert tr.counts["spare_found"] == (1 if keep_spare else 0)
+    tracks = tr.finish()
+    assert len(tracks) == 3
+    c = max(tracks, key=lambda t: t.frames[0])
+    assert np.hypot(*(c.keypoints[-1, :, :2].mean(0) - TEMPLATE.mean(0) - [170.0, 100.0])) < 1e-3
+    assert c.frames[0] == (10 if keep_spare else 15)

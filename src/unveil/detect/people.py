@@ -17,7 +17,10 @@ Per frame:
    small/distant ones (the detector alone misses people under ~1/4 of the frame height; OpenCV 5's
    headless wheel has no HOG, and tiled BlazePose found more people on vtest.avi at lower cost).
    Detections whose hip centre lies inside a held person's box are skipped; each new one is checked
-   by the landmark model (pose score) before it becomes a track.
+   by the landmark model (pose score) before it becomes a track; a check that fails on the
+   detector's coarse ROI gets a second look on its own helper points (``second_look``). People
+   verified by a lost track's local search who are not that person are offered as new people
+   (``keep_spare``).
 3. **Identity**: a new person is first matched to a track lost less than ``max_gap`` frames ago
    (box IoU + keypoint similarity, OKS-like, against the lost track's last pose), else starts a new
    track. **Duplicates** (two held tracks with near-identical body keypoints, the face and hands left out)
@@ -48,6 +51,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from ..runtime import threads as _threads
@@ -331,10 +335,11 @@ class _Engine:
             return self._timed("landmarks", self._models()[1], img, roi)
         return self._timed("landmarks", self._models()[1], img, roi, hide)
 
-    def _verify(self, img, roi, min_score):
-        """Landmarks on a detector ROI and, if it is a person, once more on its own helper points."""
+    def _verify(self, img, roi, min_score, second_look: bool = False):
+        """Landmarks on a detector ROI and, if it is a person (or always, with ``second_look``),
+        once more on its own helper points."""
         lm = self._lmk(img, roi)
-        if lm.score < min_score:
+        if lm.score < min_score and not second_look:
             return lm, None
         return lm, self._lmk(img, lm.next_roi())
 
@@ -362,8 +367,8 @@ class _Engine:
             return _Lazy(lambda: out)
         return self.submit(self._lmk, img, roi)
 
-    def verify(self, img, roi, min_score):
-        return self.submit(self._verify, img, roi, min_score)
+    def verify(self, img, roi, min_score, second_look: bool = False):
+        return self.submit(self._verify, img, roi, min_score, second_look)
 
     def close(self):
         if self.pool is not None:
@@ -379,7 +384,8 @@ class PeopleTracker:
                  min_new_aspect: float = 0.6, min_det_score: float = 0.3, max_gap: int = 15, min_len: int = MIN_TRACK_LEN, max_people: int = 20, min_track_vis: float = 0.5,
                  num_threads: int | None = None, workers: int | None = None, max_backoff: int = 3,
                  coast: int = 2, retry: bool = True, features: bool = False, fps: float | None = None,
-                 hide_others: bool = True):
+                 hide_others: bool = True, second_look: bool = True, keep_spare: bool = True,
+                 smooth_retry: float = 0.0):
         # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
         # num_threads interpreter threads per call; features: tapped landmark model, tokens per
         # person and frame in Track2D.features (unveil.detect.taps); fps: the rate of the frames fed
@@ -408,6 +414,12 @@ class PeopleTracker:
         self.coast = max(0, int(coast))  # frames a lost track is still followed on its moved crop
         self.retry = bool(retry)  # a failed helper-point crop is tried once more on the last good crop
         self.hide_others = bool(hide_others)  # other held people painted out of a track's crop (_hide)
+        # px: a failed crop is also tried on the frame smoothed by this Gaussian sigma (0: off, the
+        # default: on pose2sim Demo_MultiPerson cam03 sigma 1 ended the man's track at frame 87
+        # instead of 99, docs/frontend.md "Fourth pass")
+        self.smooth_retry = float(smooth_retry)
+        self.keep_spare = bool(keep_spare)  # people found by a lost track's local search that are not it
+        self.second_look = bool(second_look)  # a candidate failing on the detector's ROI: once more on its helper points
         self.min_track_vis = min_track_vis
         self.min_pose_score, self.max_gap, self.min_len, self.max_people = min_pose_score, max_gap, min_len, max_people
         self.live: list[_Track] = []
@@ -418,7 +430,8 @@ class PeopleTracker:
         # landmark_calls = follow_calls (one per held person per frame) + checks of detector candidates
         self.counts = {"detect_calls": 0, "landmark_calls": 0, "follow_calls": 0, "search_detect_calls": 0,
                        "frame_detect_calls": 0, "tile_detect_calls": 0, "retry_calls": 0,
-                       "coast_calls": 0, "coast_found": 0, "hidden_calls": 0}
+                       "coast_calls": 0, "coast_found": 0, "hidden_calls": 0,
+                       "second_looks": 0, "second_look_found": 0, "spare_found": 0, "smooth_calls": 0}
         self._tracking = 0.0
         self.people_per_frame: list[int] = []
         self.processed: list[int] = []
@@ -439,11 +452,17 @@ class PeopleTracker:
 
     def _verify(self, img, roi):
         """Future of (landmarks on a detector ROI, landmarks on its own helper points or None)."""
-        return self.eng.verify(img, roi, self.min_pose_score)
+        return self.eng.verify(img, roi, self.min_pose_score, self.second_look)
 
     def _verified(self, job):
         lm, lm2 = job.result()
         self.counts["landmark_calls"] += 1 if lm2 is None else 2
+        if lm2 is not None and lm.score < self.min_pose_score:  # second_look
+            self.counts["second_looks"] += 1
+            if lm2.score < self.min_pose_score:
+                return None
+            self.counts["second_look_found"] += 1
+            return lm2
         if lm.score < self.min_pose_score:
             return None
         # refine once on its own helper points (the detector ROI is coarse for small people)
@@ -528,9 +547,11 @@ class PeopleTracker:
         coasting = [tr for tr in self.lost if i - tr.last_frame <= self.coast]
         solo = len(self.live) == 1 and not coasting and det_jobs is None
         held = list(self.live)
+        rois = []
         for tr in self.live + coasting:
             v = tr.velocity() * (i - tr.last_frame)
             roi = Roi(tr.roi.cx + float(v[0]), tr.roi.cy + float(v[1]), tr.roi.size, tr.roi.rotation)
+            rois.append(roi)
             jobs.append((tr, self.eng.landmarks(img, roi, solo=solo, hide=self._hide(i, roi, tr, held))))
             self.counts["landmark_calls"] += 1
             self.counts["follow_calls" if len(jobs) <= len(self.live) else "coast_calls"] += 1
@@ -547,7 +568,7 @@ class PeopleTracker:
         retry = [(k, tr) for k, (tr, _) in enumerate(jobs[:n_live])
                  if self.retry and lms[k].score < self.min_pose_score
                  and not any(box_iou(tr.last.box(), o.last.box()[None])[0] > 0 for o in self.live if o is not tr)]
-        rjobs = []
+        rjobs, soft = [], None
         for k, tr in retry:
             v = tr.velocity() * (i - tr.last_frame)
             r0 = tr.last.roi
@@ -555,6 +576,17 @@ class PeopleTracker:
             rjobs.append((k, self.eng.landmarks(img, roi, hide=self._hide(i, roi, tr, held))))
             self.counts["landmark_calls"] += 1
             self.counts["retry_calls"] += 1
+            if self.smooth_retry > 0:
+                # and the failed crop itself on the frame smoothed (Gaussian, smooth_retry px):
+                # compression blocks (8x8 px, magnified ~2x in a small person's crop) made the model
+                # score 0 on crops plainly holding a person; measured on the re-encoded vtest.avi's
+                # 15 lost-track crops: >= 0.5 in 4 as is, 10 smoothed with sigma 1 px (the original
+                # clip's same crops: 14 -> 15), docs/frontend.md "Fourth pass"
+                if soft is None:
+                    soft = cv2.GaussianBlur(img, (0, 0), self.smooth_retry)
+                rjobs.append((k, self.eng.landmarks(soft, rois[k], hide=self._hide(i, rois[k], tr, held))))
+                self.counts["landmark_calls"] += 1
+                self.counts["smooth_calls"] += 1
         for k, job in rjobs:
             lm = job.result()
             if lm.score > lms[k].score:
@@ -574,13 +606,14 @@ class PeopleTracker:
         # 1b. look for recently lost people where they should be (detector on a local window;
         #     the windows' detector passes run together, the matching stays in order)
         searching = [tr for tr in self.lost if i - tr.last_frame in self.search_gaps]
+        spare: list = []
         if searching:
             regions = [self._search_region(i, tr) for tr in searching]
             sjobs = [self.eng.detect(img, reg) for _, reg in regions]
             self.counts["detect_calls"] += len(sjobs)
             self.counts["search_detect_calls"] += len(sjobs)
             for tr, (pred, _), job in zip(searching, regions, sjobs):
-                self._search_lost(i, img, tr, pred, job.result())
+                self._search_lost(i, img, tr, pred, job.result(), spare if self.keep_spare else None)
         t = time.perf_counter()
         self._merge_duplicates()
         self._tracking += time.perf_counter() - t
@@ -610,28 +643,16 @@ class PeopleTracker:
                 if any(_inside(hip, tr.last.box(), pad=0.15) for tr in self.live):
                     continue
                 lm = self._verified(pre.pop(k) if k in pre else self._verify(img, d.roi()))
-                if lm is None:
-                    continue
-                # a new person must be clearly a person: high pose score, visible torso
-                b = lm.box()
-                if (lm.score < self.min_new_score or lm.keypoints[_TORSO, 2].mean() < self.min_new_vis
-                        or (b[3] - b[1]) < self.min_new_aspect * (b[2] - b[0])):
-                    continue
-                t = time.perf_counter()
-                if any(keypoint_similarity(lm, tr.last) > 0.5 or box_iou(lm.box(), tr.last.box()[None])[0] > 0.6
-                       for tr in self.live):
-                    self._tracking += time.perf_counter() - t
-                    continue
-                tr = self._reidentify(i, lm)
-                if tr is None:
-                    tr = _Track(self.next_id)
-                    self.next_id += 1
-                tr.add(i, lm)
-                self.live.append(tr)
-                found = True
-                self._tracking += time.perf_counter() - t
+                if lm is not None and self._add_new(i, lm):
+                    found = True
             for job in pre.values():  # speculative checks not needed after all
                 self._verified(job)
+        # 2a. people verified by a local search (1b) who are not the lost person searched for:
+        #     the same rules as any detector candidate (a pose found and scored is not thrown away)
+        for lm in spare:
+            if len(self.live) < self.max_people and self._add_new(i, lm):
+                found = True
+                self.counts["spare_found"] += 1
         # 3. end tracks lost for too long
         t = time.perf_counter()
         keep = []
@@ -650,7 +671,33 @@ class PeopleTracker:
         self.processed.append(i)
         self.n_steps += 1
 
-    def _search_lost(self, i: int, img: np.ndarray, tr: _Track, pred: np.ndarray, dets: list) -> bool:
+    def _add_new(self, i: int, lm: Landmarks) -> bool:
+        """Make a verified candidate a track (a lost one re-identified, else a new one) if it is
+        clearly a person (pose score >= ``min_new_score``, torso visibility >= ``min_new_vis``,
+        box height >= ``min_new_aspect`` x width) and not a held person's duplicate."""
+        b = lm.box()
+        if (lm.score < self.min_new_score or lm.keypoints[_TORSO, 2].mean() < self.min_new_vis
+                or (b[3] - b[1]) < self.min_new_aspect * (b[2] - b[0])):
+            return False
+        t = time.perf_counter()
+        try:
+            if any(keypoint_similarity(lm, tr.last) > 0.5 or box_iou(lm.box(), tr.last.box()[None])[0] > 0.6
+                   for tr in self.live):
+                return False
+            tr = self._reidentify(i, lm)
+            if tr is None:
+                tr = _Track(self.next_id)
+                self.next_id += 1
+            tr.add(i, lm)
+            self.live.append(tr)
+            return True
+        finally:
+            self._tracking += time.perf_counter() - t
+
+    def _search_lost(self, i: int, img: np.ndarray, tr: _Track, pred: np.ndarray, dets: list,
+                     spare: list | None = None) -> bool:
+        """Take a lost track back from the detections of its local search window; verified people
+        that are not it go to ``spare`` (offered as new people after the search)."""
         gap = i - tr.last_frame
         b = tr.last.box()
         hgt = max(b[3] - b[1], 1.0)
@@ -667,6 +714,8 @@ class PeopleTracker:
                 self.lost.remove(tr)
                 self.live.append(tr)
                 return True
+            if spare is not None:
+                spare.append(lm)
         return False
 
     def _reidentify(self, i: int, lm: Landmarks) -> _Track | None:
