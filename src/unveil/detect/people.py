@@ -58,6 +58,7 @@ from ..runtime import threads as _threads
 
 from ..types import Track2D
 from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, box_iou, hide_mask
+from .chirality import relabel_left_right
 from .stitch import BODY_POINTS, colour_descriptor, stitch_tracks
 from ..io.video import iter_frames, probe
 
@@ -839,7 +840,7 @@ def _prefetch(it, depth: int = 4, stats: dict | None = None):
 def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, max_frames: int | None = None,
                 redetect_every: int = 5, tiles: bool | int = True, num_threads: int | None = None,
                 stats: dict | None = None, progress=None, on_frame=None, workers: int | None = None,
-                stitch: bool = True, **kw) -> list[Track2D]:
+                stitch: bool = True, left_right: bool = True, **kw) -> list[Track2D]:
     """Track every person in a video -> ``list[Track2D]`` (layout blazepose33).
 
     ``stats`` (a dict) receives seconds per stage (decode, detect, landmarks, tracking: wall
@@ -848,7 +849,9 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     streaming. ``workers``: model threads (default UNVEIL_THREADS / all cores); with 2 or more,
     frames are decoded on a background thread too. ``stitch``: join the fragments of one person
     offline afterwards (:func:`unveil.detect.stitch.stitch_tracks`; ``stats["stitch"]`` lists the
-    links and dropped tracks).
+    links and dropped tracks). ``left_right``: undo the landmark model's left/right name swaps
+    (:func:`unveil.detect.chirality.relabel_left_right`; ``stats["left_right"]`` counts the renamed
+    frames per group).
     """
     info = probe(path)
     kw.setdefault("fps", (info.fps or 30.0) / max(1, stride))  # the search schedule is per 30 fps frame
@@ -889,9 +892,17 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
         tracks = stitch_tracks(tracks, fps=info.fps or 30.0, processed=np.asarray(frames_seen, np.int64),
                                frame_height=info.height, info=st_info)  # probe: upright size
         tracker._tracking += time.perf_counter() - t
+    lr_info: dict = {}
+    if left_right:
+        t = time.perf_counter()
+        fps = (info.fps or 30.0) / max(1, stride)
+        renamed = [relabel_left_right(tr, fps) for tr in tracks]
+        tracks = [tr for tr, _ in renamed]
+        lr_info = {tr.id: n for tr, n in renamed if any(n.values())}
+        tracker._tracking += time.perf_counter() - t
     if stats is not None:
         decode_cpu = dec_stats.get("decode_cpu", dec_stats.get("main_cpu", 0.0))
         stats.update({"frames": n, "decode": t_dec, "decode_cpu": decode_cpu, **tracker.seconds,
-                      **tracker.counts, "workers": tracker.eng.workers, "stitch": st_info,
+                      **tracker.counts, "workers": tracker.eng.workers, "stitch": st_info, "left_right": lr_info,
                       "people_per_frame": tracker.people_per_frame, "frame_indices": frames_seen})
     return tracks
