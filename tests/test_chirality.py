@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from unveil.detect.chirality import BODY, GROUPS, N_KP, relabel_left_right, swap_states
+from unveil.detect.chirality import BODY, GROUPS, N_KP, relabel_left_right, swap_names, swap_states
 from unveil.types import Track2D
 
 
@@ -148,3 +148,15 @@ def test_swap_states_reaches_the_brute_force_minimum(seed):
         best = min(energy(pts, conf, h, fps, [(code >> t) & 1 for t in range(T)]) for code in range(2 ** T))
         got = swap_states(pts, conf, h, fps).astype(int).tolist()
         assert energy(pts, conf, h, fps, got) == pytest.approx(best, abs=1e-12)
+
+
+def test_swap_names_undoes_itself_and_checks_shapes():
+    a = np.arange(2 * N_KP * 3, dtype=float).reshape(2, N_KP, 3)
+    m = np.array([False, True])
+    b = swap_names(a, m)
+    np.testing.assert_array_equal(b[0], a[0])
+    np.testing.assert_array_equal(b[1, 11], a[1, 12])      # left shoulder <- right shoulder
+    np.testing.assert_array_equal(b[1, 0], a[1, 0])        # the nose has no twin
+    np.testing.assert_array_equal(swap_names(b, m), a)
+    with pytest.raises(ValueError, match="33"):
+        swap_names(np.zeros((2, 17, 3)), m)

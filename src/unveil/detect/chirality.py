@@ -114,6 +114,30 @@ def _group_arrays(kp: np.ndarray, left: tuple[int, ...], right: tuple[int, ...])
     return pts, conf
 
 
+# output slot -> source index of a BlazePose-33 array whose left and right names are swapped
+SWAP_PERM = np.arange(N_KP)
+for _left, _right in GROUPS.values():
+    SWAP_PERM[list(_left)], SWAP_PERM[list(_right)] = _right, _left
+
+
+def swap_names(a: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Swap the left and right names of a per-keypoint array in the given frames.
+
+    Args:
+        a: (T, 33, ...) any per-keypoint array in the BlazePose-33 layout.
+        frames: (T,) bool, the frames to rename.
+    Returns:
+        (T, 33, ...) a renamed copy (the same operation undoes itself).
+    """
+    a = np.asarray(a)
+    frames = np.asarray(frames, bool)
+    if a.ndim < 2 or a.shape[1] != N_KP or frames.shape != a.shape[:1]:
+        raise ValueError(f"need a (T, 33, ...) array and (T,) frames, got {a.shape} and {frames.shape}")
+    out = a.copy()
+    out[frames] = a[frames][:, SWAP_PERM]
+    return out
+
+
 def track_height(track: Track2D) -> np.ndarray:
     """(T,) person height in pixels: the box height, else the keypoints' vertical extent."""
     if track.boxes is not None:
@@ -143,17 +167,11 @@ def relabel_left_right(track: Track2D, fps: float, swap_cost: float = 0.5, cap: 
     if kp.ndim != 3 or kp.shape[1:] != (N_KP, 3):
         raise ValueError(f"a blazepose33 track needs keypoints (T, 33, 3), got {kp.shape}")
     h = track_height(track)
-    perm = np.tile(np.arange(N_KP), (len(kp), 1))             # (T, 33) source index per output slot
     s = swap_states(*_group_arrays(kp, *BODY), h, fps, swap_cost, cap)
-    counts = {"frames": int(s.sum())}
-    if s.any():
-        for left, right in GROUPS.values():
-            perm[np.ix_(s, list(left))] = np.asarray(right)[None]
-            perm[np.ix_(s, list(right))] = np.asarray(left)[None]
     extras = dict(track.extras)
     extras["lr_swapped"] = s
     if not s.any():
-        return dataclasses.replace(track, extras=extras), counts
+        return dataclasses.replace(track, extras=extras), {"frames": 0}
 
     def rename(a):
         if a is None:
@@ -161,10 +179,10 @@ def relabel_left_right(track: Track2D, fps: float, swap_cost: float = 0.5, cap: 
         a = np.asarray(a)
         if a.ndim < 2 or a.shape[:2] != (len(kp), N_KP):
             return a
-        return np.take_along_axis(a, perm.reshape(perm.shape + (1,) * (a.ndim - 2)), 1)
+        return swap_names(a, s)
 
     if "presence" in extras:
         extras["presence"] = rename(extras["presence"])
     feats = None if track.features is None else {k: rename(v) for k, v in track.features.items()}
     return dataclasses.replace(track, keypoints=rename(kp), world_landmarks=rename(track.world_landmarks),
-                               extras=extras, features=feats), counts
+                               extras=extras, features=feats), {"frames": int(s.sum())}
