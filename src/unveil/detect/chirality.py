@@ -149,8 +149,8 @@ def relabel_left_right(track: Track2D, fps: float, swap_cost: float = 0.5, cap: 
                        ) -> tuple[Track2D, dict[str, int]]:
     """Undo the detector's left/right swaps in a BlazePose-33 track (module docstring).
 
-    Every per-keypoint array is renamed together: ``keypoints``, ``world_landmarks``,
-    ``extras["presence"]`` and the per-keypoint feature tokens; ``extras["lr_swapped"]`` (T,)
+    Every per-keypoint array is renamed together: ``keypoints``, ``world_landmarks``, the
+    per-keypoint ``extras`` (``presence``, ``covered``) and feature tokens; ``extras["lr_swapped"]`` (T,)
     bool records the renamed frames.
 
     Args:
@@ -181,8 +181,9 @@ def relabel_left_right(track: Track2D, fps: float, swap_cost: float = 0.5, cap: 
             return a
         return swap_names(a, s)
 
-    if "presence" in extras:
-        extras["presence"] = rename(extras["presence"])
+    for k in list(extras):
+        if k != "lr_swapped":
+            extras[k] = rename(extras[k])
     feats = None if track.features is None else {k: rename(v) for k, v in track.features.items()}
     return dataclasses.replace(track, keypoints=rename(kp), world_landmarks=rename(track.world_landmarks),
                                extras=extras, features=feats), {"frames": int(s.sum())}
