@@ -162,3 +162,34 @@ def test_hide_mask_leaves_a_duplicate_of_the_same_person_visible():
     near = _lm_with_mask(roi, _frame_mask(roi, 160, 60, 260, 240))  # 40 of its 100 px columns shared
     assert bp.hide_mask(roi, [near], own, max_shared=0.5) is not None
     assert bp.hide_mask(roi, [near], own, max_shared=0.3) is None
+
+
+def test_sample_mask_reads_frame_pixels_through_a_rotated_crop():
+    roi = bp.Roi(150, 150, 200, 0.4)
+    m = _frame_mask(roi, 120, 100, 180, 200)
+    got = bp.sample_mask(m, roi, np.array([[150, 150], [130, 190], [100, 150], [150, 90], [900, 900]]))
+    assert got.tolist() == [True, True, False, False, False]      # inside, inside, left, above, off-crop
+    with pytest.raises(ValueError):
+        bp.sample_mask(np.zeros((4, 5), bool), roi, np.zeros((1, 2)))
+
+
+def test_covered_by_others_flags_keypoints_on_someone_else_only():
+    """Own body x 100-200, the other person's x 180-280 (overlap 180-200): a keypoint at x 240 lies on
+    the other person only (covered), at 190 on both (the limb may be in front: not covered), at 150
+    on the own body only, at 330 on nobody (not covered: no one is in front there)."""
+    roi, oroi = bp.Roi(150, 150, 200, 0.0), bp.Roi(230, 150, 200, 0.0)
+    own = _lm_with_mask(roi, _frame_mask(roi, 100, 60, 200, 240))
+    own.keypoints[:4, :2] = [[240, 150], [190, 150], [150, 150], [330, 150]]
+    other = _lm_with_mask(oroi, _frame_mask(oroi, 180, 60, 280, 240))
+    cov = bp.covered_by_others(own, [other])
+    assert cov.shape == (33,) and cov[:4].tolist() == [True, False, False, False]
+    assert not cov[4:].any()                                        # the rest sit at (0, 0): off every crop
+    assert bp.covered_by_others(own, []).sum() == 0
+    assert bp.covered_by_others(_lm_with_mask(roi, None), [other]) is None
+    assert not bp.covered_by_others(own, [_lm_with_mask(oroi, None)]).any()
+    # the same person held twice (masks shared > max_shared): not someone else
+    dup = _lm_with_mask(roi, _frame_mask(roi, 105, 60, 250, 240))
+    dup_kp = own.keypoints.copy()
+    assert not bp.covered_by_others(own, [dup]).any()
+    assert bp.covered_by_others(own, [dup], max_shared=1.0)[0]
+    assert np.array_equal(own.keypoints, dup_kp)

@@ -441,3 +441,29 @@ def test_self_occlusion_reports_only_by_default(scene):
     assert so.any() and b.observed.all() and not a.observed.all()
     assert np.array_equal(a.observed, c.observed)
     assert np.abs(c.joints_cam - a.joints_cam).max() > 1e-4
+
+
+def test_keypoints_covered_by_another_person_are_reported_not_dropped(scene):
+    """``extras["covered"]`` (a keypoint on someone else's pixels, unveil.detect.blazepose.covered_by_others)
+    changes what is reported observed, not the fit (bit for bit): the detector's guesses there were
+    still better than the prior on Demo_MultiPerson (docs/frontend.md "Fifth pass")."""
+    from unveil.fit.evidence import covered_keypoints
+    from unveil.skeleton import BLAZEPOSE33_TO_COCO17
+    kp33 = np.zeros((T, 33, 3), np.float32)
+    kp33[:, list(BLAZEPOSE33_TO_COCO17)] = scene["kp"]
+    cov = np.zeros((T, 33), bool)
+    cov[: T // 2, 15] = True                        # the left wrist, first half
+    plain = Track2D(0, np.arange(T), kp33, "blazepose33")
+    flagged = Track2D(0, np.arange(T), kp33, "blazepose33", extras={"covered": cov})
+    t3 = Track3D(0, np.arange(T), scene["prior"].joints_cam, np.zeros((T, 33), bool))
+    cfg = replace(CFG, self_occlusion=None)
+    a, _ = fit_track(scene["prior"], plain, t3, CAM, scene["model"], cfg)
+    b, _ = fit_track(scene["prior"], flagged, t3, CAM, scene["model"], cfg)
+    for k in ("joints_cam", "keypoints3d_body", "body_pose", "transl"):
+        assert np.array_equal(getattr(a, k), getattr(b, k)), k
+    c = covered_keypoints(flagged, np.arange(T))
+    assert c.shape == (T, 17) and c[: T // 2, 9].all() and c.sum() == T // 2     # COCO 9 = left wrist
+    assert not covered_keypoints(plain, np.arange(T)).any()
+    changed = a.observed != b.observed
+    assert a.observed.all() and changed[T // 2:].sum() == 0 and changed[: T // 2].any()
+    assert not b.observed[: T // 2, 20].any()                                     # SMPL 20 = left wrist

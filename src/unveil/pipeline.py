@@ -447,7 +447,7 @@ def _write_tracks(out: Path, tracks2d, tracks3d, bodies, camera: Camera, notes: 
             a["boxes"] = t2.boxes
         if t2.world_landmarks is not None:
             a["world_landmarks"] = t2.world_landmarks
-        for k in ("held", "presence", "pose_score"):  # detector evidence (BlazePose tracks)
+        for k in ("held", "presence", "pose_score", "lr_swapped", "covered"):  # detector evidence (BlazePose tracks)
             if k in (t2.extras or {}):
                 a[k] = np.asarray(t2.extras[k])
         t3 = by3.get(t2.id)

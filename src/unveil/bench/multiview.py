@@ -56,6 +56,7 @@ import cv2
 import numpy as np
 
 from ..atomic import write_text
+from ..detect.chirality import swap_names
 from ..errors import UnveilError
 from ..metrics import similarity_align
 from ..skeleton import COCO17_TO_SMPL24, to_coco17
@@ -658,7 +659,10 @@ def load_view(d: Path, cam: CalibCamera) -> dict:
         elif "joints_cam" in z:
             t["out3d"], t["out3d_source"] = np.asarray(z["joints_cam"], np.float64)[:, list(LIMB_SMPL)], "joints_cam"
         if "world_landmarks" in z:
-            t["blaze3d"] = to_coco17(np.asarray(z["world_landmarks"], np.float64), "blazepose33")[:, list(LIMB_COCO)]
+            wl = np.asarray(z["world_landmarks"], np.float64)
+            if "lr_swapped" in z:   # the baseline row is BlazePose as it comes: undo unveil's renaming
+                wl = swap_names(wl, np.asarray(z["lr_swapped"], bool))
+            t["blaze3d"] = to_coco17(wl, "blazepose33")[:, list(LIMB_COCO)]
         tracks[int(f.stem)] = t
     return tracks
 

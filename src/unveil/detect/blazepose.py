@@ -200,6 +200,63 @@ def hide_mask(roi: Roi, others: list, own=None, out_size: int = LMK_SIZE,
     return hide if hide.any() else None
 
 
+def sample_mask(mask: np.ndarray, mask_roi: Roi, xy: np.ndarray) -> np.ndarray:
+    """Read a crop-space mask at frame pixels (nearest crop pixel; False outside the crop).
+
+    Args:
+        mask: (S, S) bool, pixels of the crop of ``mask_roi``.
+        mask_roi: the ROI the mask was made on.
+        xy: (N, 2) frame pixels.
+    Returns:
+        (N,) bool.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.shape[0] != mask.shape[1]:
+        raise ValueError(f"mask must be (S, S), got {mask.shape}")
+    uv = np.floor(image_to_crop(np.asarray(xy, np.float64).reshape(-1, 2), mask_roi, mask.shape[0])).astype(np.int64)
+    inside = ((uv >= 0) & (uv < mask.shape[0])).all(1)
+    out = np.zeros(len(uv), bool)
+    out[inside] = mask[uv[inside, 1], uv[inside, 0]] > 0
+    return out
+
+
+def covered_by_others(own, others: list, max_shared: float = 0.5) -> np.ndarray | None:
+    """Keypoints of one person that lie on another person's pixels and not on their own: that person
+    is in front of them there, so the detector's keypoint is a guess (BlazePose gives such
+    keypoints visibility 0.6-0.9; pose2sim ``Demo_MultiPerson`` cam03, the man's left arm behind the
+    woman, docs/frontend.md "Fifth pass").
+
+    Both masks are the landmark model's person segmentation of the same frame. A keypoint on both
+    masks is not flagged (the limb may be in front), nor one whose own mask is missing. Another
+    person sharing more than ``max_shared`` of their mask with the own one is the same person held
+    twice (:func:`hide_mask`) and is skipped.
+
+    Args:
+        own: the person's :class:`Landmarks` of this frame (with ``mask``).
+        others: :class:`Landmarks` of the other people held in this frame.
+        max_shared: see above.
+    Returns:
+        (33,) bool, or None when ``own`` has no mask.
+    """
+    if own.mask is None:
+        return None
+    xy = own.keypoints[:, :2]
+    on_own = sample_mask(own.mask, own.roi, xy)
+    out = np.zeros(len(xy), bool)
+    box = own.roi.box()
+    for o in others:
+        if o.mask is None:
+            continue
+        ob = o.roi.box()
+        if ob[0] >= box[2] or ob[2] <= box[0] or ob[1] >= box[3] or ob[3] <= box[1]:
+            continue
+        m = mask_in_crop(o.mask, o.roi, own.roi, own.mask.shape[0])
+        if (m & own.mask).sum() > max_shared * min(m.sum(), own.mask.sum()):
+            continue
+        out |= sample_mask(o.mask, o.roi, xy)
+    return out & ~on_own
+
+
 def crop_corners(roi: Roi) -> np.ndarray:
     return crop_to_image(np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float64), roi, 1)
 

@@ -57,7 +57,8 @@ import numpy as np
 from ..runtime import threads as _threads
 
 from ..types import Track2D
-from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, box_iou, hide_mask
+from .blazepose import LandmarkModel, Landmarks, PoseDetector, Roi, box_iou, covered_by_others, hide_mask
+from .chirality import relabel_left_right
 from .stitch import BODY_POINTS, colour_descriptor, stitch_tracks
 from ..io.video import iter_frames, probe
 
@@ -116,6 +117,7 @@ class _Track:
         "keypoints": ((33, 3), np.float32), "box": ((4,), np.float32), "world": ((33, 3), np.float32),
         "presence": ((33,), np.float32), "score": ((), np.float32)}))
     colours: _History = field(default_factory=lambda: _History({"colour": ((6,), np.float32)}))  # per held frame: stitch.colour_descriptor
+    cover: _History = field(default_factory=lambda: _History({"covered": ((33,), bool)}))  # per held frame: blazepose.covered_by_others
     tokens: list = field(default_factory=list)  # Landmarks.tokens per held frame (tapped model only)
 
     def add(self, i: int, lm: Landmarks):
@@ -148,13 +150,17 @@ class _Track:
         kp, box, world, pres, score = (self.hist.get(k)[n - keep:] for k in
                                        ("keypoints", "box", "world", "presence", "score"))
         col = self.colours.get("colour")[max(0, self.colours.n - keep):]
+        cov = self.cover.get("covered")[max(0, self.cover.n - keep):]
         del self.frames[:-keep], self.lms[:-keep], self.tokens[:-keep]
         self.hist.truncate(0)
         self.colours.truncate(0)
+        self.cover.truncate(0)
         for r in range(keep):
             self.hist.append(keypoints=kp[r], box=box[r], world=world[r], presence=pres[r], score=score[r])
         for c in col:
             self.colours.append(colour=c)
+        for c in cov:
+            self.cover.append(covered=c)
 
     def _lm(self, j: int) -> Landmarks:
         """The Landmarks of held frame ``j`` (one of the last ``RECENT``)."""
@@ -212,6 +218,9 @@ class _Track:
         col = np.full((len(full), 6), np.nan, np.float32)
         if self.colours.n == len(f):
             col[np.searchsorted(full, f)] = self.colours.get("colour")
+        cov = np.zeros((len(full), 33), bool)
+        if self.cover.n == len(f):
+            cov[np.searchsorted(full, f)] = self.cover.get("covered")
         feats = None
         if self.frames and len(self.tokens) == len(self.frames):  # zero on frames not held
             pos = np.searchsorted(full, f)
@@ -222,7 +231,7 @@ class _Track:
                 feats[key][pos] = v
         return Track2D(id=self.id, frames=full, keypoints=kp, layout="blazepose33", boxes=boxes,
                        world_landmarks=world, extras={"presence": pres, "pose_score": score, "held": held,
-                                                      "colour": col}, features=feats)
+                                                      "colour": col, "covered": cov}, features=feats)
 
 
 def keypoint_similarity(a: Landmarks, b: Landmarks, min_vis: float = 0.3, points=None) -> float:
@@ -661,12 +670,19 @@ class PeopleTracker:
         self.lost = keep
         self._tracking += time.perf_counter() - t
         self._reschedule(searched, found, self._n_lost > n_lost0)
+        held_now = [tr.lms[-1] for tr in self.live if tr.last_frame == i]
         for tr in self.live:  # appearance for the offline stitching (a few dozen pixel reads)
             n = len(tr.frames)
             tr.colours.truncate(n)
             while tr.colours.n < n:
                 tr.colours.append(colour=colour_descriptor(img, tr.lms[-1].keypoints)
                                   if tr.colours.n == n - 1 else np.full(6, np.nan, np.float32))
+            tr.cover.truncate(n)   # keypoints on another person's pixels (they are in front there)
+            while tr.cover.n < n:
+                cov = None
+                if tr.cover.n == n - 1 and tr.last_frame == i:
+                    cov = covered_by_others(tr.lms[-1], [lm for lm in held_now if lm is not tr.lms[-1]])
+                tr.cover.append(covered=np.zeros(33, bool) if cov is None else cov)
         self.people_per_frame.append(len(self.live))
         self.processed.append(i)
         self.n_steps += 1
@@ -839,7 +855,7 @@ def _prefetch(it, depth: int = 4, stats: dict | None = None):
 def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, max_frames: int | None = None,
                 redetect_every: int = 5, tiles: bool | int = True, num_threads: int | None = None,
                 stats: dict | None = None, progress=None, on_frame=None, workers: int | None = None,
-                stitch: bool = True, **kw) -> list[Track2D]:
+                stitch: bool = True, left_right: bool = True, hide_covered: bool = False, **kw) -> list[Track2D]:
     """Track every person in a video -> ``list[Track2D]`` (layout blazepose33).
 
     ``stats`` (a dict) receives seconds per stage (decode, detect, landmarks, tracking: wall
@@ -848,7 +864,12 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     streaming. ``workers``: model threads (default UNVEIL_THREADS / all cores); with 2 or more,
     frames are decoded on a background thread too. ``stitch``: join the fragments of one person
     offline afterwards (:func:`unveil.detect.stitch.stitch_tracks`; ``stats["stitch"]`` lists the
-    links and dropped tracks).
+    links and dropped tracks). ``left_right``: undo the landmark model's left/right name swaps
+    (:func:`unveil.detect.chirality.relabel_left_right`; ``stats["left_right"]`` counts the renamed
+    frames per track). ``hide_covered``: keypoints that lie on another person's segmentation and
+    not on their own (``extras["covered"]``, :func:`.blazepose.covered_by_others`) get visibility 0
+    (off: it made ``Demo_MultiPerson`` worse, docs/frontend.md "Fifth pass"; the flags are reported
+    as inferred joints by the evidence fit instead).
     """
     info = probe(path)
     kw.setdefault("fps", (info.fps or 30.0) / max(1, stride))  # the search schedule is per 30 fps frame
@@ -889,9 +910,23 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
         tracks = stitch_tracks(tracks, fps=info.fps or 30.0, processed=np.asarray(frames_seen, np.int64),
                                frame_height=info.height, info=st_info)  # probe: upright size
         tracker._tracking += time.perf_counter() - t
+    if hide_covered:   # keypoints on another person's pixels (not their own): not visible
+        for tr in tracks:
+            cov = np.asarray(tr.extras.get("covered", np.zeros(tr.keypoints.shape[:2])), np.float64) > 0.5
+            if cov.any():
+                tr.keypoints = tr.keypoints.copy()
+                tr.keypoints[..., 2] = np.where(cov, 0.0, tr.keypoints[..., 2])
+    lr_info: dict = {}
+    if left_right:
+        t = time.perf_counter()
+        fps = (info.fps or 30.0) / max(1, stride)
+        renamed = [relabel_left_right(tr, fps) for tr in tracks]
+        tracks = [tr for tr, _ in renamed]
+        lr_info = {tr.id: n for tr, n in renamed if any(n.values())}
+        tracker._tracking += time.perf_counter() - t
     if stats is not None:
         decode_cpu = dec_stats.get("decode_cpu", dec_stats.get("main_cpu", 0.0))
         stats.update({"frames": n, "decode": t_dec, "decode_cpu": decode_cpu, **tracker.seconds,
-                      **tracker.counts, "workers": tracker.eng.workers, "stitch": st_info,
+                      **tracker.counts, "workers": tracker.eng.workers, "stitch": st_info, "left_right": lr_info,
                       "people_per_frame": tracker.people_per_frame, "frame_indices": frames_seen})
     return tracks

@@ -145,6 +145,18 @@ def keypoint_weights(track2d: Track2D, track3d: Track3D | None, frames: np.ndarr
     return xy.astype(np.float32), w.astype(np.float32)
 
 
+def covered_keypoints(track2d: Track2D, frames: np.ndarray) -> np.ndarray:
+    """(T,17) bool at ``frames``: COCO-17 keypoints the front end found on another person's pixels
+    and not on the person's own (``extras["covered"]``, :func:`unveil.detect.blazepose.covered_by_others`);
+    all False for tracks without the flag."""
+    cov = (track2d.extras or {}).get("covered")
+    frames = np.asarray(frames)
+    if cov is None or track2d.layout != "blazepose33" or np.shape(cov)[1:] != (33,):
+        return np.zeros((len(frames), 17), bool)
+    sel = np.clip(np.searchsorted(np.asarray(track2d.frames), frames), 0, len(track2d.frames) - 1)
+    return (np.asarray(cov, np.float64)[sel][:, list(BLAZEPOSE33_TO_COCO17)] > 0.5)
+
+
 def observed_joints(w17: np.ndarray, min_weight: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """(T,17) keypoint evidence weights -> observed (T,24) bool and confidence (T,24) in [0,1].
 
@@ -337,7 +349,8 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
         if cfg.self_occlusion != 1.0:
             w = np.where(self_occ, w * np.float32(cfg.self_occlusion), w).astype(np.float32)
     _, conf = observed_joints(w, cfg.min_weight)       # how much the fit treats each joint as seen
-    obs, obs_conf = observed_joints(np.where(self_occ, 0.0, w).astype(np.float32), cfg.min_weight)  # reported
+    covered = covered_keypoints(track2d, frames)   # behind another person: reported as inferred, still fitted
+    obs, obs_conf = observed_joints(np.where(self_occ | covered, 0.0, w).astype(np.float32), cfg.min_weight)  # reported
     J0c = torch.as_tensor(np.asarray(body.joints_cam), dtype=f32)
     feet = J0c.index_select(1, _FEET_IDX)
     fv = torch.zeros(T, 4)
@@ -345,7 +358,7 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
         fv[1:] = (feet[1:] - feet[:-1]).norm(dim=-1)
     bp_rel, bp_ok = blazepose_relative_depth(track2d, frames)
     return {"T": T, "xy": xy, "w": w, "w_root": w_root, "obs": obs, "conf": conf, "obs_conf": obs_conf,
-            "self_occ": self_occ, "beta0": beta0, "height": height,
+            "self_occ": self_occ, "covered": covered, "beta0": beta0, "height": height,
             "rest": rest, "offsets": torch.as_tensor(np.asarray(offsets), dtype=f32),
             "theta0": torch.cat([torch.as_tensor(np.asarray(body.global_orient), dtype=f32)[:, None],
                                  torch.as_tensor(np.asarray(body.body_pose), dtype=f32)], 1),
@@ -674,6 +687,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         outs.append(nb)
         diags.append({"id": int(body.id), "frames": p["T"],
                       "self_occluded_pct": round(100.0 * float(p["self_occ"].mean()), 2) if p["T"] else 0.0,
+                      "covered_pct": round(100.0 * float(p["covered"].mean()), 2) if p["T"] else 0.0,
                       "reproj_before_pct": reproj_before[i],
                       "reproj_after_pct": reprojection_pct(kp3[sl], xy_np[sl], w_np[sl], camera, p["height"],
                                                            cfg.min_weight)})
