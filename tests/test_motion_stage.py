@@ -177,3 +177,14 @@ def test_mopo_mirror_switch_averages_the_shipped_tcn_with_its_mirror_image():
     ref = mirror_average(lambda k: tcn.lift(k, CAM, net), kp, CAM.cx)
     assert np.allclose(on, ref, atol=1e-6)
     assert np.abs(on - off).max() > 1e-3
+
+
+def test_out_of_frame_margin():
+    from unveil.motion.occlusion import out_of_frame
+    xy = np.array([[0, 0], [-30, 500], [-40, 500], [1960, 10], [1500, 1102], [1500, -25], [np.nan, 5.0]])
+    # 2 % of 1920 x 1080: 38.4 px left/right, 21.6 px above/below
+    assert out_of_frame(xy, 1920, 1080).tolist() == [False, False, True, True, True, True, False]
+    assert not out_of_frame(xy, 0, 0).any()                      # unknown image size
+    with pytest.raises(ValueError):
+        out_of_frame(np.zeros((3, 3)), 1920, 1080)
+

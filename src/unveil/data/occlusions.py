@@ -35,8 +35,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..motion.occlusion import EDGE_MARGIN  # fraction of the image size beyond which a keypoint counts as cut off
+
 KINDS: tuple[str, ...] = ("none", "object", "truncation", "person", "lower", "mixed")
-EDGE_MARGIN = 0.02  # fraction of the image size outside of which a keypoint counts as cut off
 
 # capsule radius (metres) of each SMPL-24 bone (child index) of an occluding person
 _BONE_RADIUS = {1: 0.10, 2: 0.10, 3: 0.14, 4: 0.08, 5: 0.08, 6: 0.15, 7: 0.055, 8: 0.055, 9: 0.15,

@@ -18,7 +18,9 @@ per keypoint, offsets calibrated on where the real detector puts them, :func:`lo
 ``x_tk`` the detected keypoints, ``w_tk`` = confidence × (1 − occluded) of MoPO's occlusion
 detector (optionally × a lower weight where the incoming body's own parts hide the keypoint from the
 camera, :mod:`unveil.fit.self_occlusion`, ``EvidenceConfig.self_occlusion``; off by default: such
-keypoints are only reported as not observed), ``s_t`` the person's projected height in pixels, δ a dead zone at the detector's noise
+keypoints are only reported as not observed; so are keypoints on another person's pixels,
+``Track2D.extras["covered"]``, and keypoints beyond the image border: giving them weight 0 made real
+and rendered video worse, the detector's guesses there beat the prior's), ``s_t`` the person's projected height in pixels, δ a dead zone at the detector's noise
 level, ``ρ`` the Geman–McClure robust function (SMPLify, Bogo et al. 2016, Eq. 3 uses it for the
 same term), ``o_tj`` ∈ [0, 1] how much joint j is observed, ``p(j)`` the joint whose rotation
 orients bone j, ``θ⁰`` the incoming pose (the prior's decision for hidden parts: MoPO / MoRo / the
@@ -57,6 +59,7 @@ from .ik import rotmats_to_axis_angle
 from .pose_points import KEYPOINT_ANCHOR, KEYPOINT_FRAME, body_keypoints, pose_backward, pose_forward, pose_points
 from .pose_prior import PRIOR_JOINTS, load_pose_prior, pose_features
 from .self_occlusion import self_occluded
+from ..motion.occlusion import out_of_frame
 from ..skeleton import COCO17_TO_SMPL24
 
 # face points in the head joint's frame of the body model's rest pose (x = body's left, y up,
@@ -350,7 +353,8 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
             w = np.where(self_occ, w * np.float32(cfg.self_occlusion), w).astype(np.float32)
     _, conf = observed_joints(w, cfg.min_weight)       # how much the fit treats each joint as seen
     covered = covered_keypoints(track2d, frames)   # behind another person: reported as inferred, still fitted
-    obs, obs_conf = observed_joints(np.where(self_occ | covered, 0.0, w).astype(np.float32), cfg.min_weight)  # reported
+    cut = out_of_frame(xy, camera.width, camera.height)   # beyond the image border: the same
+    obs, obs_conf = observed_joints(np.where(self_occ | covered | cut, 0.0, w).astype(np.float32), cfg.min_weight)  # reported
     J0c = torch.as_tensor(np.asarray(body.joints_cam), dtype=f32)
     feet = J0c.index_select(1, _FEET_IDX)
     fv = torch.zeros(T, 4)
@@ -358,7 +362,7 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
         fv[1:] = (feet[1:] - feet[:-1]).norm(dim=-1)
     bp_rel, bp_ok = blazepose_relative_depth(track2d, frames)
     return {"T": T, "xy": xy, "w": w, "w_root": w_root, "obs": obs, "conf": conf, "obs_conf": obs_conf,
-            "self_occ": self_occ, "covered": covered, "beta0": beta0, "height": height,
+            "self_occ": self_occ, "covered": covered, "cut": cut, "beta0": beta0, "height": height,
             "rest": rest, "offsets": torch.as_tensor(np.asarray(offsets), dtype=f32),
             "theta0": torch.cat([torch.as_tensor(np.asarray(body.global_orient), dtype=f32)[:, None],
                                  torch.as_tensor(np.asarray(body.body_pose), dtype=f32)], 1),
@@ -688,6 +692,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         diags.append({"id": int(body.id), "frames": p["T"],
                       "self_occluded_pct": round(100.0 * float(p["self_occ"].mean()), 2) if p["T"] else 0.0,
                       "covered_pct": round(100.0 * float(p["covered"].mean()), 2) if p["T"] else 0.0,
+                      "out_of_frame_pct": round(100.0 * float(p["cut"].mean()), 2) if p["T"] else 0.0,
                       "reproj_before_pct": reproj_before[i],
                       "reproj_after_pct": reprojection_pct(kp3[sl], xy_np[sl], w_np[sl], camera, p["height"],
                                                            cfg.min_weight)})

@@ -36,6 +36,28 @@ ALPHA = 0.8
 THRESHOLD = 0.6
 SHARPNESS = 10.0  # logit = (S'' - THRESHOLD) * SHARPNESS when training
 MODES = ("spatial", "temporal", "spatiotemporal")
+EDGE_MARGIN = 0.02  # fraction of the image size beyond its border where a keypoint counts as cut off
+                    # (the synthetic training occlusions use the same rule: unveil.data.occlusions)
+
+
+def out_of_frame(xy: np.ndarray, width: float, height: float, margin: float = EDGE_MARGIN) -> np.ndarray:
+    """Keypoints the image cannot show: more than ``margin`` of the image size beyond its border.
+
+    Args:
+        xy: (..., 2) pixels.
+        width, height: image size in pixels (<= 0: unknown, nothing is out).
+        margin: see above.
+    Returns:
+        (...) bool.
+    """
+    xy = np.asarray(xy)
+    if xy.shape[-1] != 2:
+        raise ValueError(f"xy must be (..., 2), got {xy.shape}")
+    if width <= 0 or height <= 0:
+        return np.zeros(xy.shape[:-1], bool)
+    mx, my = margin * width, margin * height
+    u, v = xy[..., 0], xy[..., 1]
+    return (u < -mx) | (u > width + mx) | (v < -my) | (v > height + my)
 
 
 def ema_confidence(S, alpha: float = ALPHA):
