@@ -160,3 +160,14 @@ def test_swap_names_undoes_itself_and_checks_shapes():
     np.testing.assert_array_equal(swap_names(b, m), a)
     with pytest.raises(ValueError, match="33"):
         swap_names(np.zeros((2, 17, 3)), m)
+
+
+def test_missing_points_are_no_evidence():
+    clean = walker(seed=5)
+    bad = swapped(clean, np.r_[40:52])
+    kp = bad.keypoints.copy()
+    kp[44:47, 11] = np.nan                                   # a shoulder missing inside the swapped run
+    bad = Track2D(id=0, frames=bad.frames, keypoints=kp, layout="blazepose33", boxes=bad.boxes)
+    fixed, info = relabel_left_right(bad, fps=60.0)
+    assert info == {"frames": 12}
+    np.testing.assert_array_equal(fixed.extras["lr_swapped"], np.isin(np.arange(120), np.r_[40:52]))

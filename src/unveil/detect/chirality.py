@@ -60,7 +60,7 @@ def swap_states(points: np.ndarray, conf: np.ndarray, height: np.ndarray, fps: f
 
     Args:
         points: (T, 2, n, 2) pixels, index 1 = (left, right), n points per side.
-        conf: (T, 2, n) detector confidence in [0, 1] (0 = no evidence).
+        conf: (T, 2, n) detector confidence in [0, 1] (0 = no evidence; NaN points count as 0).
         height: (T,) person height in pixels (> 0).
         fps: frames per second of the track (the frame cost is ``swap_cost / fps``).
         swap_cost: price of renaming one second of video, in person heights of mean motion.
@@ -81,7 +81,10 @@ def swap_states(points: np.ndarray, conf: np.ndarray, height: np.ndarray, fps: f
     if T < 2:
         return np.zeros(T, bool)
     lam = swap_cost / fps
-    h = np.maximum(height, 1.0)
+    finite = np.isfinite(points).all(-1)
+    conf = np.where(finite & np.isfinite(conf), conf, 0.0)   # a missing point is no evidence
+    points = np.where(finite[..., None], points, 0.0)
+    h = np.maximum(np.nan_to_num(height, nan=1.0), 1.0)
     both = np.stack([points, points[:, ::-1]], 1)           # (T, s, 2, n, 2): s = 0 as named, 1 swapped
     c = conf.min(1)                                          # (T, n): the pair's smaller confidence
 
