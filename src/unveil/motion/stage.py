@@ -398,13 +398,12 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
 # Bandai, CMU) and the render benchmark; Demo_MultiPerson (all 757 samples the new front end scores)
 # PA 59.3 -> 59.3, MPJPE 101.2 -> 100.1, lift alone 72.8 -> 70.6; worse: limb depth 64.4 -> 65.1 mm, flips
 # 6.4 -> 7.1 %, and the rendered demo's MPJPE (docs/fit/evidence.md "sixth session").
-# Seventh session: the seen-joint TCN is that file fine-tuned 600 more steps with the pose augmentation
-# (synth2d.vary_pose on half the windows; mopo_lift_tcn_prop_dm_pose.pt, weights/mopo_lift_tcn_prop_dm_pose.md):
-# Demo_MultiPerson default PA / MPJPE 59.3 / 99.1 -> 58.7 / 98.0, lift alone 70.5 / 116.6 -> 70.4 / 114.5;
-# Bandai 0.3-0.8 mm and DeepMimic 2-14 mm MPJPE better; worse: CMU subject 2 +0.7-1.7 mm MPJPE, the render
-# row's none +0.8. The frame-rate phases (train_fps) and the virtual-camera views are options, off: on real
-# video they moved the lift-alone PA by -0.6 / -0.5 mm but not the default pipeline (docs/bench/multiview.md).
-DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop_dm_pose.pt",
+# Seventh session (not the default): the same file fine-tuned 600 more steps with a pose augmentation
+# (mopo_lift_tcn_prop_dm_pose.pt, row mopo-tcn-prop-dm-pose-gated-mirror; its card says why not: real video
+# only 0.1-0.6 mm PA better, a validation clip 7 mm and the demo's hidden joints 4.7 mm worse). The
+# frame-rate phases (train_fps) and the virtual-camera views are options, off: on real video they moved the
+# lift-alone PA by -0.6 / -0.5 mm but not the default pipeline (docs/bench/multiview.md "Seventh session").
+DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop_dm.pt",
            "hidden_weights": "mopo_lift_tcn.pt", "landmarks": 0.3, "landmarks_whole": 0.95, "mirror": True}
 
 
