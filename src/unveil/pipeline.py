@@ -166,11 +166,11 @@ def _lift(ctx: RunContext) -> None:
     o = ctx.opt
     model = MoPO(**DEFAULT, image_depth=o.image_depth, image_depth_weights=o.image_depth_weights) \
         if o.image_depth > 0 else None
-    ctx.tracks3d = lift_tracks(_lift_input(ctx), ctx.camera, model)
+    ctx.tracks3d = lift_tracks(_lift_input(ctx), ctx.camera, model, fps=ctx.fps)
 
 
 def _lift_key(ctx: RunContext) -> dict:
-    key = {"focal": ctx.camera.focal, "tracks": [int(t.id) for t in ctx.tracks2d]}
+    key = {"focal": ctx.camera.focal, "tracks": [int(t.id) for t in ctx.tracks2d], "fps": ctx.fps}
     if ctx.opt.image_depth > 0:  # the option off keeps the key (and the output) of a run without it
         key.update(image_depth=float(ctx.opt.image_depth), image_depth_weights=ctx.opt.image_depth_weights)
     return key

@@ -49,6 +49,10 @@ BENCH_ROWS: dict[str, dict] = {
     # used exactly as the default row
     "mopo-tcn-prop-dm-gated-mirror": {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop_dm.pt",
                                       "hidden_weights": "mopo_lift_tcn.pt", "mirror": True},
+    # seventh session: that recipe continued with the pose augmentation (mopo_lift_tcn_prop_dm_pose.md)
+    "mopo-tcn-prop-dm-pose-gated-mirror": {"lifter": "tcn", "complete": False, "smooth": 9,
+                                           "weights": "mopo_lift_tcn_prop_dm_pose.pt",
+                                           "hidden_weights": "mopo_lift_tcn.pt", "mirror": True},
 }
 
 

@@ -35,6 +35,9 @@ numbers used here:
   occluder's joint) or set its confidence still do, with the sampled error added to the placement.
 - ``proportions`` (training windows, issue 12): with this probability a window's skeleton is
   re-posed with the bone-length ratios of a random Anny phenotype (:func:`vary_proportions`).
+- ``poses`` (training windows, issue 12, seventh session): with this probability a window's joint
+  angles at the upper body, hips and shoulders are turned by random, slowly changing rotations
+  (:func:`vary_pose`, PoseAug-like): poses the recorded clips do not hold (a leg lifted sideways).
 
 Everything is seeded: ``make_sequence(clip, kind, seed)`` is a pure function of its arguments.
 """
@@ -257,6 +260,8 @@ def make_sequence(clip, kind: str = "none", seed: int = 0, occluder=None, camera
     rng = _rng(seed, clip.name, kind)
     jw = np.asarray(clip.joints, dtype=np.float64)
     kw = coco17_3d(clip)
+    if getattr(clip, "blazepose_placement", False):   # training windows: BlazePose's shoulder / hip placement
+        kw = blazepose_placement(kw, jw)
     T = jw.shape[0]
     fps = float(getattr(clip, "fps", 30.0))
     cam, R, t, cam_info = sample_camera(jw, rng, cameras)
@@ -391,6 +396,108 @@ def vary_proportions(joints: np.ndarray, face: np.ndarray, ratios: np.ndarray) -
     return out, face_new
 
 
+# Pose augmentation (issue 12, seventh session; after PoseAug, Gong et al., CVPR 2021, without its
+# learned discriminator): limb subtrees turned about their root joint. Each entry: the root joint,
+# the joints that turn with it, the largest angle (degrees) at the window's start; the angle then
+# moves linearly by up to half that again over the window, about a fixed random axis.
+POSE_GROUPS: tuple[tuple[int, tuple[int, ...], float], ...] = (
+    (3, (6, 9, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23), 20.0),   # upper body about the lower spine
+    (1, (4, 7, 10), 40.0), (2, (5, 8, 11), 40.0),                        # legs about the hips
+    (16, (18, 20, 22), 45.0), (17, (19, 21, 23), 45.0),                  # arms about the shoulders
+)
+POSE_GROUP_P = 0.5   # each group of a varied window turns with this probability
+
+
+def _rodrigues(axis: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """(3,) unit axis, (T,) angles (radians) -> (T, 3, 3) rotation matrices."""
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    a = np.asarray(angles, np.float64)[:, None, None]
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
+
+
+def vary_pose(joints: np.ndarray, face: np.ndarray, rng: np.random.Generator,
+              groups=POSE_GROUPS, p_group: float = POSE_GROUP_P) -> tuple[np.ndarray, np.ndarray]:
+    """Pose augmentation: new joint angles at the upper body, the hips and the shoulders.
+
+    Each group of ``groups`` turns with probability ``p_group``: its joints rotate rigidly about the
+    root joint (bone lengths are kept) by an angle that goes linearly from ``a0`` ~ U(-m, m) at the
+    first frame to ``a0 + U(-m/2, m/2)`` at the last (m: the group's largest angle), about one random
+    axis (uniform on the sphere). Groups are applied in order (the upper body first, so the arms turn
+    about the shoulders' new places); the face points move with the upper body. The whole window is
+    then shifted vertically so that its lowest ankle keeps its height.
+
+    Args:
+        joints: (T, 24, 3) SMPL-24 joints, metres, Y up.
+        face: (T, 5, 3) face points.
+        rng: numpy Generator (the only randomness).
+        groups: (root, moving joints, max degrees) triples.
+        p_group: probability that a group turns.
+    Returns:
+        joints (T, 24, 3), face (T, 5, 3), float64.
+    """
+    j = np.array(joints, np.float64)
+    f = np.array(face, np.float64)
+    if j.ndim != 3 or j.shape[1:] != (24, 3):
+        raise ValueError(f"vary_pose expects (T, 24, 3) joints, got {j.shape}")
+    if f.shape != (j.shape[0], 5, 3):
+        raise ValueError(f"face must be ({j.shape[0]}, 5, 3), got {f.shape}")
+    T = j.shape[0]
+    low = j[:, [7, 8], 1].min()
+    for root, moving, deg in groups:
+        if rng.random() >= p_group:
+            continue
+        axis = rng.normal(size=3)
+        axis /= max(np.linalg.norm(axis), 1e-9)
+        m = np.deg2rad(deg)
+        a0 = rng.uniform(-m, m)
+        a1 = a0 + rng.uniform(-m / 2, m / 2)
+        Rt = _rodrigues(axis, np.linspace(a0, a1, T))                    # (T, 3, 3)
+        c = j[:, root:root + 1]                                          # (T, 1, 3)
+        idx = list(moving)
+        j[:, idx] = np.einsum("tij,tkj->tki", Rt, j[:, idx] - c) + c
+        if 15 in moving:
+            f = np.einsum("tij,tkj->tki", Rt, f - c) + c
+    dy = low - j[:, [7, 8], 1].min()
+    j[..., 1] += dy
+    f[..., 1] += dy
+    return j, f
+
+
+# Where BlazePose puts the shoulder and hip keypoints relative to the body's joints, in the torso frame
+# (x = the body's left, y up, z forward; metres): the vertical and forward parts of the offsets
+# calibrated on rendered video (weights/keypoint_offsets_blazepose.md), as motion.landmark_blend uses them.
+PLACEMENT_OFFSETS = {5: (0.0, 0.047, 0.032), 6: (0.0, 0.047, 0.032), 11: (0.0, -0.002, 0.041), 12: (0.0, -0.002, 0.041)}
+
+
+def blazepose_placement(kp3d: np.ndarray, joints: np.ndarray) -> np.ndarray:
+    """COCO-17 3D keypoints with the shoulders and hips moved to where BlazePose places them
+    (:data:`PLACEMENT_OFFSETS`, rotated by each frame's torso frame built from the SMPL-24 joints:
+    left = hips' + shoulders' left-right vectors, up = shoulder centre - hip centre made orthogonal,
+    forward = left x up).
+
+    Args:
+        kp3d: (T, 17, 3) world COCO-17 keypoints (metres, Y up).
+        joints: (T, 24, 3) the SMPL-24 joints of the same frames.
+    Returns:
+        (T, 17, 3) float64, a copy.
+    """
+    k = np.array(kp3d, np.float64)
+    j = np.asarray(joints, np.float64)
+    if k.ndim != 3 or k.shape[1:] != (17, 3) or j.shape != (k.shape[0], 24, 3):
+        raise ValueError(f"blazepose_placement: kp3d (T,17,3) and joints (T,24,3) expected, got {k.shape}, {j.shape}")
+
+    def unit(v):
+        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+    left = unit(j[:, 1] - j[:, 2] + j[:, 16] - j[:, 17])
+    up = 0.5 * (j[:, 16] + j[:, 17] - j[:, 1] - j[:, 2])
+    up = unit(up - (up * left).sum(-1, keepdims=True) * left)
+    R = np.stack([left, up, np.cross(left, up)], -1)                    # (T, 3, 3), columns: left, up, forward
+    for i, o in PLACEMENT_OFFSETS.items():
+        k[:, i] += R @ np.asarray(o, np.float64)
+    return k
+
+
 # ------------------------------------------------------------------------------- training sampler
 _SPLIT_CACHE: dict = {}
 
@@ -432,24 +539,35 @@ def _slice_clip(clip, s: int, e: int):
 
 def training_windows(split: str = "train", window: int = 64, n: int = 32, seed: int = 0,
                      kinds=KINDS, clips=None, mix: str = "bandai", cameras: str = "standard",
-                     noise: str = "hand", proportions: float = 0.0) -> dict:
+                     noise: str = "hand", proportions: float = 0.0, poses: float = 0.0,
+                     placement: float = 0.0) -> dict:
     """``n`` random windows of ``window`` frames, each seen by a random camera with a random
     occlusion kind from ``kinds``; only ever from the "train" / "val" splits (``clips`` overrides
     the corpus, for tests; ``mix`` picks the sources, :func:`unveil.data.corpus.training_clips`:
     "bandai" (default), "bandai+cmu", "bandai+cmu+mirror", ...; ``cameras``: the camera profile,
     :data:`CAMERA_PROFILES`; ``noise``: the detector model, :data:`NOISE_MODELS`; ``proportions``:
     probability that a window's skeleton gets a random row of :func:`bone_ratios`,
-    :func:`vary_proportions`). Returns a dict of stacked numpy arrays:
+    :func:`vary_proportions`; ``poses``: probability that a window's joint angles are varied,
+    :func:`vary_pose`, after the proportions; ``placement``: probability that a window's shoulder and hip
+    keypoints sit where BlazePose puts them, :func:`blazepose_placement`). Returns a dict of stacked numpy arrays:
 
     keypoints2d (n,W,17,3) · occluded (n,W,17) bool · joints_cam (n,W,24,3) · joints_rel (n,W,24,3)
     (pelvis at 0) · joints_world (n,W,24,3) · focal (n,) · principal_point (n,2) · image_size (n,2)
     and lists kind, name. Deterministic in (split, window, n, seed, kinds, mix, cameras, noise,
-    proportions).
+    proportions, poses, placement); ``poses`` = ``placement`` = 0 draw exactly the windows of a call
+    without them.
     """
     if noise not in NOISE_MODELS:
         raise UnveilError(f"unknown detector noise model {noise!r} (expected one of {', '.join(NOISE_MODELS)})")
     if not 0.0 <= float(proportions) <= 1.0:
         raise UnveilError(f"proportions must be a probability in [0, 1], got {proportions}")
+    if not 0.0 <= float(poses) <= 1.0:
+        raise UnveilError(f"poses must be a probability in [0, 1], got {poses}")
+    if not 0.0 <= float(placement) <= 1.0:
+        raise UnveilError(f"placement must be a probability in [0, 1], got {placement}")
+    # the augmentations' own generators, so that poses = placement = 0 leave the main stream (and old caches) as they were
+    prng = np.random.default_rng([int(seed) & 0xFFFFFFFF, window, n, 11]) if poses > 0 else None
+    krng = np.random.default_rng([int(seed) & 0xFFFFFFFF, window, n, 13]) if placement > 0 else None
     ratios = bone_ratios() if proportions > 0 else None
     if split not in ("train", "val"):
         raise UnveilError(f"training windows come only from 'train' or 'val', not {split!r}")
@@ -473,6 +591,10 @@ def training_windows(split: str = "train", window: int = 64, n: int = 32, seed: 
         sub = _slice_clip(c, s, s + window)
         if ratios is not None and rng.random() < proportions:
             sub.joints, sub.face = vary_proportions(sub.joints, sub.face, ratios[int(rng.integers(len(ratios)))])
+        if prng is not None and prng.random() < poses:
+            sub.joints, sub.face = vary_pose(sub.joints, sub.face, prng)
+        if krng is not None and krng.random() < placement:
+            sub.blazepose_placement = True
         kind = kinds[int(rng.integers(len(kinds)))]
         occ = None
         if kind in ("person", "mixed"):

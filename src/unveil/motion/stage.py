@@ -72,7 +72,10 @@ class MoPO:
     hips (:mod:`unveil.motion.image_depth`; used when the call gets ``image_evidence``, 0 = off);
     image_depth_weights: its weight file (name in ``unveil/weights`` or a path; None = the shipped
     ``image_depth.pt``);
-    mirror: test-time mirror averaging of every lifter call (:func:`mirror_average`).
+    mirror: test-time mirror averaging of every lifter call (:func:`mirror_average`);
+    train_fps: the lifters' training frame rate; a track whose ``fps`` (call argument) is a multiple
+    of it is lifted one phase at a time (:func:`phase_lift`; None = off);
+    views: test-time virtual-camera averaging, (axis, degrees) pairs (:func:`view_average`; () = off).
     """
 
     def __init__(self, detector: str = "spatiotemporal", lifter: str = "lstm", use_conf: bool = True,
@@ -80,7 +83,10 @@ class MoPO:
                  bidirectional: bool = False, blend_tau: float | None = None, smooth: int | None = None,
                  weights: str | None = None, hidden_weights: str | None = None, gate_frames: int = 9,
                  landmarks: float = 0.0, landmarks_whole: float = 0.95, image_depth: float = 0.0,
-                 image_depth_weights: str | None = None, mirror: bool = False):
+                 image_depth_weights: str | None = None, mirror: bool = False, train_fps: float | None = None,
+                 views: tuple = ()):
+        self.train_fps = train_fps
+        self.views = tuple(tuple(v) for v in views)
         self.detector_mode, self.lifter_kind, self.use_conf = detector, lifter, use_conf
         self.weights, self.hidden_weights, self.gate_frames = weights, hidden_weights, gate_frames
         self.landmarks, self.landmarks_whole = landmarks, landmarks_whole
@@ -90,8 +96,10 @@ class MoPO:
         self.mirror = bool(mirror)
 
     @torch.inference_mode()
-    def __call__(self, keypoints2d: np.ndarray, camera: Camera, world_landmarks=None, image_evidence=None) -> dict:
-        """``image_evidence``: {"kp33": (T,33,3) BlazePose keypoints, "features": token name -> (T, ...)
+    def __call__(self, keypoints2d: np.ndarray, camera: Camera, world_landmarks=None, image_evidence=None,
+                 fps: float | None = None) -> dict:
+        """``fps``: the track's frame rate (None: taken to be the training rate);
+        ``image_evidence``: {"kp33": (T,33,3) BlazePose keypoints, "features": token name -> (T, ...)
         or None} for the image-depth blend (only read when ``image_depth`` > 0)."""
         kp = np.asarray(keypoints2d, np.float32)
         T = kp.shape[0]
@@ -101,9 +109,10 @@ class MoPO:
         det = _detector(self.detector_mode)
         S2 = det(torch.from_numpy(np.ascontiguousarray(kp[..., 2]))[None])[0].numpy()
         occ17 = ~(S2 > det.threshold)
-        joints = self._lift(kp, camera, self.weights)
+        step = frame_step(fps, self.train_fps)
+        joints = self._lift(kp, camera, self.weights, step)
         if self.hidden_weights:
-            hidden = self._lift(kp, camera, self.hidden_weights)
+            hidden = self._lift(kp, camera, self.hidden_weights, step)
             joints = gated_blend(joints, hidden, occluded_smpl24(occ17), self.gate_frames)
         occ24 = occluded_smpl24(occ17)
         if self.landmarks > 0 and world_landmarks is not None and np.shape(world_landmarks) == (T, 33, 3):
@@ -123,9 +132,10 @@ class MoPO:
             joints = savgol_joints(joints, int(self.smooth))
         return {"joints": joints.astype(np.float32), "occluded": occ17, "occluded24": occ24, "confidence": S2}
 
-    def _lift(self, kp: np.ndarray, camera: Camera, weights: str | None) -> np.ndarray:
+    def _lift(self, kp: np.ndarray, camera: Camera, weights: str | None, step: int = 1) -> np.ndarray:
         """The registry's lifter ``self.lifter_kind``, or the TCN with another weight file (mirror
-        averaged when ``self.mirror``)."""
+        averaged when ``self.mirror``); ``step`` > 1: lifted at the training frame rate
+        (:func:`phase_lift`)."""
         if weights is None:
             def fn(k):
                 return lifters.get(self.lifter_kind, self.use_conf).lift(k, camera)
@@ -136,7 +146,94 @@ class MoPO:
 
             def fn(k):
                 return tcn.lift(k, camera, net)
-        return mirror_average(fn, kp, camera.cx) if self.mirror else fn(kp)
+        if self.mirror:
+            fn0 = fn
+
+            def fn(k):
+                return mirror_average(fn0, k, camera.cx)
+        if self.views:
+            fn1 = fn
+
+            def fn(k):
+                return view_average(fn1, k, camera, self.views)
+        return phase_lift(fn, kp, step)
+
+
+def _axis_rotation(axis: str, deg: float) -> np.ndarray:
+    a = np.deg2rad(float(deg))
+    c, s_ = np.cos(a), np.sin(a)
+    if axis == "x":
+        return np.array([[1, 0, 0], [0, c, -s_], [0, s_, c]])
+    if axis == "y":
+        return np.array([[c, 0, s_], [0, 1, 0], [-s_, 0, c]])
+    if axis == "z":
+        return np.array([[c, -s_, 0], [s_, c, 0], [0, 0, 1]])
+    raise ValueError(f"view axis must be 'x', 'y' or 'z', got {axis!r}")
+
+
+def view_average(lift, keypoints2d: np.ndarray, camera: Camera, views) -> np.ndarray:
+    """Test-time virtual-camera averaging: the keypoints as a camera turned about its own centre by
+    each rotation R of ``views`` would see them (the homography ``K R K⁻¹``), lifted, turned back
+    (``Rᵀ``) and averaged with the plain lift: ``J = (L(k) + Σ_R Rᵀ L(K R K⁻¹ k)) / (1 + |views|)``.
+
+    Args:
+        lift: (T, 17, 3) pixels + confidence -> (T, 24, 3) root-relative camera-frame joints.
+        keypoints2d: (T, 17, 3).
+        camera: the pipeline's camera (focal, principal point).
+        views: (axis, degrees) pairs; axis "x" = pitch, "y" = pan, "z" = roll.
+    Returns:
+        (T, 24, 3) float32.
+    """
+    kp = np.asarray(keypoints2d, np.float32)
+    if kp.ndim != 3 or kp.shape[1:] != (17, 3):
+        raise ValueError(f"view_average: keypoints2d must be (T, 17, 3), got {kp.shape}")
+    K = np.asarray(camera.K, np.float64)
+    Kinv = np.linalg.inv(K)
+    acc = np.asarray(lift(kp), np.float64)
+    for axis, deg in views:
+        R = _axis_rotation(axis, deg)
+        H = K @ R @ Kinv
+        xh = np.concatenate([kp[..., :2].astype(np.float64), np.ones(kp.shape[:2] + (1,))], -1) @ H.T
+        k2 = kp.copy()
+        k2[..., :2] = (xh[..., :2] / xh[..., 2:3]).astype(np.float32)
+        acc += np.asarray(lift(k2), np.float64) @ R          # row vectors: (R^T x)^T = x^T R
+    return (acc / (1 + len(views))).astype(np.float32)
+
+
+def frame_step(fps: float | None, train_fps: float | None) -> int:
+    """How many video frames make one frame of the lifters' training rate: ``round(fps / train_fps)``
+    (at least 1; 1 when either rate is unknown)."""
+    if not fps or not train_fps or fps <= 0 or train_fps <= 0:
+        return 1
+    return max(1, int(round(float(fps) / float(train_fps))))
+
+
+def phase_lift(lift, keypoints2d: np.ndarray, step: int) -> np.ndarray:
+    """Lift a sequence recorded ``step`` times faster than the lifter's training rate: frames
+    ``i, i + step, i + 2 step, ...`` form one sequence at the training rate for every phase
+    ``i < step``; each is lifted alone and the results are put back in frame order. No frame is
+    dropped or interpolated; a temporal model then sees motion at the speed (and its receptive
+    field spans the time) it was trained on.
+
+    Args:
+        lift: (T, 17, 3) COCO-17 pixels + confidence -> (T, 24, 3).
+        keypoints2d: (T, 17, 3).
+        step: frames per training-rate frame (1: one call on the whole sequence).
+    Returns:
+        (T, 24, 3) float32.
+    """
+    kp = np.asarray(keypoints2d, np.float32)
+    if kp.ndim != 3 or kp.shape[1:] != (17, 3):
+        raise ValueError(f"phase_lift: keypoints2d must be (T, 17, 3), got {kp.shape}")
+    step = int(step)
+    if step < 1:
+        raise ValueError(f"phase_lift: step must be >= 1, got {step}")
+    if step == 1 or len(kp) < 2 * step:
+        return np.asarray(lift(kp), np.float32)
+    out = np.zeros((len(kp), 24, 3), np.float32)
+    for i in range(step):
+        out[i::step] = np.asarray(lift(kp[i::step]), np.float32)
+    return out
 
 
 def mirror_average(lift, keypoints2d: np.ndarray, cx: float) -> np.ndarray:
@@ -244,7 +341,8 @@ def confidence24(S2: np.ndarray) -> np.ndarray:
     return out
 
 
-def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None) -> list[Track3D]:
+def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None,
+                fps: float | None = None) -> list[Track3D]:
     """Agreed interface: 2D tracks (coco17 or blazepose33) -> root-relative 3D tracks (SMPL-24).
 
     ``Track3D.occluded`` is per keypoint of the *track's own* layout: for COCO-17 (and the 17
@@ -260,7 +358,7 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
         ev = None
         if model.image_depth > 0 and tr.layout == "blazepose33":
             ev = {"kp33": kp, "features": tr.features}
-        res = model(kp17, camera, world_landmarks=wl, image_evidence=ev)
+        res = model(kp17, camera, world_landmarks=wl, image_evidence=ev, fps=fps)
         if tr.layout == "coco17":
             occ = res["occluded"]
         else:
@@ -300,6 +398,11 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
 # Bandai, CMU) and the render benchmark; Demo_MultiPerson (all 757 samples the new front end scores)
 # PA 59.3 -> 59.3, MPJPE 101.2 -> 100.1, lift alone 72.8 -> 70.6; worse: limb depth 64.4 -> 65.1 mm, flips
 # 6.4 -> 7.1 %, and the rendered demo's MPJPE (docs/fit/evidence.md "sixth session").
+# Seventh session (not the default): the same file fine-tuned 600 more steps with a pose augmentation
+# (mopo_lift_tcn_prop_dm_pose.pt, row mopo-tcn-prop-dm-pose-gated-mirror; its card says why not: real video
+# only 0.1-0.6 mm PA better, a validation clip 7 mm and the demo's hidden joints 4.7 mm worse). The
+# frame-rate phases (train_fps) and the virtual-camera views are options, off: on real video they moved the
+# lift-alone PA by -0.6 / -0.5 mm but not the default pipeline (docs/bench/multiview.md "Seventh session").
 DEFAULT = {"lifter": "tcn", "complete": False, "smooth": 9, "weights": "mopo_lift_tcn_prop_dm.pt",
            "hidden_weights": "mopo_lift_tcn.pt", "landmarks": 0.3, "landmarks_whole": 0.95, "mirror": True}
 

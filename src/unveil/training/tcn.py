@@ -61,15 +61,17 @@ def augment_occlusions(kp: np.ndarray, rng: np.random.Generator, p: float = 0.5)
 
 
 def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str | None = "/tmp/unveil_tcn_cache",
-             mix: str = "bandai", cameras: str = "standard", noise: str = "hand", proportions: float = 0.0):
+             mix: str = "bandai", cameras: str = "standard", noise: str = "hand", proportions: float = 0.0,
+             poses: float = 0.0, placement: float = 0.0):
     """training_windows in chunks of 250 (seeds seed*1000 + i), cached as .npz under ``cache_dir``;
     ``mix``: the training sources (:func:`unveil.data.corpus.training_clips`); ``cameras``: the
     camera profile (:data:`unveil.data.synth2d.CAMERA_PROFILES`); ``noise`` / ``proportions``: the
     detector model (or "mixed": the "hand" and "blazepose" sets together, 2n windows) and the
-    proportion-augmentation probability (:func:`training_windows`)."""
+    proportion-augmentation probability, ``poses`` the pose-augmentation one (:func:`training_windows`)."""
     keys = ("keypoints2d", "joints_rel", "focal", "principal_point")
     if noise == "mixed":  # both detector models: the "hand" and the "blazepose" window sets (n each)
-        parts = [_windows(split, n, seed, window, cache_dir, mix, cameras, nz, proportions) for nz in ("hand", "blazepose")]
+        parts = [_windows(split, n, seed, window, cache_dir, mix, cameras, nz, proportions, poses, placement)
+                 for nz in ("hand", "blazepose")]
         return {k: np.concatenate([p[k] for p in parts]) for k in keys}
     tag = f"corpus-{corpus_id()}"
     if mix != "bandai":
@@ -82,12 +84,16 @@ def _windows(split: str, n: int, seed: int, window: int = WINDOW, cache_dir: str
         tag += f"_noise-{noise}-{_file_digest(NOISE_MODEL)}"
     if proportions:
         tag += f"_prop{proportions:g}-{_file_digest(BONE_RATIOS)}"
+    if poses:
+        tag += f"_pose{poses:g}-{POSE_AUG_VERSION}"
+    if placement:
+        tag += f"_place{placement:g}-{PLACEMENT_VERSION}"
     path = Path(cache_dir) / f"{split}_{window}_{n}_{seed}_{tag}.npz" if cache_dir else None
     if path is not None and path.is_file():
         z = np.load(path, allow_pickle=False)
         return {k: z[k] for k in keys}
     parts = [training_windows(split, window=window, n=min(250, n - i), seed=seed * 1000 + i // 250, mix=mix,
-                              cameras=cameras, noise=noise, proportions=proportions)
+                              cameras=cameras, noise=noise, proportions=proportions, poses=poses, placement=placement)
              for i in range(0, n, 250)]
     d = {k: np.concatenate([p[k] for p in parts]) for k in keys}
     if path is not None:
@@ -117,16 +123,18 @@ def evaluate(model: TCNLifter, data: dict, batch: int = 64) -> float:
 def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int = 8000, batch: int = 32,
           lr: float = 2e-3, window: int = WINDOW, dilations=DILATIONS, init: str | None = None,
           data_seed: int | None = None, occ_weight: float = 0.0, mix: str = "bandai", cameras: str = "standard",
-          noise: str = "hand", proportions: float = 0.0, val_noise: str | None = None, log=print) -> dict:
+          noise: str = "hand", proportions: float = 0.0, val_noise: str | None = None, poses: float = 0.0,
+          placement: float = 0.0, log=print) -> dict:
     """Train the TCN lifter (see module docstring); writes float16 weights to ``out``.
     ``mix``: training sources (default: the Bandai corpus; :data:`BROAD_MIX` adds the CMU subset and
     mirrored copies). Validation windows come from the same sources' "val" clips (detector model
-    ``val_noise``, default ``noise``; never with the proportion augmentation)."""
+    ``val_noise``, default ``noise``; never with the proportion or pose augmentation)."""
     t0 = time.time()
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     ds = seed if data_seed is None else data_seed
-    tr = _windows("train", windows, ds, window, mix=mix, cameras=cameras, noise=noise, proportions=proportions)
+    tr = _windows("train", windows, ds, window, mix=mix, cameras=cameras, noise=noise, proportions=proportions,
+                  poses=poses, placement=placement)
     va = _windows("val", 200, ds + 1, window, mix=mix, cameras=cameras, noise=val_noise or noise)
     log(f"tcn: {len(tr['keypoints2d'])} train windows x {window}, data in {time.time() - t0:.0f} s")
     model = TCNLifter(dilations=dilations)
@@ -166,10 +174,12 @@ def train(seed: int = 0, out: str | None = None, steps: int = 2400, windows: int
     save_checkpoint(path, ARCH, {"channels": model.inp.out_channels, "dilations": [int(d) for d in dilations]},
                     {k: v.half() for k, v in model.state_dict().items()},
                     {"recipe": "unveil train mopo-lift-tcn", "seed": seed, "steps": steps, "val_mpjpe_mm": round(val, 1),
-                     "mix": mix, "cameras": cameras, "noise": noise, "proportions": proportions, "init": str(init or "")})
+                     "mix": mix, "cameras": cameras, "noise": noise, "proportions": proportions, "poses": poses,
+                     "placement": placement, "init": str(init or "")})
     load.cache_clear()
     res = {"val_mpjpe_mm": round(val, 1), "train_windows": N, "window": window, "dilations": list(dilations),
-           "mix": mix, "cameras": cameras, "noise": noise, "proportions": proportions, "val_start_mm": round(val0, 1),
+           "mix": mix, "cameras": cameras, "noise": noise, "proportions": proportions, "poses": poses,
+           "placement": placement, "val_start_mm": round(val0, 1),
            "steps": steps,
            "seconds": round(time.time() - t0, 1), "weights": str(path)}
     log(f"tcn: val MPJPE {val:.1f} mm (root-relative, 200 val windows, all kinds), {res['seconds']} s -> {path}")
@@ -247,10 +257,25 @@ DM_MIX = "bandai+cmuscaled*8+deepmimic*25+mirror"
 WEIGHTS_PROP_DM = WEIGHTS_BROAD.with_name("mopo_lift_tcn_prop_dm.pt")
 
 
-def _finetune_new(out, default_out, seed, steps, init, noise, proportions, mix=BROAD_MIX):
+# issue 12, seventh session (real video, the lifter alone): the prop-dm recipe continued from the
+# default's weights with the pose augmentation (synth2d.vary_pose) on POSE_P of the windows, fresh
+# windows (data seed 5): poses the clips do not hold (a leg lifted sideways, the torso leaning).
+POSE_AUG_VERSION = "v1"     # bump when synth2d.vary_pose / POSE_GROUPS change (cache key)
+POSE_P = 0.5
+WEIGHTS_PROP_DM_POSE = WEIGHTS_BROAD.with_name("mopo_lift_tcn_prop_dm_pose.pt")
+# ... and with BlazePose's shoulder / hip keypoint placement (synth2d.blazepose_placement) on PLACEMENT_P of
+# the windows; or with the phone / CCTV camera profile (REAL_CAMERAS) instead of the benchmark's cameras
+PLACEMENT_VERSION = "v1"    # bump when synth2d.PLACEMENT_OFFSETS / blazepose_placement change (cache key)
+PLACEMENT_P = 0.5
+WEIGHTS_PROP_DM_PLACE = WEIGHTS_BROAD.with_name("mopo_lift_tcn_prop_dm_place.pt")
+WEIGHTS_PROP_DM_CAM = WEIGHTS_BROAD.with_name("mopo_lift_tcn_prop_dm_cam.pt")
+
+
+def _finetune_new(out, default_out, seed, steps, init, noise, proportions, mix=BROAD_MIX, poses=0.0, data_seed=3,
+                  placement=0.0, cameras="standard"):
     return train(seed=seed, out=out or str(default_out), steps=steps, windows=NEW_WINDOWS, lr=5e-4,
-                 init=init or str(WEIGHTS_BROAD), data_seed=3, mix=mix, noise=noise,
-                 proportions=proportions)
+                 init=init or str(WEIGHTS_BROAD), data_seed=data_seed, mix=mix, noise=noise,
+                 proportions=proportions, poses=poses, placement=placement, cameras=cameras)
 
 
 def finetune_noise(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
@@ -266,6 +291,27 @@ def finetune_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS,
 def finetune_prop_dm(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
     """(b) with new motion: the prop recipe on :data:`DM_MIX` (the DeepMimic training clips added)."""
     return _finetune_new(out, WEIGHTS_PROP_DM, seed, steps, init, "hand", 0.5, mix=DM_MIX)
+
+
+def finetune_prop_dm_pose(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
+    """The prop-dm recipe with the pose augmentation (:data:`POSE_P` of the windows), continued from the
+    shipped default :data:`WEIGHTS_PROP_DM` on fresh windows (data seed 5)."""
+    return _finetune_new(out, WEIGHTS_PROP_DM_POSE, seed, steps, init or str(WEIGHTS_PROP_DM), "hand", 0.5, mix=DM_MIX,
+                         poses=POSE_P, data_seed=5)
+
+
+def finetune_prop_dm_place(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
+    """The prop-dm recipe with BlazePose's keypoint placement on :data:`PLACEMENT_P` of the windows, continued
+    from :data:`WEIGHTS_PROP_DM` on fresh windows (data seed 5)."""
+    return _finetune_new(out, WEIGHTS_PROP_DM_PLACE, seed, steps, init or str(WEIGHTS_PROP_DM), "hand", 0.5, mix=DM_MIX,
+                         placement=PLACEMENT_P, data_seed=5)
+
+
+def finetune_prop_dm_cam(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
+    """The prop-dm recipe with :data:`REAL_CAMERAS` (half phone / webcam / CCTV cameras), continued from
+    :data:`WEIGHTS_PROP_DM` on fresh windows (data seed 5)."""
+    return _finetune_new(out, WEIGHTS_PROP_DM_CAM, seed, steps, init or str(WEIGHTS_PROP_DM), "hand", 0.5, mix=DM_MIX,
+                         cameras=REAL_CAMERAS, data_seed=5)
 
 
 def finetune_mixed_prop(seed: int = 1, out: str | None = None, steps: int = NEW_STEPS, init: str | None = None) -> dict:
