@@ -62,3 +62,24 @@ def test_writers_do_not_import_back_from_exports():
         tree = ast.parse((IO / name).read_text())
         mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not mods & {"exports", "unveil.io.exports"}, name
+
+
+def test_heap_trimmed_after_every_file(tmp_path, monkeypatch):
+    """Issue 17: the C heap is trimmed after each file (written or failed), so the writers' freed
+    temporaries do not pile up over the files of a long video; the files are the same bytes."""
+    import unveil.io.exports as ex
+
+    model = standin_model()
+    t, _ = make_track(model, T=6, seed=6)
+    monkeypatch.setattr(ex, "trim_heap", lambda: False)
+    ref = write_exports(tmp_path / "a", [t], model, fps=30.0)
+    calls = []
+    monkeypatch.setattr(ex, "trim_heap", lambda: calls.append(1) or True)
+    monkeypatch.setattr(export_registry, "EXPORTERS", list(export_registry.EXPORTERS))
+    export_registry.register(CsvExporter(), before="scene")
+    monkeypatch.setattr(CsvExporter, "write", lambda self, path, tracks, ctx: 1 / 0)
+    res = write_exports(tmp_path / "b", [t], model, fps=30.0)
+    assert res["files"] == ref["files"] and len(res["notes"]) == 1 and "3.csv" in res["notes"][0]
+    assert len(calls) == len(ref["files"]) + 1
+    for f in ref["files"]:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f

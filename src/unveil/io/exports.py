@@ -12,6 +12,7 @@ import traceback
 from pathlib import Path
 
 from ..body import load_body_model
+from ..runtime import trim_heap
 from ..types import BodyTrack
 from . import export_registry
 from .exporter import ExportContext, file_name
@@ -67,6 +68,10 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
             notes.append(f"{name} not written ({type(e).__name__}: {e})")
             if verbose:
                 traceback.print_exc()
+        finally:
+            # each file's freed temporaries go back to the system before the next one (on a long
+            # video the writers' heap garbage otherwise piles up over the files: docs/batch.md)
+            trim_heap()
 
     bodies = list(bodies or [])
     for b in bodies:
