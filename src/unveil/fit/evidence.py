@@ -50,7 +50,7 @@ import roma
 import torch
 
 from ..paths import WEIGHTS_DIR
-from ..runtime import torch_threads
+from ..runtime import torch_threads, trim_heap
 from ..skeleton import SMPL24_PARENTS, BLAZEPOSE33_TO_COCO17, SMPL24_INDEX as JI, forward_kinematics, to_coco17
 from ..types import BodyTrack, Camera, Track2D, Track3D
 from .ik import rotmats_to_axis_angle
@@ -634,6 +634,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                                                          cfg.root_depth_weight), dtype=f32))
                 del kp_rel
         del kp3_init_t   # (N,17,3): not needed during the optimisation
+        trim_heap()      # the preparation's freed temporaries go back before the optimisation's (docs/batch.md)
         opt = torch.optim.Adam(params, lr=cfg.lr)
         for _ in range(cfg.iters):
             opt.zero_grad(set_to_none=True)
