@@ -83,3 +83,31 @@ def test_heap_trimmed_after_every_file(tmp_path, monkeypatch):
     assert len(calls) == len(ref["files"]) + 1
     for f in ref["files"]:
         assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_camera_to_world_computed_once_per_track(tmp_path, monkeypatch):
+    """Issue 17: inside ``write_exports`` each track's camera -> world map (two float64 copies of its joints)
+    is computed once for all the files, not once per writer; the files are the same bytes as with every
+    writer computing its own."""
+    import contextlib
+
+    import unveil.io.exports as ex
+    import unveil.io.world_motion as wm
+
+    model = standin_model()
+    tracks = [make_track(model, T=6, seed=6)[0], make_track(model, T=5, seed=7)[0]]
+    tracks[1].id = 4
+    calls = []
+    real = wm._camera_to_world
+    monkeypatch.setattr(wm, "_camera_to_world", lambda t: calls.append(t.id) or real(t))
+    monkeypatch.setattr(ex, "shared_transforms", contextlib.nullcontext)
+    ref = write_exports(tmp_path / "a", tracks, model, fps=30.0)
+    n_each = len(calls)
+    monkeypatch.undo()
+    monkeypatch.setattr(wm, "_camera_to_world", lambda t: calls.append(t.id) or real(t))
+    calls.clear()
+    res = write_exports(tmp_path / "b", tracks, model, fps=30.0)
+    assert n_each > 4 and sorted(calls) == [3, 4] and wm._SHARED is None
+    assert res["files"] == ref["files"] and res["notes"] == ref["notes"] == []
+    for f in ref["files"]:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f

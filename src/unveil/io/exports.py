@@ -16,6 +16,7 @@ from ..runtime import trim_heap
 from ..types import BodyTrack
 from . import export_registry
 from .exporter import ExportContext, file_name
+from .world_motion import shared_transforms
 
 
 def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb: bool = True,
@@ -74,14 +75,15 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
             trim_heap()
 
     bodies = list(bodies or [])
-    for b in bodies:
-        for e in enabled:
-            if e.scope == "track":
-                attempt(e, file_name(e, b), [b])
-    if bodies:
-        for e in enabled:
-            if e.scope == "run":
-                attempt(e, file_name(e), bodies)
+    with shared_transforms():   # each track's camera -> world map computed once for all the files
+        for b in bodies:
+            for e in enabled:
+                if e.scope == "track":
+                    attempt(e, file_name(e, b), [b])
+        if bodies:
+            for e in enabled:
+                if e.scope == "run":
+                    attempt(e, file_name(e), bodies)
     return {"files": files, "notes": notes}
 
 
