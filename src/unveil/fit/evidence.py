@@ -653,6 +653,10 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         theta.grad = tau.grad = d_beta.grad = None
         with torch.no_grad():
             end = energy_report()
+            # per-frame inputs of the energy only (the outputs need θ, τ, the rest joints and offsets): freed
+            # with the optimiser's state before the outputs are allocated (~0.8 KB per frame)
+            del conf, o, wz, z_target, theta0, hid_rot_c, cpair, contact
+            trim_heap()
             # the outputs of every frame, span by span, into their arrays (no (N, 24, 3, 3) rotations)
             go, bp = np.empty((N, 3), np.float32), np.empty((N, 23, 3), np.float32)
             jc, kp3 = np.empty((N, 24, 3), np.float32), np.empty((N, 17, 3), np.float32)
