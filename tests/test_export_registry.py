@@ -62,3 +62,52 @@ def test_writers_do_not_import_back_from_exports():
         tree = ast.parse((IO / name).read_text())
         mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         assert not mods & {"exports", "unveil.io.exports"}, name
+
+
+def test_heap_trimmed_after_every_file(tmp_path, monkeypatch):
+    """Issue 17: the C heap is trimmed after each file (written or failed), so the writers' freed
+    temporaries do not pile up over the files of a long video; the files are the same bytes."""
+    import unveil.io.exports as ex
+
+    model = standin_model()
+    t, _ = make_track(model, T=6, seed=6)
+    monkeypatch.setattr(ex, "trim_heap", lambda: False)
+    ref = write_exports(tmp_path / "a", [t], model, fps=30.0)
+    calls = []
+    monkeypatch.setattr(ex, "trim_heap", lambda: calls.append(1) or True)
+    monkeypatch.setattr(export_registry, "EXPORTERS", list(export_registry.EXPORTERS))
+    export_registry.register(CsvExporter(), before="scene")
+    monkeypatch.setattr(CsvExporter, "write", lambda self, path, tracks, ctx: 1 / 0)
+    res = write_exports(tmp_path / "b", [t], model, fps=30.0)
+    assert res["files"] == ref["files"] and len(res["notes"]) == 1 and "3.csv" in res["notes"][0]
+    assert len(calls) == len(ref["files"]) + 1
+    for f in ref["files"]:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+
+
+def test_camera_to_world_computed_once_per_track(tmp_path, monkeypatch):
+    """Issue 17: inside ``write_exports`` each track's camera -> world map (two float64 copies of its joints)
+    is computed once for all the files, not once per writer; the files are the same bytes as with every
+    writer computing its own."""
+    import contextlib
+
+    import unveil.io.exports as ex
+    import unveil.io.world_motion as wm
+
+    model = standin_model()
+    tracks = [make_track(model, T=6, seed=6)[0], make_track(model, T=5, seed=7)[0]]
+    tracks[1].id = 4
+    calls = []
+    real = wm._camera_to_world
+    monkeypatch.setattr(wm, "_camera_to_world", lambda t: calls.append(t.id) or real(t))
+    monkeypatch.setattr(ex, "shared_transforms", contextlib.nullcontext)
+    ref = write_exports(tmp_path / "a", tracks, model, fps=30.0)
+    n_each = len(calls)
+    monkeypatch.undo()
+    monkeypatch.setattr(wm, "_camera_to_world", lambda t: calls.append(t.id) or real(t))
+    calls.clear()
+    res = write_exports(tmp_path / "b", tracks, model, fps=30.0)
+    assert n_each > 4 and sorted(calls) == [3, 4] and wm._SHARED is None
+    assert res["files"] == ref["files"] and res["notes"] == ref["notes"] == []
+    for f in ref["files"]:
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f

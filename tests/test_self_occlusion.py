@@ -88,3 +88,26 @@ def test_bad_shapes():
         self_occluded(JOINTS[None], KP[None, :12])
     with pytest.raises(ValueError):
         self_occluded(JOINTS[None], np.stack([KP, KP]))
+
+
+def test_in_chunks_equals_one_pass(monkeypatch):
+    """Issue 17: ``self_occluded`` works ``CHUNK`` frames at a time (bounded temporaries on a long video):
+    the same flags as one pass over every frame (300 frames of the body turned through a full circle and
+    jittered, chunks of 7: the last one short), and the chunks did run."""
+    import unveil.fit.self_occlusion as so_mod
+
+    rng = np.random.default_rng(0)
+    deg = np.linspace(0, 360, 300)
+    J = np.stack([_turn(JOINTS, d) for d in deg]) + rng.normal(0, 0.03, (300, 24, 3))
+    K = np.stack([_turn(KP, d) for d in deg]) + rng.normal(0, 0.03, (300, 17, 3))
+    monkeypatch.setattr(so_mod, "CHUNK", 1000)
+    one = self_occluded(J, K, height=1.6)
+    calls = []
+    real = so_mod._self_occluded
+    monkeypatch.setattr(so_mod, "_self_occluded", lambda j, *a: calls.append(len(j)) or real(j, *a))
+    monkeypatch.setattr(so_mod, "CHUNK", 7)
+    chunked = self_occluded(J, K, height=1.6)
+    assert len(calls) == 43 and calls[-1] == 300 - 42 * 7
+    assert chunked.dtype == bool and chunked.shape == (300, 17)
+    assert 0.05 < one.mean() < 0.5 and np.array_equal(one, chunked)
+    assert self_occluded(J[:0], K[:0]).shape == (0, 17)

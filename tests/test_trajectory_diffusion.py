@@ -307,3 +307,29 @@ def test_refine_trajectory_banded_equals_sparse():
     assert ia["root_solver"] == "banded" and ib["root_solver"] == "sparse"
     assert 20 < ia["n_contact_rows"] < 4 * 89 and ia["n_contact_rows"] == ib["n_contact_rows"]
     assert np.abs(a - b).max() < 1e-6, np.abs(a - b).max()
+
+
+def test_sample_in_windows_equals_one_pass(monkeypatch):
+    """Issue 17: ``sample`` on a long sequence, window by window with ``sample_halo`` frames of context
+    either side (noise drawn for the whole sequence), gives the one-pass numbers bit for bit (shipped
+    weights; 1,400 frames in windows of 300: 5 windows, the last one short; two sequences at once), and
+    the windows did run: a halo shorter than the network's reach gives other numbers."""
+    model = D.load()
+    assert D.sample_halo(model) == 336   # 6 (condition encoder) + 2 (contact head) + 1 + 10 x 32, to 16
+    torch.manual_seed(0)
+    loc = torch.cumsum(torch.randn(2, 1400, 24, 3) * 0.01, 1)
+    one = D.sample(model, loc, seed=3, window=None)
+    spans = []
+    real = D._sample_span
+    monkeypatch.setattr(D, "_sample_span", lambda m, lc, *a: spans.append(lc.shape[1]) or real(m, lc, *a))
+    win = D.sample(model, loc, seed=3, window=300)
+    assert spans == [636, 936, 972, 836, 536]   # [lo - 336, lo + 300 + 336) cut to the sequence
+    assert torch.equal(one["x"], win["x"]) and torch.equal(one["contact"], win["contact"])
+    single = D.sample(model, loc[1], seed=3, window=300)     # (T, 24, 3) in, (T, 4) out
+    assert single["x"].shape == (1400, 4)
+    monkeypatch.setattr(D, "sample_halo", lambda m, n=D.SAMPLE_STEPS: 48)
+    short = D.sample(model, loc, seed=3, window=300)
+    assert not torch.equal(one["x"], short["x"])
+    spans.clear()
+    D.sample(model, loc, seed=3)   # the default window (2,048 frames): 1,400 frames in one pass
+    assert spans == [1400]

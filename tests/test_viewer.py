@@ -208,3 +208,33 @@ def test_exports_pass_the_camera_to_the_viewer(tmp_path):
     assert np.abs(np.array(d["camera"]["R"]).reshape(3, 3) - R).max() < 1e-6
     assert np.abs(np.array(d["camera"]["t"]) - t).max() < 1e-4
     assert np.abs(np.array(d["tracks"][0]["joints"]).reshape(6, 24, 3) - b.joints_world).max() <= 0.0005 + 1e-9
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_frames_and_observed_are_the_json_of_the_lists(mode, monkeypatch):
+    """Issue 17: each track's frame indices and observed flags are written as JSON text JSON_CHUNK frames
+    at a time (no Python int per value on a long video): the page holds exactly the text that
+    ``json.dumps`` of the track's lists gave before (the track dict with every list in it), with chunks
+    of 2 frames (several pieces, the last one short) and in one piece; 11 tracks (markers _1_ / _10_),
+    one without flags, one empty."""
+    import unveil.io.viewer as V
+
+    rng = np.random.default_rng(5)
+    tr = {}
+    for k in range(11):
+        n = 0 if k == 4 else 5 + k
+        obs = None if k == 2 else rng.uniform(size=(n, 24)) < 0.5
+        tr[k] = (np.arange(n) * 2 + k, rng.normal(0, 1, (n, 24, 3)), obs)
+    pages = []
+    for chunk in (2, 10 ** 6):
+        monkeypatch.setattr(V, "JSON_CHUNK", chunk)
+        pages.append(viewer_html(tr, three_js=MODES[mode]))
+    assert pages[0] == pages[1]
+    for k, (frames, joints, obs) in tr.items():
+        t = {"id": k, "frames": [int(f) for f in frames], "joints": "J"}
+        if obs is not None:
+            t["observed"] = np.asarray(obs, bool).reshape(len(frames) * 24).astype(int).tolist()
+        joints_text = json.dumps(np.round(joints, 3).reshape(-1).tolist(), separators=(",", ":"))
+        assert json.dumps(t, separators=(",", ":")).replace('"J"', joints_text) in pages[0]
+    d = _data(pages[0])
+    assert d["tracks"][4]["frames"] == [] and "observed" not in d["tracks"][2]

@@ -48,7 +48,7 @@ from .detect.assets import detector_sha256, model_path
 from .digest import file_sha256
 from .errors import UnveilError
 from .io.keypoints_json import dump
-from .runtime import TORCH_THREADS, pin_torch_threads, torch_threads
+from .runtime import TORCH_THREADS, pin_torch_threads, torch_threads, trim_heap
 from .io.track_filter import MIN_CONFIDENCE, MIN_FRAMES, filter_tracks
 from .io.video import iter_frames
 from .paths import WEIGHTS_DIR
@@ -232,6 +232,7 @@ def _evidence(ctx: RunContext) -> None:
 def _write(ctx: RunContext) -> None:
     ctx.track_files = _write_tracks(ctx.out, ctx.tracks2d, ctx.tracks3d, ctx.bodies, ctx.camera, ctx.notes,
                                     ctx.opt.body_model, ctx.opt.save_vertices)
+    trim_heap()  # the npz files' freed temporaries go back before keypoints.json is written (docs/batch.md)
     dump(ctx.out / "keypoints.json", ctx.tracks2d, ctx.fps, ctx.width, ctx.height, ctx.camera.focal)
 
 

@@ -52,7 +52,7 @@ import roma
 import torch
 
 from ..paths import WEIGHTS_DIR
-from ..runtime import torch_threads
+from ..runtime import torch_threads, trim_heap
 from ..skeleton import SMPL24_PARENTS, BLAZEPOSE33_TO_COCO17, SMPL24_INDEX as JI, forward_kinematics, to_coco17
 from ..types import BodyTrack, Camera, Track2D, Track3D
 from .ik import rotmats_to_axis_angle
@@ -651,6 +651,7 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
                                                          cfg.root_depth_weight), dtype=f32))
                 del kp_rel
         del kp3_init_t   # (N,17,3): not needed during the optimisation
+        trim_heap()      # the preparation's freed temporaries go back before the optimisation's (docs/batch.md)
         opt = torch.optim.Adam(params, lr=cfg.lr)
         for _ in range(cfg.iters):
             opt.zero_grad(set_to_none=True)
@@ -669,6 +670,10 @@ def fit_tracks(items: list[tuple], camera: Camera, model, cfg: EvidenceConfig = 
         theta.grad = tau.grad = d_beta.grad = None
         with torch.no_grad():
             end = energy_report()
+            # per-frame inputs of the energy only (the outputs need θ, τ, the rest joints and offsets): freed
+            # with the optimiser's state before the outputs are allocated (~0.8 KB per frame)
+            del conf, o, wz, z_target, theta0, hid_rot_c, cpair, contact
+            trim_heap()
             # the outputs of every frame, span by span, into their arrays (no (N, 24, 3, 3) rotations)
             go, bp = np.empty((N, 3), np.float32), np.empty((N, 23, 3), np.float32)
             jc, kp3 = np.empty((N, 24, 3), np.float32), np.empty((N, 17, 3), np.float32)

@@ -107,7 +107,9 @@ def self_occluded(joints_cam: np.ndarray, keypoints_cam: np.ndarray, height: flo
         height: the body's height in metres (scales the radii and the margin).
         margin: metres (for a 1.70 m body) a part must lie in front of a keypoint to hide it.
     Returns:
-        (T, 17) bool: True = hidden by another part of the same body.
+        (T, 17) bool: True = hidden by another part of the same body (computed :data:`CHUNK` frames
+        at a time: the pairwise keypoint x capsule temporaries, (n, 17, 16, 3) float64 = 6.5 KB per frame
+        each, stay bounded).
     Raises:
         ValueError: on shapes other than the above.
     """
@@ -117,6 +119,17 @@ def self_occluded(joints_cam: np.ndarray, keypoints_cam: np.ndarray, height: flo
         raise ValueError(f"joints_cam must be (T, 24, 3), got {J.shape}")
     if P.ndim != 3 or P.shape[1:] != (17, 3) or P.shape[0] != J.shape[0]:
         raise ValueError(f"keypoints_cam must be ({J.shape[0]}, 17, 3), got {P.shape}")
+    out = np.zeros((J.shape[0], 17), bool)
+    for lo in range(0, J.shape[0], CHUNK):   # frame by frame: the same flags for any CHUNK
+        out[lo:lo + CHUNK] = _self_occluded(J[lo:lo + CHUNK], P[lo:lo + CHUNK], height, margin)
+    return out
+
+
+CHUNK = 128  # frames per step of self_occluded: its (n, 17, 16, 3) float64 temporaries stay ~1 MB each
+
+
+def _self_occluded(J: np.ndarray, P: np.ndarray, height: float, margin: float) -> np.ndarray:
+    """:func:`self_occluded` of (n, 24, 3) float64 joints and (n, 17, 3) float64 keypoints."""
     s = float(height) / REFERENCE_HEIGHT
     a_idx = [I[a] for a, _, _ in CAPSULES]
     b_idx = [I[b] for _, b, _ in CAPSULES]
@@ -134,4 +147,4 @@ def self_occluded(joints_cam: np.ndarray, keypoints_cam: np.ndarray, height: flo
     return (hit & ~own).any(-1)
 
 
-__all__ = ["CAPSULES", "COCO17_OWN", "MARGIN", "REFERENCE_HEIGHT", "segment_distance", "self_occluded"]
+__all__ = ["CAPSULES", "CHUNK", "COCO17_OWN", "MARGIN", "REFERENCE_HEIGHT", "segment_distance", "self_occluded"]

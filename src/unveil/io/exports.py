@@ -12,9 +12,11 @@ import traceback
 from pathlib import Path
 
 from ..body import load_body_model
+from ..runtime import trim_heap
 from ..types import BodyTrack
 from . import export_registry
 from .exporter import ExportContext, file_name
+from .world_motion import shared_transforms
 
 
 def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb: bool = True,
@@ -67,16 +69,21 @@ def write_exports(out_dir, bodies: list[BodyTrack], body_model, fps: float, glb:
             notes.append(f"{name} not written ({type(e).__name__}: {e})")
             if verbose:
                 traceback.print_exc()
+        finally:
+            # each file's freed temporaries go back to the system before the next one (on a long
+            # video the writers' heap garbage otherwise piles up over the files: docs/batch.md)
+            trim_heap()
 
     bodies = list(bodies or [])
-    for b in bodies:
-        for e in enabled:
-            if e.scope == "track":
-                attempt(e, file_name(e, b), [b])
-    if bodies:
-        for e in enabled:
-            if e.scope == "run":
-                attempt(e, file_name(e), bodies)
+    with shared_transforms():   # each track's camera -> world map computed once for all the files
+        for b in bodies:
+            for e in enabled:
+                if e.scope == "track":
+                    attempt(e, file_name(e, b), [b])
+        if bodies:
+            for e in enabled:
+                if e.scope == "run":
+                    attempt(e, file_name(e), bodies)
     return {"files": files, "notes": notes}
 
 

@@ -33,6 +33,7 @@ meshes are loaded (the browser test reads all three).
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import os
@@ -45,6 +46,7 @@ import numpy as np
 
 from ..atomic import write_parts
 from ..paths import cache_dir
+from ..runtime import trim_heap
 from ..skeleton import SMPL24_PARENTS
 from .exporter import ExportContext
 from .gltf import write_scene_glb_to
@@ -554,6 +556,16 @@ def _joints_pieces(frames, joints):
     yield "]"
 
 
+def _ints_pieces(values: np.ndarray, per_frame: int):
+    """The JSON text of a flat list of integers (``[int(v) for v in values]``: frame indices, 0/1
+    flags), ``JSON_CHUNK`` frames of ``per_frame`` values per piece (not a Python int per value at once)."""
+    step = JSON_CHUNK * per_frame
+    yield "["
+    for i in range(0, len(values), step):
+        yield ("," if i else "") + json.dumps([int(v) for v in values[i:i + step]], separators=(",", ":"))[1:-1]
+    yield "]"
+
+
 def viewer_parts(tracks: dict, fps: float = 30.0, title: str = "tracks", links=(), camera=None,
                  three_js: str | None = "auto", glb=None, frame_rate: float | None = None,
                  gltf_loader: str | None = "auto", max_mesh_bytes: int = MAX_MESH_BYTES,
@@ -587,13 +599,18 @@ def viewer_parts(tracks: dict, fps: float = 30.0, title: str = "tracks", links=(
     fps = float(fps) if fps and fps > 0 else 30.0
     data = {"fps": fps, "frame_rate": float(frame_rate) if frame_rate and frame_rate > 0 else fps,
             "parents": list(SMPL24_PARENTS), "tracks": []}
-    joints_text = {}   # the joints' JSON text per track (pieces), put in when the page is given out (below)
+    # each track's per-frame lists (frames, joints, observed flags) as JSON text in pieces, put in when the
+    # page is given out (below): a marker per list, in the order the data's JSON holds them
+    joints_text = {}
     for k, (tid, (frames, joints, *rest)) in enumerate(sorted(tracks.items(), key=lambda kv: int(kv[0]))):
         np.asarray(joints).reshape(len(frames), 24, 3)  # the shape is checked here, not halfway through the page
-        joints_text[f'"__JOINTS_{k}__"'] = (frames, joints)
-        t = {"id": int(tid), "frames": [int(f) for f in np.asarray(frames)], "joints": f"__JOINTS_{k}__"}
+        joints_text[f'"__FRAMES_{k}__"'] = functools.partial(_ints_pieces, np.asarray(frames), 1)
+        joints_text[f'"__JOINTS_{k}__"'] = functools.partial(_joints_pieces, frames, joints)
+        t = {"id": int(tid), "frames": f"__FRAMES_{k}__", "joints": f"__JOINTS_{k}__"}
         if rest and rest[0] is not None:
-            t["observed"] = np.asarray(rest[0], bool).reshape(len(frames) * 24).astype(int).tolist()
+            observed = np.asarray(rest[0], bool).reshape(len(frames) * 24)
+            joints_text[f'"__OBSERVED_{k}__"'] = functools.partial(_ints_pieces, observed, 24)
+            t["observed"] = f"__OBSERVED_{k}__"
         data["tracks"].append(t)
     if camera is not None:
         R, tc = (np.asarray(a, np.float64) for a in camera[:2])
@@ -638,7 +655,7 @@ def viewer_parts(tracks: dict, fps: float = 30.0, title: str = "tracks", links=(
         while markers and markers[0] in text:
             before, _, text = text.partition(markers[0])
             yield before
-            yield from _joints_pieces(*joints_text[markers.pop(0)])
+            yield from joints_text[markers.pop(0)]()
         yield text
 
     if not three_js:
@@ -741,6 +758,7 @@ class ViewerExporter:
                     mesh = glb_file
                 except Exception as e:
                     ctx.notes.append(f"viewer.html without body meshes ({type(e).__name__}: {e})")
+                trim_heap()  # the GLB writer's freed temporaries go back before the page's (docs/batch.md)
             self._write(path, tracks, ctx, data, mesh)
 
     @staticmethod
@@ -758,6 +776,7 @@ class ViewerExporter:
                                       **{k: v[k] for k in ("start", "end", "stride", "max_frames") if k in v})
             except Exception as e:
                 ctx.notes.append(f"viewer.html without video stills ({type(e).__name__}: {e})")
+            trim_heap()  # the decoder's freed frames go back before the page is written
         # the 3D page when three.js is cached, else the 2D page, which says so itself
         write_viewer(path, data, fps=ctx.fps, camera=cam, stills=stills, glb=mesh, frame_rate=ctx.frame_rate,
                      links=[f for f in ctx.files if f.endswith((".glb", ".bvh"))])

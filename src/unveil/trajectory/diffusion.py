@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 from ..checkpoint import load_pretrained_model
 from ..paths import WEIGHTS_DIR
+from ..runtime import trim_heap
 from . import canonical as C
 from .contact import FEET, contact_loss
 from ..errors import MissingAssetError
@@ -51,6 +52,7 @@ WEIGHTS = WEIGHTS_DIR / "ropetp.pt"
 ARCH = "ropetp_denoiser"  # the checkpoint's "arch" (unveil.checkpoint); config: hidden
 N_STEPS = 50          # training noise schedule
 SAMPLE_STEPS = 10     # DDIM steps at inference
+SAMPLE_WINDOW = 2048  # frames per window of sample() on a long sequence (plus sample_halo() each side)
 WINDOW = 64
 FPS = 30.0
 LAMBDA_FOOT = 20.0
@@ -144,22 +146,63 @@ class TrajDenoiser(nn.Module):
 
 # ------------------------------------------------------------------------------------- sampling
 def sample(model: TrajDenoiser, local: torch.Tensor, seed: int = 0, steps: int = SAMPLE_STEPS,
-           guide_steps: int = GUIDE_STEPS, guide_lr: float = 0.5) -> dict:
+           guide_steps: int = GUIDE_STEPS, guide_lr: float = 0.5, window: int | None = SAMPLE_WINDOW) -> dict:
     """DDIM (sigma = 0) sample of the canonical trajectory for local joints (B, T, 24, 3) (or (T, 24, 3)).
 
     Returns {"x": (B, T, 4) canonical trajectory (metres/frame, rad/frame, metres),
     "contact": (B, T, 4) foot-contact probabilities}. Deterministic for a given ``seed``.
+
+    ``window``: a sequence longer than ``window`` + 2 :func:`sample_halo` frames is sampled
+    ``window`` frames at a time, each with :func:`sample_halo` frames of context on either side (the
+    network is convolutional: a frame's output depends on the frames within the halo only, and the
+    noise is drawn for the whole sequence at once), so the activations ((B, 96, frames) per layer) and
+    the condition features stay bounded on a long video; the same numbers as one pass (tested).
+    None, or ``guide_steps`` > 0 (the contact guidance's loss spans the sequence): one pass.
     """
     squeeze = local.dim() == 3
     local = (local[None] if squeeze else local).float()
     B, T = local.shape[:2]
     g = torch.Generator().manual_seed(int(seed))
+    ts = sample_timesteps(steps, len(model.alphas_bar))
+    noise = torch.randn(B, T, 4, generator=g)
+    halo = sample_halo(model, len(ts))
+    if window is None or guide_steps or T <= window + 2 * halo:
+        x, pc = _sample_span(model, local, noise, ts, guide_steps, guide_lr)
+    else:
+        x, pc = torch.empty(B, T, 4), torch.empty(B, T, len(FEET))
+        for lo in range(0, T, window):
+            hi = min(lo + window, T)
+            a, b = max(lo - halo, 0), min(hi + halo, T)
+            xw, pw = _sample_span(model, local[:, a:b], noise[:, a:b], ts, 0, guide_lr)
+            x[:, lo:hi], pc[:, lo:hi] = xw[:, lo - a:hi - a], pw[:, lo - a:hi - a]
+            del xw, pw
+    if squeeze:
+        x, pc = x[0], pc[0]
+    return {"x": x, "contact": pc}
+
+
+def sample_halo(model: TrajDenoiser, n_steps: int = SAMPLE_STEPS) -> int:
+    """Frames of context either side of a window that make :func:`sample`'s windows give the
+    one-pass numbers: the condition encoder's and contact head's reach (and the forward change of
+    :func:`cond_features`: 1 frame) plus ``n_steps`` times the denoiser's, rounded up to 16 (for the
+    shipped network and 10 steps: 6 + 2 + 1 + 10 x 32 = 329 -> 336)."""
+    def reach(mods) -> int:
+        return sum(m.dilation[0] * (m.kernel_size[0] // 2) for m in mods if isinstance(m, nn.Conv1d))
+    per_step = sum(reach([b.c1]) for b in model.blocks) + reach([model.x_in, model.out])
+    n = reach(model.cond) + reach(model.contact) + 1 + int(n_steps) * per_step
+    return -(-n // 16) * 16
+
+
+def _sample_span(model: TrajDenoiser, local: torch.Tensor, noise: torch.Tensor, ts: list[int], guide_steps: int,
+                 guide_lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The DDIM loop of :func:`sample` on (B, n, 24, 3) local joints and their (B, n, 4) noise:
+    ((B, n, 4) trajectory, (B, n, 4) contact probabilities)."""
+    B = local.shape[0]
     with torch.no_grad():
         hc = model.encode(cond_features(local))
         pc = torch.sigmoid(model.contact_logits(hc))
     ab = model.alphas_bar
-    ts = sample_timesteps(steps, len(ab))
-    xt = torch.randn(B, T, 4, generator=g)
+    xt = noise
     x0 = xt
     for i, t in enumerate(ts):
         with torch.no_grad():
@@ -170,10 +213,7 @@ def sample(model: TrajDenoiser, local: torch.Tensor, seed: int = 0, steps: int =
         eps = (xt - a.sqrt() * x0) / (1 - a).sqrt()
         a_prev = ab[ts[i + 1]] if i + 1 < len(ts) else torch.tensor(1.0)
         xt = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
-    x = model.denorm_x(x0)
-    if squeeze:
-        x, pc = x[0], pc[0]
-    return {"x": x, "contact": pc}
+    return model.denorm_x(x0), pc
 
 
 def _contact_guidance(model, x0n, local, pc, steps, lr):
@@ -272,6 +312,7 @@ def refine_trajectory(joints_cam: np.ndarray, confidence: np.ndarray | None = No
     del local
     out = sample(model, loc30, seed=seed)
     del loc30
+    trim_heap()   # the sampler's freed activations go back before the solve (long videos: docs/batch.md)
     x30, p30 = out["x"].numpy().astype(np.float64), out["contact"].numpy().astype(np.float64)
     scale = FPS / fps                                                    # metres per frame at fps
     x = _resample(x30, T)
