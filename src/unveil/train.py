@@ -54,6 +54,8 @@ TRAINERS: dict[str, str] = {
     "mopo-predict-8-4": "unveil.training.predict:train_8_4",
     "mopo-predict-16-1": "unveil.training.predict:train_16_1",
     "mopo-fusion": "unveil.training.fusion:train",
+    "image-fusion": "unveil.training.image_fusion:train",
+    "image-fusion-depth": "unveil.training.image_fusion:train_depth",
     "tik": "unveil.training.fit:train_tik",
     "tik-broad": "unveil.training.fit:train_tik_broad",
     "shape": "unveil.training.fit:train_shape",
