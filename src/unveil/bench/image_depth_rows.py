@@ -7,6 +7,8 @@ to the hips blended towards the image-evidence network's (share :data:`SHARE`):
 - ``pipeline-evidence-imgdepth-kp``: its keypoints-only twin (the ablation);
 - ``pipeline-evidence-imgdepth-rope``: the Rope part hierarchy (:class:`unveil.motion.rope.RopeNet`,
   ``weights/image_depth_rope.pt``: Indep + Inter + FulCo + WhoBo with ICL);
+- ``pipeline-evidence-imgdepth-rope-varied``: the same Rope trained with more, varied renders
+  (``weights/image_depth_rope_varied.pt``);
 - ``pipeline-evidence-imgfusion``: no depth blend; MoPO's fusion over the image tokens
   (:mod:`unveil.motion.image_fusion`, ``weights/image_fusion.pt``) refines the lifted joints.
 
@@ -93,5 +95,7 @@ register("pipeline-evidence-imgdepth-kp", _row("image_depth_kponly.pt"), group="
          note=f"pipeline-evidence + limb depth blended ({SHARE}) towards the keypoints-only twin")
 register("pipeline-evidence-imgdepth-rope", _row("image_depth_rope.pt"), group="pipeline",
          note=f"pipeline-evidence + limb depth blended ({SHARE}) towards the Rope part hierarchy (RopeNet)")
+register("pipeline-evidence-imgdepth-rope-varied", _row("image_depth_rope_varied.pt"), group="pipeline",
+         note=f"pipeline-evidence + limb depth blended ({SHARE}) towards the Rope trained with session 7's varied renders")
 register("pipeline-evidence-imgfusion", _row(None, "image_fusion.pt"), group="pipeline",
          note="pipeline-evidence + MoPO's cross-attention fusion over the image tokens (image_fusion.pt)")

@@ -46,7 +46,7 @@ SUPERSAMPLE = 1
 TRAIN_CLIPS = 64
 VAL_CLIPS = 6
 # session 7: clips of build_varied (after the first TRAIN_CLIPS) in the Rope and image-fusion recipes
-VARIED_CLIPS = 0
+VARIED_CLIPS = 22
 STEPS = 1500
 
 
@@ -326,6 +326,12 @@ def train_image_depth_kponly(**kw):
 # ablations (unveil.motion.rope.VARIANTS) and the full model's keypoints-only twin; same recipe.
 # Only the full model is shipped (weights/image_depth_rope.pt); give the others --out.
 def train_rope(**kw):
+    return train(arch=rope.ARCH, rope_config=rope.VARIANTS["full"], **kw)
+
+
+# `unveil train image-depth-rope-varied`: the full Rope on the 64 clips + session 7's VARIED_CLIPS
+# varied renders (weights/image_depth_rope_varied.pt; give --out, the default path is the 64-clip file's)
+def train_rope_varied(**kw):
     return train(arch=rope.ARCH, rope_config=rope.VARIANTS["full"], varied_clips=VARIED_CLIPS, **kw)
 
 
