@@ -164,8 +164,8 @@ def _lift(ctx: RunContext) -> None:
     from .motion.stage import DEFAULT, MoPO, lift_tracks  # deferred: torch and the lifter weights
 
     o = ctx.opt
-    model = MoPO(**DEFAULT, image_depth=o.image_depth, image_depth_weights=o.image_depth_weights) \
-        if o.image_depth > 0 else None
+    model = MoPO(**DEFAULT, image_depth=o.image_depth, image_depth_weights=o.image_depth_weights,
+                 image_fusion=o.image_fusion) if (o.image_depth > 0 or o.image_fusion) else None
     ctx.tracks3d = lift_tracks(_lift_input(ctx), ctx.camera, model, fps=ctx.fps)
 
 
@@ -173,6 +173,8 @@ def _lift_key(ctx: RunContext) -> dict:
     key = {"focal": ctx.camera.focal, "tracks": [int(t.id) for t in ctx.tracks2d], "fps": ctx.fps}
     if ctx.opt.image_depth > 0:  # the option off keeps the key (and the output) of a run without it
         key.update(image_depth=float(ctx.opt.image_depth), image_depth_weights=ctx.opt.image_depth_weights)
+    if ctx.opt.image_fusion:  # likewise
+        key.update(image_fusion=str(ctx.opt.image_fusion))
     return key
 
 
@@ -271,7 +273,8 @@ STAGES: tuple[Stage, ...] = (
     Stage("keypoints", 1, _imported, key=lambda c: {"keypoints_sha256": file_sha256(Path(c.opt.keypoints_json))},
           when=lambda c: not _from_video(c)),
     Stage("lift", 1, _lift, hashes=("motion/*.py", "geometry.py", "checkpoint.py", "weights/mopo_*.pt",
-                                  "weights/perframe.pt", "weights/image_depth*.pt"), after="keypoints",
+                                  "weights/perframe.pt", "weights/image_depth*.pt", "weights/image_fusion*.pt"),
+          after="keypoints",
           key=_lift_key,
           save=lambda c: (pack_tracks(c.tracks3d, T3D_FIELDS), {}),
           load=lambda c, arr, info: setattr(c, "tracks3d", unpack_tracks(arr, Track3D, T3D_FIELDS)),
@@ -318,7 +321,8 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
          export: bool = True, traj_prior: bool = True, evidence_fit: bool = True, save_vertices: bool = False,
          overlay: str = "mesh", rig_names: str = "smpl", min_frames: int | None = None,
          min_confidence: float | None = None, image_features: bool = False, image_depth: float = 0.0,
-         image_depth_weights: str | None = None, stages: Sequence[Stage] | None = None) -> dict:
+         image_depth_weights: str | None = None, image_fusion: str | None = None,
+         stages: Sequence[Stage] | None = None) -> dict:
     """Run the pipeline; returns the summary dict (also written to OUT/summary.json).
 
     ``evidence_fit``: pull the body onto the visible 2D keypoints (:mod:`unveil.fit.evidence`);
@@ -333,6 +337,9 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
     the hips (:mod:`unveil.motion.image_depth`, 0 = off; the shipped network needs
     ``image_features``); ``image_depth_weights``: its weight file (None = ``image_depth.pt``;
     ``image_depth_kponly.pt`` = the keypoints-only twin);
+    ``image_fusion``: MoPO's fusion over the image tokens in the lift stage
+    (:mod:`unveil.motion.image_fusion`): its weight file (e.g. ``image_fusion.pt``), None = off;
+    needs ``image_features``;
     ``stages``: the stages to run (default :data:`STAGES`; tests pass stand-ins,
     :func:`unveil.stages.substitute`). The Python API with typed results is :func:`unveil.api.run`."""
     opt = SimpleNamespace(**locals())  # the options, as the stages read them (ctx.opt)
@@ -346,6 +353,12 @@ def _run(video=None, keypoints_json=None, out_dir="out", body_model: str = "anny
         raise UnveilError(f"--image-depth must be in [0, 1], got {image_depth}")
     if image_depth > 0 and (not image_features or video is None) and image_depth_reads_tokens(image_depth_weights):
         raise UnveilError("--image-depth needs a video and --image-features (the network reads the image tokens)")
+    if image_fusion and (not image_features or video is None):
+        raise UnveilError("--image-fusion needs a video and --image-features (it reads the image tokens)")
+    if image_fusion:
+        fpath = WEIGHTS_DIR / image_fusion if "/" not in str(image_fusion) else Path(image_fusion)
+        if not fpath.is_file():
+            raise UnveilError(f"--image-fusion: no such file {fpath}")
     if image_features and video is not None:  # the tapped landmark model (`unveil models fetch` derives it)
         model_path("pose_landmark_full_taps.tflite")
     out = Path(out_dir)
@@ -599,6 +612,9 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
                     help="the image-depth network's weight file (default image_depth.pt; "
                          "image_depth_kponly.pt: the keypoints-only twin; image_depth_rope.pt: the Rope "
                          "part hierarchy, docs/image_evidence.md)")
+    ap.add_argument("--image-fusion", nargs="?", const="image_fusion.pt", default=None, metavar="NAME",
+                    help="refine the lifted joints with MoPO's cross-attention fusion over the image tokens "
+                         "(weight file, default image_fusion.pt; needs --image-features; docs/image_evidence.md)")
     a = ap.parse_args(argv)
     threads, capped = check_threads(a.threads)  # 1..cores (above: capped, said on stderr)
     if capped:
@@ -623,7 +639,7 @@ def main(argv: list[str], prog: str = "unveil run") -> int:
             export=a.export, traj_prior=a.traj_prior, evidence_fit=a.evidence_fit, save_vertices=a.save_vertices,
             overlay=a.overlay, rig_names=a.rig_names, min_frames=a.min_frames, min_confidence=a.min_confidence,
             progress=a.progress, image_features=a.image_features, image_depth=a.image_depth,
-            image_depth_weights=a.image_depth_weights)
+            image_depth_weights=a.image_depth_weights, image_fusion=a.image_fusion)
     print(f"{s['frames']} frames, {len(s['tracks'])} tracks -> {a.out}/tracks/  "
           f"({s['fps_end_to_end']} frames/s end to end; stages: {', '.join(s['stages_done'])})")
     for n in s["notes"]:

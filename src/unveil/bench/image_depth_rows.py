@@ -6,7 +6,11 @@ to the hips blended towards the image-evidence network's (share :data:`SHARE`):
 - ``pipeline-evidence-imgdepth``: the network that reads the landmark model's image tokens;
 - ``pipeline-evidence-imgdepth-kp``: its keypoints-only twin (the ablation);
 - ``pipeline-evidence-imgdepth-rope``: the Rope part hierarchy (:class:`unveil.motion.rope.RopeNet`,
-  ``weights/image_depth_rope.pt``: Indep + Inter + FulCo + WhoBo with ICL).
+  ``weights/image_depth_rope.pt``: Indep + Inter + FulCo + WhoBo with ICL);
+- ``pipeline-evidence-imgdepth-rope-varied``: the same Rope trained with more, varied renders
+  (``weights/image_depth_rope_varied.pt``);
+- ``pipeline-evidence-imgfusion``: no depth blend; MoPO's fusion over the image tokens
+  (:mod:`unveil.motion.image_fusion`, ``weights/image_fusion.pt``) refines the lifted joints.
 
 The rows need the rendered video (``--source render``): the tapped landmark model runs on it once
 (cached next to the video as ``<stem>.evtok.npz``) and, per frame, the detected person nearest the
@@ -57,19 +61,21 @@ def _body_model():
     return load_body_model("anny")
 
 
-@functools.lru_cache(maxsize=2)
-def _mopo(weights: str) -> MoPO:
-    return MoPO(**DEFAULT, image_depth=SHARE, image_depth_weights=weights)
+@functools.lru_cache(maxsize=4)
+def _mopo(weights: str | None, fusion: str | None = None) -> MoPO:
+    if weights is None:
+        return MoPO(**DEFAULT, image_fusion=fusion)
+    return MoPO(**DEFAULT, image_depth=SHARE, image_depth_weights=weights, image_fusion=fusion)
 
 
-def _row(weights: str):
+def _row(weights: str | None, fusion: str | None = None):
     def fn(inputs) -> dict:
         if inputs.video is None:
             raise UnveilError("the image-depth rows need rendered video (--source render)")
         kp = np.asarray(inputs.keypoints2d, np.float32)
         det = tapped_detection(inputs.video, kp)
         ev = {"kp33": det["kp33"], "features": {k: det[f"tok_{k}"] for k in ("kp", "mid", "body")}}
-        model = _mopo(weights)
+        model = _mopo(weights, fusion)
         res = model(kp, inputs.camera, world_landmarks=inputs.world_landmarks, image_evidence=ev)
         t2 = Track2D(id=0, frames=np.arange(len(kp)), keypoints=kp, layout="coco17",
                      world_landmarks=inputs.world_landmarks)
@@ -89,3 +95,7 @@ register("pipeline-evidence-imgdepth-kp", _row("image_depth_kponly.pt"), group="
          note=f"pipeline-evidence + limb depth blended ({SHARE}) towards the keypoints-only twin")
 register("pipeline-evidence-imgdepth-rope", _row("image_depth_rope.pt"), group="pipeline",
          note=f"pipeline-evidence + limb depth blended ({SHARE}) towards the Rope part hierarchy (RopeNet)")
+register("pipeline-evidence-imgdepth-rope-varied", _row("image_depth_rope_varied.pt"), group="pipeline",
+         note=f"pipeline-evidence + limb depth blended ({SHARE}) towards the Rope trained with session 7's varied renders")
+register("pipeline-evidence-imgfusion", _row(None, "image_fusion.pt"), group="pipeline",
+         note="pipeline-evidence + MoPO's cross-attention fusion over the image tokens (image_fusion.pt)")

@@ -28,6 +28,7 @@ from . import tcn
 from .predict import SMPL24_FROM_COCO17, occluded_smpl24
 from . import fusion
 from . import image_depth
+from . import image_fusion as _imf
 from .fusion import keypoint_evidence
 from .landmark_blend import landmark_blend
 from ..skeleton import BLAZEPOSE33_TO_COCO17, COCO17_FLIP, SMPL24_FLIP
@@ -72,6 +73,9 @@ class MoPO:
     hips (:mod:`unveil.motion.image_depth`; used when the call gets ``image_evidence``, 0 = off);
     image_depth_weights: its weight file (name in ``unveil/weights`` or a path; None = the shipped
     ``image_depth.pt``);
+    image_fusion: MoPO's fusion (Eq. 6-9) over the image tokens (:mod:`unveil.motion.image_fusion`):
+    its weight file (name in ``unveil/weights`` or a path), applied before the smoothing when the call
+    gets ``image_evidence`` with tokens; None = off;
     mirror: test-time mirror averaging of every lifter call (:func:`mirror_average`);
     train_fps: the lifters' training frame rate; a track whose ``fps`` (call argument) is a multiple
     of it is lifted one phase at a time (:func:`phase_lift`; None = off);
@@ -84,7 +88,7 @@ class MoPO:
                  weights: str | None = None, hidden_weights: str | None = None, gate_frames: int = 9,
                  landmarks: float = 0.0, landmarks_whole: float = 0.95, image_depth: float = 0.0,
                  image_depth_weights: str | None = None, mirror: bool = False, train_fps: float | None = None,
-                 views: tuple = ()):
+                 views: tuple = (), image_fusion: str | None = None):
         self.train_fps = train_fps
         self.views = tuple(tuple(v) for v in views)
         self.detector_mode, self.lifter_kind, self.use_conf = detector, lifter, use_conf
@@ -94,13 +98,15 @@ class MoPO:
         self.do_complete, self.lengths, self.fusion = complete, tuple(lengths), fusion
         self.bidirectional, self.blend_tau, self.smooth = bidirectional, blend_tau, smooth
         self.mirror = bool(mirror)
+        self.image_fusion = image_fusion
 
     @torch.inference_mode()
     def __call__(self, keypoints2d: np.ndarray, camera: Camera, world_landmarks=None, image_evidence=None,
                  fps: float | None = None) -> dict:
         """``fps``: the track's frame rate (None: taken to be the training rate);
         ``image_evidence``: {"kp33": (T,33,3) BlazePose keypoints, "features": token name -> (T, ...)
-        or None} for the image-depth blend (only read when ``image_depth`` > 0)."""
+        or None} for the image-depth blend and the image fusion (only read when ``image_depth`` > 0 or
+        ``image_fusion`` is set)."""
         kp = np.asarray(keypoints2d, np.float32)
         T = kp.shape[0]
         if T == 0:
@@ -128,6 +134,11 @@ class MoPO:
             feats = _lift.features(kp, camera, use_conf=self.use_conf)[None]
             ev = keypoint_evidence(feats, torch.from_numpy(~occ17)[None], world_landmarks)
             joints = _fusion()(torch.from_numpy(joints)[None], ev)[0].numpy()
+        if self.image_fusion and image_evidence is not None and image_evidence.get("features") is not None:
+            feats = image_evidence["features"]
+            if all(k in feats for k in ("kp", "mid")):
+                joints = _imf.refine(_image_fusion_net(_weights_path(self.image_fusion)), joints,
+                                     image_evidence["kp33"], camera.focal, (camera.cx, camera.cy), feats)
         if self.smooth:
             joints = savgol_joints(joints, int(self.smooth))
         return {"joints": joints.astype(np.float32), "occluded": occ17, "occluded24": occ24, "confidence": S2}
@@ -290,6 +301,11 @@ def _image_depth_net(path: str | None):
     return image_depth.load(path)
 
 
+@functools.lru_cache(maxsize=4)
+def _image_fusion_net(path: str | None):
+    return _imf.load(path)
+
+
 def _weights_path(name: str | None) -> str | None:
     """A weight file name in ``unveil/weights`` (or a path) -> path string; None stays None."""
     if name is None:
@@ -356,7 +372,7 @@ def lift_tracks(tracks: list[Track2D], camera: Camera, model: MoPO | None = None
         kp17 = to_coco17(kp, tr.layout)
         wl = tr.world_landmarks if (model.fusion or model.landmarks > 0) else None
         ev = None
-        if model.image_depth > 0 and tr.layout == "blazepose33":
+        if (model.image_depth > 0 or model.image_fusion) and tr.layout == "blazepose33":
             ev = {"kp33": kp, "features": tr.features}
         res = model(kp17, camera, world_landmarks=wl, image_evidence=ev, fps=fps)
         if tr.layout == "coco17":

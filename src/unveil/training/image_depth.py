@@ -45,6 +45,8 @@ SUPERSAMPLE = 1
 # the shipped recipe (weights/image_depth.md)
 TRAIN_CLIPS = 64
 VAL_CLIPS = 6
+# session 7: clips of build_varied (after the first TRAIN_CLIPS) in the Rope and image-fusion recipes
+VARIED_CLIPS = 22
 STEPS = 1500
 
 
@@ -85,9 +87,13 @@ def match_tracks(tracks, truth2d: np.ndarray) -> dict:
 
 
 def build_one(clip_name: str, joints_world: np.ndarray, kind: str, seed: int = 0, workers: int = 2,
-              log=print) -> Path:
-    """Render (cached) one clip in one kind, run the tapped detector (cached) -> the ``.tok.npz`` path."""
-    r = synthvideo.render_sequence(joints_world, clip_name, kind, seed, workers=workers, supersample=SUPERSAMPLE)
+              log=print, width: int = 960, height: int = 540, supersample: int = SUPERSAMPLE,
+              view: str = "front") -> Path:
+    """Render (cached) one clip in one kind, run the tapped detector (cached) -> the ``.tok.npz`` path.
+    ``width``/``height``/``supersample``/``view``: :func:`unveil.data.synthvideo.render_sequence`'s (a
+    variant of :data:`VARIETY`)."""
+    r = synthvideo.render_sequence(joints_world, clip_name, kind, seed, width=width, height=height,
+                                   workers=workers, supersample=supersample, view=view)
     path = Path(str(r["video"])[:-4] + ".tok.npz")
     if path.exists():
         return path
@@ -123,6 +129,47 @@ def build_sequences(split: str = "train", n_clips: int = 24, seed: int = 0, work
             continue
         for kind in (kinds or kinds_for_clip(i)):
             out.append(build_one(f"{c.name}@st{STRIDE}", jw, kind, seed, workers, log))
+    return out
+
+
+# Session 7 (issue 18): more varied renders, for the clips after the first TRAIN_CLIPS of the same
+# seeded order. Each clip gets one variant (cycling) besides its two rotating kinds. What varies is
+# what the synthetic video engine supports: the render seed (other outfit colours, sleeve length,
+# wall style and colour, floor tint, camera azimuth / height 0.7-1.8 m / vertical FoV 45-65 deg,
+# occluder draws), the frame shape (portrait 540x960, a phone held upright: the subject larger in
+# a narrower horizontal field), the camera side (``back``: seen from behind) and 2x anti-aliasing
+# (as the evaluation renders; the first 64 clips were rendered without).
+VARIETY = (
+    {"seed": 1, "width": 960, "height": 540, "supersample": 2, "view": "front"},
+    {"seed": 1, "width": 540, "height": 960, "supersample": 2, "view": "front"},
+    {"seed": 2, "width": 960, "height": 540, "supersample": 2, "view": "back"},
+    {"seed": 2, "width": 540, "height": 960, "supersample": 2, "view": "front"},
+)
+
+
+def build_varied(split: str = "train", n_clips: int = 0, start: int = TRAIN_CLIPS, order_seed: int = 0,
+                 workers: int = 1, deadline: float | None = None, log=print) -> list[Path]:
+    """Render + detect clips ``start .. start + n_clips`` of ``split``'s seeded order (the order of
+    :func:`build_sequences`, so they never repeat its first ``start`` clips), clip ``i`` in
+    :data:`VARIETY` ``[i % 4]`` and the kinds :func:`kinds_for_clip` ``(i)``; resumable.
+    ``deadline`` (``time.time()`` value): start no new render after it (what is done stays).
+    Returns the ``.tok.npz`` paths that exist."""
+    if split == "eval":
+        raise UnveilError("training data never comes from the evaluation split")
+    out = []
+    clips = load_split(split)
+    order = np.random.default_rng(order_seed).permutation(len(clips))[start:start + n_clips]
+    for i, k in enumerate(order, start=start):
+        c = clips[k]
+        jw = np.asarray(c.joints, np.float32)[::STRIDE][:FRAMES]
+        if len(jw) < 20:
+            continue
+        v = VARIETY[i % len(VARIETY)]
+        for kind in kinds_for_clip(i):
+            if deadline is not None and time.time() > deadline:
+                return out
+            out.append(build_one(f"{c.name}@st{STRIDE}", jw, kind, v["seed"], workers, log, v["width"],
+                                 v["height"], v["supersample"], v["view"]))
     return out
 
 
@@ -203,19 +250,21 @@ def evaluate(model, d: dict, batch: int = 512) -> dict:
 def train(steps: int = STEPS, use_tokens: bool = True, seed: int = 0, n_clips: int = TRAIN_CLIPS,
           val_clips: int = VAL_CLIPS,
           batch: int = 128, lr: float = 1e-3, out=None, log=print, workers: int = 2, arch: str = idm.ARCH,
-          rope_config: dict | None = None, net_config: dict | None = None) -> dict:
+          rope_config: dict | None = None, net_config: dict | None = None, varied_clips: int = 0) -> dict:
     """Train :class:`unveil.motion.image_depth.ImageDepthNet` (``use_tokens`` False: the
     keypoints-only twin) on rendered training-split clips; validate on rendered ``val`` clips.
 
     ``arch`` = :data:`unveil.motion.rope.ARCH`: a :class:`unveil.motion.rope.RopeNet` with
     ``rope_config`` (its level / WhoBo / ICL flags) instead, same data, steps, seed and loss; default
     weights ``weights/image_depth_rope.pt``. ``net_config``: other constructor arguments (``dim``,
-    ``heads``, ``layers``) of either network (e.g. the wider one-level capacity control)."""
+    ``heads``, ``layers``) of either network (e.g. the wider one-level capacity control).
+    ``varied_clips``: also the first that many clips of :func:`build_varied` (session 7's varied renders)."""
     if arch not in (idm.ARCH, rope.ARCH):
         raise UnveilError(f"unknown image-depth arch {arch!r}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    tr = load_sequences(build_sequences("train", n_clips, seed, workers, log=log))
+    tr = load_sequences(build_sequences("train", n_clips, seed, workers, log=log)
+                        + build_varied("train", varied_clips, TRAIN_CLIPS, seed, workers, log=log))
     va = load_sequences(build_sequences("val", val_clips, seed, workers, log=log))
     y = torch.as_tensor(targets(tr["joints_cam"]))
     config = {"use_tokens": bool(use_tokens), **{k: int(v) for k, v in (net_config or {}).items()}}
@@ -255,7 +304,7 @@ def train(steps: int = STEPS, use_tokens: bool = True, seed: int = 0, n_clips: i
     save_checkpoint(path, arch, config, model.state_dict(),
                     {"seed": seed, "steps": steps, "batch": batch, "lr": lr, "n_clips": n_clips,
                      "val_clips": val_clips, "kinds_per_clip": KINDS_PER_CLIP, "stride": STRIDE,
-                     "frames": FRAMES, **res})
+                     "frames": FRAMES, "varied_clips": int(varied_clips), **res})
     if log:
         log(f"[image-depth] {arch} {config}: train {res['train']} val {res['val']}; wrote {path}")
         for k, v in res["val_per_kind"].items():
@@ -278,6 +327,12 @@ def train_image_depth_kponly(**kw):
 # Only the full model is shipped (weights/image_depth_rope.pt); give the others --out.
 def train_rope(**kw):
     return train(arch=rope.ARCH, rope_config=rope.VARIANTS["full"], **kw)
+
+
+# `unveil train image-depth-rope-varied`: the full Rope on the 64 clips + session 7's VARIED_CLIPS
+# varied renders (weights/image_depth_rope_varied.pt; give --out, the default path is the 64-clip file's)
+def train_rope_varied(**kw):
+    return train(arch=rope.ARCH, rope_config=rope.VARIANTS["full"], varied_clips=VARIED_CLIPS, **kw)
 
 
 def train_rope_kponly(**kw):
