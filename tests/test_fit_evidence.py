@@ -486,3 +486,19 @@ def test_keypoints_beyond_the_frame_are_reported_not_dropped(scene):
     assert b.observed[:, 4:6].all()                                    # SMPL 4/5 = knees
     for k in ("joints_cam", "body_pose", "transl"):                    # the camera's size is not in the fit
         assert np.array_equal(getattr(a, k), getattr(b, k)), k
+
+
+def test_keypoints_of_body_are_the_fits_own_keypoints(scene):
+    """``keypoints_of_body`` (what ``--no-evidence-fit`` runs write as ``keypoints3d_body``) places the
+    keypoints exactly as the evidence fit does: on a fitted body it gives the fit's own output."""
+    from unveil.fit.evidence import keypoints_of_body
+    t2 = Track2D(0, np.arange(T), scene["kp"], "coco17")
+    t3 = Track3D(0, np.arange(T), scene["prior"].joints_cam, np.zeros((T, 17), bool))
+    a, _ = fit_track(scene["prior"], t2, t3, CAM, scene["model"], CFG)
+    kp = keypoints_of_body(a, scene["model"], CFG)
+    assert kp.shape == (T, 17, 3) and kp.dtype == np.float32
+    np.testing.assert_allclose(kp, a.keypoints3d_body, atol=2e-5)
+    other = keypoints_of_body(a, scene["model"])                       # calibrated offsets: other points
+    assert np.abs(other - kp).max() > 0.005
+    with pytest.raises(ValueError):
+        keypoints_of_body(replace(a, body_pose=a.body_pose[:, :20]), scene["model"])

@@ -231,7 +231,22 @@ def _evidence(ctx: RunContext) -> None:
                                                     load_body_model(ctx.opt.body_model))
 
 
+def _body_keypoints_without_evidence(ctx: RunContext) -> None:
+    """Bodies the evidence fit did not fit (off, or skipped) still get ``keypoints3d_body``: the same
+    COCO-17 points of the body, placed as the detector places them (:func:`unveil.fit.evidence.keypoints_of_body`)."""
+    if "evidence" in ctx.completed or not ctx.bodies or all(b.keypoints3d_body is not None for b in ctx.bodies):
+        return
+    from .body import load_body_model  # deferred: torch
+    from .fit.evidence import keypoints_of_body  # deferred: torch and the pose prior
+
+    model = load_body_model(ctx.opt.body_model)
+    for b in ctx.bodies:
+        if b.keypoints3d_body is None and len(b.frames):
+            b.keypoints3d_body = keypoints_of_body(b, model)
+
+
 def _write(ctx: RunContext) -> None:
+    _body_keypoints_without_evidence(ctx)
     ctx.track_files = _write_tracks(ctx.out, ctx.tracks2d, ctx.tracks3d, ctx.bodies, ctx.camera, ctx.notes,
                                     ctx.opt.body_model, ctx.opt.save_vertices)
     trim_heap()  # the npz files' freed temporaries go back before keypoints.json is written (docs/batch.md)

@@ -202,6 +202,49 @@ def load_offsets(path: str | None = None) -> np.ndarray | None:
     return off
 
 
+def keypoint_offsets(cfg: EvidenceConfig, rest_joints: np.ndarray, height: float) -> np.ndarray:
+    """(17, 3) keypoint offsets the fit uses: the detector-calibrated ones (with ``cfg.shoulder_lateral``)
+    when ``cfg.calibrated_offsets`` and the file ships, else :func:`default_offsets` of this body."""
+    offsets = load_offsets() if cfg.calibrated_offsets else None
+    if offsets is None:
+        return default_offsets(rest_joints, height)
+    if cfg.shoulder_lateral is not None:   # x = the body's left: left shoulder +, right shoulder -
+        offsets = np.array(offsets, np.float32)
+        offsets[5, 0], offsets[6, 0] = cfg.shoulder_lateral, -cfg.shoulder_lateral
+    return offsets
+
+
+def keypoints_of_body(body: BodyTrack, model, cfg: EvidenceConfig | None = None) -> np.ndarray:
+    """(T, 17, 3) camera-frame COCO-17 keypoints of a body track, placed as the evidence fit places
+    them (:func:`body_keypoints` with :func:`keypoint_offsets`): the ``keypoints3d_body`` of a body the
+    evidence fit did not fit (``--no-evidence-fit``), so both kinds of run report the same points.
+
+    Args:
+        body: a body track (``global_orient`` (T, 3), ``body_pose`` (T, 23, 3), ``joints_cam`` (T, 24, 3),
+            ``shape``).
+        model: the body model (rest joints and vertices of ``body.shape``).
+        cfg: the offsets' settings (default :class:`EvidenceConfig`).
+    Returns:
+        (T, 17, 3) float32 metres, camera frame.
+    """
+    cfg = cfg or EvidenceConfig()
+    go, bp = np.asarray(body.global_orient, np.float32), np.asarray(body.body_pose, np.float32)
+    jc = np.asarray(body.joints_cam, np.float32)
+    T = len(jc)
+    if go.shape != (T, 3) or bp.shape != (T, 23, 3) or jc.shape != (T, 24, 3):
+        raise ValueError(f"body arrays must be (T,3), (T,23,3), (T,24,3); got {go.shape}, {bp.shape}, {jc.shape}")
+    beta = torch.as_tensor(np.asarray(body.shape), dtype=torch.float32)
+    with torch.no_grad():
+        verts = model.rest_vertices(beta.to(model.dtype)).float()
+        rest = model.rest_joints(beta.to(model.dtype)).float()
+        height = float(verts[:, 1].max() - verts[:, 1].min())
+        rest = rest - rest[:1]
+        R = roma.rotvec_to_rotmat(torch.from_numpy(np.concatenate([go[:, None], bp], 1)))
+        glob, _ = forward_kinematics(R, rest.expand(T, 24, 3))
+        kp = body_keypoints(glob, torch.from_numpy(jc), keypoint_offsets(cfg, rest.numpy(), height))
+    return kp.numpy().astype(np.float32)
+
+
 def blazepose_relative_depth(track2d: Track2D, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """BlazePose's own depth of each COCO-17 keypoint relative to its hip centre (T,17) metres
     (world landmarks: hip-centred, z away from the camera) and (T,) whether the frame has them."""
@@ -339,12 +382,7 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
         height = float(verts[:, 1].max() - verts[:, 1].min())
         rest = model.rest_joints(beta0.to(model.dtype)).float()
     rest = rest - rest[:1]
-    offsets = load_offsets() if cfg.calibrated_offsets else None
-    if offsets is None:
-        offsets = default_offsets(rest.numpy(), height)
-    elif cfg.shoulder_lateral is not None:   # x = the body's left: left shoulder +, right shoulder -
-        offsets = np.array(offsets, np.float32)
-        offsets[5, 0], offsets[6, 0] = cfg.shoulder_lateral, -cfg.shoulder_lateral
+    offsets = keypoint_offsets(cfg, rest.numpy(), height)
     self_occ = np.zeros(w.shape, bool)
     w_root = w                                      # the closed-form root solve weighs every keypoint as detected
     if cfg.self_occlusion is not None:
