@@ -363,3 +363,26 @@ def test_depth_errors_known_offsets_and_flips():
     assert np.isnan(mv.depth_errors(p, g2)["depth"][1, 3])
     with pytest.raises(ValueError):
         mv.depth_errors(p[:, :6], g[:, :6])
+
+
+def test_blazepose_rows_as_it_comes_and_renamed():
+    """Without a renamed copy the two BlazePose rows are the same; where unveil renamed a view's
+    left/right (``blaze3d_renamed``, what ``load_view`` keeps of the npz before undoing
+    ``lr_swapped``), only the renamed row changes."""
+    cams = rig()
+    rng = np.random.default_rng(6)
+    T = 20
+    A, B = two_people(T, rng)
+    views = [{1: with_outputs(c, A, make_track(c, A, np.arange(T), rng, 0.5)),
+              2: with_outputs(c, B, make_track(c, B, np.arange(T), rng, 0.5))} for c in cams]
+    people = [[(v, 1) for v in range(4)], [(v, 2) for v in range(4)]]
+    tri = mv.triangulate_people(cams, views, people, T)
+    s = mv.score(cams, views, people, tri)
+    assert s["blazepose_renamed"] == s["blazepose"]
+    tr = views[0][1]
+    swapped = tr["blaze3d"][:, [1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10]]   # LIMB_COCO order: (left, right) pairs
+    tr["blaze3d_renamed"], tr["blaze3d"] = tr["blaze3d"], swapped          # BlazePose swapped; unveil renamed it back
+    s2 = mv.score(cams, views, people, tri)
+    assert s2["blazepose_renamed"]["pa_mpjpe"] == pytest.approx(s["blazepose"]["pa_mpjpe"])
+    assert s2["blazepose"]["pa_mpjpe"] > s["blazepose"]["pa_mpjpe"] + 5
+    assert s2["unveil"] == s["unveil"]

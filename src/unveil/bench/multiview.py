@@ -660,6 +660,8 @@ def load_view(d: Path, cam: CalibCamera) -> dict:
             t["out3d"], t["out3d_source"] = np.asarray(z["joints_cam"], np.float64)[:, list(LIMB_SMPL)], "joints_cam"
         if "world_landmarks" in z:
             wl = np.asarray(z["world_landmarks"], np.float64)
+            # the second baseline row: BlazePose with unveil's left/right renaming (detect/chirality.py)
+            t["blaze3d_renamed"] = to_coco17(wl, "blazepose33")[:, list(LIMB_COCO)]
             if "lr_swapped" in z:   # the baseline row is BlazePose as it comes: undo unveil's renaming
                 wl = swap_names(wl, np.asarray(z["lr_swapped"], bool))
             t["blaze3d"] = to_coco17(wl, "blazepose33")[:, list(LIMB_COCO)]
@@ -708,6 +710,11 @@ def frame_agreement(cam: CalibCamera, X: np.ndarray, track: dict, offset=(0.0, 0
     return out
 
 
+# the scored rows: unveil's output, BlazePose's world landmarks as they come, and the same landmarks
+# with unveil's left/right renaming (a stricter baseline where the detector swapped sides)
+ROWS = ("unveil", "blazepose", "blazepose_renamed")
+
+
 def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
     """Scores of the unveil output and of BlazePose's world landmarks (see the module docstring).
 
@@ -719,8 +726,8 @@ def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
     Returns the JSON-ready result dict."""
     rows = {k: {"pa": [], "mpjpe": [], "flip": [], "reproj": [], "cross": [], "per_view": {}, "per_person": {},
                 "depth": [], "depth_flip": [], "depth_flip_scored": []}
-            for k in ("unveil", "blazepose")}
-    world = {"unveil": {}, "blazepose": {}}     # (person, frame) -> {view: (12, 3)}
+            for k in ROWS}
+    world = {k: {} for k in ROWS}     # row -> (person, frame) -> {view: (12, 3)}
     sources = set()
     for p, members in enumerate(people):
         gt_all = tri["X"][p][:, list(LIMB_COCO)]
@@ -747,8 +754,10 @@ def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
                                      tr["height"][sel])
                 rows["unveil"]["reproj"].append(r)
             if "blaze3d" in tr:
-                outs["blazepose"] = tr["blaze3d"][sel] @ cam.R       # camera axes -> world axes
-                cams3d["blazepose"] = tr["blaze3d"][sel]
+                for name, key in (("blazepose", "blaze3d"), ("blazepose_renamed", "blaze3d_renamed")):
+                    b3 = tr.get(key, tr["blaze3d"])[sel]
+                    outs[name] = b3 @ cam.R       # camera axes -> world axes
+                    cams3d[name] = b3
             for name, w in outs.items():
                 e = limb_errors(w, gt)
                 row = rows[name]
@@ -798,8 +807,7 @@ def score(cams, views, people, tri, max_rel: float = 0.15) -> dict:
                        for v, x in sorted(row[part].items())}
         return s
 
-    return {"unveil": summary(rows["unveil"]), "blazepose": summary(rows["blazepose"]),
-            "unveil_3d_source": sorted(sources)}
+    return {**{k: summary(rows[k]) for k in ROWS}, "unveil_3d_source": sorted(sources)}
 
 
 def floor_pa(cams: list[CalibCamera], tri: dict, rounds: int = 3, seed: int = 0) -> float | None:
@@ -880,6 +888,10 @@ def print_table(res: dict) -> None:
                   f"{s['depth_flips']} / {s['depth_flip_joints_scored']} ({s['depth_flips_pct']:.1f} %)")
     if u["pa_mpjpe"] and b["pa_mpjpe"]:
         print(f"unveil PA-MPJPE vs BlazePose: {100 * (u['pa_mpjpe'] / b['pa_mpjpe'] - 1):+.1f} %")
+    r = res["scores"].get("blazepose_renamed")
+    if r and r["pa_mpjpe"] and u["pa_mpjpe"]:
+        print(f"BlazePose with unveil's left/right renaming: PA-MPJPE {r['pa_mpjpe']:.1f}, MPJPE {_fmt(r['mpjpe'])} "
+              f"(unveil vs it: {100 * (u['pa_mpjpe'] / r['pa_mpjpe'] - 1):+.1f} %)")
     print("per view (PA-MPJPE / MPJPE mm, frames): " + "; ".join(
         f"{v} unveil {s['pa_mpjpe']:.0f}/{s['mpjpe']:.0f} blaze {b['per_view'].get(v, {}).get('pa_mpjpe', float('nan')):.0f}"
         f"/{b['per_view'].get(v, {}).get('mpjpe', float('nan')):.0f} ({s['frames_scored']})"
