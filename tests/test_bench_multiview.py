@@ -305,15 +305,19 @@ def with_outputs(cam, X, track):
     return track
 
 
-def test_score_end_to_end_on_perfect_outputs_and_a_whole_body_flip():
+def scored_scene(T=20):
+    """Two people seen by the four-camera rig with perfect outputs (:func:`with_outputs`), triangulated."""
     cams = rig()
     rng = np.random.default_rng(6)
-    T = 20
     A, B = two_people(T, rng)
     views = [{1: with_outputs(c, A, make_track(c, A, np.arange(T), rng, 0.5)),
               2: with_outputs(c, B, make_track(c, B, np.arange(T), rng, 0.5))} for c in cams]
     people = [[(v, 1) for v in range(4)], [(v, 2) for v in range(4)]]
-    tri = mv.triangulate_people(cams, views, people, T)
+    return cams, views, people, mv.triangulate_people(cams, views, people, T), T
+
+
+def test_score_end_to_end_on_perfect_outputs_and_a_whole_body_flip():
+    cams, views, people, tri, T = scored_scene()
     s = mv.score(cams, views, people, tri)
     u, b = s["unveil"], s["blazepose"]
     assert u["frames_scored"] == b["frames_scored"] == 2 * 4 * T
@@ -369,14 +373,7 @@ def test_blazepose_rows_as_it_comes_and_renamed():
     """Without a renamed copy the two BlazePose rows are the same; where unveil renamed a view's
     left/right (``blaze3d_renamed``, what ``load_view`` keeps of the npz before undoing
     ``lr_swapped``), only the renamed row changes."""
-    cams = rig()
-    rng = np.random.default_rng(6)
-    T = 20
-    A, B = two_people(T, rng)
-    views = [{1: with_outputs(c, A, make_track(c, A, np.arange(T), rng, 0.5)),
-              2: with_outputs(c, B, make_track(c, B, np.arange(T), rng, 0.5))} for c in cams]
-    people = [[(v, 1) for v in range(4)], [(v, 2) for v in range(4)]]
-    tri = mv.triangulate_people(cams, views, people, T)
+    cams, views, people, tri, T = scored_scene()
     s = mv.score(cams, views, people, tri)
     assert s["blazepose_renamed"] == s["blazepose"]
     tr = views[0][1]

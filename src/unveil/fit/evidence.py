@@ -202,6 +202,14 @@ def load_offsets(path: str | None = None) -> np.ndarray | None:
     return off
 
 
+def rest_pose(model, shape: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """(24, 3) float32 rest joints relative to the pelvis, and the rest mesh's height (m), of ``shape``."""
+    with torch.no_grad():
+        verts = model.rest_vertices(shape.to(model.dtype)).float()
+        rest = model.rest_joints(shape.to(model.dtype)).float()
+    return rest - rest[:1], float(verts[:, 1].max() - verts[:, 1].min())
+
+
 def keypoint_offsets(cfg: EvidenceConfig, rest_joints: np.ndarray, height: float) -> np.ndarray:
     """(17, 3) keypoint offsets the fit uses: the detector-calibrated ones (with ``cfg.shoulder_lateral``)
     when ``cfg.calibrated_offsets`` and the file ships, else :func:`default_offsets` of this body."""
@@ -233,12 +241,8 @@ def keypoints_of_body(body: BodyTrack, model, cfg: EvidenceConfig | None = None)
     T = len(jc)
     if go.shape != (T, 3) or bp.shape != (T, 23, 3) or jc.shape != (T, 24, 3):
         raise ValueError(f"body arrays must be (T,3), (T,23,3), (T,24,3); got {go.shape}, {bp.shape}, {jc.shape}")
-    beta = torch.as_tensor(np.asarray(body.shape), dtype=torch.float32)
+    rest, height = rest_pose(model, torch.as_tensor(np.asarray(body.shape), dtype=torch.float32))
     with torch.no_grad():
-        verts = model.rest_vertices(beta.to(model.dtype)).float()
-        rest = model.rest_joints(beta.to(model.dtype)).float()
-        height = float(verts[:, 1].max() - verts[:, 1].min())
-        rest = rest - rest[:1]
         R = roma.rotvec_to_rotmat(torch.from_numpy(np.concatenate([go[:, None], bp], 1)))
         glob, _ = forward_kinematics(R, rest.expand(T, 24, 3))
         kp = body_keypoints(glob, torch.from_numpy(jc), keypoint_offsets(cfg, rest.numpy(), height))
@@ -377,11 +381,7 @@ def _prepare(body: BodyTrack, track2d: Track2D, track3d: Track3D | None, camera:
     xy, w = keypoint_weights(track2d, track3d, frames)
     w = np.where(w >= cfg.min_conf, w, 0.0).astype(np.float32)
     beta0 = torch.as_tensor(np.asarray(body.shape), dtype=f32)
-    with torch.no_grad():
-        verts = model.rest_vertices(beta0.to(model.dtype)).float()
-        height = float(verts[:, 1].max() - verts[:, 1].min())
-        rest = model.rest_joints(beta0.to(model.dtype)).float()
-    rest = rest - rest[:1]
+    rest, height = rest_pose(model, beta0)
     offsets = keypoint_offsets(cfg, rest.numpy(), height)
     self_occ = np.zeros(w.shape, bool)
     w_root = w                                      # the closed-form root solve weighs every keypoint as detected
