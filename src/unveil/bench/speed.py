@@ -9,11 +9,12 @@ Peak memory: the process's max RSS (resource.getrusage). The table notes the mac
 average, since other processes share the cores.
 
 Per stage it prints frames/s from the summed per-call wall time, and CPU ms per frame (the CPU
-time of the threads that ran the stage: robust to other load, unlike wall time). With ``--workers
-2`` (default: UNVEIL_THREADS / all cores) the per-person crops, detector tiles and decoding run
-concurrently, so the per-stage wall sums can exceed the elapsed time; ``--workers 1`` is the
-serial path (one interpreter with UNVEIL_THREADS threads per call; per-stage CPU is then shown
-only for 1 thread, as the interpreter's own threads cannot be attributed).
+time of the threads that ran the stage: robust to other load, unlike wall time). The default
+(``--workers 1``, as ``unveil run``) is the serial path: one interpreter with UNVEIL_THREADS threads
+per call, decoding on a background thread when there is more than one; per-stage CPU is then shown
+only for 1 thread, as the interpreter's own threads cannot be attributed. ``--workers 2`` (opt-in,
+not reproducible: :mod:`unveil.detect.people`) runs the per-person crops and detector tiles
+concurrently, so the per-stage wall sums can exceed the elapsed time.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def measure(video, frames: int = 100, redetect_every: int = 5, tiles: bool = Tru
         "end_to_end_fps": n / max(total, 1e-9),
         "cpu_ms_per_frame": 1000 * cpu / max(n, 1),
         "workers": st.get("workers", 1),
+        "prefetch": bool(st.get("prefetch", False)),
         "detect_calls_per_frame": st["detect_calls"] / max(n, 1),
         "landmark_calls_per_frame": st["landmark_calls"] / max(n, 1),
         **{f"{k}_per_frame": st.get(k, 0) / max(n, 1)
@@ -319,7 +321,8 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
     ap.add_argument("--redetect", type=int, default=5, help="detector every N frames")
     ap.add_argument("--no-tiles", dest="tiles", action="store_false", default=True)
     ap.add_argument("--workers", type=int, default=None,
-                    help="model threads (default: UNVEIL_THREADS / all cores; 1 = serial)")
+                    help="model calls in flight (default 1 = serial, as unveil run; 2 or more: worker threads, "
+                         "not reproducible, unveil.detect.people)")
     ap.add_argument("--baseline", action="store_true",
                     help="also time a MediaPipe-style single-person BlazePose pipeline on the same frames "
                          "(detector only while nobody is held) and print unveil's speed as a ratio of it")
@@ -353,7 +356,7 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
     cm = r["cpu_ms"]
     ms = lambda k: f"{cm[k]:.1f}" if k in cm else "-"
     rows = [
-        ("decode", f"{r['decode_fps']:.1f}", ms("decode"), "PyAV, RGB" + (" (background thread)" if r["workers"] > 1 else "")),
+        ("decode", f"{r['decode_fps']:.1f}", ms("decode"), "PyAV, RGB" + (" (background thread)" if r["prefetch"] else "")),
         ("detect", f"{r['detect_fps']:.1f}", ms("detect"),
          f"{r['detect_ms_per_call']:.1f} ms/call, {r['detect_calls_per_frame']:.2f} calls/frame, every {a.redetect}+ "
          f"frames{' + tiles' if a.tiles else ''}"),

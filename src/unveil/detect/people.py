@@ -34,12 +34,17 @@ with ``features=True`` also ``features`` (image tokens of the tapped landmark mo
 A track covers every processed frame from its first to its last; frames inside a short occlusion
 (not held) carry interpolated positions with confidence 0 and ``held`` False.
 
-Speed (:class:`_Engine`): with ``workers >= 2`` (default: UNVEIL_THREADS / all cores) the model
-calls of a frame that do not depend on each other — the crops of all held people, the detector
-passes of a re-detection (started with the crops), the local searches, the checks of new
-candidates — run on worker threads with 1-thread interpreters, and frames are decoded on a
-background thread; the tracking decisions stay serial and in order, so the tracks are the same as
-the serial run's (docs/frontend.md has the measurements).
+Speed and reproducibility (:class:`_Engine`): by default the model calls run one at a time, each
+interpreter on all the threads (UNVEIL_THREADS / all cores), and with more than one thread frames are
+decoded on a background thread; the tracks are then the same whatever the thread count. ``workers >= 2``
+(opt-in) runs the calls of a frame that do not depend on each other — the crops of all held people,
+the detector passes of a re-detection, the local searches, the checks of new candidates — on worker
+threads with 1-thread interpreters. That is not reproducible: with ai-edge-litert 2.3.0 two
+interpreters invoked at once occasionally return landmarks that differ in the fourth decimal of a
+pixel from the same call made alone, and the tracker's thresholds amplify such differences (pose2sim
+``Demo_MultiPerson`` cam03: the man's track kept 100, 88 and 87 frames in three runs of the same
+command; the serial runs always 100). It was also not faster on 2 cores (docs/frontend.md,
+"Sixth pass").
 """
 
 from __future__ import annotations
@@ -295,8 +300,9 @@ class _Engine:
 
     With ``workers >= 2`` each worker thread owns a 1-thread detector and a 1-thread landmark
     interpreter (ai-edge-litert releases the GIL in ``invoke``), so the per-person crops of a frame,
-    the detector tiles and the detector pass of a re-detection frame run concurrently. A model's
-    output depends only on (image, ROI/region), so results are the same as the serial run.
+    the detector tiles and the detector pass of a re-detection frame run concurrently. Not
+    reproducible (module docstring): concurrent interpreters occasionally differ from a call made
+    alone in the fourth decimal of a pixel; the default is ``workers=1``.
     Per-call wall seconds and CPU seconds (``time.thread_time`` of the thread that ran it: the
     interpreter runs on its caller's thread when it has 1 thread) are summed per stage.
     """
@@ -395,11 +401,12 @@ class PeopleTracker:
                  coast: int = 2, retry: bool = True, features: bool = False, fps: float | None = None,
                  hide_others: bool = True, second_look: bool = True, keep_spare: bool = True,
                  smooth_retry: float = 0.0):
-        # workers: model threads (default: UNVEIL_THREADS / the CPU count); 1 = serial, with
-        # num_threads interpreter threads per call; features: tapped landmark model, tokens per
+        # workers: model calls in flight (default 1: serial, with num_threads interpreter threads per
+        # call, all cores when None; >= 2: worker threads with 1-thread interpreters, not reproducible,
+        # see the module docstring); features: tapped landmark model, tokens per
         # person and frame in Track2D.features (unveil.detect.taps); fps: the rate of the frames fed
         # to step() (None: unknown), see search_scale
-        self.eng = _Engine(_threads() if workers is None else workers, min_det_score, num_threads, taps=features)
+        self.eng = _Engine(1 if workers is None else workers, min_det_score, num_threads, taps=features)
         # the search schedule is in frames of 30 fps video: people do not enter faster at a higher
         # frame rate, so at 60 fps the scheduled searches (and their back-off) are twice as many
         # frames apart (search_scale 2); at <= 44 fps (vtest's 10, the demo's 30) nothing changes
@@ -861,8 +868,8 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     ``stats`` (a dict) receives seconds per stage (decode, detect, landmarks, tracking: wall
     seconds summed per call; ``*_cpu``: CPU seconds), frame count and people per frame;
     ``progress(i)`` is called per frame; ``on_frame(i, rgb, tracker)`` lets a caller draw while
-    streaming. ``workers``: model threads (default UNVEIL_THREADS / all cores); with 2 or more,
-    frames are decoded on a background thread too. ``stitch``: join the fragments of one person
+    streaming. ``workers``: model calls in flight (default 1; see the module docstring: 2 or more is
+    not reproducible); with more than one thread frames are decoded on a background thread. ``stitch``: join the fragments of one person
     offline afterwards (:func:`unveil.detect.stitch.stitch_tracks`; ``stats["stitch"]`` lists the
     links and dropped tracks). ``left_right``: undo the landmark model's left/right name swaps
     (:func:`unveil.detect.chirality.relabel_left_right`; ``stats["left_right"]`` counts the renamed
@@ -880,7 +887,8 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     frames_seen = []
     dec_stats: dict = {}
     it = iter_frames(path, start=start, end=end, stride=stride, max_frames=max_frames)
-    if tracker.eng.workers > 1:
+    prefetch = tracker.eng.workers > 1 or (num_threads or _threads()) > 1   # decoding overlaps the model calls
+    if prefetch:
         it = _prefetch(it, stats=dec_stats)
     try:
         while True:
@@ -927,6 +935,6 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     if stats is not None:
         decode_cpu = dec_stats.get("decode_cpu", dec_stats.get("main_cpu", 0.0))
         stats.update({"frames": n, "decode": t_dec, "decode_cpu": decode_cpu, **tracker.seconds,
-                      **tracker.counts, "workers": tracker.eng.workers, "stitch": st_info, "left_right": lr_info,
+                      **tracker.counts, "workers": tracker.eng.workers, "prefetch": prefetch, "stitch": st_info, "left_right": lr_info,
                       "people_per_frame": tracker.people_per_frame, "frame_indices": frames_seen})
     return tracks
