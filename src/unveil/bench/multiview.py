@@ -56,6 +56,7 @@ import cv2
 import numpy as np
 
 from ..atomic import write_text
+from .environment import describe, environment
 from ..detect.chirality import swap_names
 from ..errors import UnveilError
 from ..metrics import similarity_align
@@ -982,7 +983,9 @@ def main(argv: list[str], prog: str = "unveil bench multiview") -> int:
         raise UnveilError(f"--tag must be a plain name (letters, digits, _ . + -), got {a.tag!r}")
     out = Path(a.out)
     res = evaluate(Path(a.media), out, a.tag, a.frames, a.run_args, a.threads, a.run)
+    res["environment"] = environment(a.threads)
     print_table(res)
+    print(describe(res["environment"]))
     dst = Path(a.json) if a.json else out / a.tag / "multiview.json"
     dst.parent.mkdir(parents=True, exist_ok=True)
     write_text(dst, json.dumps(res, indent=1))

@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import UnveilError
 from ..io.video import iter_frames, probe, write_video
 from ..runtime import threads
+from .environment import describe, environment
 
 
 def _default_video() -> Path:
@@ -284,6 +285,7 @@ def print_end_to_end(e: dict, video) -> None:
     print(f"end to end: `unveil run` stages {', '.join(E2E_STAGES)} (left out: {', '.join(E2E_LEFT_OUT)}) vs the "
           f"BlazePose single-person pipeline, {u['frames']} frames of {video}, alternated {k}x, lowest of each; "
           f"{threads()} threads, load average {e['load_avg'][0]:.2f} on {os.cpu_count()} cores")
+    print(describe(environment()))
     print(f"| {'pipeline':<28} | {'frames/s':>9} | {'CPU ms/frame':>12} | notes")
     print(f"|{'-' * 30}|{'-' * 11}|{'-' * 14}|{'-' * 40}")
     c = e["calls"]
@@ -384,6 +386,7 @@ def main(argv: list[str], prog: str = "unveil bench speed") -> int:
         rows.append(("evidence fit", "-", "-", r["evidence"]))
     print(f"unveil bench speed: {r['video']} ({r['size']}), {r['frames']} frames, {threads()} threads, "
           f"load average {r['load_avg'][0]:.2f} on {os.cpu_count()} cores")
+    print(describe(environment()))
     print(f"| {'stage':<20} | {'frames/s':>9} | {'CPU ms/frame':>12} | notes")
     print(f"|{'-' * 22}|{'-' * 11}|{'-' * 14}|{'-' * 40}")
     for name, fps, cpu_ms, notes in rows:
