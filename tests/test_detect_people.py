@@ -695,3 +695,33 @@ def test_two_people_tracks_do_not_depend_on_the_thread_count(walker_video, tmp_p
         for a, b in zip(ref, got):
             assert np.array_equal(a.frames, b.frames) and np.array_equal(a.keypoints, b.keypoints)
             assert np.array_equal(a.world_landmarks, b.world_landmarks)
+
+
+def test_a_person_beside_a_held_box_edge_is_checked(monkeypatch):
+    """B's hip lies just beside A's box (6 % of its width out; the stand-in detector also reports it
+    3 px further out): B is another person and gets a track. With the earlier 15 % padding B's candidate counted as A's and was never checked (pose2sim
+    Demo_MultiPerson cam01, docs/frontend.md "Seventh pass")."""
+    k = TEMPLATE[:, 0]
+    width = k.max() - k.min()
+    a = np.array([100.0, 100.0])
+    b = np.array([a[0] + k.max() + 0.06 * width, 100.0])   # hip 6 % of A's width beyond A's box
+
+    def two(i):
+        return {"A": a, "B": b}
+
+    monkeypatch.setattr(sys.modules[__name__], "scene", two)
+    monkeypatch.setattr(people, "PoseDetector", FakeDetector)
+    monkeypatch.setattr(people, "LandmarkModel", FakeLandmarks)
+
+    def run(**kw):
+        tr = people.PeopleTracker(redetect_every=5, tiles=False, max_gap=15, min_len=5, **kw)
+        img = np.zeros((200, 400, 3), np.uint8)
+        for i in range(20):
+            img[:, :, 0] = i
+            tr.step(i, img)
+        return tr.finish()
+
+    tracks = run()
+    assert len(tracks) == 2
+    assert sorted(round(float(t.keypoints[0, :, 0].mean() - k.mean())) for t in tracks) == [round(a[0]), round(b[0])]
+    assert len(run(held_pad=0.15)) == 1            # the earlier rule: B never checked

@@ -400,13 +400,14 @@ class PeopleTracker:
                  num_threads: int | None = None, workers: int | None = None, max_backoff: int = 3,
                  coast: int = 2, retry: bool = True, features: bool = False, fps: float | None = None,
                  hide_others: bool = True, second_look: bool = True, keep_spare: bool = True,
-                 smooth_retry: float = 0.0):
+                 smooth_retry: float = 0.0, held_pad: float = 0.05):
         # workers: model calls in flight (default 1: serial, with num_threads interpreter threads per
         # call, all cores when None; >= 2: worker threads with 1-thread interpreters, not reproducible,
         # see the module docstring); features: tapped landmark model, tokens per
         # person and frame in Track2D.features (unveil.detect.taps); fps: the rate of the frames fed
         # to step() (None: unknown), see search_scale
         self.eng = _Engine(1 if workers is None else workers, min_det_score, num_threads, taps=features)
+        self.held_pad = float(held_pad)
         # the search schedule is in frames of 30 fps video: people do not enter faster at a higher
         # frame rate, so at 60 fps the scheduled searches (and their back-off) are twice as many
         # frames apart (search_scale 2); at <= 44 fps (vtest's 10, the demo's 30) nothing changes
@@ -447,7 +448,8 @@ class PeopleTracker:
         self.counts = {"detect_calls": 0, "landmark_calls": 0, "follow_calls": 0, "search_detect_calls": 0,
                        "frame_detect_calls": 0, "tile_detect_calls": 0, "retry_calls": 0,
                        "coast_calls": 0, "coast_found": 0, "hidden_calls": 0,
-                       "second_looks": 0, "second_look_found": 0, "spare_found": 0, "smooth_calls": 0}
+                       "second_looks": 0, "second_look_found": 0, "spare_found": 0, "smooth_calls": 0,
+                       }
         self._tracking = 0.0
         self.people_per_frame: list[int] = []
         self.processed: list[int] = []
@@ -646,7 +648,7 @@ class PeopleTracker:
                 if len(pre) >= self.max_people - len(self.live):
                     break
                 hip, roi = d.keypoints[0], d.roi()
-                if any(_inside(hip, tr.last.box(), pad=0.15) for tr in self.live):
+                if self._held_here(hip):
                     continue
                 if any(np.hypot(*(hip - h)) < 0.4 * max(sz, roi.size) for h, sz in taken):
                     continue  # probably the same person as an earlier candidate
@@ -656,7 +658,7 @@ class PeopleTracker:
                 if len(self.live) >= self.max_people:
                     break
                 hip = d.keypoints[0]
-                if any(_inside(hip, tr.last.box(), pad=0.15) for tr in self.live):
+                if self._held_here(hip):
                     continue
                 lm = self._verified(pre.pop(k) if k in pre else self._verify(img, d.roi()))
                 if lm is not None and self._add_new(i, lm):
@@ -694,6 +696,11 @@ class PeopleTracker:
         self.processed.append(i)
         self.n_steps += 1
 
+    def _held_here(self, hip) -> bool:
+        """Whether a detector candidate's hip centre lies in a held person's box (padded by
+        ``held_pad`` of its size): such a candidate is taken to be that person and not checked."""
+        return any(_inside(hip, tr.last.box(), pad=self.held_pad) for tr in self.live)
+
     def _add_new(self, i: int, lm: Landmarks) -> bool:
         """Make a verified candidate a track (a lost one re-identified, else a new one) if it is
         clearly a person (pose score >= ``min_new_score``, torso visibility >= ``min_new_vis``,
@@ -725,7 +732,7 @@ class PeopleTracker:
         b = tr.last.box()
         hgt = max(b[3] - b[1], 1.0)
         for d in dets:
-            if any(_inside(d.keypoints[0], o.last.box(), pad=0.15) for o in self.live):
+            if self._held_here(d.keypoints[0]):
                 continue
             lm = self._verified(self._verify(img, d.roi()))
             if lm is None:
