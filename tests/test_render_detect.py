@@ -28,3 +28,29 @@ def test_rendered_person_is_detected_near_the_truth(tmp_path):
     det = kp[..., 2].max(-1) > 0
     assert np.median(err[det][:, body_kp]) < 0.08        # limb keypoints within 8% of the height
     assert (kp[det][:, body_kp, 2] > 0.5).mean() > 0.8   # and confidently visible
+
+
+def test_cached_detections_are_recomputed_when_the_front_end_changes(tmp_path, monkeypatch):
+    """The render benchmark's ``.det.npz`` carries the front end's key (code of detect/ and
+    io/video.py, the detector models): a cache written by another front end is not reused."""
+    from unveil.data import synthvideo as sv
+
+    calls = []
+
+    def fake_track_video(path):
+        calls.append(path)
+        return []
+
+    monkeypatch.setattr("unveil.detect.people.track_video", fake_track_video)
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"")                                   # never opened: track_video is the stand-in
+    truth = {"keypoints2d_true": np.zeros((4, 17, 2), np.float32)}
+    monkeypatch.setattr(sv, "frontend_key", lambda: "A")
+    sv.run_detector(video, truth)
+    sv.run_detector(video, truth)
+    assert len(calls) == 1                                   # the same front end: cached
+    assert str(sv.load_truth(video.with_suffix(".det.npz"))["frontend"]) == "A"
+    monkeypatch.setattr(sv, "frontend_key", lambda: "B")
+    sv.run_detector(video, truth)
+    assert len(calls) == 2                                   # another front end: recomputed
+    assert str(sv.load_truth(video.with_suffix(".det.npz"))["frontend"]) == "B"

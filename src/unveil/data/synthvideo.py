@@ -61,6 +61,8 @@ from ..fit.disentangle import bone_lengths
 from ..fit.shape import fit_shape
 from .corpus import corpus_id, load_split
 from ..io.video import VideoWriter, iter_frames
+from ..detect.assets import detector_sha256
+from ..stages import source_hash
 from ..skeleton import COCO17_EDGES, to_coco17
 from .demo_motion import load_motion
 
@@ -536,13 +538,22 @@ def detect_to_coco17(tracks, truth2d: np.ndarray) -> tuple[np.ndarray, dict]:
     return out, {"detected_frames": int(found.sum()), "frames": T, "world_landmarks": wl}
 
 
+def frontend_key() -> str:
+    """What the cached detections depend on: the front end's code (``detect/``, ``io/video.py``) and
+    the detector models' bytes."""
+    return source_hash("detect/*.py", "io/video.py") + "-" + detector_sha256()[:12]
+
+
 def run_detector(video: Path, truth: dict, cache: Path | None = None, force: bool = False) -> tuple[np.ndarray, dict]:
-    """Run FRONTEND's detector + tracker on ``video`` (cached next to it as ``.det.npz``)."""
+    """Run FRONTEND's detector + tracker on ``video`` (cached next to it as ``.det.npz``, recomputed when
+    :func:`frontend_key` changed: a changed tracker must not be scored on the old one's detections)."""
     cache = cache or video.with_suffix(".det.npz")
+    key = frontend_key()
     if cache.exists() and not force:
         d = load_truth(cache)
-        return d["keypoints2d"], {"detected_frames": int(d["detected_frames"]), "frames": int(d["frames"]),
-                                  "world_landmarks": d["world_landmarks"], "seconds": float(d["seconds"])}
+        if str(d.get("frontend", "")) == key:
+            return d["keypoints2d"], {"detected_frames": int(d["detected_frames"]), "frames": int(d["frames"]),
+                                      "world_landmarks": d["world_landmarks"], "seconds": float(d["seconds"])}
     from ..detect.people import track_video  # deferred: loads cv2, scipy
 
     t0 = time.time()
@@ -551,7 +562,7 @@ def run_detector(video: Path, truth: dict, cache: Path | None = None, force: boo
     info["seconds"] = time.time() - t0
     atomic.save_npz(cache, keypoints2d=kp, detected_frames=np.array(info["detected_frames"]),
                     frames=np.array(info["frames"]), world_landmarks=info["world_landmarks"],
-                    seconds=np.array(info["seconds"]))
+                    seconds=np.array(info["seconds"]), frontend=np.array(key))
     return kp, info
 
 
