@@ -16,48 +16,22 @@ import sys
 
 import numpy as np
 
+from unveil.bench.perturb import KINDS, perturbed_front_end
 from unveil.detect import people
-from unveil.io.video import iter_frames
-
-KINDS = ("none", "brighter", "darker", "right", "down", "noise")
-
-
-def perturbed(kind: str):
-    """An ``iter_frames`` replacement yielding the frames changed by ``kind`` (:data:`KINDS`)."""
-    def it(*a, **k):
-        for i, img in iter_frames(*a, **k):
-            if kind == "brighter":
-                img = np.clip(img.astype(np.int16) + 1, 0, 255).astype(np.uint8)
-            elif kind == "darker":
-                img = np.clip(img.astype(np.int16) - 1, 0, 255).astype(np.uint8)
-            elif kind == "right":
-                img = np.ascontiguousarray(np.concatenate([img[:, :1], img[:, :-1]], 1))
-            elif kind == "down":
-                img = np.ascontiguousarray(np.concatenate([img[:1], img[:-1]], 0))
-            elif kind == "noise":
-                step = np.random.default_rng(i).integers(-1, 2, img.shape)
-                img = np.clip(img.astype(np.int16) + step, 0, 255).astype(np.uint8)
-            yield i, img
-    return it
-
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("videos", nargs="+")
     ap.add_argument("--frames", type=int, default=None, help="first N frames (default: all)")
     a = ap.parse_args(argv)
-    real = people.iter_frames
-    try:
-        for vid in a.videos:
-            for kind in KINDS:
-                people.iter_frames = real if kind == "none" else perturbed(kind)
+    for vid in a.videos:
+        for kind in KINDS:
+            with perturbed_front_end(kind):
                 tracks = people.track_video(vid, max_frames=a.frames)
-                spans = sorted((int(t.frames[0]), int(t.frames[-1]), int(np.asarray(t.extras["held"]).sum()),
-                                int(np.nanmedian(t.keypoints[:, 23, 0])),
-                                int(np.nanmedian(t.boxes[:, 3] - t.boxes[:, 1]))) for t in tracks)
-                print(f"{vid} {kind}: {len(tracks)} tracks {spans}", flush=True)
-    finally:
-        people.iter_frames = real
+            spans = sorted((int(t.frames[0]), int(t.frames[-1]), int(np.asarray(t.extras["held"]).sum()),
+                            int(np.nanmedian(t.keypoints[:, 23, 0])),
+                            int(np.nanmedian(t.boxes[:, 3] - t.boxes[:, 1]))) for t in tracks)
+            print(f"{vid} {kind}: {len(tracks)} tracks {spans}", flush=True)
     return 0
 
 

@@ -57,6 +57,7 @@ import numpy as np
 
 from ..atomic import write_text
 from .environment import describe, environment
+from .perturb import KINDS, perturbed_front_end
 from ..detect.chirality import swap_names
 from ..errors import UnveilError
 from ..metrics import similarity_align
@@ -594,12 +595,17 @@ def _has_features(keypoints_json: Path) -> bool:
         return False
 
 
+PERTURB_MARK = "perturb.txt"   # in OUT/<tag>/: the tag's outputs were made from changed frames (--perturb)
+
+
 def run_views(videos: list[Path], cams: list[CalibCamera], out: Path, tag: str, frames: int | None,
-              run_args: str, threads: int | None) -> list[Path]:
+              run_args: str, threads: int | None, fresh_2d: bool = False) -> list[Path]:
     """``unveil run`` (in-process) on each view into ``out/<tag>/<cam>/``.
 
     A view folder without a keypoint cache gets one copied from another tag's folder of the same
     view (the pipeline checks the cache key itself: a copy that does not match is recomputed).
+    ``fresh_2d``: no copy, and the view's own stage caches are removed first (the front end sees
+    changed frames, ``--perturb``, which the cache keys do not know).
 
     Returns:
         the per-view output folders.
@@ -610,12 +616,16 @@ def run_views(videos: list[Path], cams: list[CalibCamera], out: Path, tag: str, 
     for vid, cam in zip(videos, cams):
         d = out / tag / cam.name
         cache = d / "cache"
-        if not (cache / "keypoints.json").exists():
+        if fresh_2d and cache.exists():
+            shutil.rmtree(cache)
+        if not fresh_2d and not (cache / "keypoints.json").exists():
             # a cache made with the same --image-features setting first (its key differs otherwise)
             feats = "--image-features" in shlex.split(run_args or "")
             cands = sorted(out.glob(f"*/{cam.name}/cache/keypoints.json"),
                            key=lambda p: _has_features(p) != feats)
             for other in cands:
+                if (other.parents[2] / PERTURB_MARK).exists():   # made from changed frames (--perturb)
+                    continue
                 cache.mkdir(parents=True, exist_ok=True)
                 for ext in ("json", "npz"):
                     src = other.parent / f"keypoints.{ext}"
@@ -914,7 +924,7 @@ def print_table(res: dict) -> None:
 
 
 def evaluate(media: Path, out: Path, tag: str = "default", frames: int | None = None, run_args: str = "",
-             threads: int | None = None, run: bool = True, min_views: int = 3) -> dict:
+             threads: int | None = None, run: bool = True, min_views: int = 3, fresh_2d: bool = False) -> dict:
     """The whole bench: run the pipeline on every view (unless ``run`` is False: score what is in
     ``out/<tag>/``), build the pseudo ground truth, score. People matched in fewer than
     ``min_views`` views are bystanders (not triangulated, not scored). Returns the result dict."""
@@ -925,7 +935,7 @@ def evaluate(media: Path, out: Path, tag: str = "default", frames: int | None = 
     if missing:
         raise UnveilError(f"missing video(s) {', '.join(missing)} (run scripts/fetch_media.sh multi)")
     if run:
-        dirs = run_views(videos, cams, out, tag, frames, run_args, threads)
+        dirs = run_views(videos, cams, out, tag, frames, run_args, threads, fresh_2d)
     else:
         dirs = [out / tag / c.name for c in cams]
         if not all((d / "tracks").is_dir() for d in dirs):
@@ -971,19 +981,34 @@ def main(argv: list[str], prog: str = "unveil bench multiview") -> int:
     ap.add_argument("--no-run", dest="run", action="store_false", default=True,
                     help="score the outputs already in OUT/<tag>/ without running the pipeline")
     ap.add_argument("--json", default=None, help="write the result here (default: OUT/<tag>/multiview.json)")
+    ap.add_argument("--perturb", default="none", choices=KINDS,
+                    help="change every frame the 2D front end sees in a way no viewer would notice (one level "
+                         "brighter / darker, one pixel right / down, +-1 noise): rerun a configuration under each to "
+                         "see how much of a difference between two rows is chance (unveil.bench.perturb)")
     argv = list(argv)
     for i in range(len(argv) - 1):      # `--run-args "--no-x"`: argparse would read --no-x as an option
         if argv[i] == "--run-args":
             argv[i:i + 2] = [f"--run-args={argv[i + 1]}"]
             break
     a = ap.parse_args(argv)
+    if a.perturb != "none" and not a.run:
+        raise UnveilError("--perturb changes the frames of a run: it cannot be used with --no-run")
     if a.frames is not None and a.frames < 10:
         raise UnveilError("--frames must be >= 10")
     if not re.fullmatch(r"[A-Za-z0-9_.+-]+", a.tag):
         raise UnveilError(f"--tag must be a plain name (letters, digits, _ . + -), got {a.tag!r}")
     out = Path(a.out)
-    res = evaluate(Path(a.media), out, a.tag, a.frames, a.run_args, a.threads, a.run)
+    with perturbed_front_end(a.perturb):
+        mark = out / a.tag / PERTURB_MARK
+        fresh = a.run and (a.perturb != "none" or mark.exists())   # caches made from other frames than this run's
+        if a.perturb != "none":
+            mark.parent.mkdir(parents=True, exist_ok=True)
+            write_text(mark, a.perturb + "\n")   # before the run: a stopped run's caches stay marked
+        res = evaluate(Path(a.media), out, a.tag, a.frames, a.run_args, a.threads, a.run, fresh_2d=fresh)
+        if a.perturb == "none" and a.run and mark.exists():
+            mark.unlink()
     res["environment"] = environment(a.threads)
+    res["perturb"] = a.perturb if a.run else (mark.read_text().strip() if mark.exists() else "none")
     print_table(res)
     print(describe(res["environment"]))
     dst = Path(a.json) if a.json else out / a.tag / "multiview.json"
