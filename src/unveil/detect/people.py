@@ -407,6 +407,9 @@ class PeopleTracker:
         # person and frame in Track2D.features (unveil.detect.taps); fps: the rate of the frames fed
         # to step() (None: unknown), see search_scale
         self.eng = _Engine(1 if workers is None else workers, min_det_score, num_threads, taps=features)
+        # held_pad: a detector candidate whose hip lies in a held person's box padded by this fraction
+        # of its size is taken to be that person (not checked); 0.15 before, which skipped a second
+        # person beside the box edge (docs/frontend.md "Seventh pass")
         self.held_pad = float(held_pad)
         # the search schedule is in frames of 30 fps video: people do not enter faster at a higher
         # frame rate, so at 60 fps the scheduled searches (and their back-off) are twice as many
@@ -448,8 +451,7 @@ class PeopleTracker:
         self.counts = {"detect_calls": 0, "landmark_calls": 0, "follow_calls": 0, "search_detect_calls": 0,
                        "frame_detect_calls": 0, "tile_detect_calls": 0, "retry_calls": 0,
                        "coast_calls": 0, "coast_found": 0, "hidden_calls": 0,
-                       "second_looks": 0, "second_look_found": 0, "spare_found": 0, "smooth_calls": 0,
-                       }
+                       "second_looks": 0, "second_look_found": 0, "spare_found": 0, "smooth_calls": 0}
         self._tracking = 0.0
         self.people_per_frame: list[int] = []
         self.processed: list[int] = []
@@ -876,9 +878,9 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     seconds summed per call; ``*_cpu``: CPU seconds), frame count and people per frame;
     ``progress(i)`` is called per frame; ``on_frame(i, rgb, tracker)`` lets a caller draw while
     streaming. ``workers``: model calls in flight (default 1; see the module docstring: 2 or more is
-    not reproducible); with more than one thread frames are decoded on a background thread. ``stitch``: join the fragments of one person
-    offline afterwards (:func:`unveil.detect.stitch.stitch_tracks`; ``stats["stitch"]`` lists the
-    links and dropped tracks). ``left_right``: undo the landmark model's left/right name swaps
+    not reproducible); with more than one thread frames are decoded on a background thread.
+    ``stitch``: join the fragments of one person offline afterwards
+    (:func:`unveil.detect.stitch.stitch_tracks`; ``stats["stitch"]`` lists the links and dropped tracks). ``left_right``: undo the landmark model's left/right name swaps
     (:func:`unveil.detect.chirality.relabel_left_right`; ``stats["left_right"]`` counts the renamed
     frames per track). ``hide_covered``: keypoints that lie on another person's segmentation and
     not on their own (``extras["covered"]``, :func:`.blazepose.covered_by_others`) get visibility 0
@@ -942,6 +944,7 @@ def track_video(path, start: int = 0, end: int | None = None, stride: int = 1, m
     if stats is not None:
         decode_cpu = dec_stats.get("decode_cpu", dec_stats.get("main_cpu", 0.0))
         stats.update({"frames": n, "decode": t_dec, "decode_cpu": decode_cpu, **tracker.seconds,
-                      **tracker.counts, "workers": tracker.eng.workers, "prefetch": prefetch, "stitch": st_info, "left_right": lr_info,
+                      **tracker.counts, "workers": tracker.eng.workers, "prefetch": prefetch, "stitch": st_info,
+                      "left_right": lr_info,
                       "people_per_frame": tracker.people_per_frame, "frame_indices": frames_seen})
     return tracks
