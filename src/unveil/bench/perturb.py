@@ -12,6 +12,7 @@ import contextlib
 
 import numpy as np
 
+from ..detect import people
 from ..errors import UnveilError
 
 KINDS = ("none", "brighter", "darker", "right", "down", "noise")
@@ -39,8 +40,6 @@ def perturb(img: np.ndarray, kind: str, index: int) -> np.ndarray:
 def perturbed_front_end(kind: str):
     """Inside the block the 2D front end (:func:`unveil.detect.people.track_video`) sees its frames
     changed by ``kind``."""
-    from ..detect import people
-
     if kind not in KINDS:
         raise UnveilError(f"unknown perturbation {kind!r} (one of {', '.join(KINDS)})")
     real = people.iter_frames
