@@ -33,6 +33,7 @@ from ..detect.stitch import BODY17, stitch_tracks
 from .. import atomic
 from ..data.demo_motion import load_motion
 from ..io.video import VideoWriter
+from .perturb import KINDS, perturbed_front_end
 
 # (yaw in degrees about the path centre, sideways offset, offset along the walk; metres) of person
 # 0..n-1; the camera looks across the walk (sideways = depth), so opposite walkers cross in the image
@@ -164,6 +165,9 @@ def main(argv: list[str], prog: str = "unveil bench tracking") -> int:
     ap.add_argument("--frames", type=int, default=120, help="frames per scene (30 fps; default 120)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=2, help="render processes")
+    ap.add_argument("--perturb", default="none", choices=KINDS,
+                    help="the tracker sees every frame changed in a way no viewer would notice (unveil.bench.perturb): "
+                         "rerun under each kind to see how much of a difference between two trackers is chance")
     a = ap.parse_args(argv)
     try:
         import motmetrics  # noqa: F401
@@ -175,7 +179,8 @@ def main(argv: list[str], prog: str = "unveil bench tracking") -> int:
         r = render_crossing(n, a.frames, a.seed, workers=a.workers, log=lambda m: print(m, flush=True))
         print(f"scene: {n} people, {r['video']}" + (" (cached)" if r["cached"] else ""), flush=True)
         st: dict = {}
-        raw = track_video(r["video"], stats=st, stitch=False)
+        with perturbed_front_end(a.perturb):
+            raw = track_video(r["video"], stats=st, stitch=False)
         fi = st["frame_indices"]
         rows.append((n, "stitch off", score(raw, r["boxes"], fi)))
         joined = stitch_tracks(raw, fps=r["fps"], processed=np.asarray(fi, np.int64))
