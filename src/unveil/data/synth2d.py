@@ -361,6 +361,14 @@ def bone_ratios(path=None) -> np.ndarray:
     return _RATIOS[p]
 
 
+def _check_joints_face(j: np.ndarray, f: np.ndarray, who: str) -> None:
+    """ValueError unless ``j`` is (T, 24, 3) joints and ``f`` (T, 5, 3) face points."""
+    if j.ndim != 3 or j.shape[1:] != (24, 3):
+        raise ValueError(f"{who} expects (T, 24, 3) joints, got {j.shape}")
+    if f.shape != (j.shape[0], 5, 3):
+        raise ValueError(f"face must be ({j.shape[0]}, 5, 3), got {f.shape}")
+
+
 def vary_proportions(joints: np.ndarray, face: np.ndarray, ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Re-pose a skeleton with other bone lengths by forward kinematics.
 
@@ -379,10 +387,7 @@ def vary_proportions(joints: np.ndarray, face: np.ndarray, ratios: np.ndarray) -
     j = np.asarray(joints, np.float64)
     f = np.asarray(face, np.float64)
     r = np.asarray(ratios, np.float64)
-    if j.ndim != 3 or j.shape[1:] != (24, 3):
-        raise ValueError(f"vary_proportions expects (T, 24, 3) joints, got {j.shape}")
-    if f.shape != (j.shape[0], 5, 3):
-        raise ValueError(f"face must be ({j.shape[0]}, 5, 3), got {f.shape}")
+    _check_joints_face(j, f, "vary_proportions")
     if r.shape != (24,) or not np.all(np.isfinite(r)) or np.any(r[1:] <= 0):
         raise ValueError(f"ratios must be 24 positive numbers, got shape {r.shape}")
     out = np.empty_like(j)
@@ -437,10 +442,7 @@ def vary_pose(joints: np.ndarray, face: np.ndarray, rng: np.random.Generator,
     """
     j = np.array(joints, np.float64)
     f = np.array(face, np.float64)
-    if j.ndim != 3 or j.shape[1:] != (24, 3):
-        raise ValueError(f"vary_pose expects (T, 24, 3) joints, got {j.shape}")
-    if f.shape != (j.shape[0], 5, 3):
-        raise ValueError(f"face must be ({j.shape[0]}, 5, 3), got {f.shape}")
+    _check_joints_face(j, f, "vary_pose")
     T = j.shape[0]
     low = j[:, [7, 8], 1].min()
     for root, moving, deg in groups:
